@@ -1,0 +1,75 @@
+package orchestrator.core.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import orchestrator.core.agent.AgentCatalog;
+import orchestrator.core.job.JobSpecParser;
+
+/**
+ * Settings every process shares: where the data lives, the store, leases and the agents.
+ *
+ * @param home            {@code ORCH_HOME}: data folder (database, artifacts, workspaces, logs)
+ * @param databasePath    the SQLite file, from {@code DATABASE_URL} or {@code $ORCH_HOME/orchestrator.db}
+ * @param leaseTtl        {@code LEASE_TTL_SEC}: how long a lease lives without a heartbeat
+ * @param maxLeaseAttempts {@code MAX_LEASE_ATTEMPTS}: lost leases before a job fails with {@code lease_lost}
+ * @param agents          built-in agents plus {@code AGENTS_FILE}
+ * @param projects        {@code PROJECT_ALIASES}: project id to its repository folder, in the order given
+ */
+public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int maxLeaseAttempts, AgentCatalog agents,
+                         Map<String, Path> projects) {
+    public static final String DEFAULT_HOME = "./var";
+    public static final int DEFAULT_LEASE_TTL_SEC = 30;
+    public static final int DEFAULT_MAX_LEASE_ATTEMPTS = 3;
+
+    public static CoreConfig from(Env env) {
+        Path home = Path.of(env.string("ORCH_HOME", DEFAULT_HOME)).toAbsolutePath().normalize();
+        Path db = databasePath(env.get("DATABASE_URL"), home);
+        Duration ttl = Duration.ofSeconds(env.integer("LEASE_TTL_SEC", DEFAULT_LEASE_TTL_SEC, 3, 3600));
+        int attempts = env.integer("MAX_LEASE_ATTEMPTS", DEFAULT_MAX_LEASE_ATTEMPTS, 1, 100);
+        Map<String, Path> projects = new LinkedHashMap<>();
+        env.pairs("PROJECT_ALIASES").forEach((id, dir) -> {
+            if (!JobSpecParser.PROJECT_ID.matcher(id).matches()) {
+                throw new ConfigException("PROJECT_ALIASES", "project id '" + id + "' must match " + JobSpecParser.PROJECT_ID.pattern());
+            }
+            if (dir.isEmpty()) {
+                throw new ConfigException("PROJECT_ALIASES", "project '" + id + "' has no folder");
+            }
+            projects.put(id, Path.of(dir).toAbsolutePath().normalize());
+        });
+        return new CoreConfig(home, db, ttl, attempts, AgentCatalog.from(env), Collections.unmodifiableMap(projects));
+    }
+
+    private static Path databasePath(String url, Path home) {
+        if (url == null) {
+            return home.resolve("orchestrator.db");
+        }
+        if (url.startsWith("jdbc:sqlite:")) {
+            return Path.of(url.substring("jdbc:sqlite:".length())).toAbsolutePath();
+        }
+        if (url.startsWith("sqlite:///")) {
+            return Path.of(url.substring("sqlite://".length()));
+        }
+        if (url.startsWith("sqlite:")) {
+            return Path.of(url.substring("sqlite:".length())).toAbsolutePath();
+        }
+        if (url.startsWith("postgres")) {
+            throw new ConfigException("DATABASE_URL", "PostgreSQL is not supported yet; use sqlite:/path/to/orchestrator.db or leave it unset");
+        }
+        throw new ConfigException("DATABASE_URL", "must be sqlite:/path/to/file.db or jdbc:sqlite:/path (got a value of another scheme)");
+    }
+
+    public Path artifactsDir() {
+        return home.resolve("artifacts");
+    }
+
+    public Path workspacesDir() {
+        return home.resolve("workspaces");
+    }
+
+    public Path logsDir() {
+        return home.resolve("logs");
+    }
+}

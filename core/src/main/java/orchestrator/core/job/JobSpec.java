@@ -1,0 +1,62 @@
+package orchestrator.core.job;
+
+import java.time.Instant;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * What a client asked for: the validated, normalised job. It is stored whole and is what a
+ * runner executes. Every default is already filled in, so no reader needs to know them.
+ */
+public record JobSpec(String goal, String project, List<Step> steps, Policy policy, int priority, Instant runAt,
+                      String idempotencyKey, String concurrencyKey, List<String> tags, Map<String, Object> metadata,
+                      String callbackUrl, String artifactHandoff, List<Map<String, Object>> contextWindow,
+                      String contextStrategy, String workdir) {
+    public static final Set<String> HANDOFFS = Set.of("manual", "patch_first", "workspace_first");
+    public static final Set<String> CONTEXT_STRATEGIES = Set.of("full", "summarize", "sliding");
+
+    public JobSpec {
+        Objects.requireNonNull(goal, "goal");
+        Objects.requireNonNull(steps, "steps");
+        if (steps.isEmpty()) {
+            throw new IllegalArgumentException("steps must not be empty");
+        }
+        steps = List.copyOf(steps);
+        Set<String> ids = new HashSet<>();
+        for (Step s : steps) {
+            if (!ids.add(s.stepId())) {
+                throw new IllegalArgumentException("step_id '" + s.stepId() + "' is used twice");
+            }
+        }
+        for (Step s : steps) {
+            if (s.onFailure().startsWith("goto:") && !ids.contains(s.onFailure().substring(5))) {
+                throw new IllegalArgumentException("step '" + s.stepId() + "' has on_failure " + s.onFailure() + " but no such step exists");
+            }
+        }
+        policy = policy == null ? Policy.DEFAULT : policy;
+        tags = tags == null ? List.of() : List.copyOf(tags);
+        metadata = metadata == null ? Map.of() : metadata;
+        artifactHandoff = artifactHandoff == null ? "manual" : artifactHandoff;
+        if (!HANDOFFS.contains(artifactHandoff)) {
+            throw new IllegalArgumentException("artifact_handoff must be one of " + HANDOFFS);
+        }
+        contextWindow = contextWindow == null ? List.of() : contextWindow;
+        contextStrategy = contextStrategy == null ? "sliding" : contextStrategy;
+        if (!CONTEXT_STRATEGIES.contains(contextStrategy)) {
+            throw new IllegalArgumentException("context_strategy must be one of " + CONTEXT_STRATEGIES);
+        }
+    }
+
+    /** The step with this id, or null. */
+    public Step step(String stepId) {
+        for (Step s : steps) {
+            if (s.stepId().equals(stepId)) {
+                return s;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,79 @@
+package orchestrator.core.store;
+
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import orchestrator.core.job.JobState;
+
+/**
+ * The durable job queue and its audit trail. Every method is safe to call from many threads and
+ * many processes at once; every state change is one conditional write and appends a
+ * {@code job_events} row in the same transaction.
+ */
+public interface JobStore extends AutoCloseable {
+
+    /**
+     * Commits a job and returns only once it is durable. A repeated {@code (project, idempotency_key)}
+     * returns the first job with {@code created == false}. Jobs whose policy requires approval start in
+     * {@code awaiting_approval}, others in {@code queued}.
+     *
+     * @throws StoreUnavailableException when the job could not be committed
+     */
+    Enqueued enqueue(NewJob job);
+
+    /**
+     * Claims up to {@code max} due jobs for {@code owner}: highest priority first, then oldest; a job whose
+     * {@code concurrency_key} is already running is skipped. Each gets a fresh lease token.
+     */
+    List<Lease> lease(String owner, int max);
+
+    /** Extends these leases by the lease TTL and reports, per job, whether it is still ours and whether a cancel was asked. */
+    List<HeartbeatResult> heartbeat(Collection<Lease> leases);
+
+    /** Records a step's progress. @throws LeaseLostException if the lease is no longer valid */
+    void recordStep(Lease lease, StepRecord step);
+
+    /** Ends the lease with an outcome. @throws LeaseLostException if the lease is no longer valid */
+    void finish(Lease lease, Outcome outcome);
+
+    /** Gives the job back to the queue unchanged (a draining runner). @return false if the lease was already lost */
+    boolean release(Lease lease, String reason);
+
+    /**
+     * Requeues running jobs whose lease expired, with {@code attempt + 1}; a job that has used its
+     * attempts fails with {@code lease_lost}, a job with a pending cancel is cancelled.
+     *
+     * @param actor who noticed (a runner or gateway id), for the audit log
+     * @return the number of jobs changed
+     */
+    int requeueExpired(String actor);
+
+    Optional<JobView> find(String jobId);
+
+    /** Newest first. */
+    List<JobView> list(JobQuery query);
+
+    List<JobEvent> events(String jobId);
+
+    /** Number of jobs per state, every state present. */
+    Map<JobState, Long> countByState();
+
+    ActionResult cancel(String jobId, String actor);
+
+    ActionResult approve(String jobId, String actor);
+
+    ActionResult reject(String jobId, String actor);
+
+    ActionResult retry(String jobId, String actor);
+
+    /** Appends an audit row that records an action without a transition (e.g. a read of logs). */
+    void audit(String jobId, String actor, String reason);
+
+    /** True when the store answers a read and accepts a write within {@code timeout}. */
+    boolean ready(Duration timeout);
+
+    @Override
+    void close();
+}

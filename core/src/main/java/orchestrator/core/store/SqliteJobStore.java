@@ -1,0 +1,827 @@
+package orchestrator.core.store;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Types;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import orchestrator.core.Ids;
+import orchestrator.core.Json;
+import orchestrator.core.job.JobSpec;
+import orchestrator.core.job.JobState;
+import orchestrator.core.job.Source;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The embedded {@link JobStore}: one SQLite file in WAL mode, shared by every process on the host.
+ *
+ * <p>Writes use explicit {@code BEGIN IMMEDIATE}/{@code COMMIT} on autocommit connections: the
+ * write lock is taken at the start of the transaction (so two processes never both decide on the
+ * same job) and never held while a connection sits idle in the pool. Pragmas are set in the JDBC
+ * URL so that every pooled connection has them. {@code synchronous=FULL}: a commit is on disk when
+ * {@link #enqueue} returns; throughput comes from committing many enqueues per transaction (one
+ * writer thread drains all waiting enqueues into one transaction), not from weaker durability.
+ */
+public final class SqliteJobStore implements JobStore {
+    private static final Logger log = LoggerFactory.getLogger(SqliteJobStore.class);
+    private static final List<String> MIGRATIONS = List.of("V1__jobs.sql");
+    private static final int MAX_BATCH = 1024;
+    private static final Duration ENQUEUE_TIMEOUT = Duration.ofSeconds(15);
+    private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() { };
+
+    private final SqlFile sql = SqlFile.load("/orchestrator/store/queries.sql");
+    private final HikariDataSource pool;
+    private final Clock clock;
+    private final Duration leaseTtl;
+    private final int maxLeaseAttempts;
+    private final BlockingQueue<PendingEnqueue> pending = new ArrayBlockingQueue<>(100_000);
+    private final Thread writer;
+    private final Path file;
+    private volatile boolean closed;
+
+    private record PendingEnqueue(String id, NewJob job, CompletableFuture<Enqueued> done) {
+    }
+
+    /**
+     * Opens (creating if needed) the database file and applies pending migrations.
+     *
+     * @param leaseTtl         how long a lease lives without a heartbeat
+     * @param maxLeaseAttempts how many leases may be lost before a job fails with {@code lease_lost}
+     */
+    public SqliteJobStore(Path file, Clock clock, Duration leaseTtl, int maxLeaseAttempts) {
+        this.clock = clock;
+        this.leaseTtl = leaseTtl;
+        this.maxLeaseAttempts = maxLeaseAttempts;
+        this.file = file.toAbsolutePath();
+        try {
+            Path parent = file.toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
+        } catch (IOException e) {
+            throw new StoreUnavailableException("cannot create the folder of " + file + ": " + e.getMessage(), e);
+        }
+        HikariConfig hc = new HikariConfig();
+        // busy_timeout: several processes share the file; a writer waits for the lock instead of failing.
+        hc.setJdbcUrl("jdbc:sqlite:" + file.toAbsolutePath()
+                + "?journal_mode=WAL&synchronous=FULL&busy_timeout=20000&foreign_keys=true");
+        hc.setPoolName("sqlite-" + file.getFileName());
+        hc.setMaximumPoolSize(8);
+        hc.setMinimumIdle(1);
+        hc.setConnectionTimeout(10_000);
+        hc.setAutoCommit(true);
+        this.pool = new HikariDataSource(hc);
+        migrate();
+        this.writer = new Thread(this::writeLoop, "store-writer");
+        this.writer.setDaemon(true);
+        this.writer.start();
+    }
+
+    // ---------------------------------------------------------------- migrations
+
+    private void migrate() {
+        try (Connection c = pool.getConnection()) {
+            inTx(c, () -> {
+                int version;
+                try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("PRAGMA user_version")) {
+                    version = rs.next() ? rs.getInt(1) : 0;
+                }
+                // checked inside the write transaction: two processes starting together apply each migration once
+                for (int v = version; v < MIGRATIONS.size(); v++) {
+                    String name = MIGRATIONS.get(v);
+                    for (String stmt : SqlFile.read("/orchestrator/store/" + name).split("\n;\n?")) {
+                        if (!stmt.isBlank() && !stmt.strip().lines().allMatch(l -> l.strip().startsWith("--") || l.isBlank())) {
+                            try (Statement st = c.createStatement()) {
+                                st.execute(stmt);
+                            }
+                        }
+                    }
+                    try (Statement st = c.createStatement()) {
+                        st.execute("PRAGMA user_version = " + (v + 1));
+                    }
+                    log.info("applied migration {}", name);
+                }
+                return null;
+            });
+        } catch (SQLException e) {
+            throw new StoreUnavailableException("cannot open or migrate the database: " + e.getMessage(), e);
+        }
+    }
+
+    // ---------------------------------------------------------------- enqueue (group commit)
+
+    @Override
+    public Enqueued enqueue(NewJob job) {
+        if (closed) {
+            throw new StoreUnavailableException("the store is closed", null);
+        }
+        PendingEnqueue p = new PendingEnqueue(Ids.newJobId(), job, new CompletableFuture<>());
+        if (!pending.offer(p)) {
+            throw new StoreUnavailableException("the store's write queue is full", null);
+        }
+        try {
+            return p.done.get(ENQUEUE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreUnavailableException("interrupted while waiting for the commit", e);
+        } catch (TimeoutException e) {
+            throw new StoreUnavailableException("the commit did not finish within " + ENQUEUE_TIMEOUT.toSeconds() + " s", e);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof StoreUnavailableException sue) {
+                throw sue;
+            }
+            throw new StoreUnavailableException("enqueue failed: " + cause.getMessage(), cause);
+        }
+    }
+
+    /** The one writer of enqueues in this process: drains everything waiting into one transaction. */
+    private void writeLoop() {
+        List<PendingEnqueue> batch = new ArrayList<>();
+        while (!closed || !pending.isEmpty()) {
+            try {
+                PendingEnqueue first = pending.poll(200, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    continue;
+                }
+                batch.add(first);
+                pending.drainTo(batch, MAX_BATCH - 1);
+                writeBatch(batch);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                failAll(batch, new StoreUnavailableException("the store is closing", e));
+                return;
+            } catch (Throwable t) {
+                log.error("enqueue batch of {} failed; none of it was committed", batch.size(), t);
+                failAll(batch, new StoreUnavailableException("the job could not be committed: " + t.getMessage(), t));
+            } finally {
+                batch.clear();
+            }
+        }
+    }
+
+    private static void failAll(List<PendingEnqueue> batch, RuntimeException e) {
+        for (PendingEnqueue p : batch) {
+            p.done.completeExceptionally(e);
+        }
+    }
+
+    private void writeBatch(List<PendingEnqueue> batch) throws SQLException {
+        List<Enqueued> answers = new ArrayList<>(batch.size());
+        try (Connection c = pool.getConnection()) {
+            inTx(c, () -> {
+                answers.clear();
+                long now = clock.millis();
+                try (PreparedStatement ins = c.prepareStatement(sql.get("insert_job"));
+                     PreparedStatement ev = c.prepareStatement(sql.get("insert_event"));
+                     PreparedStatement idem = c.prepareStatement(sql.get("find_by_idempotency_key"))) {
+                    for (PendingEnqueue p : batch) {
+                        JobSpec spec = p.job.spec();
+                        JobState state = spec.policy().requiresApproval() ? JobState.AWAITING_APPROVAL : JobState.QUEUED;
+                        int i = 1;
+                        ins.setString(i++, p.id);
+                        ins.setString(i++, spec.project());
+                        ins.setString(i++, p.job.source().type());
+                        ins.setString(i++, Json.write(p.job.source().meta()));
+                        ins.setString(i++, Json.write(spec));
+                        ins.setString(i++, state.wire());
+                        ins.setInt(i++, spec.priority());
+                        ins.setLong(i++, spec.runAt() == null ? now : spec.runAt().toEpochMilli());
+                        ins.setLong(i++, now);
+                        ins.setLong(i++, now);
+                        ins.setString(i++, spec.idempotencyKey());
+                        ins.setString(i, spec.concurrencyKey());
+                        if (ins.executeUpdate() == 1) {
+                            event(ev, p.id, now, p.job.actor(), null, state.wire(), "submitted via " + p.job.source().type());
+                            answers.add(new Enqueued(p.id, spec.project(), state, true));
+                        } else {
+                            // only the idempotency index can conflict: the id is fresh and random
+                            idem.setString(1, spec.project() == null ? "" : spec.project());
+                            idem.setString(2, spec.idempotencyKey());
+                            try (ResultSet rs = idem.executeQuery()) {
+                                if (!rs.next()) {
+                                    throw new SQLException("insert ignored but no job has idempotency key of job " + p.id);
+                                }
+                                answers.add(new Enqueued(rs.getString(1), spec.project(), JobState.fromWire(rs.getString(2)), false));
+                            }
+                        }
+                    }
+                }
+                return null;
+            });
+        }
+        for (int i = 0; i < batch.size(); i++) {
+            batch.get(i).done.complete(answers.get(i));
+        }
+    }
+
+    // ---------------------------------------------------------------- leases
+
+    @Override
+    public List<Lease> lease(String owner, int max) {
+        if (max <= 0) {
+            return List.of();
+        }
+        try (Connection c = pool.getConnection()) {
+            return inTx(c, () -> {
+                List<Lease> out = new ArrayList<>();
+                long now = clock.millis();
+                long expires = now + leaseTtl.toMillis();
+                try (PreparedStatement ps = c.prepareStatement(sql.get("lease_one"));
+                     PreparedStatement ev = c.prepareStatement(sql.get("insert_event"))) {
+                    // one row per statement: each UPDATE sees the previous one, so a concurrency key
+                    // leased a moment ago in this transaction already counts as running
+                    while (out.size() < max) {
+                        ps.setString(1, owner);
+                        ps.setLong(2, expires);
+                        ps.setLong(3, now);
+                        ps.setLong(4, now);
+                        ps.setLong(5, now);
+                        Lease l = null;
+                        try (ResultSet rs = ps.executeQuery()) {
+                            if (rs.next()) {
+                                l = new Lease(rs.getString("id"), rs.getLong("lease_token"), owner, rs.getInt("attempt"),
+                                        Instant.ofEpochMilli(expires), rs.getString("project"),
+                                        new Source(rs.getString("source_type"), Json.read(rs.getString("source_meta"), Map.class)),
+                                        Json.read(rs.getString("spec"), JobSpec.class), rs.getString("resume_step"));
+                            }
+                        }
+                        if (l == null) {
+                            break;
+                        }
+                        event(ev, l.jobId(), now, owner, "queued", "running", "leased (attempt " + l.attempt() + ")");
+                        out.add(l);
+                    }
+                }
+                return out;
+            });
+        } catch (SQLException e) {
+            throw unavailable("lease", e);
+        }
+    }
+
+    @Override
+    public List<HeartbeatResult> heartbeat(Collection<Lease> leases) {
+        if (leases.isEmpty()) {
+            return List.of();
+        }
+        try (Connection c = pool.getConnection()) {
+            return inTx(c, () -> {
+                List<HeartbeatResult> out = new ArrayList<>();
+                long now = clock.millis();
+                try (PreparedStatement ps = c.prepareStatement(sql.get("heartbeat"))) {
+                    for (Lease l : leases) {
+                        ps.setLong(1, now + leaseTtl.toMillis());
+                        ps.setLong(2, now);
+                        ps.setString(3, l.jobId());
+                        ps.setLong(4, l.token());
+                        try (ResultSet rs = ps.executeQuery()) {
+                            HeartbeatResult.Status st = !rs.next() ? HeartbeatResult.Status.LOST
+                                    : rs.getInt(1) == 1 ? HeartbeatResult.Status.CANCEL_REQUESTED : HeartbeatResult.Status.ALIVE;
+                            out.add(new HeartbeatResult(l.jobId(), st));
+                        }
+                    }
+                }
+                return out;
+            });
+        } catch (SQLException e) {
+            throw unavailable("heartbeat", e);
+        }
+    }
+
+    @Override
+    public void recordStep(Lease lease, StepRecord s) {
+        try (Connection c = pool.getConnection()) {
+            inTx(c, () -> {
+                requireLease(c, lease);
+                try (PreparedStatement ps = c.prepareStatement(sql.get("upsert_step"))) {
+                    int i = 1;
+                    ps.setString(i++, lease.jobId());
+                    ps.setString(i++, s.stepId());
+                    ps.setInt(i++, s.index());
+                    ps.setString(i++, s.agent());
+                    ps.setString(i++, s.status());
+                    setInt(ps, i++, s.exitCode());
+                    ps.setString(i++, s.errorCode());
+                    ps.setString(i++, s.errorMessage());
+                    setTime(ps, i++, s.startedAt());
+                    setTime(ps, i++, s.finishedAt());
+                    ps.setDouble(i++, s.costUsd());
+                    ps.setLong(i++, s.tokensIn());
+                    ps.setLong(i, s.tokensOut());
+                    ps.executeUpdate();
+                }
+                return null;
+            });
+        } catch (SQLException e) {
+            throw unavailable("record step", e);
+        }
+    }
+
+    @Override
+    public void finish(Lease lease, Outcome o) {
+        try (Connection c = pool.getConnection()) {
+            inTx(c, () -> {
+                long now = clock.millis();
+                try (PreparedStatement ps = c.prepareStatement(sql.get("finish"))) {
+                    int i = 1;
+                    ps.setString(i++, o.state().wire());
+                    if (o.state().isFinal()) {
+                        ps.setLong(i++, now);
+                    } else {
+                        ps.setNull(i++, Types.INTEGER);
+                    }
+                    ps.setLong(i++, now);
+                    ps.setString(i++, Json.write(o.result()));
+                    ps.setString(i++, o.errorCode());
+                    ps.setString(i++, o.errorMessage());
+                    ps.setDouble(i++, o.costUsd());
+                    ps.setLong(i++, o.tokensIn());
+                    ps.setLong(i++, o.tokensOut());
+                    ps.setString(i++, o.resumeStep());
+                    ps.setString(i++, lease.jobId());
+                    ps.setLong(i, lease.token());
+                    if (ps.executeUpdate() != 1) {
+                        throw new LeaseLostException(lease.jobId(), lease.token());
+                    }
+                }
+                try (PreparedStatement ev = c.prepareStatement(sql.get("insert_event"))) {
+                    event(ev, lease.jobId(), now, lease.owner(), "running", o.state().wire(),
+                            o.errorCode() == null ? "completed" : o.errorCode() + (o.errorMessage() == null ? "" : ": " + o.errorMessage()));
+                }
+                return null;
+            });
+        } catch (SQLException e) {
+            throw unavailable("finish", e);
+        }
+    }
+
+    @Override
+    public boolean release(Lease lease, String reason) {
+        try (Connection c = pool.getConnection()) {
+            return inTx(c, () -> {
+                long now = clock.millis();
+                try (PreparedStatement ps = c.prepareStatement(sql.get("release"))) {
+                    ps.setLong(1, now);
+                    ps.setString(2, lease.jobId());
+                    ps.setLong(3, lease.token());
+                    if (ps.executeUpdate() != 1) {
+                        return false;
+                    }
+                }
+                try (PreparedStatement ev = c.prepareStatement(sql.get("insert_event"))) {
+                    event(ev, lease.jobId(), now, lease.owner(), "running", "queued", reason);
+                }
+                return true;
+            });
+        } catch (SQLException e) {
+            throw unavailable("release", e);
+        }
+    }
+
+    @Override
+    public int requeueExpired(String actor) {
+        try (Connection c = pool.getConnection()) {
+            return inTx(c, () -> {
+                long now = clock.millis();
+                int changed = 0;
+                record Expired(String id, long token, int attempt, boolean cancel, String owner) {
+                }
+                List<Expired> expired = new ArrayList<>();
+                try (PreparedStatement ps = c.prepareStatement(sql.get("select_expired"))) {
+                    ps.setLong(1, now);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            expired.add(new Expired(rs.getString(1), rs.getLong(2), rs.getInt(3), rs.getInt(4) == 1, rs.getString(5)));
+                        }
+                    }
+                }
+                try (PreparedStatement requeue = c.prepareStatement(sql.get("requeue_expired"));
+                     PreparedStatement end = c.prepareStatement(sql.get("end_expired"));
+                     PreparedStatement ev = c.prepareStatement(sql.get("insert_event"))) {
+                    for (Expired x : expired) {
+                        String why = "lease of " + x.owner + " expired";
+                        if (x.cancel || x.attempt >= maxLeaseAttempts) {
+                            String state = x.cancel ? "cancelled" : "failed";
+                            String code = x.cancel ? "cancelled" : "lease_lost";
+                            String msg = x.cancel ? "cancelled; the runner stopped answering"
+                                    : "lost its lease " + x.attempt + " times (max_lease_attempts " + maxLeaseAttempts + ")";
+                            int i = 1;
+                            end.setString(i++, state);
+                            end.setString(i++, code);
+                            end.setString(i++, msg);
+                            end.setLong(i++, now);
+                            end.setLong(i++, now);
+                            end.setString(i++, x.id);
+                            end.setLong(i, x.token);
+                            if (end.executeUpdate() == 1) {
+                                event(ev, x.id, now, actor, "running", state, why + "; " + msg);
+                                changed++;
+                            }
+                        } else {
+                            requeue.setLong(1, now);
+                            requeue.setString(2, x.id);
+                            requeue.setLong(3, x.token);
+                            if (requeue.executeUpdate() == 1) {
+                                event(ev, x.id, now, actor, "running", "queued", why + "; attempt " + (x.attempt + 1));
+                                changed++;
+                            }
+                        }
+                    }
+                }
+                return changed;
+            });
+        } catch (SQLException e) {
+            throw unavailable("requeue expired leases", e);
+        }
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    @Override
+    public Optional<JobView> find(String jobId) {
+        try (Connection c = pool.getConnection();
+             PreparedStatement ps = c.prepareStatement(sql.get("find_job"))) {
+            ps.setString(1, jobId);
+            JobView v;
+            // one read transaction so the job row and its steps are one snapshot
+            try (Statement st = c.createStatement()) {
+                st.execute("BEGIN");
+            }
+            try {
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        return Optional.empty();
+                    }
+                    v = view(rs, steps(c, jobId));
+                }
+            } finally {
+                try (Statement st = c.createStatement()) {
+                    st.execute("COMMIT");
+                }
+            }
+            return Optional.of(v);
+        } catch (SQLException e) {
+            throw unavailable("find job", e);
+        }
+    }
+
+    @Override
+    public List<JobView> list(JobQuery q) {
+        try (Connection c = pool.getConnection();
+             PreparedStatement ps = c.prepareStatement(sql.get("list_jobs"))) {
+            ps.setString(1, q.projects() == null ? null : Json.write(q.projects()));
+            ps.setInt(2, q.includeUnscoped() ? 1 : 0);
+            ps.setString(3, q.state() == null ? null : q.state().wire());
+            ps.setInt(4, q.limit());
+            List<JobView> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(view(rs, steps(c, rs.getString("id"))));
+                }
+            }
+            return out;
+        } catch (SQLException e) {
+            throw unavailable("list jobs", e);
+        }
+    }
+
+    @Override
+    public List<JobEvent> events(String jobId) {
+        try (Connection c = pool.getConnection();
+             PreparedStatement ps = c.prepareStatement(sql.get("list_events"))) {
+            ps.setString(1, jobId);
+            List<JobEvent> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new JobEvent(rs.getLong("id"), rs.getString("job_id"), Instant.ofEpochMilli(rs.getLong("at")),
+                            rs.getString("actor"), rs.getString("from_state"), rs.getString("to_state"), rs.getString("reason")));
+                }
+            }
+            return out;
+        } catch (SQLException e) {
+            throw unavailable("list events", e);
+        }
+    }
+
+    @Override
+    public Map<JobState, Long> countByState() {
+        Map<JobState, Long> out = new EnumMap<>(JobState.class);
+        for (JobState s : JobState.values()) {
+            out.put(s, 0L);
+        }
+        try (Connection c = pool.getConnection();
+             PreparedStatement ps = c.prepareStatement(sql.get("count_by_state"));
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                out.put(JobState.fromWire(rs.getString(1)), rs.getLong(2));
+            }
+            return out;
+        } catch (SQLException e) {
+            throw unavailable("count jobs", e);
+        }
+    }
+
+    private List<StepRecord> steps(Connection c, String jobId) throws SQLException {
+        List<StepRecord> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(sql.get("find_steps"))) {
+            ps.setString(1, jobId);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new StepRecord(rs.getString("step_id"), rs.getInt("idx"), rs.getString("agent"),
+                            rs.getString("status"), (Integer) rs.getObject("exit_code"), rs.getString("error_code"),
+                            rs.getString("error_message"), time(rs, "started_at"), time(rs, "finished_at"),
+                            rs.getDouble("cost_usd"), rs.getLong("tokens_in"), rs.getLong("tokens_out")));
+                }
+            }
+        }
+        return out;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static JobView view(ResultSet rs, List<StepRecord> steps) throws SQLException {
+        String result = rs.getString("result");
+        return new JobView(rs.getString("id"), rs.getString("project"),
+                new Source(rs.getString("source_type"), Json.read(rs.getString("source_meta"), Map.class)),
+                JobState.fromWire(rs.getString("state")), rs.getInt("attempt"), rs.getInt("priority"),
+                Json.read(rs.getString("spec"), JobSpec.class), steps,
+                result == null ? null : Json.read(result, Map.class), rs.getString("error_code"),
+                rs.getString("error_message"), rs.getDouble("cost_usd"), rs.getLong("tokens_in"),
+                rs.getLong("tokens_out"), rs.getInt("cancel_requested") == 1, rs.getString("lease_owner"),
+                rs.getString("resume_step"), time(rs, "created_at"), time(rs, "started_at"), time(rs, "finished_at"));
+    }
+
+    // ---------------------------------------------------------------- operator actions
+
+    @Override
+    public ActionResult cancel(String jobId, String actor) {
+        return act(jobId, actor, (c, state, cancelRequested, now) -> switch (state) {
+            case QUEUED, AWAITING_APPROVAL, NEEDS_HUMAN -> {
+                try (PreparedStatement ps = c.prepareStatement(sql.get("cancel_now"))) {
+                    ps.setString(1, "cancelled by " + actor);
+                    ps.setLong(2, now);
+                    ps.setLong(3, now);
+                    ps.setString(4, jobId);
+                    ps.setString(5, state.wire());
+                    ps.executeUpdate();
+                }
+                yield done(c, jobId, actor, now, state, JobState.CANCELLED, "cancelled");
+            }
+            case RUNNING -> {
+                try (PreparedStatement ps = c.prepareStatement(sql.get("request_cancel"))) {
+                    ps.setLong(1, now);
+                    ps.setString(2, jobId);
+                    ps.executeUpdate();
+                }
+                // the owning runner sees the flag at its next heartbeat and kills the step
+                yield done(c, jobId, actor, now, state, JobState.RUNNING, "cancel requested");
+            }
+            default -> new ActionResult(ActionResult.Kind.CONFLICT, state, "job " + jobId + " is " + state.wire() + " and cannot be cancelled");
+        });
+    }
+
+    @Override
+    public ActionResult approve(String jobId, String actor) {
+        return act(jobId, actor, (c, state, cancelRequested, now) -> switch (state) {
+            case AWAITING_APPROVAL, NEEDS_HUMAN -> {
+                transition(c, jobId, state, JobState.QUEUED, now);
+                yield done(c, jobId, actor, now, state, JobState.QUEUED,
+                        state == JobState.NEEDS_HUMAN ? "approved; resuming" : "approved");
+            }
+            default -> new ActionResult(ActionResult.Kind.CONFLICT, state, "job " + jobId + " is " + state.wire() + "; only awaiting_approval or needs_human jobs can be approved");
+        });
+    }
+
+    @Override
+    public ActionResult reject(String jobId, String actor) {
+        return act(jobId, actor, (c, state, cancelRequested, now) -> switch (state) {
+            case AWAITING_APPROVAL, NEEDS_HUMAN -> {
+                try (PreparedStatement ps = c.prepareStatement(sql.get("cancel_now"))) {
+                    ps.setString(1, "rejected by " + actor);
+                    ps.setLong(2, now);
+                    ps.setLong(3, now);
+                    ps.setString(4, jobId);
+                    ps.setString(5, state.wire());
+                    ps.executeUpdate();
+                }
+                yield done(c, jobId, actor, now, state, JobState.CANCELLED, "rejected");
+            }
+            default -> new ActionResult(ActionResult.Kind.CONFLICT, state, "job " + jobId + " is " + state.wire() + "; only awaiting_approval or needs_human jobs can be rejected");
+        });
+    }
+
+    @Override
+    public ActionResult retry(String jobId, String actor) {
+        return act(jobId, actor, (c, state, cancelRequested, now) -> switch (state) {
+            case FAILED, CANCELLED -> {
+                try (PreparedStatement ps = c.prepareStatement(sql.get("reset_for_retry"))) {
+                    ps.setLong(1, now);
+                    ps.setLong(2, now);
+                    ps.setString(3, jobId);
+                    ps.setString(4, state.wire());
+                    ps.executeUpdate();
+                }
+                try (PreparedStatement ps = c.prepareStatement(sql.get("delete_steps"))) {
+                    ps.setString(1, jobId);
+                    ps.executeUpdate();
+                }
+                yield done(c, jobId, actor, now, state, JobState.QUEUED, "retried");
+            }
+            default -> new ActionResult(ActionResult.Kind.CONFLICT, state, "job " + jobId + " is " + state.wire() + "; only failed or cancelled jobs can be retried");
+        });
+    }
+
+    @Override
+    public void audit(String jobId, String actor, String reason) {
+        try (Connection c = pool.getConnection(); PreparedStatement ev = c.prepareStatement(sql.get("insert_event"))) {
+            event(ev, jobId, clock.millis(), actor, null, null, reason);
+        } catch (SQLException e) {
+            throw unavailable("audit", e);
+        }
+    }
+
+    @FunctionalInterface
+    private interface Action {
+        ActionResult apply(Connection c, JobState state, boolean cancelRequested, long now) throws SQLException;
+    }
+
+    private ActionResult act(String jobId, String actor, Action action) {
+        try (Connection c = pool.getConnection()) {
+            return inTx(c, () -> {
+                JobState state;
+                boolean cancelRequested;
+                try (PreparedStatement ps = c.prepareStatement(sql.get("job_state"))) {
+                    ps.setString(1, jobId);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (!rs.next()) {
+                            return ActionResult.notFound(jobId);
+                        }
+                        state = JobState.fromWire(rs.getString(1));
+                        cancelRequested = rs.getInt(2) == 1;
+                    }
+                }
+                return action.apply(c, state, cancelRequested, clock.millis());
+            });
+        } catch (SQLException e) {
+            throw unavailable("job action", e);
+        }
+    }
+
+    private void transition(Connection c, String jobId, JobState from, JobState to, long now) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql.get("transition"))) {
+            ps.setString(1, to.wire());
+            ps.setLong(2, now);
+            ps.setString(3, jobId);
+            ps.setString(4, from.wire());
+            if (ps.executeUpdate() != 1) {
+                // impossible inside the write transaction that just read the state
+                throw new SQLException("job " + jobId + " changed state during a write transaction");
+            }
+        }
+    }
+
+    private ActionResult done(Connection c, String jobId, String actor, long now, JobState from, JobState to, String reason) throws SQLException {
+        try (PreparedStatement ev = c.prepareStatement(sql.get("insert_event"))) {
+            event(ev, jobId, now, actor, from.wire(), to.wire(), reason);
+        }
+        return new ActionResult(ActionResult.Kind.DONE, to, reason);
+    }
+
+    // ---------------------------------------------------------------- health
+
+    @Override
+    public boolean ready(Duration timeout) {
+        if (closed) {
+            return false;
+        }
+        // a connection of its own with a short busy timeout: a probe must answer quickly, not wait 20 s
+        try (Connection c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + file
+                + "?journal_mode=WAL&busy_timeout=" + timeout.toMillis())) {
+            inTx(c, () -> {
+                try (Statement st = c.createStatement()) {
+                    st.executeUpdate(sql.get("ready_write"));
+                }
+                return null;
+            });
+            return true;
+        } catch (SQLException | RuntimeException e) {
+            log.debug("store not ready: {}", e.getMessage());
+            return false;
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        try {
+            writer.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        pool.close();
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    @FunctionalInterface
+    private interface TxBody<T> {
+        T run() throws SQLException;
+    }
+
+    /**
+     * Runs {@code body} in {@code BEGIN IMMEDIATE … COMMIT}. The lease check and the write it guards are
+     * therefore never interleaved with another process's write.
+     */
+    private static <T> T inTx(Connection c, TxBody<T> body) throws SQLException {
+        try (Statement st = c.createStatement()) {
+            st.execute("BEGIN IMMEDIATE");
+        }
+        boolean ok = false;
+        try {
+            T t = body.run();
+            try (Statement st = c.createStatement()) {
+                st.execute("COMMIT");
+            }
+            ok = true;
+            return t;
+        } finally {
+            if (!ok) {
+                try (Statement st = c.createStatement()) {
+                    st.execute("ROLLBACK");
+                } catch (SQLException e) {
+                    log.debug("rollback failed (the transaction may already be gone): {}", e.getMessage());
+                }
+            }
+        }
+    }
+
+    private void requireLease(Connection c, Lease lease) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql.get("check_lease"))) {
+            ps.setString(1, lease.jobId());
+            ps.setLong(2, lease.token());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw new LeaseLostException(lease.jobId(), lease.token());
+                }
+            }
+        }
+    }
+
+    private static void event(PreparedStatement ev, String jobId, long at, String actor, String from, String to, String reason) throws SQLException {
+        ev.setString(1, jobId);
+        ev.setLong(2, at);
+        ev.setString(3, actor);
+        ev.setString(4, from);
+        ev.setString(5, to);
+        ev.setString(6, reason);
+        ev.executeUpdate();
+    }
+
+    private static void setInt(PreparedStatement ps, int i, Integer v) throws SQLException {
+        if (v == null) {
+            ps.setNull(i, Types.INTEGER);
+        } else {
+            ps.setInt(i, v);
+        }
+    }
+
+    private static void setTime(PreparedStatement ps, int i, Instant t) throws SQLException {
+        if (t == null) {
+            ps.setNull(i, Types.INTEGER);
+        } else {
+            ps.setLong(i, t.toEpochMilli());
+        }
+    }
+
+    private static Instant time(ResultSet rs, String col) throws SQLException {
+        long v = rs.getLong(col);
+        return rs.wasNull() ? null : Instant.ofEpochMilli(v);
+    }
+
+    private static StoreUnavailableException unavailable(String what, SQLException e) {
+        return new StoreUnavailableException(what + " failed: " + e.getMessage(), e);
+    }
+}

@@ -1,0 +1,118 @@
+-- Every statement the SQLite store runs, by name. The store checks each conditional write's row
+-- count: 0 means another process won, 1 is success.
+
+-- name: insert_job
+INSERT INTO jobs (id, project, source_type, source_meta, spec, state, priority, run_at, created_at, updated_at,
+                  idempotency_key, concurrency_key)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING
+
+-- name: find_by_idempotency_key
+SELECT id, state FROM jobs WHERE ifnull(project, '') = ? AND idempotency_key = ?
+
+-- name: insert_event
+INSERT INTO job_events (job_id, at, actor, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?, ?)
+
+-- name: lease_one
+-- One due job, best first; a job whose concurrency_key is running is passed over. Run inside
+-- BEGIN IMMEDIATE, so no other process can lease between the choice and the update.
+UPDATE jobs
+   SET state = 'running', lease_owner = ?, lease_token = lease_token + 1, lease_expires_at = ?,
+       started_at = ifnull(started_at, ?), updated_at = ?
+ WHERE id = (SELECT j.id FROM jobs j
+              WHERE j.state = 'queued' AND j.run_at <= ?
+                AND (j.concurrency_key IS NULL OR NOT EXISTS (
+                       SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.concurrency_key = j.concurrency_key))
+              ORDER BY j.priority DESC, j.rowid
+              LIMIT 1)
+RETURNING id, lease_token, attempt, project, source_type, source_meta, spec, resume_step
+
+-- name: heartbeat
+UPDATE jobs SET lease_expires_at = ?, updated_at = ?
+ WHERE id = ? AND lease_token = ? AND state = 'running'
+RETURNING cancel_requested
+
+-- name: check_lease
+SELECT 1 FROM jobs WHERE id = ? AND lease_token = ? AND state = 'running'
+
+-- name: upsert_step
+INSERT INTO job_steps (job_id, step_id, idx, agent, status, exit_code, error_code, error_message, started_at,
+                       finished_at, cost_usd, tokens_in, tokens_out)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (job_id, step_id) DO UPDATE SET
+    idx = excluded.idx, agent = excluded.agent, status = excluded.status, exit_code = excluded.exit_code,
+    error_code = excluded.error_code, error_message = excluded.error_message, started_at = excluded.started_at,
+    finished_at = excluded.finished_at, cost_usd = excluded.cost_usd, tokens_in = excluded.tokens_in,
+    tokens_out = excluded.tokens_out
+
+-- name: finish
+UPDATE jobs
+   SET state = ?, finished_at = ?, updated_at = ?, result = ?, error_code = ?, error_message = ?,
+       cost_usd = ?, tokens_in = ?, tokens_out = ?, resume_step = ?,
+       lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0
+ WHERE id = ? AND lease_token = ? AND state = 'running'
+
+-- name: release
+UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+ WHERE id = ? AND lease_token = ? AND state = 'running'
+
+-- name: select_expired
+SELECT id, lease_token, attempt, cancel_requested, lease_owner FROM jobs
+ WHERE state = 'running' AND lease_expires_at < ?
+ LIMIT 500
+
+-- name: requeue_expired
+UPDATE jobs SET state = 'queued', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+ WHERE id = ? AND lease_token = ? AND state = 'running'
+
+-- name: end_expired
+UPDATE jobs SET state = ?, error_code = ?, error_message = ?, finished_at = ?, updated_at = ?,
+       lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0
+ WHERE id = ? AND lease_token = ? AND state = 'running'
+
+-- name: find_job
+SELECT * FROM jobs WHERE id = ?
+
+-- name: find_steps
+SELECT * FROM job_steps WHERE job_id = ? ORDER BY idx
+
+-- name: list_jobs
+-- ?1: JSON array of projects, or NULL for all; ?2: 1 to include jobs without a project; ?3: state or NULL
+SELECT * FROM jobs
+ WHERE (?1 IS NULL OR project IN (SELECT value FROM json_each(?1)) OR (?2 = 1 AND project IS NULL))
+   AND (?3 IS NULL OR state = ?3)
+ ORDER BY created_at DESC, rowid DESC
+ LIMIT ?4
+
+-- name: list_events
+SELECT * FROM job_events WHERE job_id = ? ORDER BY id
+
+-- name: count_by_state
+SELECT state, count(*) FROM jobs GROUP BY state
+
+-- name: job_state
+SELECT state, cancel_requested FROM jobs WHERE id = ?
+
+-- name: transition
+UPDATE jobs SET state = ?, updated_at = ? WHERE id = ? AND state = ?
+
+-- name: cancel_now
+UPDATE jobs SET state = 'cancelled', error_code = 'cancelled', error_message = ?, finished_at = ?, updated_at = ?
+ WHERE id = ? AND state = ?
+
+-- name: request_cancel
+UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ? AND state = 'running'
+
+-- name: reset_for_retry
+UPDATE jobs
+   SET state = 'queued', attempt = 1, run_at = ?, updated_at = ?, started_at = NULL, finished_at = NULL, result = NULL,
+       error_code = NULL, error_message = NULL, resume_step = NULL, cancel_requested = 0,
+       cost_usd = 0, tokens_in = 0, tokens_out = 0
+ WHERE id = ? AND state = ?
+
+-- name: delete_steps
+DELETE FROM job_steps WHERE job_id = ?
+
+-- name: ready_write
+-- a write that changes nothing but still needs the write lock: proves the file is writable
+UPDATE jobs SET updated_at = updated_at WHERE rowid = -1
