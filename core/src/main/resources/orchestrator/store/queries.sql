@@ -116,3 +116,20 @@ DELETE FROM job_steps WHERE job_id = ?
 -- name: ready_write
 -- a write that changes nothing but still needs the write lock: proves the file is writable
 UPDATE jobs SET updated_at = updated_at WHERE rowid = -1
+
+-- name: insert_fire
+INSERT INTO schedule_fires (schedule_id, fire_time, job_id, outcome, reason, created_at)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING
+
+-- name: schedule_has_active_job
+SELECT 1 FROM schedule_fires f JOIN jobs j ON j.id = f.job_id
+ WHERE f.schedule_id = ? AND j.state NOT IN ('succeeded', 'failed', 'cancelled')
+ LIMIT 1
+
+-- name: recent_fires
+SELECT f.schedule_id, f.fire_time, f.job_id, f.outcome, f.reason, j.state
+  FROM schedule_fires f LEFT JOIN jobs j ON j.id = f.job_id
+ WHERE f.schedule_id = ?
+ ORDER BY f.fire_time DESC
+ LIMIT ?

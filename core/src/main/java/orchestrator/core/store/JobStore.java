@@ -68,6 +68,18 @@ public interface JobStore extends AutoCloseable {
 
     ActionResult retry(String jobId, String actor);
 
+    /**
+     * Records the fire {@code (scheduleId, fireTime)} and enqueues {@code job} in the same transaction, so
+     * that any number of scheduler processes and restarts fire it at most once.
+     *
+     * @param job           the job to enqueue, or null to record the fire as skipped with {@code skipReason}
+     * @param skipIfRunning record the fire as skipped ({@code overlap}) when a job of this schedule is not final
+     */
+    FireResult fire(String scheduleId, java.time.Instant fireTime, NewJob job, boolean skipIfRunning, String skipReason);
+
+    /** The newest fires of a schedule, newest first, with their jobs' current states. */
+    List<ScheduleFire> recentFires(String scheduleId, int limit);
+
     /** Appends an audit row that records an action without a transition (e.g. a read of logs). */
     void audit(String jobId, String actor, String reason);
 

@@ -47,7 +47,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class SqliteJobStore implements JobStore {
     private static final Logger log = LoggerFactory.getLogger(SqliteJobStore.class);
-    private static final List<String> MIGRATIONS = List.of("V1__jobs.sql");
+    private static final List<String> MIGRATIONS = List.of("V1__jobs.sql", "V2__schedule_fires.sql");
     private static final int MAX_BATCH = 1024;
     private static final Duration ENQUEUE_TIMEOUT = Duration.ofSeconds(15);
     private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() { };
@@ -195,39 +195,9 @@ public final class SqliteJobStore implements JobStore {
             inTx(c, () -> {
                 answers.clear();
                 long now = clock.millis();
-                try (PreparedStatement ins = c.prepareStatement(sql.get("insert_job"));
-                     PreparedStatement ev = c.prepareStatement(sql.get("insert_event"));
-                     PreparedStatement idem = c.prepareStatement(sql.get("find_by_idempotency_key"))) {
+                try (JobInsert insert = new JobInsert(c)) {
                     for (PendingEnqueue p : batch) {
-                        JobSpec spec = p.job.spec();
-                        JobState state = spec.policy().requiresApproval() ? JobState.AWAITING_APPROVAL : JobState.QUEUED;
-                        int i = 1;
-                        ins.setString(i++, p.id);
-                        ins.setString(i++, spec.project());
-                        ins.setString(i++, p.job.source().type());
-                        ins.setString(i++, Json.write(p.job.source().meta()));
-                        ins.setString(i++, Json.write(spec));
-                        ins.setString(i++, state.wire());
-                        ins.setInt(i++, spec.priority());
-                        ins.setLong(i++, spec.runAt() == null ? now : spec.runAt().toEpochMilli());
-                        ins.setLong(i++, now);
-                        ins.setLong(i++, now);
-                        ins.setString(i++, spec.idempotencyKey());
-                        ins.setString(i, spec.concurrencyKey());
-                        if (ins.executeUpdate() == 1) {
-                            event(ev, p.id, now, p.job.actor(), null, state.wire(), "submitted via " + p.job.source().type());
-                            answers.add(new Enqueued(p.id, spec.project(), state, true));
-                        } else {
-                            // only the idempotency index can conflict: the id is fresh and random
-                            idem.setString(1, spec.project() == null ? "" : spec.project());
-                            idem.setString(2, spec.idempotencyKey());
-                            try (ResultSet rs = idem.executeQuery()) {
-                                if (!rs.next()) {
-                                    throw new SQLException("insert ignored but no job has idempotency key of job " + p.id);
-                                }
-                                answers.add(new Enqueued(rs.getString(1), spec.project(), JobState.fromWire(rs.getString(2)), false));
-                            }
-                        }
+                        answers.add(insert.insert(p.id, p.job, now));
                     }
                 }
                 return null;
@@ -235,6 +205,128 @@ public final class SqliteJobStore implements JobStore {
         }
         for (int i = 0; i < batch.size(); i++) {
             batch.get(i).done.complete(answers.get(i));
+        }
+    }
+
+    /** The statements of one job insert, prepared once per transaction. */
+    private final class JobInsert implements AutoCloseable {
+        private final PreparedStatement ins;
+        private final PreparedStatement ev;
+        private final PreparedStatement idem;
+
+        JobInsert(Connection c) throws SQLException {
+            ins = c.prepareStatement(sql.get("insert_job"));
+            ev = c.prepareStatement(sql.get("insert_event"));
+            idem = c.prepareStatement(sql.get("find_by_idempotency_key"));
+        }
+
+        Enqueued insert(String id, NewJob job, long now) throws SQLException {
+            JobSpec spec = job.spec();
+            JobState state = spec.policy().requiresApproval() ? JobState.AWAITING_APPROVAL : JobState.QUEUED;
+            int i = 1;
+            ins.setString(i++, id);
+            ins.setString(i++, spec.project());
+            ins.setString(i++, job.source().type());
+            ins.setString(i++, Json.write(job.source().meta()));
+            ins.setString(i++, Json.write(spec));
+            ins.setString(i++, state.wire());
+            ins.setInt(i++, spec.priority());
+            ins.setLong(i++, spec.runAt() == null ? now : spec.runAt().toEpochMilli());
+            ins.setLong(i++, now);
+            ins.setLong(i++, now);
+            ins.setString(i++, spec.idempotencyKey());
+            ins.setString(i, spec.concurrencyKey());
+            if (ins.executeUpdate() == 1) {
+                event(ev, id, now, job.actor(), null, state.wire(), "submitted via " + job.source().type());
+                return new Enqueued(id, spec.project(), state, true);
+            }
+            // only the idempotency index can conflict: the id is fresh and random
+            idem.setString(1, spec.project() == null ? "" : spec.project());
+            idem.setString(2, spec.idempotencyKey());
+            try (ResultSet rs = idem.executeQuery()) {
+                if (!rs.next()) {
+                    throw new SQLException("insert of job " + id + " was ignored but no job has its idempotency key");
+                }
+                return new Enqueued(rs.getString(1), spec.project(), JobState.fromWire(rs.getString(2)), false);
+            }
+        }
+
+        @Override
+        public void close() throws SQLException {
+            ins.close();
+            ev.close();
+            idem.close();
+        }
+    }
+
+    // ---------------------------------------------------------------- schedules
+
+    @Override
+    public FireResult fire(String scheduleId, Instant fireTime, NewJob job, boolean skipIfRunning, String skipReason) {
+        try (Connection c = pool.getConnection()) {
+            return inTx(c, () -> {
+                long now = clock.millis();
+                FireResult.Kind kind;
+                String reason;
+                if (job == null) {
+                    kind = FireResult.Kind.SKIPPED;
+                    reason = skipReason;
+                } else if (skipIfRunning && activeJobOf(c, scheduleId)) {
+                    kind = FireResult.Kind.SKIPPED_OVERLAP;
+                    reason = "overlap: a job of this schedule is still running";
+                } else {
+                    kind = FireResult.Kind.ENQUEUED;
+                    reason = null;
+                }
+                String jobId = kind == FireResult.Kind.ENQUEUED ? Ids.newJobId() : null;
+                try (PreparedStatement ps = c.prepareStatement(sql.get("insert_fire"))) {
+                    ps.setString(1, scheduleId);
+                    ps.setLong(2, fireTime.toEpochMilli());
+                    ps.setString(3, jobId);
+                    ps.setString(4, kind == FireResult.Kind.ENQUEUED ? "enqueued" : "skipped");
+                    ps.setString(5, reason);
+                    ps.setLong(6, now);
+                    if (ps.executeUpdate() == 0) {
+                        return new FireResult(FireResult.Kind.ALREADY_FIRED, null);
+                    }
+                }
+                if (jobId != null) {
+                    try (JobInsert insert = new JobInsert(c)) {
+                        jobId = insert.insert(jobId, job, now).jobId();
+                    }
+                }
+                return new FireResult(kind, jobId);
+            });
+        } catch (SQLException e) {
+            throw unavailable("fire schedule " + scheduleId, e);
+        }
+    }
+
+    private boolean activeJobOf(Connection c, String scheduleId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql.get("schedule_has_active_job"))) {
+            ps.setString(1, scheduleId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
+    @Override
+    public List<ScheduleFire> recentFires(String scheduleId, int limit) {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql.get("recent_fires"))) {
+            ps.setString(1, scheduleId);
+            ps.setInt(2, limit);
+            List<ScheduleFire> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    String st = rs.getString(6);
+                    out.add(new ScheduleFire(rs.getString(1), Instant.ofEpochMilli(rs.getLong(2)), rs.getString(3),
+                            rs.getString(4), rs.getString(5), st == null ? null : JobState.fromWire(st)));
+                }
+            }
+            return out;
+        } catch (SQLException e) {
+            throw unavailable("recent fires of " + scheduleId, e);
         }
     }
 

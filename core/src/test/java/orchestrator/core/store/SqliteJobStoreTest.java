@@ -268,4 +268,31 @@ class SqliteJobStoreTest {
         assertThatThrownBy(() -> enqueue("{\"goal\":\"g\"}")).isInstanceOf(StoreUnavailableException.class);
         assertThat(store.ready(Duration.ofSeconds(1))).isFalse();
     }
+
+    @Test
+    void a_schedule_fire_is_recorded_once_with_its_job() {
+        Instant t = Instant.parse("2026-11-23T10:00:00Z");
+        NewJob job = new NewJob(spec("{\"goal\":\"cron\"}"), new Source("cron", Map.of("schedule_id", "s1", "fire_time", t.toString())), "scheduler");
+        FireResult first = store.fire("s1", t, job, false, null);
+        assertThat(first.kind()).isEqualTo(FireResult.Kind.ENQUEUED);
+        assertThat(store.fire("s1", t, job, false, null).kind()).isEqualTo(FireResult.Kind.ALREADY_FIRED);
+        assertThat(store.countByState().get(JobState.QUEUED)).isEqualTo(1);
+        assertThat(store.find(first.jobId()).orElseThrow().source().meta()).containsEntry("schedule_id", "s1");
+        assertThat(store.recentFires("s1", 5)).singleElement()
+                .satisfies(f -> assertThat(f.jobState()).isEqualTo(JobState.QUEUED))
+                .satisfies(f -> assertThat(f.jobId()).isEqualTo(first.jobId()));
+    }
+
+    @Test
+    void overlapping_fire_is_skipped_while_the_schedules_job_is_active_and_recorded() {
+        Instant t = Instant.parse("2026-11-23T10:00:00Z");
+        NewJob job = new NewJob(spec("{\"goal\":\"cron\"}"), Source.of("cron"), "scheduler");
+        String id = store.fire("s1", t, job, true, null).jobId();
+        FireResult second = store.fire("s1", t.plusSeconds(60), job, true, null);
+        assertThat(second.kind()).isEqualTo(FireResult.Kind.SKIPPED_OVERLAP);
+        assertThat(store.recentFires("s1", 5)).extracting(ScheduleFire::outcome).containsExactly("skipped", "enqueued");
+        store.cancel(id, "op");
+        assertThat(store.fire("s1", t.plusSeconds(120), job, true, null).kind()).isEqualTo(FireResult.Kind.ENQUEUED);
+        assertThat(store.fire("s1", t.plusSeconds(180), null, false, "misfire: skip").kind()).isEqualTo(FireResult.Kind.SKIPPED);
+    }
 }
