@@ -67,6 +67,9 @@ public final class JobSpecParser {
         if (root == null || !root.isObject()) {
             throw new InvalidJobException(null, "the payload must be a JSON object");
         }
+        // the published schema first, so every entry point answers the same; the checks below
+        // add what a schema cannot say (known agents, unique step ids, goto targets, dates)
+        JobSchema.validate(root);
         unknownFields(root, TOP_LEVEL, "");
         String goal = requiredString(root, "goal", MAX_GOAL);
         String project = optionalString(root, "project_id", 128);
