@@ -17,9 +17,11 @@ import orchestrator.core.job.JobSpecParser;
  * @param maxLeaseAttempts {@code MAX_LEASE_ATTEMPTS}: lost leases before a job fails with {@code lease_lost}
  * @param agents          built-in agents plus {@code AGENTS_FILE}
  * @param projects        {@code PROJECT_ALIASES}: project id to its repository folder, in the order given
+ * @param logsDir         {@code LOG_DIR}: where long-running processes write their log files
+ *                        (default {@code $ORCH_HOME/logs}; the systemd units use {@code /var/log/orchestrator})
  */
 public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int maxLeaseAttempts, AgentCatalog agents,
-                         Map<String, Path> projects) {
+                         Map<String, Path> projects, Path logsDir) {
     public static final String DEFAULT_HOME = "./var";
     public static final int DEFAULT_LEASE_TTL_SEC = 30;
     public static final int DEFAULT_MAX_LEASE_ATTEMPTS = 3;
@@ -39,7 +41,8 @@ public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int ma
             }
             projects.put(id, Path.of(dir).toAbsolutePath().normalize());
         });
-        return new CoreConfig(home, db, ttl, attempts, AgentCatalog.from(env), Collections.unmodifiableMap(projects));
+        Path logs = Path.of(env.string("LOG_DIR", home.resolve("logs").toString())).toAbsolutePath().normalize();
+        return new CoreConfig(home, db, ttl, attempts, AgentCatalog.from(env), Collections.unmodifiableMap(projects), logs);
     }
 
     private static Path databasePath(String url, Path home) {
@@ -67,9 +70,5 @@ public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int ma
 
     public Path workspacesDir() {
         return home.resolve("workspaces");
-    }
-
-    public Path logsDir() {
-        return home.resolve("logs");
     }
 }
