@@ -113,7 +113,7 @@ public final class JobRoutes {
                 json(ctx, 200, body);
             }
             case NOT_FOUND -> throw notFound();
-            case CONFLICT -> throw new ApiError(409, "conflict", "cannot " + action + " this job: " + r.message())
+            case CONFLICT -> throw new ApiError(409, "conflict", r.message())
                     .with("status", r.state() == null ? null : r.state().wire());
             default -> throw new IllegalStateException("unknown action result " + r.kind());
         }
