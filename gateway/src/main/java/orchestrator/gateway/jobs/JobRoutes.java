@@ -104,8 +104,11 @@ public final class JobRoutes {
         ActionResult r = op.apply(id, token.name());
         switch (r.kind()) {
             case DONE -> {
-                try (MDC.MDCCloseable ignored = MDC.putCloseable("job_id", id)) {
+                MDC.put("job_id", id);
+                try {
                     log.info("{} of job {} by token {}: now {}", action, id, token.name(), r.state().wire());
+                } finally {
+                    MDC.remove("job_id");
                 }
                 Map<String, Object> body = new LinkedHashMap<>();
                 body.put("job_id", id);

@@ -92,12 +92,15 @@ public final class WebhookRoute implements Handler {
             meta.put("user_agent", ua.length() > MAX_USER_AGENT ? ua.substring(0, MAX_USER_AGENT) : ua);
         }
         Enqueued e = store.enqueue(new NewJob(spec, new Source("webhook", meta), token.name()));
-        try (MDC.MDCCloseable ignored = MDC.putCloseable("job_id", e.jobId())) {
+        MDC.put("job_id", e.jobId());
+        try {
             if (e.created()) {
                 log.info("accepted job {} for project {} from token {} at {}", e.jobId(), e.project(), token.name(), client);
             } else {
                 log.info("repeated idempotency key: answering with job {} (project {}, token {})", e.jobId(), e.project(), token.name());
             }
+        } finally {
+            MDC.remove("job_id");
         }
         Map<String, Object> answer = new LinkedHashMap<>();
         answer.put("job_id", e.jobId());
