@@ -52,6 +52,7 @@ public final class GatewayServer implements AutoCloseable {
             cfg.http.maxRequestSize = config.maxWebhookBodyBytes();
             cfg.jetty.host = config.host();
             cfg.jetty.port = config.port();
+            cfg.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler()));
             ErrorMapping.install(cfg.routes);
             cfg.routes.post("/webhook", webhook);
             cfg.routes.get("/jobs", jobs::list);

@@ -159,6 +159,14 @@ class JobApiTest {
     }
 
     @Test
+    void request_jetty_rejects_before_routing_still_answers_json() throws Exception {
+        Answer a = gw.raw("GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\nConnection: close\r\n\r\n", new byte[0]);
+        assertThat(a.status()).isEqualTo(400);
+        assertThat(a.error()).isEqualTo("bad_request");
+        assertThat(a.text()).doesNotContain("Jetty").doesNotContain("<html");
+    }
+
+    @Test
     void reads_answer_503_when_the_store_is_closed() {
         String id = submit(ALPHA, "alpha");
         gw.store.close();
