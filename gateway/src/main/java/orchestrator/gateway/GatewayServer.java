@@ -1,0 +1,82 @@
+package orchestrator.gateway;
+
+import io.javalin.Javalin;
+import java.time.Clock;
+import java.util.Objects;
+import orchestrator.core.config.CoreConfig;
+import orchestrator.core.store.JobStore;
+import orchestrator.gateway.auth.BearerAuth;
+import orchestrator.gateway.jobs.JobRoutes;
+import orchestrator.gateway.webhook.WebhookRoute;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP gateway of DESIGN §4: webhook intake, the job API and the probes, on Javalin (Jetty 12).
+ * It uses the store but does not own it: the caller closes the store after closing the server.
+ */
+public final class GatewayServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(GatewayServer.class);
+
+    private final GatewayConfig config;
+    private final CoreConfig core;
+    private final JobStore store;
+    private final Clock clock;
+    private Javalin app;
+
+    public GatewayServer(GatewayConfig config, CoreConfig core, JobStore store, Clock clock) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.core = Objects.requireNonNull(core, "core");
+        this.store = Objects.requireNonNull(store, "store");
+        this.clock = Objects.requireNonNull(clock, "clock");
+    }
+
+    /**
+     * Binds and starts serving.
+     *
+     * @return the bound port (the chosen one when {@code HTTP_PORT=0})
+     */
+    public synchronized int start() {
+        if (app != null) {
+            throw new IllegalStateException("the gateway is already started");
+        }
+        BearerAuth auth = new BearerAuth(config.tokens());
+        WebhookRoute webhook = new WebhookRoute(config, core, auth, store, clock);
+        JobRoutes jobs = new JobRoutes(auth, store);
+        Probes probes = new Probes(store, clock);
+        app = Javalin.create(cfg -> {
+            cfg.startup.showJavalinBanner = false;
+            cfg.startup.showOldJavalinVersionWarning = false;
+            cfg.http.prefer405over404 = true;
+            // the webhook reads its body itself with its own cap; this only guards ctx.body() elsewhere
+            cfg.http.maxRequestSize = config.maxWebhookBodyBytes();
+            cfg.jetty.host = config.host();
+            cfg.jetty.port = config.port();
+            cfg.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler()));
+            ErrorMapping.install(cfg.routes);
+            cfg.routes.post("/webhook", webhook);
+            cfg.routes.get("/jobs", jobs::list);
+            cfg.routes.get("/jobs/{id}", jobs::get);
+            cfg.routes.post("/jobs/{id}/cancel", jobs::cancel);
+            cfg.routes.post("/jobs/{id}/approve", jobs::approve);
+            cfg.routes.post("/jobs/{id}/reject", jobs::reject);
+            cfg.routes.post("/jobs/{id}/retry", jobs::retry);
+            cfg.routes.get("/health", probes::health);
+            cfg.routes.get("/ready", probes::ready);
+        });
+        app.start();
+        int port = app.port();
+        log.info("gateway listening on {}:{} with {} token(s){}", config.host(), port, config.tokens().size(),
+                config.devMode() ? " (development token in " + config.devTokenFile() + ")" : "");
+        return port;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (app != null) {
+            app.stop();
+            app = null;
+            log.info("gateway stopped");
+        }
+    }
+}

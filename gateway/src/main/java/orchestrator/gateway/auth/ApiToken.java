@@ -1,0 +1,77 @@
+package orchestrator.gateway.auth;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * A configured bearer token, kept only as its SHA-256 digest so that neither a log line, a heap dump of
+ * the config nor {@code toString()} can show the secret.
+ *
+ * @param name     what the audit log records as the actor: {@code default}, {@code dev} or {@code token-<8 hex>}
+ * @param digest   SHA-256 of the token's UTF-8 bytes
+ * @param projects the projects this token may use; ignored when {@code everyProject}
+ * @param everyProject scope {@code *}: every project, and jobs without a project
+ */
+public record ApiToken(String name, byte[] digest, Set<String> projects, boolean everyProject) {
+    public ApiToken {
+        Objects.requireNonNull(name, "name");
+        digest = digest.clone();
+        projects = everyProject ? Set.of() : Set.copyOf(projects);
+    }
+
+    /** A token for every project. */
+    public static ApiToken unscoped(String name, String secret) {
+        return new ApiToken(name, sha256(secret), Set.of(), true);
+    }
+
+    public static ApiToken scoped(String name, String secret, Set<String> projects) {
+        return new ApiToken(name, sha256(secret), projects, false);
+    }
+
+    /** The name a {@code WEBHOOK_TOKENS} entry gets: stable across restarts, useless for guessing the token. */
+    public static String derivedName(String secret) {
+        return "token-" + HexFormat.of().formatHex(sha256(secret)).substring(0, 8);
+    }
+
+    /** True when this token may see or submit jobs of {@code project} (null: a job without a project). */
+    public boolean sees(String project) {
+        return everyProject || project != null && projects.contains(project);
+    }
+
+    @Override
+    public byte[] digest() {
+        return digest.clone();
+    }
+
+    boolean matches(byte[] presentedDigest) {
+        return MessageDigest.isEqual(digest, presentedDigest);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof ApiToken t && t.name.equals(name) && MessageDigest.isEqual(t.digest, digest)
+                && t.projects.equals(projects) && t.everyProject == everyProject;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(name, projects, everyProject);
+    }
+
+    @Override
+    public String toString() {
+        return "ApiToken[" + name + ", " + (everyProject ? "*" : String.join("|", projects)) + "]";
+    }
+
+    static byte[] sha256(String secret) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(secret.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java runtime has SHA-256", e);
+        }
+    }
+}

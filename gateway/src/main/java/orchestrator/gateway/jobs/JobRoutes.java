@@ -1,0 +1,148 @@
+package orchestrator.gateway.jobs;
+
+import io.javalin.http.Context;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BiFunction;
+import orchestrator.core.Json;
+import orchestrator.core.job.JobState;
+import orchestrator.core.store.ActionResult;
+import orchestrator.core.store.JobQuery;
+import orchestrator.core.store.JobStore;
+import orchestrator.core.store.JobView;
+import orchestrator.gateway.ApiError;
+import orchestrator.gateway.auth.ApiToken;
+import orchestrator.gateway.auth.BearerAuth;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * The job API: read, list and act on jobs, each scoped to the token's projects. A job the token may not
+ * see answers exactly like a job that does not exist, so a scoped token cannot probe other projects' ids.
+ */
+public final class JobRoutes {
+    public static final int DEFAULT_LIMIT = 50;
+    private static final Logger log = LoggerFactory.getLogger(JobRoutes.class);
+
+    private final BearerAuth auth;
+    private final JobStore store;
+
+    public JobRoutes(BearerAuth auth, JobStore store) {
+        this.auth = auth;
+        this.store = store;
+    }
+
+    /** {@code GET /jobs/{id}} */
+    public void get(Context ctx) {
+        ApiToken token = auth.authenticate(ctx.header("Authorization"));
+        json(ctx, 200, visible(token, ctx.pathParam("id")).apiBody());
+    }
+
+    /** {@code GET /jobs?project=&state=&limit=}, newest first. */
+    public void list(Context ctx) {
+        ApiToken token = auth.authenticate(ctx.header("Authorization"));
+        String project = blankToNull(ctx.queryParam("project"));
+        JobState state = null;
+        String stateText = blankToNull(ctx.queryParam("state"));
+        if (stateText != null) {
+            try {
+                state = JobState.fromWire(stateText);
+            } catch (IllegalArgumentException e) {
+                throw new ApiError(400, "invalid_query", "state must be one of " + states()).with("field", "state");
+            }
+        }
+        int limit = DEFAULT_LIMIT;
+        String limitText = blankToNull(ctx.queryParam("limit"));
+        if (limitText != null) {
+            try {
+                limit = Integer.parseInt(limitText);
+            } catch (NumberFormatException e) {
+                limit = -1;
+            }
+            if (limit < 1 || limit > JobQuery.MAX_LIMIT) {
+                throw new ApiError(400, "invalid_query", "limit must be between 1 and " + JobQuery.MAX_LIMIT)
+                        .with("field", "limit");
+            }
+        }
+        JobQuery query;
+        if (project != null) {
+            if (!token.sees(project)) {
+                throw new ApiError(403, "forbidden_project", "this token may not read jobs of project '" + project + "'");
+            }
+            query = new JobQuery(Set.of(project), false, state, limit);
+        } else if (token.everyProject()) {
+            query = new JobQuery(null, true, state, limit);
+        } else {
+            query = new JobQuery(token.projects(), false, state, limit);
+        }
+        List<Map<String, Object>> jobs = store.list(query).stream().map(JobView::apiBody).toList();
+        json(ctx, 200, Map.of("jobs", jobs));
+    }
+
+    public void cancel(Context ctx) {
+        act(ctx, "cancel", store::cancel);
+    }
+
+    public void approve(Context ctx) {
+        act(ctx, "approve", store::approve);
+    }
+
+    public void reject(Context ctx) {
+        act(ctx, "reject", store::reject);
+    }
+
+    public void retry(Context ctx) {
+        act(ctx, "retry", store::retry);
+    }
+
+    private void act(Context ctx, String action, BiFunction<String, String, ActionResult> op) {
+        ApiToken token = auth.authenticate(ctx.header("Authorization"));
+        String id = visible(token, ctx.pathParam("id")).id();
+        ActionResult r = op.apply(id, token.name());
+        switch (r.kind()) {
+            case DONE -> {
+                MDC.put("job_id", id);
+                try {
+                    log.info("{} of job {} by token {}: now {}", action, id, token.name(), r.state().wire());
+                } finally {
+                    MDC.remove("job_id");
+                }
+                Map<String, Object> body = new LinkedHashMap<>();
+                body.put("job_id", id);
+                body.put("status", r.state().wire());
+                json(ctx, 200, body);
+            }
+            case NOT_FOUND -> throw notFound();
+            case CONFLICT -> throw new ApiError(409, "conflict", r.message())
+                    .with("status", r.state() == null ? null : r.state().wire());
+            default -> throw new IllegalStateException("unknown action result " + r.kind());
+        }
+    }
+
+    private JobView visible(ApiToken token, String id) {
+        JobView v = store.find(id).orElseThrow(JobRoutes::notFound);
+        if (!token.sees(v.project())) {
+            throw notFound();
+        }
+        return v;
+    }
+
+    private static ApiError notFound() {
+        return new ApiError(404, "not_found", "no such job");
+    }
+
+    private static void json(Context ctx, int status, Object body) {
+        ctx.status(status).contentType("application/json").result(Json.write(body));
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s.strip();
+    }
+
+    private static List<String> states() {
+        return java.util.Arrays.stream(JobState.values()).map(JobState::wire).toList();
+    }
+}

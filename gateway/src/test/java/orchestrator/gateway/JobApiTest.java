@@ -1,0 +1,202 @@
+package orchestrator.gateway;
+
+import static orchestrator.gateway.RunningGateway.ADMIN;
+import static orchestrator.gateway.RunningGateway.ALPHA;
+import static orchestrator.gateway.RunningGateway.BETA;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.lang.reflect.Proxy;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Map;
+import orchestrator.core.config.CoreConfig;
+import orchestrator.core.config.Env;
+import orchestrator.core.store.JobStore;
+import orchestrator.gateway.RunningGateway.Answer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class JobApiTest {
+    @TempDir
+    Path home;
+    private RunningGateway gw;
+
+    @BeforeEach
+    void start() {
+        gw = new RunningGateway(home);
+    }
+
+    @AfterEach
+    void stop() {
+        gw.close();
+    }
+
+    private String submit(String token, String project) {
+        String body = project == null ? "{\"goal\": \"g\"}" : "{\"goal\": \"g\", \"project_id\": \"" + project + "\"}";
+        Answer a = gw.postJob(token, body);
+        assertThat(a.status()).isEqualTo(202);
+        return a.json().path("job_id").asText();
+    }
+
+    @Test
+    void job_is_readable_at_its_status_url() {
+        String id = submit(ALPHA, "alpha");
+        Answer a = gw.get("/jobs/" + id, ALPHA);
+        assertThat(a.status()).isEqualTo(200);
+        JsonNode j = a.json();
+        assertThat(j.path("job_id").asText()).isEqualTo(id);
+        assertThat(j.path("project").asText()).isEqualTo("alpha");
+        assertThat(j.path("status").asText()).isEqualTo("queued");
+        assertThat(j.path("source").path("type").asText()).isEqualTo("webhook");
+        assertThat(j.path("steps")).hasSize(3);
+        assertThat(j.path("steps").get(0).path("status").asText()).isEqualTo("pending");
+        assertThat(j.has("created_at")).isTrue();
+    }
+
+    @Test
+    void scoped_token_cannot_read_another_projects_job() {
+        String betas = submit(BETA, "beta");
+        Answer hidden = gw.get("/jobs/" + betas, ALPHA);
+        Answer missing = gw.get("/jobs/0123456789abcdef0123456789abcdef", ALPHA);
+
+        assertThat(hidden.status()).isEqualTo(404);
+        assertThat(hidden.error()).isEqualTo("not_found");
+        // the same answer as for a job that does not exist: existence does not leak
+        assertThat(hidden.text()).isEqualTo(missing.text());
+        assertThat(gw.get("/jobs/" + betas, BETA).status()).isEqualTo(200);
+        assertThat(gw.get("/jobs/" + betas, ADMIN).status()).isEqualTo(200);
+    }
+
+    @Test
+    void job_without_a_project_is_visible_only_to_unscoped_tokens() {
+        String id = submit(ADMIN, null);
+        assertThat(gw.get("/jobs/" + id, ALPHA).status()).isEqualTo(404);
+        assertThat(gw.get("/jobs/" + id, ADMIN).status()).isEqualTo(200);
+    }
+
+    @Test
+    void reading_a_job_needs_a_valid_token() {
+        String id = submit(ALPHA, "alpha");
+        assertThat(gw.get("/jobs/" + id, null).status()).isEqualTo(401);
+        assertThat(gw.get("/jobs/" + id, "wrong-token-0123456789").status()).isEqualTo(403);
+    }
+
+    @Test
+    void listing_shows_only_the_tokens_projects_newest_first() {
+        String a1 = submit(ALPHA, "alpha");
+        String b1 = submit(BETA, "beta");
+        String none = submit(ADMIN, null);
+        gw.clock.advance(java.time.Duration.ofSeconds(1));
+        String a2 = submit(ALPHA, "alpha");
+
+        assertThat(ids(gw.get("/jobs", ALPHA))).containsExactly(a2, a1);
+        assertThat(ids(gw.get("/jobs", ADMIN))).containsExactlyInAnyOrder(a1, b1, none, a2).first().isEqualTo(a2);
+        assertThat(ids(gw.get("/jobs?project=beta", ADMIN))).containsExactly(b1);
+        assertThat(ids(gw.get("/jobs?limit=1", ALPHA))).containsExactly(a2);
+        assertThat(gw.get("/jobs?project=beta", ALPHA).status()).isEqualTo(403);
+        assertThat(gw.get("/jobs?state=nonsense", ALPHA).error()).isEqualTo("invalid_query");
+        assertThat(gw.get("/jobs?limit=0", ALPHA).error()).isEqualTo("invalid_query");
+        assertThat(ids(gw.get("/jobs?state=queued", BETA))).containsExactly(b1);
+    }
+
+    private static java.util.List<String> ids(Answer a) {
+        assertThat(a.status()).isEqualTo(200);
+        java.util.List<String> out = new java.util.ArrayList<>();
+        a.json().path("jobs").forEach(j -> out.add(j.path("job_id").asText()));
+        return out;
+    }
+
+    @Test
+    void cancel_answers_the_new_state_and_409_when_it_is_too_late() {
+        String id = submit(ALPHA, "alpha");
+        Answer a = gw.send("POST", "/jobs/" + id + "/cancel", ALPHA, null, null);
+        assertThat(a.status()).isEqualTo(200);
+        assertThat(a.json().path("status").asText()).isEqualTo("cancelled");
+        assertThat(a.json().path("job_id").asText()).isEqualTo(id);
+        assertThat(gw.store.events(id)).extracting(e -> e.actor()).last().asString().startsWith("token-");
+
+        Answer again = gw.send("POST", "/jobs/" + id + "/cancel", ALPHA, null, null);
+        assertThat(again.status()).isEqualTo(409);
+        assertThat(again.error()).isEqualTo("conflict");
+
+        Answer retried = gw.send("POST", "/jobs/" + id + "/retry", ALPHA, null, null);
+        assertThat(retried.status()).isEqualTo(200);
+        assertThat(retried.json().path("status").asText()).isEqualTo("queued");
+    }
+
+    @Test
+    void approval_and_rejection_move_a_waiting_job() {
+        String waiting = "{\"goal\": \"g\", \"project_id\": \"alpha\", \"policy\": {\"requires_approval\": true}}";
+        String id1 = gw.postJob(ALPHA, waiting).json().path("job_id").asText();
+        String id2 = gw.postJob(ALPHA, waiting).json().path("job_id").asText();
+
+        assertThat(gw.send("POST", "/jobs/" + id1 + "/approve", ALPHA, null, null).json().path("status").asText()).isEqualTo("queued");
+        assertThat(gw.send("POST", "/jobs/" + id2 + "/reject", ALPHA, null, null).json().path("status").asText()).isEqualTo("cancelled");
+        assertThat(gw.send("POST", "/jobs/" + id1 + "/approve", ALPHA, null, null).status()).isEqualTo(409);
+    }
+
+    @Test
+    void scoped_token_cannot_act_on_another_projects_job() {
+        String betas = submit(BETA, "beta");
+        Answer a = gw.send("POST", "/jobs/" + betas + "/cancel", ALPHA, null, null);
+        assertThat(a.status()).isEqualTo(404);
+        assertThat(gw.store.find(betas).orElseThrow().state().wire()).isEqualTo("queued");
+    }
+
+    @Test
+    void unknown_route_and_wrong_method_answer_json() {
+        Answer missing = gw.get("/nope", ADMIN);
+        assertThat(missing.status()).isEqualTo(404);
+        assertThat(missing.error()).isEqualTo("not_found");
+        assertThat(missing.header("Content-Type")).startsWith("application/json");
+
+        Answer wrong = gw.get("/webhook", ADMIN);
+        assertThat(wrong.status()).isEqualTo(405);
+        assertThat(wrong.error()).isEqualTo("method_not_allowed");
+    }
+
+    @Test
+    void request_jetty_rejects_before_routing_still_answers_json() throws Exception {
+        Answer a = gw.raw("GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\nConnection: close\r\n\r\n", new byte[0]);
+        assertThat(a.status()).isEqualTo(400);
+        assertThat(a.error()).isEqualTo("bad_request");
+        assertThat(a.text()).doesNotContain("Jetty").doesNotContain("<html");
+    }
+
+    @Test
+    void reads_answer_503_when_the_store_is_closed() {
+        String id = submit(ALPHA, "alpha");
+        gw.store.close();
+        Answer a = gw.get("/jobs/" + id, ALPHA);
+        assertThat(a.status()).isEqualTo(503);
+        assertThat(a.error()).isEqualTo("store_unavailable");
+    }
+
+    @Test
+    void unexpected_failure_is_a_500_without_details(@TempDir Path other) {
+        // a store that fails in a way no handler expects; its message stands in for a secret
+        JobStore broken = (JobStore) Proxy.newProxyInstance(JobStore.class.getClassLoader(), new Class<?>[] {JobStore.class},
+                (proxy, method, args) -> {
+                    if (method.getName().equals("close")) {
+                        return null;
+                    }
+                    throw new IllegalStateException("s3cr3t-detail at /var/lib/x");
+                });
+        Env env = new Env(Map.of("ORCH_HOME", other.toString(), "HTTP_PORT", "0", "WEBHOOK_TOKEN", ADMIN));
+        CoreConfig core = CoreConfig.from(env);
+        try (GatewayServer server = new GatewayServer(GatewayConfig.from(env, core), core, broken, Clock.systemUTC())) {
+            int port = server.start();
+            java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + "/jobs/x"))
+                            .header("Authorization", "Bearer " + ADMIN).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).isEqualTo(500);
+            assertThat(r.body()).contains("\"error\":\"internal_error\"").doesNotContain("s3cr3t").doesNotContain("Exception");
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+}
