@@ -167,9 +167,10 @@ public final class RunningGateway implements AutoCloseable {
         }
     }
 
+    /** The Python prototype's payload, read from shared/ beside the repository (not copied into it). */
     public static String referencePayload() {
-        try (InputStream in = RunningGateway.class.getResourceAsStream("webhook_payload.simple.json")) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        try {
+            return java.nio.file.Files.readString(java.nio.file.Path.of("../../shared/reference/webhook_payload.simple.json"), StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
