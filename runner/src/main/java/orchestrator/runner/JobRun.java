@@ -230,6 +230,13 @@ final class JobRun implements Runnable {
             return null;
         }
         Instant finished = ctx.clock().instant();
+        if (job.stopRequest() == RunningJob.Stop.DRAINING) {
+            // not the step's outcome: it was interrupted and runs again when the job is leased next
+            ctx.store().recordStep(lease, new StepRecord(step.stepId(), index, step.agent(), "pending", null, null,
+                    "interrupted: runner " + ctx.runnerId() + " drained", started, null, 0, 0, 0));
+            return new StepResult(step.stepId(), index, step.agent(), step.role(), "pending", null, null,
+                    "interrupted by drain", attempts, null, started, finished, ctx.clock().millis() - t0);
+        }
         StepResult r = new StepResult(step.stepId(), index, step.agent(), step.role(), a.status(), a.exitCode(),
                 a.errorCode(), a.message(), attempts, a.finalMessage(), started, finished, ctx.clock().millis() - t0);
 

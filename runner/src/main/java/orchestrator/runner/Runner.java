@@ -48,7 +48,6 @@ public final class Runner implements AutoCloseable {
     private final RunnerConfig config;
     private final CoreConfig core;
     private final JobStore store;
-    private final Clock clock;
     private final String runnerId;
     private final RunnerContext context;
     private final Map<String, RunningJob> running = new ConcurrentHashMap<>();
@@ -65,7 +64,6 @@ public final class Runner implements AutoCloseable {
         this.config = config;
         this.core = core;
         this.store = store;
-        this.clock = clock;
         this.runnerId = runnerId;
         Map<String, String> childEnv = new LinkedHashMap<>();
         Map<String, String> own = System.getenv();

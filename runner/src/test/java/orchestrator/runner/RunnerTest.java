@@ -247,7 +247,9 @@ class RunnerTest {
             f.runner.drain(Duration.ofMillis(200));
 
             assertThat(f.runner.running()).isZero();
-            assertThat(f.job(id).state()).isEqualTo(JobState.QUEUED);
+            JobView v = f.job(id);
+            assertThat(v.state()).isEqualTo(JobState.QUEUED);
+            assertThat(v.steps().get(0).status()).isEqualTo("pending");
             RunnerFixture.await("the step's processes to be gone", () -> processesOf(id).isEmpty(), Duration.ofSeconds(10));
         }
     }
@@ -372,6 +374,18 @@ class RunnerTest {
             JobView h = f.awaitFinal(ask, FINISH);
             assertThat(h.state()).isEqualTo(JobState.NEEDS_HUMAN);
             assertThat(h.resumeStep()).isEqualTo("a");
+        }
+    }
+
+    @Test
+    void goto_on_failure_repeats_a_step_at_most_three_times_then_fails_the_job() throws IOException {
+        try (RunnerFixture f = new RunnerFixture(tmp, shAgent("bad", "echo x >> {artifacts_dir}/count; exit 1"), Map.of()).start()) {
+            String id = f.enqueue("{\"goal\": \"g\", \"steps\": [{\"step_id\": \"a\", \"agent\": \"bad\", \"prompt\": \"p\", "
+                    + "\"max_retries\": 0, \"on_failure\": \"goto:a\"}]}");
+            JobView v = f.awaitFinal(id, FINISH);
+            assertThat(v.state()).isEqualTo(JobState.FAILED);
+            assertThat(v.errorCode()).isEqualTo("agent_exit_nonzero");
+            assertThat(Files.readAllLines(f.artifacts(id).resolve("count"))).hasSize(1 + JobRun.MAX_GOTO_REPEATS);
         }
     }
 
