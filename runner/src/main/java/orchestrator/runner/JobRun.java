@@ -1,0 +1,482 @@
+package orchestrator.runner;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import orchestrator.core.Ids;
+import orchestrator.core.Json;
+import orchestrator.core.agent.AgentDefinition;
+import orchestrator.core.job.JobSpec;
+import orchestrator.core.job.JobState;
+import orchestrator.core.job.Limits;
+import orchestrator.core.job.Step;
+import orchestrator.core.store.Lease;
+import orchestrator.core.store.LeaseLostException;
+import orchestrator.core.store.Outcome;
+import orchestrator.core.store.StepRecord;
+import orchestrator.core.store.StoreUnavailableException;
+import orchestrator.runner.agent.AgentLaunch;
+import orchestrator.runner.agent.Invocation;
+import orchestrator.runner.agent.StepContext;
+import orchestrator.runner.artifact.JobArtifacts;
+import orchestrator.runner.process.ProcessSpec;
+import orchestrator.runner.process.Redactor;
+import orchestrator.runner.process.StepProcess;
+import orchestrator.runner.workspace.Workspace;
+import orchestrator.runner.workspace.WorkspaceException;
+import orchestrator.runner.workspace.Workspaces;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * Runs one leased job on a worker thread: workspace, steps in order with their failure policy,
+ * artifacts, and the final write to the store. This thread is the only writer about the job;
+ * the heartbeat only asks it to stop. Once the lease is lost it writes nothing more, neither to
+ * the store nor to the artifact folder, which belongs to the job's new owner.
+ */
+final class JobRun implements Runnable {
+    private static final Logger log = LoggerFactory.getLogger(JobRun.class);
+    /** Rlimits when neither the step nor the policy sets them. */
+    static final Limits DEFAULT_LIMITS = new Limits(3600L, 4096L, 512L, 1024L, 1024L);
+    static final long LOG_CAP_BYTES = 10L * 1024 * 1024;
+    /** How many times {@code on_failure: goto:X} may send the job back to X: a loop must end. */
+    static final int MAX_GOTO_REPEATS = 3;
+
+    private final RunnerContext ctx;
+    private final RunningJob job;
+    private final Lease lease;
+    private final JobSpec spec;
+    private final JobArtifacts artifacts;
+
+    JobRun(RunnerContext ctx, RunningJob job) {
+        this.ctx = ctx;
+        this.job = job;
+        this.lease = job.lease();
+        this.spec = lease.spec();
+        this.artifacts = new JobArtifacts(ctx.core().artifactsDir().resolve(lease.jobId()));
+    }
+
+    @Override
+    public void run() {
+        MDC.put("job_id", lease.jobId());
+        MDC.put("runner_id", ctx.runnerId());
+        try {
+            execute();
+        } catch (LeaseLostException e) {
+            log.warn("lease lost while writing; another process owns the job now, writing nothing more: {}", e.getMessage());
+        } catch (StoreUnavailableException e) {
+            // the lease will expire and another attempt will run the job
+            log.warn("store unavailable; leaving the job to lease expiry: {}", e.getMessage());
+        } catch (Throwable t) {
+            log.error("job run crashed", t);
+            finishQuietly(new Outcome(JobState.FAILED, "internal_error", "runner error: " + t, Map.of(), 0, 0, 0, null));
+            if (t instanceof Error err && !(t instanceof StackOverflowError)) {
+                throw err;
+            }
+        } finally {
+            MDC.remove("step_id");
+            MDC.remove("job_id");
+            MDC.remove("runner_id");
+        }
+    }
+
+    private void execute() throws IOException, InterruptedException {
+        List<Step> steps = spec.steps();
+        log.info("job started: attempt {}, {} steps{}", lease.attempt(), steps.size(),
+                lease.resumeStep() == null ? "" : ", resuming at " + lease.resumeStep());
+        artifacts.createFolders();
+        JobArtifacts.writeAtomically(artifacts.file("job.json"), Json.writePretty(jobDocument()));
+
+        Workspace ws;
+        String baseTree;
+        try {
+            Path project = lease.project() == null ? null : ctx.core().projects().get(lease.project());
+            ws = Workspaces.prepare(ctx.core().workspacesDir(), lease.jobId(), project, lease.resumeStep() != null, ctx.childEnv());
+            baseTree = ws.snapshot();
+        } catch (WorkspaceException e) {
+            log.warn("workspace failed: {}", e.getMessage());
+            end(List.of(), null, new Outcome(JobState.FAILED, "workspace", e.getMessage(), null, 0, 0, 0, null));
+            return;
+        }
+
+        Map<String, StepResult> results = new LinkedHashMap<>();
+        Map<String, Integer> runs = new HashMap<>();
+        Outcome ending = null;
+        String tree = baseTree;
+        int i = lease.resumeStep() == null ? 0 : Math.max(0, indexOf(lease.resumeStep()));
+        while (i < steps.size() && job.stopRequest() == null) {
+            Step step = steps.get(i);
+            runs.merge(step.stepId(), 1, Integer::sum);
+            MDC.put("step_id", step.stepId());
+            String[] treeAfter = {tree};
+            StepResult r = runStep(step, i, ws, tree, treeAfter);
+            tree = treeAfter[0];
+            MDC.remove("step_id");
+            if (r == null) {
+                break; // lease lost mid-step
+            }
+            results.remove(r.stepId());
+            results.put(r.stepId(), r);
+            if (r.succeeded() || job.stopRequest() != null) {
+                i++;
+                continue;
+            }
+            String onFailure = step.onFailure();
+            if (onFailure.equals("continue")) {
+                log.warn("step {} {} ({}); on_failure continue", step.stepId(), r.status(), r.errorCode());
+                i++;
+            } else if (onFailure.equals("ask_human")) {
+                ending = new Outcome(JobState.NEEDS_HUMAN, "ask_human", "step " + step.stepId() + " failed ("
+                        + r.errorCode() + "); a human must approve to resume it", null, 0, 0, 0, step.stepId());
+                break;
+            } else if (onFailure.startsWith("goto:")) {
+                String target = onFailure.substring(5);
+                if (runs.getOrDefault(target, 0) > MAX_GOTO_REPEATS) {
+                    ending = failed(r, "; on_failure " + onFailure + " already repeated " + MAX_GOTO_REPEATS + " times");
+                    break;
+                }
+                log.warn("step {} {} ({}); going back to {}", step.stepId(), r.status(), r.errorCode(), target);
+                i = indexOf(target);
+            } else {
+                ending = failed(r, "");
+                break;
+            }
+        }
+
+        RunningJob.Stop stop = job.stopRequest();
+        if (stop == RunningJob.Stop.LEASE_LOST) {
+            log.warn("lease lost; the step was killed and nothing more is written for this job");
+            return;
+        }
+        if (stop == RunningJob.Stop.DRAINING) {
+            boolean released = ctx.store().release(lease, "runner " + ctx.runnerId() + " draining");
+            log.info(released ? "job released back to the queue (runner draining)"
+                    : "job could not be released: its lease was already lost");
+            return;
+        }
+        if (stop == RunningJob.Stop.CANCELLED) {
+            ending = new Outcome(JobState.CANCELLED, "cancelled", "cancelled while running", null, 0, 0, 0, null);
+        }
+        if (ending == null) {
+            ending = Outcome.succeeded(null, 0, 0, 0);
+        }
+        end(new ArrayList<>(results.values()), patchSource(ws, baseTree, tree), ending);
+    }
+
+    private Outcome failed(StepResult r, String more) {
+        return Outcome.failed(r.errorCode() == null ? "step_failed" : r.errorCode(),
+                "step " + r.stepId() + " " + r.status() + ": " + r.errorMessage() + more, null, 0, 0, 0);
+    }
+
+    private int indexOf(String stepId) {
+        List<Step> steps = spec.steps();
+        for (int k = 0; k < steps.size(); k++) {
+            if (steps.get(k).stepId().equals(stepId)) {
+                return k;
+            }
+        }
+        return -1;
+    }
+
+    // ------------------------------------------------------------------ one step
+
+    /** Runs one step with its retries and writes its artifacts; null when the lease was lost. */
+    private StepResult runStep(Step step, int index, Workspace ws, String treeBefore, String[] treeAfter)
+            throws IOException, InterruptedException {
+        Instant started = ctx.clock().instant();
+        long t0 = ctx.clock().millis();
+        ctx.store().recordStep(lease, new StepRecord(step.stepId(), index, step.agent(), "running", null, null, null,
+                started, null, 0, 0, 0));
+        Path dir = artifacts.stepDir(step.stepId());
+        Files.createDirectories(dir);
+        Path promptFile = dir.resolve("prompt.txt");
+        JobArtifacts.writeAtomically(promptFile, step.prompt());
+        log.info("step started: agent {}", step.agent());
+
+        AgentDefinition def = ctx.core().agents().get(step.agent());
+        Attempt a;
+        int attempts = 0;
+        if (def == null) {
+            a = new Attempt("failed", null, "unknown_agent", "agent '" + step.agent() + "' is not defined on this runner", null);
+            JobArtifacts.writeAtomically(dir.resolve("logs.txt"), a.message() + "\n");
+        } else {
+            while (true) {
+                attempts++;
+                a = attempt(step, def, dir, promptFile, ws, attempts);
+                boolean retry = "agent_exit_nonzero".equals(a.errorCode()) && attempts <= step.maxRetries()
+                        && job.stopRequest() == null;
+                if (!retry) {
+                    break;
+                }
+                log.warn("step attempt {} failed ({}); retrying in {} s", attempts, a.message(), step.retryBackoffSec());
+                if (job.awaitStop(Duration.ofSeconds(step.retryBackoffSec()))) {
+                    break;
+                }
+            }
+        }
+        if (job.lost()) {
+            return null;
+        }
+        Instant finished = ctx.clock().instant();
+        if (job.stopRequest() == RunningJob.Stop.DRAINING) {
+            // not the step's outcome: it was interrupted and runs again when the job is leased next
+            ctx.store().recordStep(lease, new StepRecord(step.stepId(), index, step.agent(), "pending", null, null,
+                    "interrupted: runner " + ctx.runnerId() + " drained", started, null, 0, 0, 0));
+            return new StepResult(step.stepId(), index, step.agent(), step.role(), "pending", null, null,
+                    "interrupted by drain", attempts, null, started, finished, ctx.clock().millis() - t0);
+        }
+        StepResult r = new StepResult(step.stepId(), index, step.agent(), step.role(), a.status(), a.exitCode(),
+                a.errorCode(), a.message(), attempts, a.finalMessage(), started, finished, ctx.clock().millis() - t0);
+
+        String after = treeBefore;
+        try {
+            after = ws.snapshot();
+            ws.writeDiff(treeBefore, after, dir.resolve("patch.diff"));
+        } catch (WorkspaceException e) {
+            log.warn("cannot compute the step's patch: {}", e.getMessage());
+            JobArtifacts.writeAtomically(dir.resolve("patch.diff"), "");
+        }
+        treeAfter[0] = after;
+        JobArtifacts.writeAtomically(dir.resolve("result.json"), Json.writePretty(r.document(lease.jobId())));
+        JobArtifacts.writeAtomically(dir.resolve("report.md"), stepReport(r, step));
+        ctx.store().recordStep(lease, new StepRecord(step.stepId(), index, step.agent(), r.status(), r.exitCode(),
+                r.errorCode(), r.errorMessage(), started, finished, 0, 0, 0));
+        if (r.succeeded()) {
+            log.info("step succeeded in {} ms", r.durationMs());
+        } else {
+            log.warn("step {}: {} ({})", r.status(), r.errorCode(), r.errorMessage());
+        }
+        return r;
+    }
+
+    /** One try of a step. {@code message} explains a failure; {@code finalMessage} is what the agent concluded. */
+    private record Attempt(String status, Integer exitCode, String errorCode, String message, String finalMessage) {
+    }
+
+    private Attempt attempt(Step step, AgentDefinition def, Path dir, Path promptFile, Workspace ws, int number)
+            throws IOException, InterruptedException {
+        Path logFile = dir.resolve("logs.txt");
+        if (AgentLaunch.simulates(def, ctx.core().agents().realCli())) {
+            String msg = AgentLaunch.simulatedMessage(def, step.role(), step.prompt());
+            boolean stopped = def.delayMs() > 0 && job.awaitStop(Duration.ofMillis(def.delayMs()));
+            if (stopped || job.stopRequest() != null) {
+                JobArtifacts.writeAtomically(logFile, "[simulate] stopped: " + job.stopRequest() + "\n");
+                return new Attempt("cancelled", null, "cancelled", "stopped: " + job.stopRequest(), null);
+            }
+            JobArtifacts.writeAtomically(logFile, "[simulate] " + msg + "\n");
+            return new Attempt("succeeded", 0, null, null, msg);
+        }
+
+        StepContext sc = new StepContext(promptFile, ws.dir(), lease.jobId(), step.stepId(), artifacts.root());
+        Invocation inv = AgentLaunch.invocation(def, sc, step.prompt());
+        Map<String, String> env = new HashMap<>(ctx.childEnv());
+        env.putAll(inv.env());
+        env.put("ORCH_JOB_ID", lease.jobId());
+        env.put("ORCH_STEP_ID", step.stepId());
+        // an agent definition's own secrets (its API key in "env") are masked like the runner's
+        List<String> agentSecrets = new ArrayList<>();
+        inv.env().forEach((k, v) -> {
+            if (ctx.config().sensitiveEnvVars().contains(k)) {
+                agentSecrets.add(v);
+            }
+        });
+        Redactor redactor = agentSecrets.isEmpty() ? ctx.redactor() : ctx.redactor().with(agentSecrets);
+        int idle = step.idleTimeoutSec() > 0 ? step.idleTimeoutSec() : ctx.config().maxIdleSec();
+        if (number > 1) {
+            Files.writeString(logFile, "\n===== attempt " + number + " =====\n", StandardCharsets.UTF_8,
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+        }
+        ProcessSpec ps = new ProcessSpec(inv.argv(), ws.dir(), env, inv.stdin(), logFile, number > 1,
+                Duration.ofSeconds(step.timeoutSec()), Duration.ofSeconds(idle),
+                step.limits().orElse(spec.policy().limits()).orElse(DEFAULT_LIMITS), Ids.randomHex(16), redactor, LOG_CAP_BYTES);
+        StepProcess.Result res;
+        try {
+            res = StepProcess.run(ps, () -> {
+                RunningJob.Stop s = job.stopRequest();
+                return s == null ? null : s.name().toLowerCase(java.util.Locale.ROOT);
+            });
+        } catch (IOException e) {
+            Files.writeString(logFile, "cannot start the agent: " + e.getMessage() + "\n", StandardCharsets.UTF_8,
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+            return new Attempt("failed", null, "agent_start_failed", "cannot start " + inv.argv().get(0) + ": " + e.getMessage(), null);
+        }
+        return switch (res.ending()) {
+            case EXITED -> res.exitCode() == 0
+                    ? new Attempt("succeeded", 0, null, null, lastLine(logFile))
+                    : new Attempt("failed", res.exitCode(), "agent_exit_nonzero", "exited with code " + res.exitCode(), lastLine(logFile));
+            case TIMEOUT -> new Attempt("failed", res.exitCode(), "timeout",
+                    "killed after timeout_sec " + step.timeoutSec(), lastLine(logFile));
+            case IDLE_TIMEOUT -> new Attempt("failed", res.exitCode(), "idle_timeout",
+                    "killed after " + idle + " s without output", lastLine(logFile));
+            case STOPPED -> new Attempt("cancelled", res.exitCode(), "cancelled", "stopped: " + res.stopReason(), lastLine(logFile));
+        };
+    }
+
+    /** The last non-blank line of a log (read from its tail only): a command agent's final message. */
+    static String lastLine(Path file) {
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "r")) {
+            long len = f.length();
+            int n = (int) Math.min(len, 4096);
+            byte[] b = new byte[n];
+            f.seek(len - n);
+            f.readFully(b);
+            List<String> lines = new String(b, StandardCharsets.UTF_8).lines().filter(l -> !l.isBlank()).toList();
+            return lines.isEmpty() ? null : lines.get(lines.size() - 1).strip();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    // ------------------------------------------------------------------ the end of the job
+
+    private record PatchSource(Workspace ws, String from, String to) {
+    }
+
+    private static PatchSource patchSource(Workspace ws, String from, String to) {
+        return new PatchSource(ws, from, to);
+    }
+
+    /** Writes the job's artifacts, then the outcome to the store (artifacts first: a finished job's files exist). */
+    private void end(List<StepResult> steps, PatchSource patch, Outcome outcome) throws IOException {
+        if (job.lost()) {
+            return;
+        }
+        String finalMessage = null;
+        for (StepResult r : steps) {
+            if (r.finalMessage() != null) {
+                finalMessage = r.finalMessage();
+            }
+        }
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("job_id", lease.jobId());
+        result.put("status", outcome.state().wire());
+        result.put("error", outcome.errorCode() == null ? null
+                : Map.of("code", outcome.errorCode(), "message", outcome.errorMessage() == null ? "" : outcome.errorMessage()));
+        result.put("steps", steps.stream().map(StepResult::summary).toList());
+        result.put("final_message", finalMessage);
+        result.put("cost_usd", 0.0);
+        result.put("tokens_in", 0L);
+        result.put("tokens_out", 0L);
+        result.put("attempt", lease.attempt());
+
+        if (patch == null) {
+            JobArtifacts.writeAtomically(artifacts.file("patch.diff"), "");
+        } else {
+            try {
+                patch.ws().writeDiff(patch.from(), patch.to(), artifacts.file("patch.diff"));
+            } catch (WorkspaceException e) {
+                log.warn("cannot compute the job's patch: {}", e.getMessage());
+                JobArtifacts.writeAtomically(artifacts.file("patch.diff"), "");
+            }
+        }
+        writeJobLogs(steps);
+        JobArtifacts.writeAtomically(artifacts.file("report.md"), jobReport(result, steps, outcome));
+        JobArtifacts.writeAtomically(artifacts.file("result.json"), Json.writePretty(result));
+
+        Outcome withResult = new Outcome(outcome.state(), outcome.errorCode(), outcome.errorMessage(), result,
+                0, 0, 0, outcome.resumeStep());
+        ctx.store().finish(lease, withResult);
+        if (outcome.state() == JobState.SUCCEEDED) {
+            log.info("job succeeded");
+        } else {
+            log.info("job ended {}: {} ({})", outcome.state().wire(), outcome.errorCode(), outcome.errorMessage());
+        }
+    }
+
+    private void finishQuietly(Outcome o) {
+        if (job.lost()) {
+            return;
+        }
+        try {
+            ctx.store().finish(lease, o);
+        } catch (RuntimeException e) {
+            log.warn("cannot record the failure; the lease will expire: {}", e.toString());
+        }
+    }
+
+    /** The steps' logs one after another, each under a header, copied as streams (logs can be megabytes). */
+    private void writeJobLogs(List<StepResult> steps) throws IOException {
+        Path target = artifacts.file("logs.txt");
+        Path tmp = JobArtifacts.temporaryFor(target);
+        try {
+            try (OutputStream out = Files.newOutputStream(tmp)) {
+                for (StepResult r : steps) {
+                    out.write(("===== step " + r.stepId() + " (agent " + r.agent() + ", " + r.status() + ") =====\n")
+                            .getBytes(StandardCharsets.UTF_8));
+                    Path stepLog = artifacts.stepDir(r.stepId()).resolve("logs.txt");
+                    if (Files.exists(stepLog)) {
+                        try (InputStream in = Files.newInputStream(stepLog)) {
+                            in.transferTo(out);
+                        }
+                    }
+                    out.write('\n');
+                }
+            }
+            JobArtifacts.moveIntoPlace(tmp, target);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    private Map<String, Object> jobDocument() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("job_id", lease.jobId());
+        m.put("source", Map.of("type", lease.source().type(), "meta", lease.source().meta()));
+        m.put("attempt", lease.attempt());
+        m.put("runner_id", ctx.runnerId());
+        m.put("resume_step", lease.resumeStep());
+        m.put("spec", spec);
+        return m;
+    }
+
+    private static String stepReport(StepResult r, Step step) {
+        StringBuilder sb = new StringBuilder();
+        sb.append("# Step ").append(r.stepId()).append("\n\n");
+        sb.append("- agent: ").append(r.agent()).append('\n');
+        sb.append("- role: ").append(step.role()).append('\n');
+        sb.append("- status: ").append(r.status()).append('\n');
+        sb.append("- exit code: ").append(r.exitCode()).append('\n');
+        if (r.errorCode() != null) {
+            sb.append("- error: ").append(r.errorCode()).append(" — ").append(r.errorMessage()).append('\n');
+        }
+        sb.append("- attempts: ").append(r.attempts()).append('\n');
+        sb.append("- duration: ").append(r.durationMs()).append(" ms\n\n");
+        sb.append("## Prompt\n\n").append(step.prompt().strip()).append("\n\n");
+        sb.append("## Final message\n\n").append(r.finalMessage() == null ? "(none)" : r.finalMessage()).append('\n');
+        return sb.toString();
+    }
+
+    private String jobReport(Map<String, Object> result, List<StepResult> steps, Outcome outcome) {
+        StringBuilder sb = new StringBuilder();
+        sb.append("# Job ").append(lease.jobId()).append("\n\n");
+        sb.append("- goal: ").append(spec.goal().strip().lines().findFirst().orElse("")).append('\n');
+        sb.append("- project: ").append(lease.project() == null ? "(none)" : lease.project()).append('\n');
+        sb.append("- status: ").append(outcome.state().wire()).append('\n');
+        if (outcome.errorCode() != null) {
+            sb.append("- error: ").append(outcome.errorCode()).append(" — ").append(outcome.errorMessage()).append('\n');
+        }
+        sb.append("- attempt: ").append(lease.attempt()).append("\n\n");
+        sb.append("| step | agent | status | exit | error | ms |\n|---|---|---|---|---|---|\n");
+        for (StepResult r : steps) {
+            sb.append("| ").append(r.stepId()).append(" | ").append(r.agent()).append(" | ").append(r.status())
+                    .append(" | ").append(r.exitCode() == null ? "" : r.exitCode())
+                    .append(" | ").append(r.errorCode() == null ? "" : r.errorCode())
+                    .append(" | ").append(r.durationMs()).append(" |\n");
+        }
+        Object fm = result.get("final_message");
+        sb.append("\n## Final message\n\n").append(fm == null ? "(none)" : fm).append('\n');
+        return sb.toString();
+    }
+}

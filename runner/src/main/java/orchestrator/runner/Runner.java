@@ -1,0 +1,314 @@
+package orchestrator.runner;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import orchestrator.core.config.CoreConfig;
+import orchestrator.core.store.HeartbeatResult;
+import orchestrator.core.store.JobStore;
+import orchestrator.core.store.Lease;
+import orchestrator.core.store.StoreUnavailableException;
+import orchestrator.runner.process.Redactor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * A runner: leases jobs from the store up to {@code RUNNER_CONCURRENCY} at a time, runs each on a
+ * worker thread, and keeps their leases alive with heartbeats.
+ *
+ * <p>Two background threads: the lease loop (polls for due jobs every {@value #IDLE_POLL_MS} ms
+ * while it has a free slot, wakes at once when a job ends, and requeues other runners' expired
+ * leases every {@value #REQUEUE_EVERY_MS} ms) and the heartbeat loop (every lease TTL / 3; turns a
+ * cancel request or a lost lease into a stop request for the job's worker). Both survive any
+ * error. {@link #drain} is the SIGTERM path.
+ */
+public final class Runner implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Runner.class);
+    /** Poll interval with a free slot and an empty queue: the enqueue-to-start latency budget is ~15 ms at p50. */
+    static final long IDLE_POLL_MS = 20;
+    static final long REQUEUE_EVERY_MS = 1_000;
+    private static final long MIN_BACKOFF_MS = 100;
+    private static final long MAX_BACKOFF_MS = 5_000;
+    /** close(): how long running jobs may finish before they are killed and released. */
+    static final Duration CLOSE_GRACE = Duration.ofSeconds(2);
+    /** After the kill at the end of a drain: how long the workers get to release their jobs. */
+    private static final Duration RELEASE_WAIT = Duration.ofSeconds(30);
+
+    private final RunnerConfig config;
+    private final CoreConfig core;
+    private final JobStore store;
+    private final String runnerId;
+    private final RunnerContext context;
+    private final Map<String, RunningJob> running = new ConcurrentHashMap<>();
+    private final Object wake = new Object();
+    private final ExecutorService workers;
+    private final CountDownLatch heartbeatStop = new CountDownLatch(1);
+    private final AtomicBoolean started = new AtomicBoolean();
+    private final AtomicBoolean draining = new AtomicBoolean();
+    private volatile boolean leasing = true;
+    private Thread leaseThread;
+    private Thread heartbeatThread;
+
+    public Runner(RunnerConfig config, CoreConfig core, JobStore store, Clock clock, String runnerId) {
+        this.config = config;
+        this.core = core;
+        this.store = store;
+        this.runnerId = runnerId;
+        Map<String, String> childEnv = new LinkedHashMap<>();
+        Map<String, String> own = System.getenv();
+        for (String name : config.envAllowlist()) {
+            if (own.containsKey(name)) {
+                childEnv.put(name, own.get(name));
+            }
+        }
+        List<String> secrets = new ArrayList<>();
+        for (String name : config.sensitiveEnvVars()) {
+            if (own.get(name) != null) {
+                secrets.add(own.get(name));
+            }
+        }
+        this.context = new RunnerContext(config, core, store, clock, runnerId, Map.copyOf(childEnv), new Redactor(secrets));
+        AtomicInteger n = new AtomicInteger();
+        this.workers = Executors.newFixedThreadPool(config.concurrency(), r -> {
+            Thread t = new Thread(r, "runner-" + runnerId + "-job-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    public void start() {
+        if (!started.compareAndSet(false, true)) {
+            throw new IllegalStateException("runner " + runnerId + " is already started");
+        }
+        leaseThread = new Thread(this::leaseLoop, "runner-" + runnerId + "-lease");
+        heartbeatThread = new Thread(this::heartbeatLoop, "runner-" + runnerId + "-heartbeat");
+        leaseThread.setDaemon(true);
+        heartbeatThread.setDaemon(true);
+        leaseThread.start();
+        heartbeatThread.start();
+        log.info("runner {} started: concurrency {}, lease ttl {} s", runnerId, config.concurrency(), core.leaseTtl().toSeconds());
+    }
+
+    /** Jobs in flight on this runner. */
+    public int running() {
+        return running.size();
+    }
+
+    // ------------------------------------------------------------------ lease loop
+
+    private void leaseLoop() {
+        MDC.put("runner_id", runnerId);
+        long nextRequeue = 0;
+        long backoff = MIN_BACKOFF_MS;
+        while (leasing) {
+            try {
+                long now = System.nanoTime();
+                if (now - nextRequeue >= 0) {
+                    nextRequeue = now + TimeUnit.MILLISECONDS.toNanos(REQUEUE_EVERY_MS);
+                    int n = store.requeueExpired(runnerId);
+                    if (n > 0) {
+                        log.info("requeued {} jobs whose lease expired", n);
+                    }
+                }
+                int free = config.concurrency() - running.size();
+                int got = 0;
+                if (free > 0) {
+                    List<Lease> leases = store.lease(runnerId, free);
+                    got = leases.size();
+                    for (Lease l : leases) {
+                        launch(l);
+                    }
+                }
+                backoff = MIN_BACKOFF_MS;
+                if (got == 0 || got == free) {
+                    // empty queue, or every slot taken: wait for a poll tick or a slot to free up
+                    waitForWake(IDLE_POLL_MS);
+                }
+            } catch (StoreUnavailableException e) {
+                log.warn("store unavailable while leasing; retrying in {} ms: {}", backoff, e.getMessage());
+                backoff = pause(backoff);
+            } catch (Throwable t) {
+                log.error("lease loop error; retrying in {} ms", backoff, t);
+                backoff = pause(backoff);
+            }
+            if (Thread.currentThread().isInterrupted()) {
+                break;
+            }
+        }
+        log.info("runner {} stopped leasing", runnerId);
+    }
+
+    private long pause(long backoff) {
+        waitForWake(backoff);
+        return Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
+
+    private void waitForWake(long ms) {
+        synchronized (wake) {
+            if (!leasing) {
+                return;
+            }
+            try {
+                wake.wait(ms);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void signal() {
+        synchronized (wake) {
+            wake.notifyAll();
+        }
+    }
+
+    private void launch(Lease lease) {
+        RunningJob job = new RunningJob(lease);
+        running.put(lease.jobId(), job);
+        try {
+            workers.execute(() -> {
+                try {
+                    new JobRun(context, job).run();
+                } finally {
+                    running.remove(lease.jobId(), job);
+                    signal();
+                }
+            });
+        } catch (RuntimeException e) {
+            // the pool is shut down: the job goes back to the queue untouched
+            running.remove(lease.jobId(), job);
+            store.release(lease, "runner " + runnerId + " stopping");
+            throw e;
+        }
+    }
+
+    // ------------------------------------------------------------------ heartbeats
+
+    private void heartbeatLoop() {
+        MDC.put("runner_id", runnerId);
+        long interval = Math.max(100, core.leaseTtl().toMillis() / 3);
+        while (true) {
+            try {
+                if (heartbeatStop.await(interval, TimeUnit.MILLISECONDS)) {
+                    return;
+                }
+                beat();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (StoreUnavailableException e) {
+                log.warn("store unavailable during heartbeat; leases expire in {} s if this persists: {}",
+                        core.leaseTtl().toSeconds(), e.getMessage());
+            } catch (Throwable t) {
+                log.error("heartbeat loop error", t);
+            }
+        }
+    }
+
+    private void beat() {
+        List<Lease> leases = new ArrayList<>();
+        for (RunningJob j : running.values()) {
+            if (!j.lost()) {
+                leases.add(j.lease());
+            }
+        }
+        if (leases.isEmpty()) {
+            return;
+        }
+        for (HeartbeatResult r : store.heartbeat(leases)) {
+            RunningJob j = running.get(r.jobId());
+            if (j == null || r.status() == HeartbeatResult.Status.ALIVE) {
+                continue;
+            }
+            MDC.put("job_id", r.jobId());
+            try {
+                if (r.status() == HeartbeatResult.Status.CANCEL_REQUESTED) {
+                    if (j.stopRequest() == null) {
+                        log.info("cancel requested; stopping the job");
+                    }
+                    j.stop(RunningJob.Stop.CANCELLED);
+                } else {
+                    log.warn("lease lost (expired and taken, or the job ended elsewhere); killing its step");
+                    j.stop(RunningJob.Stop.LEASE_LOST);
+                }
+            } finally {
+                MDC.remove("job_id");
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ drain
+
+    /**
+     * Stops leasing, lets running jobs finish for up to {@code grace}, then kills the rest and
+     * releases them back to the queue. Returns once every worker is done. Safe to call twice.
+     */
+    public void drain(Duration grace) {
+        if (!draining.compareAndSet(false, true)) {
+            awaitIdle(RELEASE_WAIT);
+            return;
+        }
+        log.info("runner {} draining: {} jobs running, grace {} s", runnerId, running.size(), grace.toSeconds());
+        leasing = false;
+        signal();
+        join(leaseThread);
+        if (!awaitIdle(grace)) {
+            log.warn("drain grace over; killing and releasing {} jobs", running.size());
+            running.values().forEach(j -> j.stop(RunningJob.Stop.DRAINING));
+            if (!awaitIdle(RELEASE_WAIT)) {
+                log.error("{} jobs did not stop within {} s; their leases will expire", running.size(), RELEASE_WAIT.toSeconds());
+            }
+        }
+        heartbeatStop.countDown();
+        join(heartbeatThread);
+        workers.shutdownNow();
+        log.info("runner {} drained", runnerId);
+    }
+
+    private boolean awaitIdle(Duration max) {
+        long deadline = System.nanoTime() + max.toNanos();
+        synchronized (wake) {
+            while (!running.isEmpty()) {
+                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                if (left <= 0) {
+                    return false;
+                }
+                try {
+                    wake.wait(Math.min(left, 50));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return running.isEmpty();
+                }
+            }
+        }
+        return true;
+    }
+
+    private static void join(Thread t) {
+        if (t == null) {
+            return;
+        }
+        try {
+            t.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Drains with a short grace: running jobs are released to the queue, not lost. */
+    @Override
+    public void close() {
+        drain(CLOSE_GRACE);
+    }
+}

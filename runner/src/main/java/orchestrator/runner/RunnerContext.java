@@ -1,0 +1,17 @@
+package orchestrator.runner;
+
+import java.time.Clock;
+import java.util.Map;
+import orchestrator.core.config.CoreConfig;
+import orchestrator.core.store.JobStore;
+import orchestrator.runner.process.Redactor;
+
+/**
+ * What every job run needs, bundled so that a job run has one collaborator instead of seven.
+ *
+ * @param childEnv the allowlisted part of the runner's environment, the base of every step's environment
+ * @param redactor masks the runner's own sensitive values
+ */
+record RunnerContext(RunnerConfig config, CoreConfig core, JobStore store, Clock clock, String runnerId,
+                     Map<String, String> childEnv, Redactor redactor) {
+}

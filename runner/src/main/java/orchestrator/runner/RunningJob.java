@@ -1,0 +1,60 @@
+package orchestrator.runner;
+
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import orchestrator.core.store.Lease;
+
+/**
+ * A job this runner holds, shared by its worker (which owns every write about the job) and the
+ * heartbeat and drain paths (which only ask it to stop). The worker polls {@link #stopRequest()}.
+ */
+final class RunningJob {
+    enum Stop {
+        /** someone asked to cancel: kill the step, end the job {@code cancelled} */
+        CANCELLED,
+        /** the runner is draining: kill the step, give the job back to the queue */
+        DRAINING,
+        /** another process owns the job now: kill the step, write nothing more */
+        LEASE_LOST
+    }
+
+    private final Lease lease;
+    private final AtomicReference<Stop> stop = new AtomicReference<>();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+
+    RunningJob(Lease lease) {
+        this.lease = lease;
+    }
+
+    Lease lease() {
+        return lease;
+    }
+
+    /**
+     * Asks the job to stop. The first reason wins, except that a lost lease overrides everything:
+     * whatever else was asked, a job we no longer own must not be written.
+     */
+    void stop(Stop reason) {
+        if (reason == Stop.LEASE_LOST) {
+            stop.set(reason);
+        } else {
+            stop.compareAndSet(null, reason);
+        }
+        stopped.countDown();
+    }
+
+    Stop stopRequest() {
+        return stop.get();
+    }
+
+    boolean lost() {
+        return stop.get() == Stop.LEASE_LOST;
+    }
+
+    /** Waits up to {@code d} (a simulated step, a retry back-off); returns early when a stop is asked. */
+    boolean awaitStop(Duration d) throws InterruptedException {
+        return stopped.await(d.toMillis(), TimeUnit.MILLISECONDS);
+    }
+}

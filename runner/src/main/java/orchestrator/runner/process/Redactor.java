@@ -1,0 +1,60 @@
+package orchestrator.runner.process;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * Replaces secrets in a step's output by {@value #MASK}: the exact values of the sensitive
+ * variables, and strings shaped like well-known API keys (a key the runner never saw, e.g. one
+ * the agent read from a file, is still caught by its shape).
+ */
+public final class Redactor {
+    public static final String MASK = "[REDACTED]";
+    /** Shorter values are not redacted: masking every "1" or "yes" would make logs unreadable and hide nothing. */
+    static final int MIN_SECRET_LENGTH = 6;
+
+    /** Anthropic (sk-ant-…), OpenAI (sk-proj-…, sk-…), GitHub, Slack, AWS access key ids, Google API keys. */
+    static final Pattern KEY_SHAPES = Pattern.compile(String.join("|",
+            "sk-ant-[A-Za-z0-9_-]{8,}",
+            "sk-proj-[A-Za-z0-9_-]{8,}",
+            "sk-[A-Za-z0-9_-]{20,}",
+            "gh[pousr]_[A-Za-z0-9]{20,}",
+            "github_pat_[A-Za-z0-9_]{20,}",
+            "xox[bap]-[A-Za-z0-9-]{8,}",
+            "AKIA[0-9A-Z]{16}",
+            "AIza[0-9A-Za-z_-]{35}"));
+
+    private final List<String> secrets;
+
+    public Redactor(Collection<String> secretValues) {
+        List<String> s = new ArrayList<>();
+        for (String v : secretValues) {
+            if (v != null && v.strip().length() >= MIN_SECRET_LENGTH && !s.contains(v.strip())) {
+                s.add(v.strip());
+            }
+        }
+        // longest first: a secret that contains another must be masked whole
+        s.sort(Comparator.comparingInt(String::length).reversed());
+        this.secrets = List.copyOf(s);
+    }
+
+    public String redact(String text) {
+        String out = text;
+        for (String secret : secrets) {
+            if (out.contains(secret)) {
+                out = out.replace(secret, MASK);
+            }
+        }
+        return KEY_SHAPES.matcher(out).replaceAll(MASK);
+    }
+
+    /** This redactor plus more secret values (an agent definition's sensitive env). */
+    public Redactor with(Collection<String> more) {
+        List<String> all = new ArrayList<>(secrets);
+        all.addAll(more);
+        return new Redactor(all);
+    }
+}

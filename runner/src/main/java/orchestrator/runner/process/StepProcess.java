@@ -1,0 +1,138 @@
+package orchestrator.runner.process;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import orchestrator.core.job.Limits;
+
+/**
+ * Runs one step's process to its end: in its own session ({@code setsid}), under rlimits
+ * ({@code prlimit}), with a scrubbed environment, output streamed to the log, and the whole tree
+ * killed on wall timeout, idle output or a stop request. Timeouts use {@link System#nanoTime()}:
+ * they measure a real process's real time, which an injected clock must not shorten or stretch.
+ */
+public final class StepProcess {
+    /** How often the supervising thread looks at the deadlines and the stop request. */
+    static final long SUPERVISE_POLL_MS = 20;
+    private static final long PUMP_JOIN_MS = 2_000;
+    private static final long MB = 1024L * 1024L;
+
+    public enum Ending { EXITED, TIMEOUT, IDLE_TIMEOUT, STOPPED }
+
+    /**
+     * @param exitCode   the process's exit status (after a kill, whatever the kernel reported)
+     * @param stopReason what the stop request said, when {@code ending} is STOPPED
+     */
+    public record Result(Ending ending, int exitCode, String stopReason, long durationMs) {
+    }
+
+    private StepProcess() {
+    }
+
+    /** The full argv: session, rlimits, then the agent's command. */
+    static List<String> wrap(ProcessSpec spec) {
+        Limits l = spec.limits();
+        List<String> argv = new ArrayList<>(List.of("setsid", "prlimit",
+                "--cpu=" + l.cpuSec(),
+                "--as=" + l.memoryMb() * MB,
+                "--nproc=" + l.maxProcs(),
+                "--fsize=" + l.maxFileMb() * MB,
+                "--nofile=" + l.maxOpenFiles(),
+                "--"));
+        argv.addAll(spec.command());
+        return argv;
+    }
+
+    /**
+     * Starts the process and returns when it and every process carrying its token are gone.
+     *
+     * @param stopRequest polled while the process runs; a non-null answer kills the tree
+     * @throws IOException when the process cannot be started or the log cannot be opened
+     */
+    public static Result run(ProcessSpec spec, Supplier<String> stopRequest) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(wrap(spec)).directory(spec.workdir().toFile()).redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.from(spec.stdin() == null ? new File("/dev/null") : spec.stdin().toFile()));
+        pb.environment().clear();
+        pb.environment().putAll(spec.environment());
+        pb.environment().put(ProcessSpec.TOKEN_VARIABLE, spec.stepToken());
+        OutputStream log = Files.newOutputStream(spec.log(), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                spec.appendLog() ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING);
+        long start = System.nanoTime();
+        Process process;
+        try {
+            process = pb.start();
+        } catch (IOException e) {
+            log.close();
+            throw e;
+        }
+        LogPump pump = new LogPump(process.getInputStream(), log, spec.redactor(), spec.logCapBytes());
+        Thread pumpThread = new Thread(pump, "log-pump-" + process.pid());
+        pumpThread.setDaemon(true);
+        pumpThread.start();
+
+        Ending ending;
+        String stopReason = null;
+        boolean interrupted = false;
+        long wall = spec.wallTimeout().toNanos();
+        long idle = spec.idleTimeout().toNanos();
+        try {
+            while (true) {
+                if (process.waitFor(SUPERVISE_POLL_MS, TimeUnit.MILLISECONDS)) {
+                    ending = Ending.EXITED;
+                    break;
+                }
+                long now = System.nanoTime();
+                if (now - start >= wall) {
+                    ending = Ending.TIMEOUT;
+                    break;
+                }
+                if (idle > 0 && now - pump.lastOutputNanos() >= idle) {
+                    ending = Ending.IDLE_TIMEOUT;
+                    break;
+                }
+                stopReason = stopRequest.get();
+                if (stopReason != null) {
+                    ending = Ending.STOPPED;
+                    break;
+                }
+            }
+        } catch (InterruptedException e) {
+            interrupted = true;
+            ending = Ending.STOPPED;
+            stopReason = "interrupted";
+        }
+        try {
+            // also after a normal exit: whatever the step left running in the background must not outlive it
+            ProcessTree.kill(process, spec.stepToken());
+            reap(process);
+            pumpThread.join(PUMP_JOIN_MS);
+        } catch (InterruptedException e) {
+            interrupted = true;
+        } finally {
+            if (pumpThread.isAlive()) {
+                // a holder of the pipe survived every kill; closing our end unblocks the pump
+                process.getInputStream().close();
+            }
+            log.close();
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        long durationMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        return new Result(ending, process.isAlive() ? -1 : process.exitValue(), stopReason, durationMs);
+    }
+
+    /** Waits for the killed process so that it does not stay a zombie; SIGKILL makes this quick. */
+    private static void reap(Process process) throws InterruptedException {
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            process.waitFor(5, TimeUnit.SECONDS);
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package orchestrator.runner.workspace;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import orchestrator.runner.artifact.JobArtifacts;
+
+/**
+ * A job's working folder. For a git workspace, {@link #snapshot()} records the whole tree
+ * (tracked, modified and new files) as a git tree object through a private index file, so the
+ * agent's own index and history stay untouched and no commit identity is needed; the diff of two
+ * snapshots is exactly what one step changed.
+ */
+public record Workspace(String jobId, Path dir, boolean git, Map<String, String> gitEnv) {
+    /** Private index inside .git: git ignores .git when adding, so it never shows up in a patch. */
+    static final String SNAPSHOT_INDEX = "orch-snapshot-index";
+
+    public Workspace {
+        gitEnv = Map.copyOf(gitEnv);
+    }
+
+    /** The tree id of the workspace as it is now, or null for a workspace without git. */
+    public String snapshot() {
+        if (!git) {
+            return null;
+        }
+        Map<String, String> env = new HashMap<>(gitEnv);
+        Path index = dir.resolve(".git").resolve(SNAPSHOT_INDEX);
+        env.put("GIT_INDEX_FILE", index.toString());
+        if (!Files.exists(index)) {
+            // start from HEAD so unchanged files keep their blobs; an empty repository has no HEAD
+            if (hasHead(env)) {
+                Git.run(jobId, dir, env, null, "read-tree", "HEAD");
+            } else {
+                Git.run(jobId, dir, env, null, "read-tree", "--empty");
+            }
+        }
+        Git.run(jobId, dir, env, null, "add", "-A");
+        return Git.run(jobId, dir, env, null, "write-tree");
+    }
+
+    private boolean hasHead(Map<String, String> env) {
+        try {
+            Git.run(jobId, dir, env, null, "rev-parse", "--verify", "-q", "HEAD");
+            return true;
+        } catch (WorkspaceException e) {
+            return false;
+        }
+    }
+
+    /** Writes {@code git diff} between two snapshots to {@code target} atomically; an empty file without git. */
+    public void writeDiff(String fromTree, String toTree, Path target) throws IOException {
+        if (!git || fromTree == null || toTree == null) {
+            JobArtifacts.writeAtomically(target, "");
+            return;
+        }
+        Path tmp = JobArtifacts.temporaryFor(target);
+        try {
+            Git.run(jobId, dir, gitEnv, tmp, "diff", "--binary", "--no-color", "--no-ext-diff", fromTree, toTree);
+            JobArtifacts.moveIntoPlace(tmp, target);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package orchestrator.runner.workspace;
+
+import java.io.IOException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * Prepares {@code $ORCH_HOME/workspaces/<job_id>/}: a {@code git clone --local --no-hardlinks} of the
+ * project's folder when it is a repository (no hard links: an agent editing a file must never edit
+ * the source repository's objects), a copy when it is a plain folder, otherwise an empty folder.
+ * A symlink that points outside the project is refused: through it an agent could read or write
+ * anything the runner can.
+ */
+public final class Workspaces {
+    private Workspaces() {
+    }
+
+    /**
+     * @param project the project's folder, or null
+     * @param reuse   keep an existing workspace (a job resumed after a human answered)
+     */
+    public static Workspace prepare(Path workspacesDir, String jobId, Path project, boolean reuse, Map<String, String> gitEnv) {
+        Path dir = workspacesDir.resolve(jobId);
+        try {
+            Files.createDirectories(workspacesDir);
+            if (reuse && Files.isDirectory(dir)) {
+                return new Workspace(jobId, dir, Files.isDirectory(dir.resolve(".git")), gitEnv);
+            }
+            deleteTree(dir);
+            if (project == null || !Files.isDirectory(project)) {
+                Files.createDirectories(dir);
+                return new Workspace(jobId, dir, false, gitEnv);
+            }
+            Path src = project.toRealPath();
+            if (Files.exists(src.resolve(".git"))) {
+                Git.run(jobId, workspacesDir, gitEnv, null, "clone", "--quiet", "--local", "--no-hardlinks", src.toString(), dir.toString());
+                checkSymlinks(jobId, dir, dir.toRealPath());
+                return new Workspace(jobId, dir, true, gitEnv);
+            }
+            checkSymlinks(jobId, src, src);
+            copyTree(src, dir);
+            return new Workspace(jobId, dir, false, gitEnv);
+        } catch (IOException e) {
+            throw new WorkspaceException(jobId, "cannot prepare workspace " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Fails on the first symlink under {@code tree} whose target resolves outside {@code root}. */
+    static void checkSymlinks(String jobId, Path tree, Path root) throws IOException {
+        try (Stream<Path> all = Files.walk(tree)) {
+            for (Path p : (Iterable<Path>) all::iterator) {
+                if (!Files.isSymbolicLink(p)) {
+                    continue;
+                }
+                Path target = p.getParent().resolve(Files.readSymbolicLink(p)).normalize();
+                Path real = target;
+                if (Files.exists(target)) {
+                    real = target.toRealPath();
+                }
+                if (!real.startsWith(root)) {
+                    throw new WorkspaceException(jobId, "symlink " + root.relativize(p.toAbsolutePath().normalize())
+                            + " points outside the project (" + Files.readSymbolicLink(p) + "); refused", null);
+                }
+            }
+        }
+    }
+
+    private static void copyTree(Path src, Path dst) throws IOException {
+        Files.walkFileTree(src, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) throws IOException {
+                Files.createDirectories(dst.resolve(src.relativize(d).toString()));
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFile(Path f, BasicFileAttributes attrs) throws IOException {
+                Path to = dst.resolve(src.relativize(f).toString());
+                if (attrs.isSymbolicLink()) {
+                    // already checked to stay inside; an absolute link is made relative so that it
+                    // points into the copy, not back into the project
+                    Path link = Files.readSymbolicLink(f);
+                    if (link.isAbsolute()) {
+                        Path inside = src.relativize(f.getParent().resolve(link).normalize());
+                        link = to.getParent().relativize(dst.resolve(inside.toString()));
+                    }
+                    Files.createSymbolicLink(to, link);
+                } else if (attrs.isRegularFile()) {
+                    Files.copy(f, to, StandardCopyOption.COPY_ATTRIBUTES, LinkOption.NOFOLLOW_LINKS);
+                }
+                // sockets, fifos and devices are skipped: an agent has no use for them
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+
+    static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (Stream<Path> all = Files.walk(dir)) {
+            for (Path p : (Iterable<Path>) all.sorted(Comparator.reverseOrder())::iterator) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+package orchestrator.runner;
+
+import static org.assertj.core.api.Assertions.fail;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import java.util.function.Predicate;
+import orchestrator.core.Json;
+import orchestrator.core.config.CoreConfig;
+import orchestrator.core.config.Env;
+import orchestrator.core.job.Source;
+import orchestrator.core.store.JobView;
+import orchestrator.core.store.NewJob;
+import orchestrator.core.store.SqliteJobStore;
+
+/** A real store in a temp folder, a runner over it, and waits on conditions with deadlines. */
+final class RunnerFixture implements AutoCloseable {
+    final Path dir;
+    final Env env;
+    final CoreConfig core;
+    final RunnerConfig config;
+    final SqliteJobStore store;
+    final Runner runner;
+
+    RunnerFixture(Path dir, String agentsJson, Map<String, String> extra) throws IOException {
+        this.dir = dir;
+        Path agents = dir.resolve("agents.json");
+        Files.writeString(agents, agentsJson);
+        Map<String, String> m = new HashMap<>();
+        m.put("ORCH_HOME", dir.resolve("home").toString());
+        m.put("AGENTS_FILE", agents.toString());
+        m.put("LEASE_TTL_SEC", "3");
+        m.putAll(extra);
+        this.env = new Env(m);
+        this.core = CoreConfig.from(env);
+        this.config = RunnerConfig.from(env);
+        this.store = new SqliteJobStore(core.databasePath(), Clock.systemUTC(), core.leaseTtl(), core.maxLeaseAttempts());
+        this.runner = new Runner(config, core, store, Clock.systemUTC(), "test-runner");
+    }
+
+    RunnerFixture start() {
+        runner.start();
+        return this;
+    }
+
+    String enqueue(String payload) {
+        return store.enqueue(new NewJob(core.agents().parser().parse(Json.parse(payload)), Source.of("api"), "test")).jobId();
+    }
+
+    JobView job(String id) {
+        return store.find(id).orElseThrow();
+    }
+
+    JobView awaitJob(String id, Predicate<JobView> done, Duration max) {
+        long deadline = System.nanoTime() + max.toNanos();
+        JobView v = job(id);
+        while (!done.test(v)) {
+            if (System.nanoTime() > deadline) {
+                fail("job " + id + " did not reach the expected state within " + max + "; it is " + v.state().wire()
+                        + " with steps " + v.steps() + " error " + v.errorCode() + ": " + v.errorMessage());
+            }
+            pause();
+            v = job(id);
+        }
+        return v;
+    }
+
+    JobView awaitFinal(String id, Duration max) {
+        return awaitJob(id, v -> v.state().isFinal() || v.state() == orchestrator.core.job.JobState.NEEDS_HUMAN, max);
+    }
+
+    /** Waits until the job's step is recorded as running (its process has been or is being started). */
+    JobView awaitStepRunning(String id, String stepId) {
+        return awaitJob(id, v -> v.steps().stream().anyMatch(s -> s.stepId().equals(stepId) && s.status().equals("running")),
+                Duration.ofSeconds(20));
+    }
+
+    static void await(String what, BooleanSupplier cond, Duration max) {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (!cond.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                fail("timed out after " + max + " waiting for: " + what);
+            }
+            pause();
+        }
+    }
+
+    /** Polling pause between condition checks; not a fixed sleep standing in for a condition. */
+    private static void pause() {
+        try {
+            Thread.sleep(20);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    Path artifacts(String jobId) {
+        return core.artifactsDir().resolve(jobId);
+    }
+
+    @Override
+    public void close() {
+        runner.close();
+        store.close();
+    }
+}

@@ -1,0 +1,27 @@
+package orchestrator.runner.process;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class RedactorTest {
+    @Test
+    void known_values_and_key_shapes_are_masked_and_other_text_kept() {
+        Redactor r = new Redactor(List.of("my-long-secret-value", "abc"));
+        String out = r.redact("v=my-long-secret-value short=abc "
+                + "a=sk-ant-api03-AAAAAAAAAAAAAAAA o=sk-proj-BBBBBBBBBBBBBBBB g=ghp_0123456789abcdefghijABCDEFGHIJ0123456789 "
+                + "p=github_pat_11AAAAAAAAAAAAAAAAAAAAAA s=xoxb-1234567890-abc aws=AKIAIOSFODNN7EXAMPLE "
+                + "goog=AIzaSyA-1234567890abcdefghijklmnopqrstu");
+        assertThat(out).doesNotContain("my-long-secret-value", "sk-ant", "sk-proj", "ghp_", "github_pat_", "xoxb-",
+                "AKIAIOSFODNN7EXAMPLE", "AIzaSy");
+        // a value shorter than the minimum is not treated as a secret: masking it would shred the log
+        assertThat(out).contains("short=abc");
+    }
+
+    @Test
+    void longer_secret_containing_a_shorter_one_is_masked_whole() {
+        Redactor r = new Redactor(List.of("secret1", "secret1-and-more"));
+        assertThat(r.redact("x secret1-and-more y")).isEqualTo("x " + Redactor.MASK + " y");
+    }
+}

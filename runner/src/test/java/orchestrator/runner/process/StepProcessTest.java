@@ -1,0 +1,56 @@
+package orchestrator.runner.process;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import orchestrator.core.job.Limits;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class StepProcessTest {
+    @TempDir
+    Path tmp;
+
+    private ProcessSpec spec(List<String> cmd, Limits limits, long cap) {
+        return new ProcessSpec(cmd, tmp, Map.of("PATH", System.getenv("PATH")), null, tmp.resolve("log.txt"), false,
+                Duration.ofSeconds(30), Duration.ZERO, limits, "tok" + System.nanoTime(), new Redactor(List.of()), cap);
+    }
+
+    private static final Limits DEFAULTS = new Limits(3600L, 4096L, 512L, 1024L, 1024L);
+
+    @Test
+    void output_past_the_cap_is_dropped_with_one_note_and_the_process_still_exits() throws Exception {
+        StepProcess.Result r = StepProcess.run(spec(List.of("sh", "-c", "yes line | head -c 3000000; echo done"), DEFAULTS, 100_000), () -> null);
+        assertThat(r.ending()).isEqualTo(StepProcess.Ending.EXITED);
+        assertThat(r.exitCode()).isZero();
+        String log = Files.readString(tmp.resolve("log.txt"));
+        assertThat(log.length()).isLessThan(101_000);
+        assertThat(log).contains("[output truncated").doesNotContain("done");
+    }
+
+    @Test
+    void rlimits_are_applied_to_the_child() throws Exception {
+        Limits l = new Limits(77L, 4096L, 512L, 1024L, 321L);
+        StepProcess.run(spec(List.of("sh", "-c", "ulimit -t; ulimit -n"), l, 10_000), () -> null);
+        assertThat(Files.readAllLines(tmp.resolve("log.txt"))).containsExactly("77", "321");
+    }
+
+    @Test
+    void stdin_is_empty_unless_a_file_is_fed() throws Exception {
+        StepProcess.Result r = StepProcess.run(spec(List.of("sh", "-c", "cat; echo end"), DEFAULTS, 10_000), () -> null);
+        assertThat(r.exitCode()).isZero();
+        assertThat(Files.readString(tmp.resolve("log.txt"))).isEqualTo("end\n");
+    }
+
+    @Test
+    void stop_request_kills_the_process_and_reports_its_reason() throws Exception {
+        StepProcess.Result r = StepProcess.run(spec(List.of("sleep", "300"), DEFAULTS, 10_000), () -> "cancelled");
+        assertThat(r.ending()).isEqualTo(StepProcess.Ending.STOPPED);
+        assertThat(r.stopReason()).isEqualTo("cancelled");
+        assertThat(r.durationMs()).isLessThan(10_000);
+    }
+}
