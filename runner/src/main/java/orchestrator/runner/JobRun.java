@@ -96,6 +96,11 @@ final class JobRun implements Runnable {
         List<Step> steps = spec.steps();
         log.info("job started: attempt {}, {} steps{}", lease.attempt(), steps.size(),
                 lease.resumeStep() == null ? "" : ", resuming at " + lease.resumeStep());
+        // attempt > 1: an earlier lease of this job expired, so its runner may have died mid-step
+        int leftovers = lease.attempt() > 1 ? StepProcess.killLeftoversOf(lease.jobId()) : 0;
+        if (leftovers > 0) {
+            log.warn("killed {} process(es) left by an earlier attempt of this job", leftovers);
+        }
         artifacts.createFolders();
         JobArtifacts.writeAtomically(artifacts.file("job.json"), Json.writePretty(jobDocument()));
 
@@ -283,7 +288,7 @@ final class JobRun implements Runnable {
         Invocation inv = AgentLaunch.invocation(def, sc, step.prompt());
         Map<String, String> env = new HashMap<>(ctx.childEnv());
         env.putAll(inv.env());
-        env.put("ORCH_JOB_ID", lease.jobId());
+        env.put(StepProcess.JOB_ID_VARIABLE, lease.jobId());
         env.put("ORCH_STEP_ID", step.stepId());
         // an agent definition's own secrets (its API key in "env") are masked like the runner's
         List<String> agentSecrets = new ArrayList<>();

@@ -93,12 +93,7 @@ final class RunnerFixture implements AutoCloseable {
 
     /** Polling pause between condition checks; not a fixed sleep standing in for a condition. */
     private static void pause() {
-        try {
-            Thread.sleep(20);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L);
     }
 
     Path artifacts(String jobId) {

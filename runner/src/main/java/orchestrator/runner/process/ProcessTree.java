@@ -38,23 +38,36 @@ final class ProcessTree {
 
     /** Kills every process whose environment carries the token, until none is left (bounded). */
     static void killByToken(String token) throws InterruptedException {
+        killByEnv(ProcessSpec.TOKEN_VARIABLE, token);
+    }
+
+    /** Kills every process whose environment holds {@code name=value}, until none is left (bounded). @return how many were found */
+    static int killByEnv(String name, String value) throws InterruptedException {
+        int killed = 0;
         for (int round = 0; round < MAX_SCAN_ROUNDS; round++) {
-            List<Long> found = withToken(token);
+            List<Long> found = withEnv(name, value);
             if (found.isEmpty()) {
-                return;
+                return killed;
             }
+            killed += found.size();
             for (long p : found) {
                 killGroup(p);
                 ProcessHandle.of(p).ifPresent(ProcessHandle::destroyForcibly);
             }
             Thread.sleep(SCAN_PAUSE_MS);
         }
-        log.warn("processes carrying step token {} survived {} kill rounds: {}", token, MAX_SCAN_ROUNDS, withToken(token));
+        log.warn("processes carrying {}={} survived {} kill rounds: {}", name, value, MAX_SCAN_ROUNDS, withEnv(name, value));
+        return killed;
     }
 
     /** Pids of live processes whose environment holds {@code ORCH_STEP_TOKEN=<token>}. */
     static List<Long> withToken(String token) {
-        byte[] needle = (ProcessSpec.TOKEN_VARIABLE + "=" + token).getBytes(StandardCharsets.US_ASCII);
+        return withEnv(ProcessSpec.TOKEN_VARIABLE, token);
+    }
+
+    /** Pids of live processes (other than this one) whose environment holds {@code name=value}. */
+    static List<Long> withEnv(String name, String value) {
+        byte[] needle = (name + "=" + value).getBytes(StandardCharsets.UTF_8);
         long self = ProcessHandle.current().pid();
         List<Long> out = new ArrayList<>();
         try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().chars().allMatch(Character::isDigit))) {

@@ -35,6 +35,20 @@ public final class StepProcess {
     private StepProcess() {
     }
 
+    /**
+     * Kills processes left on this host by an earlier attempt of the job: a runner killed with SIGKILL
+     * cannot kill its steps' trees (they run in their own sessions), so the next attempt does. Only one
+     * attempt of a job holds the lease at a time, so anything still carrying the job's id is stale.
+     *
+     * @return how many processes were found
+     */
+    public static int killLeftoversOf(String jobId) throws InterruptedException {
+        return ProcessTree.killByEnv(JOB_ID_VARIABLE, jobId);
+    }
+
+    /** Every step process carries its job's id in this variable. */
+    public static final String JOB_ID_VARIABLE = "ORCH_JOB_ID";
+
     /** The full argv: session, rlimits, then the agent's command. */
     static List<String> wrap(ProcessSpec spec) {
         Limits l = spec.limits();

@@ -35,8 +35,8 @@ class StepProcessTest {
     @Test
     void rlimits_are_applied_to_the_child() throws Exception {
         Limits l = new Limits(77L, 4096L, 512L, 1024L, 321L);
-        StepProcess.run(spec(List.of("sh", "-c", "ulimit -t; ulimit -n"), l, 10_000), () -> null);
-        assertThat(Files.readAllLines(tmp.resolve("log.txt"))).containsExactly("77", "321");
+        StepProcess.Result r = StepProcess.run(spec(List.of("sh", "-c", "ulimit -t; ulimit -n"), l, 10_000), () -> null);
+        assertThat(Files.readAllLines(tmp.resolve("log.txt"))).as("log of a process that ended %s", r).containsExactly("77", "321");
     }
 
     @Test
