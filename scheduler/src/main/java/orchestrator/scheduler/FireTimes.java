@@ -12,6 +12,7 @@ import java.time.LocalDateTime;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
+import java.time.temporal.ChronoUnit;
 import java.time.zone.ZoneOffsetTransition;
 import java.time.zone.ZoneRules;
 import java.util.ArrayDeque;
@@ -118,7 +119,9 @@ final class FireTimes {
 
     /** The first fire time strictly after {@code t}, or null when the expression never fires again. */
     Instant next(Instant t) {
-        Instant from = t;
+        // cron-utils carries a start time's fraction of a second into second-level results
+        // (12:00:00.774 -> 12:00:01.774); fire times must be whole seconds, the fire row's identity
+        Instant from = t.truncatedTo(ChronoUnit.SECONDS);
         for (int i = 0; i < MAX_CORRECTIONS; i++) {
             Optional<ZonedDateTime> found = execution.nextExecution(from.atZone(zone));
             if (found.isEmpty()) {

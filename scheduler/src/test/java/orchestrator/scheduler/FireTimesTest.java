@@ -31,6 +31,14 @@ class FireTimesTest {
     }
 
     @Test
+    void fire_times_are_whole_seconds_whatever_the_start_times_fraction() {
+        assertThat(FireTimes.parse("*/1 * * * * *", UTC).nextTimes(at("2026-01-01T00:00:00.774Z"), 2))
+                .containsExactly(at("2026-01-01T00:00:01Z"), at("2026-01-01T00:00:02Z"));
+        assertThat(FireTimes.parse("* * * * *", UTC).next(at("2026-01-01T00:00:59.999Z"))).isEqualTo(at("2026-01-01T00:01:00Z"));
+        assertThat(FireTimes.parse("*/1 * * * * *", UTC).next(at("2026-01-01T00:00:01Z"))).isEqualTo(at("2026-01-01T00:00:02Z"));
+    }
+
+    @Test
     void five_fields_are_unix_cron_with_weekday_ranges() {
         // 2026-01-02 is a Friday: the next weekday 09:00 is Monday
         assertThat(FireTimes.parse("0 9 * * 1-5", UTC).nextTimes(at("2026-01-02T10:00:00Z"), 3))
