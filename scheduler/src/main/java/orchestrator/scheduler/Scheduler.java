@@ -158,11 +158,16 @@ public final class Scheduler implements AutoCloseable {
                     fireDue(s, now);
                 } catch (StoreUnavailableException e) {
                     log.warn("schedule {}: store unavailable, will retry: {}", s.id(), e.getMessage());
+                    continue; // its due time stays in the past: retry at the loop's normal pace, not in a spin
                 } catch (RuntimeException e) {
                     log.error("schedule {}: firing failed, will retry", s.id(), e);
+                    continue;
                 }
                 Instant last = lastFire.get(s.id());
-                Instant next = last == null ? now : s.fireTimes().next(last);
+                if (last == null) {
+                    continue; // its last fire could not be read yet
+                }
+                Instant next = s.fireTimes().next(last);
                 if (next != null && (earliest == null || next.isBefore(earliest))) {
                     earliest = next;
                 }

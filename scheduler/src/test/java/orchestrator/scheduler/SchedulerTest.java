@@ -366,6 +366,22 @@ class SchedulerTest {
     }
 
     @Test
+    void a_store_outage_during_a_tick_is_logged_and_does_not_stop_the_scheduler() throws IOException {
+        schedule("s", "* * * * *", "");
+        schedule("new_one", "* * * * *", "");
+        Scheduler s = scheduler("a");
+        s.tick();
+        store.close(); // every store call now fails, including reading a new schedule's last fire
+        Files.delete(dir.resolve("new_one.json"));
+        schedule("other", "*/2 * * * *", "");
+        clock.advance(Duration.ofMinutes(1));
+        s.tick();
+        s.tick();
+        store = new SqliteJobStore(home.resolve("orchestrator.db"), clock, Duration.ofSeconds(30), 3);
+        assertThat(fires("s")).isEmpty();
+    }
+
+    @Test
     void run_now_fires_at_the_current_second_even_when_disabled_and_refuses_an_unknown_id() throws IOException {
         clock.set(T0.plusMillis(12_345));
         schedule("s", "0 0 1 1 *", ", \"enabled\": false");
