@@ -1,0 +1,320 @@
+package orchestrator.scheduler;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import orchestrator.core.config.CoreConfig;
+import orchestrator.core.job.Source;
+import orchestrator.core.store.FireResult;
+import orchestrator.core.store.JobStore;
+import orchestrator.core.store.NewJob;
+import orchestrator.core.store.ScheduleFire;
+import orchestrator.core.store.StoreUnavailableException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Fires the schedules of {@code SCHEDULES_DIR} into the job store, exactly once per fire time across any
+ * number of scheduler processes and restarts: each fire is {@link JobStore#fire}, which records a unique
+ * {@code (schedule_id, fire_time)} row in the job's transaction, so a process that loses the race gets
+ * {@code ALREADY_FIRED} and just moves on.
+ *
+ * <p>Per schedule it remembers the newest fire time it knows of ({@code last}): at first sight the
+ * newest recorded fire, or, for a schedule never fired, the moment it was loaded (a new schedule does not
+ * fire for times before it existed). Each {@link #tick} fires the due times in {@code (last, now]}. When
+ * the oldest of them is more than {@link #MISFIRE_TOLERANCE} late (the scheduler was down or stalled), the
+ * schedule's misfire policy decides; otherwise every due time fires. A disabled schedule's {@code last}
+ * follows the clock, so enabling it later does not replay the disabled period.
+ *
+ * <p>Thread-safe: {@link #tick}, {@link #runNow} and {@link #statuses} take one lock.
+ */
+public final class Scheduler implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Scheduler.class);
+    /** A fire time this late or less is on time; older due times are misfires. */
+    static final Duration MISFIRE_TOLERANCE = Duration.ofSeconds(60);
+    /** The loop re-reads the folder at least this often, so an edited file takes effect within a second. */
+    static final Duration MAX_WAIT = Duration.ofSeconds(1);
+    /** Never spin: a loop that found nothing due waits at least this long. */
+    static final Duration MIN_WAIT = Duration.ofMillis(5);
+    /** Wake this much after a fire time, so the clock read at wake-up is past it. */
+    private static final Duration WAKE_MARGIN = Duration.ofMillis(2);
+    private static final int STATUS_NEXT_TIMES = 3;
+
+    private final JobStore store;
+    private final Clock clock;
+    private final String schedulerId;
+    private final String actor;
+    private final ScheduleDirectory directory;
+    private final Object lock = new Object();
+    private final CountDownLatch closed = new CountDownLatch(1);
+
+    // guarded by lock
+    private List<ScheduleDirectory.Entry> entries = List.of();
+    private final Map<String, Schedule> schedules = new LinkedHashMap<>();
+    private final Map<String, Instant> lastFire = new HashMap<>();
+    private Instant nextDue;
+    private Thread loop;
+
+    public Scheduler(SchedulerConfig config, CoreConfig core, JobStore store, Clock clock, String schedulerId) {
+        Objects.requireNonNull(core, "core");
+        this.store = Objects.requireNonNull(store, "store");
+        this.clock = Objects.requireNonNull(clock, "clock");
+        this.schedulerId = Objects.requireNonNull(schedulerId, "schedulerId");
+        this.actor = "scheduler:" + schedulerId;
+        this.directory = new ScheduleDirectory(config.schedulesDir(),
+                new ScheduleFileParser(core.agents().parser(), core.projects()));
+    }
+
+    /** Starts the background loop (a daemon thread). Calling it twice is an error. */
+    public void start() {
+        synchronized (lock) {
+            if (loop != null) {
+                throw new IllegalStateException("scheduler " + schedulerId + " is already started");
+            }
+            loop = new Thread(this::runLoop, "scheduler-" + schedulerId);
+            loop.setDaemon(true);
+            loop.start();
+        }
+        log.info("scheduler {} started", schedulerId);
+    }
+
+    /** Stops the loop and waits briefly for it; the store is the caller's to close. */
+    @Override
+    public void close() {
+        closed.countDown();
+        Thread t;
+        synchronized (lock) {
+            t = loop;
+        }
+        if (t != null && t != Thread.currentThread()) {
+            try {
+                t.join(TimeUnit.SECONDS.toMillis(5));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        log.info("scheduler {} stopped", schedulerId);
+    }
+
+    private void runLoop() {
+        while (closed.getCount() > 0) {
+            Duration wait = MAX_WAIT;
+            try {
+                tick();
+                wait = untilNextDue();
+            } catch (StoreUnavailableException e) {
+                log.warn("scheduler {}: store unavailable, retrying next tick: {}", schedulerId, e.getMessage());
+            } catch (Throwable e) {
+                log.error("scheduler {}: tick failed, retrying next tick", schedulerId, e);
+            }
+            try {
+                if (closed.await(wait.toMillis(), TimeUnit.MILLISECONDS)) {
+                    return;
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                log.info("scheduler {} interrupted: stopping its loop", schedulerId);
+                return;
+            }
+        }
+    }
+
+    private Duration untilNextDue() {
+        Instant due;
+        synchronized (lock) {
+            due = nextDue;
+        }
+        if (due == null) {
+            return MAX_WAIT;
+        }
+        Duration d = Duration.between(clock.instant(), due).plus(WAKE_MARGIN);
+        return d.compareTo(MIN_WAIT) < 0 ? MIN_WAIT : d.compareTo(MAX_WAIT) > 0 ? MAX_WAIT : d;
+    }
+
+    /**
+     * One pass: re-reads changed schedule files, then fires what is due. A failure of one schedule (the
+     * store being unavailable, say) is logged and leaves the others firing; its due times are retried on
+     * the next tick because {@code last} only advances past a fire the store recorded.
+     */
+    public void tick() {
+        synchronized (lock) {
+            Instant now = clock.instant();
+            reload(now);
+            Instant earliest = null;
+            for (Schedule s : schedules.values()) {
+                if (!s.enabled()) {
+                    continue;
+                }
+                try {
+                    fireDue(s, now);
+                } catch (StoreUnavailableException e) {
+                    log.warn("schedule {}: store unavailable, will retry: {}", s.id(), e.getMessage());
+                    continue; // its due time stays in the past: retry at the loop's normal pace, not in a spin
+                } catch (RuntimeException e) {
+                    log.error("schedule {}: firing failed, will retry", s.id(), e);
+                    continue;
+                }
+                Instant last = lastFire.get(s.id());
+                if (last == null) {
+                    continue; // its last fire could not be read yet
+                }
+                Instant next = s.fireTimes().next(last);
+                if (next != null && (earliest == null || next.isBefore(earliest))) {
+                    earliest = next;
+                }
+            }
+            nextDue = earliest;
+        }
+    }
+
+    /** Re-scans the folder and brings {@code schedules} and {@code lastFire} in line with it. */
+    private void reload(Instant now) {
+        entries = directory.scan();
+        schedules.clear();
+        for (ScheduleDirectory.Entry e : entries) {
+            Schedule s = e.schedule();
+            if (s != null) {
+                schedules.put(s.id(), s);
+            }
+        }
+        lastFire.keySet().retainAll(schedules.keySet());
+        for (Schedule s : schedules.values()) {
+            if (!s.enabled()) {
+                lastFire.put(s.id(), now);
+            } else if (!lastFire.containsKey(s.id())) {
+                try {
+                    List<ScheduleFire> recent = store.recentFires(s.id(), 1);
+                    lastFire.put(s.id(), recent.isEmpty() ? now : recent.get(0).fireTime());
+                } catch (StoreUnavailableException e) {
+                    log.warn("schedule {}: cannot read its last fire, will retry: {}", s.id(), e.getMessage());
+                }
+            }
+        }
+    }
+
+    private void fireDue(Schedule s, Instant now) {
+        Instant last = lastFire.get(s.id());
+        if (last == null) {
+            return;
+        }
+        FireTimes times = s.fireTimes();
+        Instant first = times.next(last);
+        if (first == null || first.isAfter(now)) {
+            return;
+        }
+        if (!first.isBefore(now.minus(MISFIRE_TOLERANCE))) {
+            for (Instant t = first; t != null && !t.isAfter(now); t = times.next(t)) {
+                fire(s, t);
+            }
+            return;
+        }
+        switch (s.misfire()) {
+            case SKIP -> {
+                Instant newest = times.newest(last, now, 1).times().get(0);
+                log.warn("schedule {}: missed fire times from {} to {}; misfire=skip fires none", s.id(), first, newest);
+                skip(s, newest, "misfire: skip (missed fires from " + first + ")");
+            }
+            case RUN_ONCE -> {
+                Instant newest = times.newest(last, now, 1).times().get(0);
+                log.warn("schedule {}: missed fire times from {} to {}; misfire=run_once fires {} only", s.id(), first, newest, newest);
+                fire(s, newest);
+            }
+            case CATCH_UP -> {
+                FireTimes.Window w = times.newest(last, now, s.maxCatchUp());
+                log.warn("schedule {}: missed fire times from {}; misfire=catch_up fires {} of them{}", s.id(), first,
+                        w.times().size(), w.dropped() == null ? "" : " (max_catch_up), older ones dropped");
+                if (w.dropped() != null) {
+                    skip(s, w.dropped(), "misfire: catch_up limited to max_catch_up=" + s.maxCatchUp()
+                            + ", fires from " + first + " to here dropped");
+                }
+                for (Instant t : w.times()) {
+                    fire(s, t);
+                }
+            }
+        }
+    }
+
+    private void fire(Schedule s, Instant fireTime) {
+        FireResult r = store.fire(s.id(), fireTime, newJob(s, fireTime), s.overlap() == OverlapPolicy.SKIP_IF_RUNNING, null);
+        lastFire.put(s.id(), fireTime);
+        switch (r.kind()) {
+            case ENQUEUED -> log.info("schedule {} fired for {}: job {} enqueued", s.id(), fireTime, r.jobId());
+            case SKIPPED_OVERLAP -> log.info("schedule {} fire for {} skipped: its previous job is still running (overlap=skip_if_running)", s.id(), fireTime);
+            case SKIPPED -> log.info("schedule {} fire for {} skipped", s.id(), fireTime);
+            case ALREADY_FIRED -> log.debug("schedule {} fire for {} was already recorded (another scheduler)", s.id(), fireTime);
+        }
+    }
+
+    private void skip(Schedule s, Instant fireTime, String reason) {
+        FireResult r = store.fire(s.id(), fireTime, null, false, reason);
+        lastFire.put(s.id(), fireTime);
+        log.info("schedule {} fire for {} recorded as skipped ({}): {}", s.id(), fireTime, r.kind(), reason);
+    }
+
+    private NewJob newJob(Schedule s, Instant fireTime) {
+        return new NewJob(s.spec(), new Source("cron", Map.of("schedule_id", s.id(), "fire_time", fireTime.toString())), actor);
+    }
+
+    /**
+     * Fires a schedule now, whether or not it is enabled or due: fire time is now truncated to the second.
+     * {@code overlap=skip_if_running} still applies. A fire at the same second as a scheduled one is the
+     * same fire ({@code ALREADY_FIRED} for whichever comes second).
+     *
+     * @throws ScheduleException for an unknown id or a broken schedule file
+     */
+    public FireResult runNow(String scheduleId) {
+        synchronized (lock) {
+            Instant now = clock.instant();
+            reload(now);
+            Schedule s = schedules.get(scheduleId);
+            if (s == null) {
+                for (ScheduleDirectory.Entry e : entries) {
+                    if (scheduleId.equals(e.parsed().id())) {
+                        throw new ScheduleException("schedule '" + scheduleId + "' is broken (" + e.file() + "): " + e.error());
+                    }
+                }
+                throw new ScheduleException("unknown schedule '" + scheduleId + "'; the schedules in "
+                        + "SCHEDULES_DIR are " + schedules.keySet());
+            }
+            Instant fireTime = now.truncatedTo(ChronoUnit.SECONDS);
+            FireResult r = store.fire(s.id(), fireTime, newJob(s, fireTime), s.overlap() == OverlapPolicy.SKIP_IF_RUNNING, null);
+            log.info("schedule {} run now for {} by {}: {} {}", s.id(), fireTime, actor, r.kind(), r.jobId() == null ? "" : r.jobId());
+            return r;
+        }
+    }
+
+    /** Every schedule file, valid or broken, sorted by file name, with its next and last fires. */
+    public List<ScheduleStatus> statuses() {
+        synchronized (lock) {
+            Instant now = clock.instant();
+            reload(now);
+            List<ScheduleStatus> out = new ArrayList<>();
+            for (ScheduleDirectory.Entry e : entries) {
+                ScheduleFileParser.Parsed p = e.parsed();
+                Schedule s = e.schedule();
+                ScheduleFire last = p.id() == null ? null : store.recentFires(p.id(), 1).stream().findFirst().orElse(null);
+                List<Instant> next = s == null || !s.enabled() ? List.of()
+                        : s.fireTimes().nextTimes(later(now, lastFire.get(s.id())), STATUS_NEXT_TIMES);
+                out.add(new ScheduleStatus(p.id(), e.file(), p.enabled(), p.expression(), p.timezone(),
+                        s == null ? null : s.misfire().wire(), s == null ? null : s.overlap().wire(), next,
+                        last == null ? null : last.fireTime(),
+                        last == null ? null : "skipped".equals(last.outcome()) ? "skipped: " + last.reason() : last.outcome(),
+                        last == null ? null : last.jobId(), last == null ? null : last.jobState(), e.error()));
+            }
+            return out;
+        }
+    }
+
+    private static Instant later(Instant a, Instant b) {
+        return b == null || a.isAfter(b) ? a : b;
+    }
+}
