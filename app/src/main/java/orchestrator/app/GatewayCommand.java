@@ -1,0 +1,34 @@
+package orchestrator.app;
+
+import java.util.List;
+import java.util.concurrent.Callable;
+import orchestrator.core.config.CoreConfig;
+import orchestrator.core.config.Env;
+import orchestrator.core.store.JobStore;
+import orchestrator.gateway.GatewayConfig;
+import orchestrator.gateway.GatewayServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+@Command(name = "gateway", mixinStandardHelpOptions = true, description = "The HTTP gateway alone (systemd: orchestrator-api).")
+final class GatewayCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(GatewayCommand.class);
+
+    @Mixin
+    Context ctx;
+
+    @Override
+    public Integer call() {
+        Env env = ctx.env();
+        CoreConfig core = ctx.start(env, "gateway");
+        GatewayConfig config = GatewayConfig.from(env, core);
+        JobStore store = ctx.openStore(core);
+        GatewayServer gateway = new GatewayServer(config, core, store, ctx.clock);
+        int port = gateway.start();
+        log.info("orchestrator {} gateway ready: http://{}:{}", Main.VERSION, config.host(), port);
+        Lifecycle.awaitShutdown(List.of(gateway::close, store::close));
+        return 0;
+    }
+}

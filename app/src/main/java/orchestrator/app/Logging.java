@@ -1,0 +1,79 @@
+package orchestrator.app;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.encoder.JsonEncoder;
+import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.ConsoleAppender;
+import ch.qos.logback.core.FileAppender;
+import ch.qos.logback.core.encoder.Encoder;
+import java.nio.file.Path;
+import orchestrator.core.config.Env;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Logback set up in code, so that {@code LOG_LEVEL} and {@code LOG_JSON} work without a config file.
+ * Logs go to stderr (stdout is for a command's answer) and, for long-running processes, to a file
+ * under {@code $ORCH_HOME/logs} opened in append mode, so logrotate's copytruncate loses no line.
+ */
+final class Logging {
+    private static final String PATTERN = "%d{yyyy-MM-dd'T'HH:mm:ss.SSSXXX} %-5level [%thread] %logger{20} %X{runner_id:-} %X{job_id:-}%replace(/%X{step_id:-}){'^/$', ''} - %msg%n";
+
+    private Logging() {
+    }
+
+    static void configure(Env env, Path logFile) {
+        String levelName = env.string("LOG_LEVEL", "INFO").toUpperCase(java.util.Locale.ROOT);
+        if (!java.util.Set.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR").contains(levelName)) {
+            throw new orchestrator.core.config.ConfigException("LOG_LEVEL", "must be TRACE, DEBUG, INFO, WARN or ERROR, got '" + levelName + "'");
+        }
+        boolean json = env.bool("LOG_JSON", false);
+        LoggerContext ctx = (LoggerContext) LoggerFactory.getILoggerFactory();
+        ctx.reset();
+        ch.qos.logback.classic.Logger root = ctx.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        root.setLevel(Level.toLevel(levelName));
+        // third-party chatter stays at WARN unless the operator asks for DEBUG
+        for (String noisy : new String[] {"org.eclipse.jetty", "io.javalin", "com.zaxxer.hikari"}) {
+            ctx.getLogger(noisy).setLevel(levelName.equals("DEBUG") || levelName.equals("TRACE") ? Level.DEBUG : Level.WARN);
+        }
+
+        ConsoleAppender<ILoggingEvent> console = new ConsoleAppender<>();
+        console.setContext(ctx);
+        console.setName("console");
+        console.setTarget("System.err");
+        console.setEncoder(encoder(ctx, json));
+        console.start();
+        root.addAppender(console);
+
+        if (logFile != null) {
+            FileAppender<ILoggingEvent> file = new FileAppender<>();
+            file.setContext(ctx);
+            file.setName("file");
+            file.setFile(logFile.toString());
+            file.setAppend(true);
+            file.setPrudent(false);
+            file.setEncoder(encoder(ctx, json));
+            file.start();
+            root.addAppender(file);
+        }
+    }
+
+    private static Encoder<ILoggingEvent> encoder(LoggerContext ctx, boolean json) {
+        if (json) {
+            JsonEncoder e = new JsonEncoder();
+            e.setContext(ctx);
+            e.setWithSequenceNumber(false);
+            e.setWithNanoseconds(false);
+            e.setWithContext(false);
+            e.setWithArguments(false);
+            e.start();
+            return e;
+        }
+        PatternLayoutEncoder e = new PatternLayoutEncoder();
+        e.setContext(ctx);
+        e.setPattern(PATTERN);
+        e.start();
+        return e;
+    }
+}
