@@ -4,11 +4,13 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sun.misc.Signal;
 
 /**
- * Keeps a long-running command alive until SIGTERM/SIGINT, then runs its stop actions in order.
- * The stop actions run inside the JVM's shutdown hook because the JVM halts as soon as the hooks
- * return: a runner's drain must be finished by then.
+ * Keeps a long-running command alive until SIGTERM or SIGINT, then runs its stop actions in order
+ * on the main thread and returns, so the process exits 0 after a clean drain. The JVM's own
+ * shutdown path would run the same actions in a hook but then exit 143, which systemd and
+ * supervisors report as a failure; {@code sun.misc.Signal} is the JDK's only way to take the signal.
  */
 final class Lifecycle {
     private static final Logger log = LoggerFactory.getLogger(Lifecycle.class);
@@ -21,24 +23,26 @@ final class Lifecycle {
     }
 
     static void awaitShutdown(List<StopAction> actions) {
-        CountDownLatch done = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            log.info("shutting down");
-            for (StopAction a : actions) {
-                try {
-                    a.stop();
-                } catch (Throwable t) {
-                    log.error("error while shutting down; continuing with the rest", t);
-                }
-            }
-            log.info("stopped");
-            done.countDown();
-        }, "shutdown"));
+        CountDownLatch stop = new CountDownLatch(1);
+        for (String name : List.of("TERM", "INT")) {
+            Signal.handle(new Signal(name), sig -> {
+                log.info("SIG{} received: shutting down", sig.getName());
+                stop.countDown();
+            });
+        }
         try {
-            done.await();
+            stop.await();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        for (StopAction a : actions) {
+            try {
+                a.stop();
+            } catch (Throwable t) {
+                log.error("error while shutting down; continuing with the rest", t);
+            }
+        }
+        log.info("stopped");
     }
 
     static String runnerId(String instance) {
