@@ -133,3 +133,17 @@ SELECT f.schedule_id, f.fire_time, f.job_id, f.outcome, f.reason, j.state
  WHERE f.schedule_id = ?
  ORDER BY f.fire_time DESC
  LIMIT ?
+
+-- name: start_api_call
+-- Counts one agent call if the day's limits allow it; 0 rows changed means over budget.
+-- ?3, ?4: limits (0 = unlimited). The first call of a day inserts the row.
+INSERT INTO daily_usage (project, day, cost_usd, api_calls) VALUES (?1, ?2, 0, 1)
+ON CONFLICT (project, day) DO UPDATE SET api_calls = api_calls + 1
+ WHERE (?3 = 0 OR api_calls < ?3) AND (?4 = 0 OR cost_usd < ?4)
+
+-- name: add_cost
+INSERT INTO daily_usage (project, day, cost_usd, api_calls) VALUES (?, ?, ?, 0)
+ON CONFLICT (project, day) DO UPDATE SET cost_usd = cost_usd + excluded.cost_usd
+
+-- name: daily_usage
+SELECT cost_usd, api_calls FROM daily_usage WHERE project = ? AND day = ?

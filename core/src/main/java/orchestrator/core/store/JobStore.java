@@ -80,6 +80,22 @@ public interface JobStore extends AutoCloseable {
     /** The newest fires of a schedule, newest first, with their jobs' current states. */
     List<ScheduleFire> recentFires(String scheduleId, int limit);
 
+    /**
+     * Counts one agent call against the project's budget for {@code day} (UTC), atomically: two runners
+     * can never both take the last allowed call.
+     *
+     * @param project        the job's project, or null
+     * @param maxApiCalls    {@code MAX_DAILY_API_CALLS}, 0 for unlimited
+     * @param maxCostUsd     {@code MAX_DAILY_COST_USD}, 0 for unlimited: refused once the day's cost reached it
+     * @return false, and nothing counted, when the day's budget is spent
+     */
+    boolean tryStartApiCall(String project, java.time.LocalDate day, long maxApiCalls, double maxCostUsd);
+
+    /** Adds what an agent call cost to the project's day. */
+    void addDailyCost(String project, java.time.LocalDate day, double costUsd);
+
+    DailyUsage dailyUsage(String project, java.time.LocalDate day);
+
     /** Appends an audit row that records an action without a transition (e.g. a read of logs). */
     void audit(String jobId, String actor, String reason);
 

@@ -47,7 +47,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class SqliteJobStore implements JobStore {
     private static final Logger log = LoggerFactory.getLogger(SqliteJobStore.class);
-    private static final List<String> MIGRATIONS = List.of("V1__jobs.sql", "V2__schedule_fires.sql");
+    private static final List<String> MIGRATIONS = List.of("V1__jobs.sql", "V2__schedule_fires.sql", "V3__daily_usage.sql");
     private static final int MAX_BATCH = 1024;
     private static final Duration ENQUEUE_TIMEOUT = Duration.ofSeconds(15);
     private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() { };
@@ -327,6 +327,50 @@ public final class SqliteJobStore implements JobStore {
             return out;
         } catch (SQLException e) {
             throw unavailable("recent fires of " + scheduleId, e);
+        }
+    }
+
+    // ---------------------------------------------------------------- daily budgets
+
+    @Override
+    public boolean tryStartApiCall(String project, java.time.LocalDate day, long maxApiCalls, double maxCostUsd) {
+        try (Connection c = pool.getConnection()) {
+            return inTx(c, () -> {
+                try (PreparedStatement ps = c.prepareStatement(sql.get("start_api_call"))) {
+                    ps.setString(1, project == null ? "" : project);
+                    ps.setString(2, day.toString());
+                    ps.setLong(3, maxApiCalls);
+                    ps.setDouble(4, maxCostUsd);
+                    return ps.executeUpdate() == 1;
+                }
+            });
+        } catch (SQLException e) {
+            throw unavailable("daily budget", e);
+        }
+    }
+
+    @Override
+    public void addDailyCost(String project, java.time.LocalDate day, double costUsd) {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql.get("add_cost"))) {
+            ps.setString(1, project == null ? "" : project);
+            ps.setString(2, day.toString());
+            ps.setDouble(3, costUsd);
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw unavailable("daily cost", e);
+        }
+    }
+
+    @Override
+    public DailyUsage dailyUsage(String project, java.time.LocalDate day) {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql.get("daily_usage"))) {
+            ps.setString(1, project == null ? "" : project);
+            ps.setString(2, day.toString());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? new DailyUsage(rs.getDouble(1), rs.getLong(2)) : new DailyUsage(0, 0);
+            }
+        } catch (SQLException e) {
+            throw unavailable("daily usage", e);
         }
     }
 

@@ -295,4 +295,22 @@ class SqliteJobStoreTest {
         assertThat(store.fire("s1", t.plusSeconds(120), job, true, null).kind()).isEqualTo(FireResult.Kind.ENQUEUED);
         assertThat(store.fire("s1", t.plusSeconds(180), null, false, "misfire: skip").kind()).isEqualTo(FireResult.Kind.SKIPPED);
     }
+
+    @Test
+    void daily_api_calls_and_cost_are_capped_per_project_and_day() {
+        java.time.LocalDate day = java.time.LocalDate.of(2026, 11, 23);
+        assertThat(store.tryStartApiCall("p1", day, 2, 0)).isTrue();
+        assertThat(store.tryStartApiCall("p1", day, 2, 0)).isTrue();
+        assertThat(store.tryStartApiCall("p1", day, 2, 0)).isFalse();
+        assertThat(store.dailyUsage("p1", day).apiCalls()).isEqualTo(2);
+        assertThat(store.tryStartApiCall("p2", day, 2, 0)).as("another project has its own budget").isTrue();
+        assertThat(store.tryStartApiCall("p1", day.plusDays(1), 2, 0)).as("a new day starts over").isTrue();
+
+        assertThat(store.tryStartApiCall(null, day, 0, 1.0)).isTrue();
+        store.addDailyCost(null, day, 0.6);
+        assertThat(store.tryStartApiCall(null, day, 0, 1.0)).isTrue();
+        store.addDailyCost(null, day, 0.6);
+        assertThat(store.tryStartApiCall(null, day, 0, 1.0)).as("cost reached").isFalse();
+        assertThat(store.dailyUsage(null, day).costUsd()).isEqualTo(1.2);
+    }
 }
