@@ -167,10 +167,16 @@ public final class RunningGateway implements AutoCloseable {
         }
     }
 
-    /** The Python prototype's payload, read from shared/ beside the repository (not copied into it). */
+    /**
+     * The Python prototype's payload, read from shared/ beside the repository (its README asks that it is
+     * not copied in). CI has shared/ beside the clone; elsewhere the test using it is skipped, saying why.
+     */
     public static String referencePayload() {
+        java.nio.file.Path file = java.nio.file.Path.of("../../shared/reference/webhook_payload.simple.json");
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.exists(file),
+                "shared/reference is not beside this clone: " + file.toAbsolutePath().normalize());
         try {
-            return java.nio.file.Files.readString(java.nio.file.Path.of("../../shared/reference/webhook_payload.simple.json"), StandardCharsets.UTF_8);
+            return java.nio.file.Files.readString(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

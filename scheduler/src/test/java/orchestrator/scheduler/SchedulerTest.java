@@ -424,7 +424,7 @@ class SchedulerTest {
     @Test
     void the_reference_schedule_file_loads_disabled_and_can_be_run_by_hand() throws IOException {
         Path reference = Path.of("../../shared/reference/schedule.every_minute.json");
-        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(reference), "reference file not present");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(reference), "shared/reference is not beside this clone: " + reference.toAbsolutePath().normalize());
         Files.copy(reference, dir.resolve("every_minute.json"));
         Scheduler s = scheduler("a");
         s.tick();
