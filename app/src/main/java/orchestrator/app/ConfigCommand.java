@@ -5,8 +5,6 @@ import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import orchestrator.core.config.CoreConfig;
 import orchestrator.core.config.Env;
-import orchestrator.gateway.GatewayConfig;
-import orchestrator.runner.RunnerConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
@@ -28,10 +26,8 @@ final class ConfigCommand implements Callable<Integer> {
             throw new orchestrator.core.OrchestratorException("unknown action '" + action + "'; try: orchestrator config check");
         }
         Env env = ctx.env();
-        CoreConfig core = ctx.start(env, null);
-        GatewayConfig.from(env, core);
-        RunnerConfig.from(env);
-        orchestrator.scheduler.SchedulerConfig.from(env, core);
+        ctx.start(env, null);
+        CoreConfig core = AllSettings.from(env).core();
         for (String name : env.namesRead()) {
             String v = env.get(name);
             String shown = v == null ? "(default)" : !SECRET.matcher(name.toUpperCase(Locale.ROOT)).matches() ? v

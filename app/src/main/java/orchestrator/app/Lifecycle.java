@@ -23,6 +23,22 @@ final class Lifecycle {
     }
 
     static void awaitShutdown(List<StopAction> actions) {
+        awaitShutdown(actions, () -> { });
+    }
+
+    /**
+     * @param onHangup what SIGHUP does besides reopening the log file (logrotate's signal): e.g. reload
+     *                 the configuration. Runs on the signal thread and must not throw.
+     */
+    static void awaitShutdown(List<StopAction> actions, Runnable onHangup) {
+        Signal.handle(new Signal("HUP"), sig -> {
+            try {
+                Logging.reopen();
+                onHangup.run();
+            } catch (Throwable t) {
+                log.error("SIGHUP handling failed; the process keeps running", t);
+            }
+        });
         CountDownLatch stop = new CountDownLatch(1);
         for (String name : List.of("TERM", "INT")) {
             Signal.handle(new Signal(name), sig -> {

@@ -23,12 +23,25 @@ final class Logging {
     private Logging() {
     }
 
-    static void configure(Env env, Path logFile) {
-        String levelName = env.string("LOG_LEVEL", "INFO").toUpperCase(java.util.Locale.ROOT);
-        if (!java.util.Set.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR").contains(levelName)) {
-            throw new orchestrator.core.config.ConfigException("LOG_LEVEL", "must be TRACE, DEBUG, INFO, WARN or ERROR, got '" + levelName + "'");
+    /** {@code LOG_LEVEL} and {@code LOG_JSON}. */
+    record Settings(String level, boolean json) {
+        static Settings from(Env env) {
+            String level = env.string("LOG_LEVEL", "INFO").toUpperCase(java.util.Locale.ROOT);
+            if (!java.util.Set.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR").contains(level)) {
+                throw new orchestrator.core.config.ConfigException("LOG_LEVEL", "must be TRACE, DEBUG, INFO, WARN or ERROR, got '" + level + "'");
+            }
+            return new Settings(level, env.bool("LOG_JSON", false));
         }
-        boolean json = env.bool("LOG_JSON", false);
+    }
+
+    /**
+     * @param logFile the long-running process's log file, or null for a short CLI command, which logs
+     *                only warnings unless LOG_LEVEL asks for more: its answer is on stdout
+     */
+    static void configure(Env env, Path logFile) {
+        Settings settings = Settings.from(env);
+        String levelName = logFile == null && env.get("LOG_LEVEL") == null ? "WARN" : settings.level();
+        boolean json = settings.json();
         LoggerContext ctx = (LoggerContext) LoggerFactory.getILoggerFactory();
         ctx.reset();
         ch.qos.logback.classic.Logger root = ctx.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
@@ -47,16 +60,48 @@ final class Logging {
         root.addAppender(console);
 
         if (logFile != null) {
-            FileAppender<ILoggingEvent> file = new FileAppender<>();
-            file.setContext(ctx);
-            file.setName("file");
-            file.setFile(logFile.toString());
-            file.setAppend(true);
-            file.setPrudent(false);
-            file.setEncoder(encoder(ctx, json));
-            file.start();
-            root.addAppender(file);
+            root.addAppender(fileAppender(ctx, logFile, json));
         }
+        Logging.logFile = logFile;
+        Logging.json = json;
+    }
+
+    private static volatile Path logFile;
+    private static volatile boolean json;
+
+    /**
+     * Reopens the log file after logrotate renamed it (SIGHUP). The new appender is attached before
+     * the old one is detached, so every line lands in one file or the other: none is lost.
+     */
+    static synchronized void reopen() {
+        Path file = logFile;
+        if (file == null) {
+            return;
+        }
+        LoggerContext ctx = (LoggerContext) LoggerFactory.getILoggerFactory();
+        ch.qos.logback.classic.Logger root = ctx.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        ch.qos.logback.core.Appender<ILoggingEvent> old = root.getAppender("file");
+        FileAppender<ILoggingEvent> fresh = fileAppender(ctx, file, json);
+        fresh.setName("file-" + System.nanoTime());
+        root.addAppender(fresh);
+        if (old != null) {
+            root.detachAppender(old);
+            old.stop();
+        }
+        fresh.setName("file");
+        LoggerFactory.getLogger(Logging.class).info("reopened log file {}", file);
+    }
+
+    private static FileAppender<ILoggingEvent> fileAppender(LoggerContext ctx, Path logFile, boolean json) {
+        FileAppender<ILoggingEvent> file = new FileAppender<>();
+        file.setContext(ctx);
+        file.setName("file");
+        file.setFile(logFile.toString());
+        file.setAppend(true);
+        file.setPrudent(false);
+        file.setEncoder(encoder(ctx, json));
+        file.start();
+        return file;
     }
 
     private static Encoder<ILoggingEvent> encoder(LoggerContext ctx, boolean json) {

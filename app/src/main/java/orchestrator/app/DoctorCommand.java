@@ -1,0 +1,287 @@
+package orchestrator.app;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import orchestrator.core.OrchestratorException;
+import orchestrator.core.agent.AgentDefinition;
+import orchestrator.core.config.CoreConfig;
+import orchestrator.core.config.Env;
+import orchestrator.core.store.JobQuery;
+import orchestrator.core.store.JobStore;
+import orchestrator.core.store.JobView;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+/**
+ * {@code orchestrator doctor}: checks what an operator would check by hand before trusting a host,
+ * one line per check. Exit 1 when any check FAILs; WARNs do not fail.
+ */
+@Command(name = "doctor", mixinStandardHelpOptions = true,
+        description = "Check configuration, store, folders, agent binaries, the port, token strength and the clock. Exit 1 on any failure.")
+final class DoctorCommand implements Callable<Integer> {
+    /** Shorter tokens are refused by the gateway's config as weak; this is the length doctor asks for. */
+    static final int GOOD_TOKEN_LENGTH = 32;
+    private static final Duration VERSION_TIMEOUT = Duration.ofSeconds(15);
+
+    @Mixin
+    Context ctx;
+
+    private final List<String> lines = new ArrayList<>();
+    private int failures;
+
+    @Override
+    public Integer call() {
+        Env env = ctx.env();
+        AllSettings settings;
+        try {
+            ctx.start(env, null);
+            settings = AllSettings.from(env);
+            ok("config", "all settings valid (ORCH_HOME " + settings.core().home() + ")");
+        } catch (OrchestratorException e) {
+            fail("config", e.getMessage());
+            return report();
+        }
+        CoreConfig core = settings.core();
+        folders(core);
+        store(core);
+        agents(core);
+        port(settings.gateway().host(), settings.gateway().port());
+        tokens(env, settings.gateway().devMode());
+        envFile();
+        return report();
+    }
+
+    private void folders(CoreConfig core) {
+        for (Path dir : List.of(core.home(), core.artifactsDir(), core.workspacesDir(), core.logsDir())) {
+            try {
+                Files.createDirectories(dir);
+                Path probe = Files.createTempFile(dir, ".doctor", ".tmp");
+                Files.delete(probe);
+                Set<PosixFilePermission> perms = Files.getPosixFilePermissions(dir);
+                if (perms.contains(PosixFilePermission.OTHERS_WRITE)) {
+                    fail("folders", dir + " is writable by every user; chmod o-w it");
+                } else if (perms.contains(PosixFilePermission.OTHERS_READ) && dir.equals(core.home())) {
+                    warn("folders", dir + " is readable by every user (artifacts and logs may hold source code); consider chmod o-rwx");
+                } else {
+                    ok("folders", dir + " writable");
+                }
+            } catch (IOException | UnsupportedOperationException e) {
+                fail("folders", dir + " is not usable: " + e.getMessage());
+            }
+        }
+        for (String secretFile : List.of("dev-token")) {
+            Path f = core.home().resolve(secretFile);
+            try {
+                if (Files.exists(f) && !Files.getPosixFilePermissions(f).equals(Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE))) {
+                    fail("folders", f + " must be mode 0600 (it holds a token)");
+                }
+            } catch (IOException e) {
+                fail("folders", "cannot read the mode of " + f + ": " + e.getMessage());
+            }
+        }
+    }
+
+    private void store(CoreConfig core) {
+        try (JobStore store = ctx.openStore(core)) {
+            if (!store.ready(Duration.ofSeconds(5))) {
+                fail("store", core.databasePath() + " does not accept writes (disk full, read-only, or locked for over 5 s)");
+                return;
+            }
+            ok("store", core.databasePath() + " readable and writable; jobs by state: " + store.countByState());
+            List<JobView> newest = store.list(new JobQuery(null, true, null, 1));
+            Instant now = ctx.clock.instant();
+            if (!newest.isEmpty() && newest.get(0).createdAt().isAfter(now.plusSeconds(60))) {
+                fail("clock", "the newest job was created at " + newest.get(0).createdAt() + ", after now (" + now
+                        + "): the clock went backwards; leases and schedules depend on it");
+            } else if (now.isBefore(Instant.parse("2024-01-01T00:00:00Z"))) {
+                fail("clock", "the clock says " + now + ": set the time (NTP) before running jobs");
+            } else {
+                ok("clock", "now is " + now + " (UTC)");
+            }
+        } catch (OrchestratorException e) {
+            fail("store", e.getMessage());
+        }
+    }
+
+    private void agents(CoreConfig core) {
+        boolean real = core.agents().realCli();
+        for (AgentDefinition a : new java.util.TreeMap<>(core.agents().agents()).values()) {
+            String binary = switch (a.type()) {
+                case "command" -> a.argv().get(0);
+                case "simulate" -> null;
+                default -> a.binary();
+            };
+            if (binary == null) {
+                continue;
+            }
+            Path resolved = onPath(binary);
+            boolean needed = a.type().equals("command") || real;
+            if (resolved == null) {
+                String msg = "agent " + a.name() + ": '" + binary + "' not found on PATH";
+                if (needed) {
+                    fail("agents", msg);
+                } else {
+                    ok("agents", msg + " (simulated while ENABLE_REAL_CLI=0)");
+                }
+                continue;
+            }
+            if (a.type().equals("command")) {
+                ok("agents", "agent " + a.name() + ": " + resolved);
+                continue;
+            }
+            String version = version(resolved);
+            if (version == null) {
+                String msg = "agent " + a.name() + ": " + resolved + " --version failed or did not answer within "
+                        + VERSION_TIMEOUT.toSeconds() + " s";
+                if (needed) {
+                    fail("agents", msg);
+                } else {
+                    warn("agents", msg);
+                }
+            } else {
+                ok("agents", "agent " + a.name() + ": " + resolved + " " + version + (real ? "" : " (simulated while ENABLE_REAL_CLI=0)"));
+            }
+        }
+    }
+
+    private static Path onPath(String binary) {
+        if (binary.contains("/")) {
+            Path p = Path.of(binary);
+            return Files.isExecutable(p) ? p : null;
+        }
+        String path = System.getenv("PATH");
+        if (path == null) {
+            return null;
+        }
+        for (String dir : path.split(":")) {
+            Path p = Path.of(dir.isEmpty() ? "." : dir, binary);
+            if (Files.isExecutable(p) && !Files.isDirectory(p)) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    private static String version(Path binary) {
+        try {
+            Process p = new ProcessBuilder(binary.toString(), "--version").redirectErrorStream(true)
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            byte[] out;
+            if (!p.waitFor(VERSION_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly();
+                p.waitFor(5, TimeUnit.SECONDS);
+                return null;
+            }
+            out = p.getInputStream().readNBytes(4096);
+            String first = new String(out, java.nio.charset.StandardCharsets.UTF_8).strip().lines().findFirst().orElse("");
+            return p.exitValue() == 0 ? first : null;
+        } catch (IOException e) {
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        }
+    }
+
+    private void port(String host, int port) {
+        if (port == 0) {
+            ok("port", "HTTP_PORT=0: the gateway picks a free port");
+            return;
+        }
+        try (ServerSocket s = new ServerSocket()) {
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(host, port));
+            ok("port", host + ":" + port + " is free for the gateway");
+        } catch (IOException e) {
+            // taken: fine if it is our own gateway answering
+            try {
+                HttpResponse<String> r = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build().send(
+                        HttpRequest.newBuilder(URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port + "/health"))
+                                .timeout(Duration.ofSeconds(3)).build(), HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() == 200 && r.body().contains("uptime_seconds")) {
+                    ok("port", host + ":" + port + " is served by a running orchestrator gateway");
+                    return;
+                }
+            } catch (IOException | RuntimeException ignored) {
+                // not an HTTP server we know
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+            fail("port", host + ":" + port + " is taken by another program (" + e.getMessage() + "); set HTTP_PORT");
+        }
+    }
+
+    private void tokens(Env env, boolean devMode) {
+        if (devMode) {
+            warn("tokens", "no WEBHOOK_TOKEN(S) configured: the development token is in use and the gateway binds to loopback only");
+            return;
+        }
+        List<String> all = new ArrayList<>();
+        if (env.get("WEBHOOK_TOKEN") != null) {
+            all.add(env.get("WEBHOOK_TOKEN"));
+        }
+        all.addAll(env.pairs("WEBHOOK_TOKENS").keySet());
+        for (String t : all) {
+            String name = orchestrator.gateway.auth.ApiToken.derivedName(t);
+            long distinct = t.chars().distinct().count();
+            if (t.length() < GOOD_TOKEN_LENGTH || distinct < 10) {
+                fail("tokens", "token " + name + " is weak (" + t.length() + " characters, " + distinct
+                        + " distinct): use at least " + GOOD_TOKEN_LENGTH + " random characters, e.g. openssl rand -hex 24");
+            } else {
+                ok("tokens", "token " + name + " looks strong");
+            }
+        }
+    }
+
+    private void envFile() {
+        Path f = ctx.configFile;
+        if (f == null) {
+            return;
+        }
+        try {
+            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(f);
+            if (perms.contains(PosixFilePermission.OTHERS_READ) || perms.contains(PosixFilePermission.OTHERS_WRITE)) {
+                fail("config", f + " is readable or writable by every user but holds tokens: chmod 0640 it");
+            } else {
+                ok("config", f + " is not readable by other users");
+            }
+        } catch (IOException e) {
+            fail("config", "cannot read the mode of " + f + ": " + e.getMessage());
+        }
+    }
+
+    private void ok(String area, String message) {
+        lines.add("OK    " + area + ": " + message);
+    }
+
+    private void warn(String area, String message) {
+        lines.add("WARN  " + area + ": " + message);
+    }
+
+    private void fail(String area, String message) {
+        lines.add("FAIL  " + area + ": " + message);
+        failures++;
+    }
+
+    private int report() {
+        lines.forEach(System.out::println);
+        System.out.println(failures == 0 ? "doctor: all checks passed" : "doctor: " + failures + " check(s) failed");
+        return failures == 0 ? 0 : 1;
+    }
+}
