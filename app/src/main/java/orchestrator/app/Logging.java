@@ -70,8 +70,9 @@ final class Logging {
     private static volatile boolean json;
 
     /**
-     * Reopens the log file after logrotate renamed it (SIGHUP). The new appender is attached before
-     * the old one is detached, so every line lands in one file or the other: none is lost.
+     * Reopens the log file after logrotate renamed it (SIGHUP). {@code openFile} swaps the stream while
+     * holding the appender's write lock, so each line goes wholly to the old file or to the new one:
+     * none is lost.
      */
     static synchronized void reopen() {
         Path file = logFile;
@@ -79,17 +80,15 @@ final class Logging {
             return;
         }
         LoggerContext ctx = (LoggerContext) LoggerFactory.getILoggerFactory();
-        ch.qos.logback.classic.Logger root = ctx.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
-        ch.qos.logback.core.Appender<ILoggingEvent> old = root.getAppender("file");
-        FileAppender<ILoggingEvent> fresh = fileAppender(ctx, file, json);
-        fresh.setName("file-" + System.nanoTime());
-        root.addAppender(fresh);
-        if (old != null) {
-            root.detachAppender(old);
-            old.stop();
+        ch.qos.logback.core.Appender<ILoggingEvent> appender = ctx.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).getAppender("file");
+        if (appender instanceof FileAppender<ILoggingEvent> fa) {
+            try {
+                fa.openFile(file.toString());
+                LoggerFactory.getLogger(Logging.class).info("reopened log file {}", file);
+            } catch (java.io.IOException e) {
+                LoggerFactory.getLogger(Logging.class).error("cannot reopen log file {}; logging to stderr only until the next SIGHUP", file, e);
+            }
         }
-        fresh.setName("file");
-        LoggerFactory.getLogger(Logging.class).info("reopened log file {}", file);
     }
 
     private static FileAppender<ILoggingEvent> fileAppender(LoggerContext ctx, Path logFile, boolean json) {
