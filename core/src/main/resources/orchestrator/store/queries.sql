@@ -147,3 +147,7 @@ ON CONFLICT (project, day) DO UPDATE SET cost_usd = cost_usd + excluded.cost_usd
 
 -- name: daily_usage
 SELECT cost_usd, api_calls FROM daily_usage WHERE project = ? AND day = ?
+
+-- name: backup
+-- a consistent copy of the live database, taken in one read transaction; writers are not blocked (WAL)
+VACUUM INTO ?

@@ -96,6 +96,12 @@ public interface JobStore extends AutoCloseable {
 
     DailyUsage dailyUsage(String project, java.time.LocalDate day);
 
+    /**
+     * Writes a consistent copy of the whole database to {@code target} (which must not exist) while the
+     * store stays in use: the backup of a live system.
+     */
+    void backup(java.nio.file.Path target);
+
     /** Appends an audit row that records an action without a transition (e.g. a read of logs). */
     void audit(String jobId, String actor, String reason);
 

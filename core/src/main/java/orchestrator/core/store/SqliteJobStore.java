@@ -846,6 +846,21 @@ public final class SqliteJobStore implements JobStore {
         return new ActionResult(ActionResult.Kind.DONE, to, reason);
     }
 
+    // ---------------------------------------------------------------- backup
+
+    @Override
+    public void backup(Path target) {
+        if (Files.exists(target)) {
+            throw new StoreUnavailableException("backup target " + target + " already exists; choose a new file", null);
+        }
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql.get("backup"))) {
+            ps.setString(1, target.toAbsolutePath().toString());
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw unavailable("backup to " + target, e);
+        }
+    }
+
     // ---------------------------------------------------------------- health
 
     @Override

@@ -313,4 +313,17 @@ class SqliteJobStoreTest {
         assertThat(store.tryStartApiCall(null, day, 0, 1.0)).as("cost reached").isFalse();
         assertThat(store.dailyUsage(null, day).costUsd()).isEqualTo(1.2);
     }
+
+    @Test
+    void backup_of_the_live_store_opens_as_a_store_with_the_same_jobs() {
+        String id = enqueue("{\"goal\":\"keep me\"}");
+        store.lease("r1", 1);
+        Path copy = dir.resolve("backup.db");
+        store.backup(copy);
+        assertThatThrownBy(() -> store.backup(copy)).hasMessageContaining("already exists");
+        try (SqliteJobStore restored = new SqliteJobStore(copy, clock, TTL, 3)) {
+            assertThat(restored.find(id).orElseThrow().state()).isEqualTo(JobState.RUNNING);
+            assertThat(restored.events(id)).hasSize(2);
+        }
+    }
 }
