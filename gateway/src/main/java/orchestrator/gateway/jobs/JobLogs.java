@@ -199,7 +199,10 @@ public final class JobLogs {
     private static Map<String, Object> status(JobView job) {
         List<Map<String, Object>> steps = new ArrayList<>();
         for (Step s : job.spec().steps()) {
-            steps.add(Map.of("step_id", s.stepId(), "status", stepStatus(job, s.stepId())));
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("step_id", s.stepId());
+            m.put("status", stepStatus(job, s.stepId()));
+            steps.add(m);
         }
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("status", job.state().wire());
