@@ -82,7 +82,14 @@ public final class WebhookRoute implements Handler {
         String client = caller.address();
 
         BoundedBody.checkDeclared(ctx.req().getContentLengthLong(), config.maxWebhookBodyBytes());
-        byte[] body = BoundedBody.read(ctx.req().getInputStream(), config.maxWebhookBodyBytes());
+        byte[] body;
+        try {
+            body = BoundedBody.read(ctx.req().getInputStream(), config.maxWebhookBodyBytes());
+        } catch (IOException e) {
+            // the client's fault, not ours: fewer bytes than its Content-Length, or broken chunk framing
+            throw new ApiError(400, "invalid_body", "the body could not be read: it ended before its declared length"
+                    + " or its chunked framing is malformed").withHeader("Connection", "close");
+        }
         if (!isJson(ctx.header("Content-Type"))) {
             throw new ApiError(415, "unsupported_media_type", "send the job as Content-Type: application/json");
         }
