@@ -52,7 +52,7 @@ public final class GatewayServer implements AutoCloseable {
         JobRoutes jobs = new JobRoutes(admission, store);
         logs = new JobLogs(admission, store, core.artifactsDir());
         JobArtifacts artifacts = new JobArtifacts(admission, store, core.artifactsDir());
-        Probes probes = new Probes(store, clock);
+        Probes probes = new Probes(store, clock, core.databasePath());
         app = Javalin.create(cfg -> {
             cfg.startup.showJavalinBanner = false;
             cfg.startup.showOldJavalinVersionWarning = false;
