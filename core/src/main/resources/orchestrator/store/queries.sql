@@ -151,3 +151,26 @@ SELECT cost_usd, api_calls FROM daily_usage WHERE project = ? AND day = ?
 -- name: backup
 -- a consistent copy of the live database, taken in one read transaction; writers are not blocked (WAL)
 VACUUM INTO ?
+
+-- name: stats_jobs
+-- for /metrics: jobs per state and project ('' for none)
+SELECT state, ifnull(project, ''), count(*) FROM jobs GROUP BY 1, 2
+
+-- name: stats_steps
+-- for /metrics: steps per agent and status, with what they cost, per project
+SELECT ifnull(j.project, ''), ifnull(s.agent, ''), s.status, count(*), sum(s.cost_usd), sum(s.tokens_in), sum(s.tokens_out)
+  FROM job_steps s JOIN jobs j ON j.id = s.job_id
+ GROUP BY 1, 2, 3
+
+-- name: stats_durations
+-- for /metrics: cumulative histogram of finished jobs' run time (started_at to finished_at), in ms;
+-- ?1..?7 are the bucket bounds in ms, ascending
+SELECT count(*), ifnull(sum(d), 0),
+       ifnull(sum(d <= ?1), 0), ifnull(sum(d <= ?2), 0), ifnull(sum(d <= ?3), 0), ifnull(sum(d <= ?4), 0),
+       ifnull(sum(d <= ?5), 0), ifnull(sum(d <= ?6), 0), ifnull(sum(d <= ?7), 0)
+  FROM (SELECT finished_at - started_at AS d FROM jobs
+         WHERE state IN ('succeeded', 'failed', 'cancelled') AND started_at IS NOT NULL AND finished_at IS NOT NULL)
+
+-- name: stats_leases_lost
+-- for /metrics: leases that expired (requeued or ended), as requeueExpired records them
+SELECT count(*) FROM job_events WHERE from_state = 'running' AND reason LIKE 'lease of % expired%'

@@ -27,6 +27,12 @@ final class ErrorMapping {
         // Javalin's own answers: no route (404), wrong method (405), its body-size guard (413)...
         routes.exception(HttpResponseException.class, (e, ctx) -> write(ctx, fromJavalin(e.getStatus())));
         routes.exception(Exception.class, (e, ctx) -> {
+            // Jetty's own 4xx (an early EOF, a bad chunk) read through a route: the client's fault, not a 500
+            if (e instanceof org.eclipse.jetty.http.HttpException he && he.getCode() >= 400 && he.getCode() < 500) {
+                log.debug("{} {}: bad request: {}", ctx.method(), ctx.path(), e.getMessage());
+                write(ctx, fromJavalin(he.getCode()).withHeader("Connection", "close"));
+                return;
+            }
             log.error("{} {} failed", ctx.method(), ctx.path(), e);
             write(ctx, new ApiError(500, "internal_error", "internal error; the server log has the details"));
         });

@@ -14,6 +14,7 @@ import orchestrator.core.config.Env;
 import orchestrator.gateway.auth.ApiToken;
 import orchestrator.gateway.auth.DevToken;
 import orchestrator.gateway.auth.TrustedProxies;
+import orchestrator.gateway.webhook.RequestSignatures;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,10 +30,11 @@ import org.slf4j.LoggerFactory;
  * @param trustedProxies       {@code TRUSTED_PROXIES}: peers whose {@code X-Forwarded-For} is believed
  * @param metricsToken         {@code METRICS_TOKEN}, or null (then {@code /metrics} is for loopback only)
  * @param devTokenFile         the development token file when no token was configured, else null
+ * @param signatures           {@code WEBHOOK_HMAC_SECRETS}: projects whose webhooks must be signed
  */
 public record GatewayConfig(String host, int port, List<ApiToken> tokens, long maxWebhookBodyBytes,
                             Duration rateLimitWindow, int rateLimitMaxRequests, TrustedProxies trustedProxies,
-                            String metricsToken, Path devTokenFile) {
+                            String metricsToken, Path devTokenFile, RequestSignatures signatures) {
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
     public static final long DEFAULT_MAX_WEBHOOK_BODY_BYTES = 1_048_576;
@@ -45,6 +47,7 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
 
     public GatewayConfig {
         tokens = List.copyOf(tokens);
+        signatures = signatures == null ? RequestSignatures.none() : signatures;
         if (tokens.isEmpty()) {
             throw new ConfigException("WEBHOOK_TOKEN", "at least one token is needed");
         }
@@ -69,6 +72,7 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
             log.warn("METRICS_TOKEN is shorter than {} characters; use a long random value", MIN_TOKEN_LENGTH);
         }
 
+        RequestSignatures signatures = RequestSignatures.parse(env.pairs(RequestSignatures.VARIABLE), core.projects().keySet());
         List<ApiToken> tokens = configuredTokens(env, core.projects());
         Path devFile = null;
         if (tokens.isEmpty()) {
@@ -80,7 +84,7 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
                 host = DEFAULT_HOST;
             }
         }
-        return new GatewayConfig(host, port, tokens, maxBody, window, maxRequests, proxies, metricsToken, devFile);
+        return new GatewayConfig(host, port, tokens, maxBody, window, maxRequests, proxies, metricsToken, devFile, signatures);
     }
 
     private static List<ApiToken> configuredTokens(Env env, Map<String, Path> projects) {
@@ -140,6 +144,6 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
         return "GatewayConfig[host=" + host + ", port=" + port + ", tokens=" + tokens + ", maxWebhookBodyBytes="
                 + maxWebhookBodyBytes + ", rateLimitWindow=" + rateLimitWindow + ", rateLimitMaxRequests="
                 + rateLimitMaxRequests + ", trustedProxies=" + trustedProxies + ", metricsToken="
-                + Env.mask(metricsToken) + ", devTokenFile=" + devTokenFile + "]";
+                + Env.mask(metricsToken) + ", devTokenFile=" + devTokenFile + ", signedProjects=" + signatures.projects() + "]";
     }
 }

@@ -153,4 +153,25 @@ class GatewayConfigTest {
         assertThat(home.resolve("dev-token")).doesNotExist();
         assertThat(config(Map.of("WEBHOOK_TOKEN", TOKEN, "HTTP_HOST", "0.0.0.0")).host()).isEqualTo("0.0.0.0");
     }
+
+    @Test
+    void hmac_secrets_for_an_unknown_project_stop_the_start_without_showing_a_secret() {
+        assertThatThrownBy(() -> config(Map.of("WEBHOOK_TOKEN", TOKEN, "WEBHOOK_HMAC_SECRETS", "gamma=sup3r-s3cret")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("WEBHOOK_HMAC_SECRETS").hasMessageContaining("gamma")
+                .hasMessageNotContaining("sup3r-s3cret");
+        assertThatThrownBy(() -> config(Map.of("WEBHOOK_TOKEN", TOKEN, "WEBHOOK_HMAC_SECRETS", "alpha=one||two")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("WEBHOOK_HMAC_SECRETS")
+                .hasMessageNotContaining("one").hasMessageNotContaining("two");
+    }
+
+    @Test
+    void hmac_secrets_are_read_per_project_and_never_printed() {
+        GatewayConfig c = config(Map.of("WEBHOOK_TOKEN", TOKEN, "WEBHOOK_HMAC_SECRETS", "alpha=k1-secret|k2-secret"));
+        assertThat(c.signatures().requiredFor("alpha")).isTrue();
+        assertThat(c.signatures().requiredFor("beta")).isFalse();
+        assertThat(c.signatures().requiredFor(null)).isFalse();
+        assertThat(c.toString()).contains("signedProjects=[alpha]").doesNotContain("k1-secret").doesNotContain("k2-secret");
+    }
 }
+

@@ -2,6 +2,7 @@ package orchestrator.gateway;
 
 import static orchestrator.gateway.RunningGateway.ADMIN;
 import static orchestrator.gateway.RunningGateway.ALPHA;
+import static orchestrator.gateway.RunningGateway.BETA;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
@@ -255,19 +256,49 @@ class WebhookIntakeTest {
     }
 
     @Test
-    void requests_over_the_rate_limit_are_429_until_the_window_ends() {
+    void requests_over_the_rate_limit_are_429_until_a_request_has_refilled() {
+        // 2 per 60 s, refilled greedily: a burst of 2, then one more every 30 s
         start(Map.of("WEBHOOK_RATE_LIMIT_MAX_REQUESTS", "2", "WEBHOOK_RATE_LIMIT_WINDOW_SEC", "60"));
         assertThat(gw.postJob(ALPHA, ALPHA_JOB).status()).isEqualTo(202);
         assertThat(gw.postJob(ALPHA, ALPHA_JOB).status()).isEqualTo(202);
         Answer limited = gw.postJob(ALPHA, ALPHA_JOB);
         assertThat(limited.status()).isEqualTo(429);
         assertThat(limited.error()).isEqualTo("rate_limited");
-        assertThat(limited.header("Retry-After")).isEqualTo("60");
+        assertThat(limited.header("Retry-After")).isEqualTo("30");
         // another token from the same address has its own budget
         assertThat(gw.postJob(ADMIN, ALPHA_JOB).status()).isEqualTo(202);
 
-        gw.clock.advance(Duration.ofSeconds(60));
+        gw.clock.advance(Duration.ofSeconds(10));
+        assertThat(gw.postJob(ALPHA, ALPHA_JOB).header("Retry-After")).isEqualTo("20");
+        gw.clock.advance(Duration.ofMillis(19_500));
+        // Retry-After is whole seconds rounded up: 0.5 s left is "1", never "0"
+        assertThat(gw.postJob(ALPHA, ALPHA_JOB).header("Retry-After")).isEqualTo("1");
+        gw.clock.advance(Duration.ofMillis(500));
         assertThat(gw.postJob(ALPHA, ALPHA_JOB).status()).isEqualTo(202);
+        assertThat(gw.postJob(ALPHA, ALPHA_JOB).status()).isEqualTo(429);
+    }
+
+    @Test
+    void rate_limit_is_per_client_address_behind_a_trusted_proxy() {
+        start(Map.of("WEBHOOK_RATE_LIMIT_MAX_REQUESTS", "1"));
+        assertThat(gw.postJob(ALPHA, ALPHA_JOB, "X-Forwarded-For", "203.0.113.1").status()).isEqualTo(202);
+        assertThat(gw.postJob(ALPHA, ALPHA_JOB, "X-Forwarded-For", "203.0.113.1").status()).isEqualTo(429);
+        assertThat(gw.postJob(ALPHA, ALPHA_JOB, "X-Forwarded-For", "203.0.113.2").status()).isEqualTo(202);
+    }
+
+    @Test
+    void job_api_has_its_own_per_token_limit() {
+        start(Map.of("WEBHOOK_RATE_LIMIT_MAX_REQUESTS", "2"));
+        String id = gw.postJob(ALPHA, ALPHA_JOB).json().path("job_id").asText();
+        assertThat(gw.get("/jobs/" + id, ALPHA).status()).isEqualTo(200);
+        assertThat(gw.get("/jobs", ALPHA).status()).isEqualTo(200);
+        Answer limited = gw.get("/jobs/" + id, ALPHA);
+        assertThat(limited.status()).isEqualTo(429);
+        assertThat(limited.header("Retry-After")).isEqualTo("30");
+        assertThat(gw.send("POST", "/jobs/" + id + "/cancel", ALPHA, null, null).status()).isEqualTo(429);
+        // polling did not use up the budget for submitting
+        assertThat(gw.postJob(ALPHA, ALPHA_JOB).status()).isEqualTo(202);
+        assertThat(gw.get("/jobs/" + id, BETA).status()).isEqualTo(404);
     }
 
     @Test

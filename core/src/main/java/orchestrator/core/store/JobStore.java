@@ -110,4 +110,10 @@ public interface JobStore extends AutoCloseable {
 
     @Override
     void close();
+
+    /**
+     * Aggregates for monitoring: jobs per state and project, steps per agent and status with cost and tokens,
+     * a histogram of finished jobs' run times and the number of leases lost. Scans the tables; callers cache it.
+     */
+    StoreStats stats();
 }

@@ -975,4 +975,48 @@ public final class SqliteJobStore implements JobStore {
     private static StoreUnavailableException unavailable(String what, SQLException e) {
         return new StoreUnavailableException(what + " failed: " + e.getMessage(), e);
     }
+
+    // ---------------------------------------------------------------- monitoring
+
+    @Override
+    public StoreStats stats() {
+        try (Connection c = pool.getConnection()) {
+            List<StoreStats.JobCount> jobs = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement(sql.get("stats_jobs")); ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    jobs.add(new StoreStats.JobCount(JobState.fromWire(rs.getString(1)), rs.getString(2), rs.getLong(3)));
+                }
+            }
+            List<StoreStats.StepCount> steps = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement(sql.get("stats_steps")); ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    steps.add(new StoreStats.StepCount(rs.getString(1), rs.getString(2), rs.getString(3), rs.getLong(4),
+                            rs.getDouble(5), rs.getLong(6), rs.getLong(7)));
+                }
+            }
+            StoreStats.DurationHistogram durations;
+            try (PreparedStatement ps = c.prepareStatement(sql.get("stats_durations"))) {
+                List<Long> bounds = StoreStats.DURATION_BUCKETS_SEC;
+                for (int i = 0; i < bounds.size(); i++) {
+                    ps.setLong(i + 1, bounds.get(i) * 1000);
+                }
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    List<Long> cumulative = new ArrayList<>();
+                    for (int i = 0; i < bounds.size(); i++) {
+                        cumulative.add(rs.getLong(3 + i));
+                    }
+                    durations = new StoreStats.DurationHistogram(cumulative, rs.getLong(1), rs.getLong(2) / 1000.0);
+                }
+            }
+            long leasesLost;
+            try (PreparedStatement ps = c.prepareStatement(sql.get("stats_leases_lost")); ResultSet rs = ps.executeQuery()) {
+                leasesLost = rs.next() ? rs.getLong(1) : 0;
+            }
+            return new StoreStats(jobs, steps, durations, leasesLost);
+        } catch (SQLException e) {
+            throw unavailable("read stats", e);
+        }
+    }
 }
+

@@ -14,7 +14,7 @@ import orchestrator.core.store.JobStore;
 import orchestrator.core.store.JobView;
 import orchestrator.gateway.ApiError;
 import orchestrator.gateway.auth.ApiToken;
-import orchestrator.gateway.auth.BearerAuth;
+import orchestrator.gateway.auth.Admission;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -27,23 +27,23 @@ public final class JobRoutes {
     public static final int DEFAULT_LIMIT = 50;
     private static final Logger log = LoggerFactory.getLogger(JobRoutes.class);
 
-    private final BearerAuth auth;
+    private final Admission admission;
     private final JobStore store;
 
-    public JobRoutes(BearerAuth auth, JobStore store) {
-        this.auth = auth;
+    public JobRoutes(Admission admission, JobStore store) {
+        this.admission = admission;
         this.store = store;
     }
 
     /** {@code GET /jobs/{id}} */
     public void get(Context ctx) {
-        ApiToken token = auth.authenticate(ctx.header("Authorization"));
-        json(ctx, 200, visible(token, ctx.pathParam("id")).apiBody());
+        ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
+        json(ctx, 200, visible(store, token, ctx.pathParam("id")).apiBody());
     }
 
     /** {@code GET /jobs?project=&state=&limit=}, newest first. */
     public void list(Context ctx) {
-        ApiToken token = auth.authenticate(ctx.header("Authorization"));
+        ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
         String project = blankToNull(ctx.queryParam("project"));
         JobState state = null;
         String stateText = blankToNull(ctx.queryParam("state"));
@@ -99,8 +99,8 @@ public final class JobRoutes {
     }
 
     private void act(Context ctx, String action, BiFunction<String, String, ActionResult> op) {
-        ApiToken token = auth.authenticate(ctx.header("Authorization"));
-        String id = visible(token, ctx.pathParam("id")).id();
+        ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
+        String id = visible(store, token, ctx.pathParam("id")).id();
         ActionResult r = op.apply(id, token.name());
         switch (r.kind()) {
             case DONE -> {
@@ -122,7 +122,8 @@ public final class JobRoutes {
         }
     }
 
-    private JobView visible(ApiToken token, String id) {
+    /** The job if this token may see it; else the same 404 as for a job that does not exist. */
+    static JobView visible(JobStore store, ApiToken token, String id) {
         JobView v = store.find(id).orElseThrow(JobRoutes::notFound);
         if (!token.sees(v.project())) {
             throw notFound();
@@ -130,11 +131,11 @@ public final class JobRoutes {
         return v;
     }
 
-    private static ApiError notFound() {
+    static ApiError notFound() {
         return new ApiError(404, "not_found", "no such job");
     }
 
-    private static void json(Context ctx, int status, Object body) {
+    static void json(Context ctx, int status, Object body) {
         ctx.status(status).contentType("application/json").result(Json.write(body));
     }
 

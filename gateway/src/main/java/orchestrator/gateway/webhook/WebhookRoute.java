@@ -7,13 +7,11 @@ import com.fasterxml.jackson.databind.ObjectReader;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
 import java.io.IOException;
-import java.time.Clock;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.OptionalLong;
 import java.util.Set;
+import java.util.function.Consumer;
 import java.util.TreeSet;
 import orchestrator.core.Json;
 import orchestrator.core.config.CoreConfig;
@@ -24,10 +22,11 @@ import orchestrator.core.job.Source;
 import orchestrator.core.store.Enqueued;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.NewJob;
+import orchestrator.core.store.StoreUnavailableException;
 import orchestrator.gateway.ApiError;
 import orchestrator.gateway.GatewayConfig;
+import orchestrator.gateway.auth.Admission;
 import orchestrator.gateway.auth.ApiToken;
-import orchestrator.gateway.auth.BearerAuth;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -44,32 +43,53 @@ public final class WebhookRoute implements Handler {
     private static final ObjectReader READER = Json.mapper().reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private final GatewayConfig config;
-    private final BearerAuth auth;
+    private final Admission admission;
     private final JobSpecParser parser;
     private final Set<String> projects;
     private final JobStore store;
-    private final FixedWindowLimiter perTokenAndAddress;
-    private final FixedWindowLimiter failuresPerAddress;
+    private final Consumer<Integer> answered;
 
-    public WebhookRoute(GatewayConfig config, CoreConfig core, BearerAuth auth, JobStore store, Clock clock) {
+    /** @param answered told the status of every answer, errors included (the webhook counter of /metrics) */
+    public WebhookRoute(GatewayConfig config, CoreConfig core, Admission admission, JobStore store, Consumer<Integer> answered) {
         this.config = config;
-        this.auth = auth;
+        this.admission = admission;
         this.parser = core.agents().parser();
         this.projects = Set.copyOf(core.projects().keySet());
         this.store = store;
-        this.perTokenAndAddress = new FixedWindowLimiter(clock, config.rateLimitWindow(), config.rateLimitMaxRequests());
-        this.failuresPerAddress = new FixedWindowLimiter(clock, config.rateLimitWindow(), config.rateLimitMaxRequests());
+        this.answered = answered;
     }
 
     @Override
     public void handle(Context ctx) throws IOException {
-        String client = config.trustedProxies().clientAddress(ctx.req().getRemoteAddr(),
-                Collections.list(ctx.req().getHeaders("X-Forwarded-For")));
-        ApiToken token = authenticate(ctx.header("Authorization"), client);
-        limited(perTokenAndAddress.acquire(token.name() + "|" + client));
+        try {
+            intake(ctx);
+            answered.accept(ctx.statusCode());
+        } catch (ApiError e) {
+            answered.accept(e.status());
+            throw e;
+        } catch (StoreUnavailableException e) {
+            answered.accept(503);
+            throw e;
+        } catch (RuntimeException | IOException e) {
+            answered.accept(500);
+            throw e;
+        }
+    }
+
+    private void intake(Context ctx) throws IOException {
+        Admission.Caller caller = admission.admit(ctx, Admission.Budget.WEBHOOK);
+        ApiToken token = caller.token();
+        String client = caller.address();
 
         BoundedBody.checkDeclared(ctx.req().getContentLengthLong(), config.maxWebhookBodyBytes());
-        byte[] body = BoundedBody.read(ctx.req().getInputStream(), config.maxWebhookBodyBytes());
+        byte[] body;
+        try {
+            body = BoundedBody.read(ctx.req().getInputStream(), config.maxWebhookBodyBytes());
+        } catch (IOException e) {
+            // the client's fault, not ours: fewer bytes than its Content-Length, or broken chunk framing
+            throw new ApiError(400, "invalid_body", "the body could not be read: it ended before its declared length"
+                    + " or its chunked framing is malformed").withHeader("Connection", "close");
+        }
         if (!isJson(ctx.header("Content-Type"))) {
             throw new ApiError(415, "unsupported_media_type", "send the job as Content-Type: application/json");
         }
@@ -84,6 +104,11 @@ public final class WebhookRoute implements Handler {
                     ? "this token must name a project in project_id; it may use: " + scopeList(token)
                     : "this token may not submit jobs for project '" + project + "'; it may use: " + scopeList(token));
         }
+        // The signature is checked only here, after the body is parsed, because which secret applies depends
+        // on the project named inside the body. It is computed over the raw bytes as received, so parsing first
+        // changes nothing about what is verified; a request for a signed project is refused before anything
+        // is stored or any idempotency key is looked up.
+        config.signatures().verify(project, body, ctx.header(RequestSignatures.HEADER));
 
         Map<String, Object> meta = new LinkedHashMap<>();
         meta.put("remote_addr", client);
@@ -98,6 +123,8 @@ public final class WebhookRoute implements Handler {
                 log.info("accepted job {} for project {} from token {} at {}", e.jobId(), e.project(), token.name(), client);
             } else {
                 log.info("repeated idempotency key: answering with job {} (project {}, token {})", e.jobId(), e.project(), token.name());
+                // the repeat is a submission too: the audit trail shows who sent it again
+                store.audit(e.jobId(), token.name(), "repeated submission; answered with the existing job");
             }
         } finally {
             MDC.remove("job_id");
@@ -108,27 +135,6 @@ public final class WebhookRoute implements Handler {
         answer.put("status_url", "/jobs/" + e.jobId());
         answer.put("project", e.project());
         ctx.status(e.created() ? 202 : 200).contentType("application/json").result(Json.write(answer));
-    }
-
-    /**
-     * Failed authentications count per client address; an address over the limit is refused before its
-     * token is even looked at, which caps how fast anyone can guess tokens.
-     */
-    private ApiToken authenticate(String header, String client) {
-        limited(failuresPerAddress.exhausted("auth|" + client));
-        try {
-            return auth.authenticate(header);
-        } catch (ApiError e) {
-            failuresPerAddress.acquire("auth|" + client);
-            throw e;
-        }
-    }
-
-    private static void limited(OptionalLong retryAfter) {
-        if (retryAfter.isPresent()) {
-            throw new ApiError(429, "rate_limited", "too many requests; retry in " + retryAfter.getAsLong() + " s")
-                    .withHeader("Retry-After", Long.toString(retryAfter.getAsLong()));
-        }
     }
 
     private JobSpec parse(byte[] body, String idempotencyKey) {
