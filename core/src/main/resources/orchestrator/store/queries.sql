@@ -114,8 +114,8 @@ UPDATE jobs
 DELETE FROM job_steps WHERE job_id = ?
 
 -- name: ready_write
--- a write that changes nothing but still needs the write lock: proves the file is writable
-UPDATE jobs SET updated_at = updated_at WHERE rowid = -1
+-- a committed one-row write: proves the lock can be taken and the disk takes a WAL frame
+UPDATE store_probe SET at = ? WHERE id = 1
 
 -- name: insert_fire
 INSERT INTO schedule_fires (schedule_id, fire_time, job_id, outcome, reason, created_at)

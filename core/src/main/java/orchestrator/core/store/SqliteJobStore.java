@@ -47,7 +47,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class SqliteJobStore implements JobStore {
     private static final Logger log = LoggerFactory.getLogger(SqliteJobStore.class);
-    private static final List<String> MIGRATIONS = List.of("V1__jobs.sql", "V2__schedule_fires.sql", "V3__daily_usage.sql");
+    private static final List<String> MIGRATIONS = List.of("V1__jobs.sql", "V2__schedule_fires.sql", "V3__daily_usage.sql", "V4__store_probe.sql");
     private static final int MAX_BATCH = 1024;
     private static final Duration ENQUEUE_TIMEOUT = Duration.ofSeconds(15);
     private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() { };
@@ -872,8 +872,9 @@ public final class SqliteJobStore implements JobStore {
         try (Connection c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + file
                 + "?journal_mode=WAL&busy_timeout=" + timeout.toMillis())) {
             inTx(c, () -> {
-                try (Statement st = c.createStatement()) {
-                    st.executeUpdate(sql.get("ready_write"));
+                try (PreparedStatement ps = c.prepareStatement(sql.get("ready_write"))) {
+                    ps.setLong(1, clock.millis());
+                    ps.executeUpdate();
                 }
                 return null;
             });
