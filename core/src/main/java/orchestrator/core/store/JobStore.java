@@ -102,6 +102,13 @@ public interface JobStore extends AutoCloseable {
      */
     void backup(java.nio.file.Path target);
 
+    /**
+     * A number that changes whenever any process commits to the store: an idle runner polls it (a
+     * shared-memory read, no lock) and tries a lease only when it moved, instead of a write
+     * transaction per poll.
+     */
+    long changeCounter();
+
     /** Appends an audit row that records an action without a transition (e.g. a read of logs). */
     void audit(String jobId, String actor, String reason);
 

@@ -846,6 +846,26 @@ public final class SqliteJobStore implements JobStore {
         return new ActionResult(ActionResult.Kind.DONE, to, reason);
     }
 
+    // ---------------------------------------------------------------- change signal
+
+    private Connection watcher;
+
+    @Override
+    public synchronized long changeCounter() {
+        // data_version is per connection and ignores the connection's own commits: this one never writes,
+        // so every commit by anyone (this process's pool included) moves it
+        try {
+            if (watcher == null || watcher.isClosed()) {
+                watcher = java.sql.DriverManager.getConnection("jdbc:sqlite:" + file + "?journal_mode=WAL&busy_timeout=1000");
+            }
+            try (Statement st = watcher.createStatement(); ResultSet rs = st.executeQuery("PRAGMA data_version")) {
+                return rs.next() ? rs.getLong(1) : 0;
+            }
+        } catch (SQLException e) {
+            throw unavailable("change counter", e);
+        }
+    }
+
     // ---------------------------------------------------------------- backup
 
     @Override
@@ -888,6 +908,15 @@ public final class SqliteJobStore implements JobStore {
     @Override
     public void close() {
         closed = true;
+        synchronized (this) {
+            if (watcher != null) {
+                try {
+                    watcher.close();
+                } catch (SQLException e) {
+                    log.debug("closing the change watcher: {}", e.getMessage());
+                }
+            }
+        }
         try {
             writer.join(10_000);
         } catch (InterruptedException e) {

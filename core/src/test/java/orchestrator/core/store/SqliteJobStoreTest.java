@@ -326,4 +326,17 @@ class SqliteJobStoreTest {
             assertThat(restored.events(id)).hasSize(2);
         }
     }
+
+    @Test
+    void change_counter_moves_when_another_process_or_connection_commits() {
+        long before = store.changeCounter();
+        assertThat(store.changeCounter()).isEqualTo(before);
+        try (SqliteJobStore other = new SqliteJobStore(dir.resolve("orchestrator.db"), clock, TTL, 3)) {
+            other.enqueue(new NewJob(spec("{\"goal\":\"g\"}"), Source.of("api"), "t"));
+        }
+        long afterOther = store.changeCounter();
+        assertThat(afterOther).isNotEqualTo(before);
+        enqueue("{\"goal\":\"own\"}");
+        assertThat(store.changeCounter()).as("this store's own pool commits count too").isNotEqualTo(afterOther);
+    }
 }
