@@ -262,7 +262,7 @@ final class JobRun implements Runnable {
                         sessionId = a.report().sessionId();
                     }
                 }
-                boolean retry = "agent_exit_nonzero".equals(a.errorCode()) && attempts <= step.maxRetries()
+                boolean retry = a.retryable() && attempts <= step.maxRetries()
                         && job.stopRequest() == null;
                 if (!retry) {
                     break;
@@ -314,7 +314,10 @@ final class JobRun implements Runnable {
      * concluded; {@code report} is what its output said (null when no process ran).
      */
     private record Attempt(String status, Integer exitCode, String errorCode, String message, String finalMessage,
-                           AgentReport report) {
+                           AgentReport report, boolean retryable) {
+        Attempt(String status, Integer exitCode, String errorCode, String message, String finalMessage, AgentReport report) {
+            this(status, exitCode, errorCode, message, finalMessage, report, "agent_exit_nonzero".equals(errorCode));
+        }
     }
 
     private static void appendLog(Path logFile, String text) throws IOException {
@@ -385,7 +388,13 @@ final class JobRun implements Runnable {
             }
         }
 
-        Limits limits = step.limits().orElse(spec.policy().limits()).orElse(DEFAULT_LIMITS);
+        Limits set = step.limits().orElse(spec.policy().limits());
+        Limits defaults = DEFAULT_LIMITS;
+        if (set.memoryMb() == null && adapter.minAddressSpaceMb() > DEFAULT_LIMITS.memoryMb()) {
+            defaults = new Limits(DEFAULT_LIMITS.cpuSec(), adapter.minAddressSpaceMb(), DEFAULT_LIMITS.maxProcs(),
+                    DEFAULT_LIMITS.maxFileMb(), DEFAULT_LIMITS.maxOpenFiles());
+        }
+        Limits limits = set.orElse(defaults);
         ProcessSpec ps = new ProcessSpec(inv.argv(), ws.dir(), env, inv.stdin(), logFile, true,
                 Duration.ofSeconds(step.timeoutSec()), Duration.ofSeconds(idle), limits, Ids.randomHex(16), redactor,
                 LOG_CAP_BYTES, wrapper);
@@ -406,7 +415,7 @@ final class JobRun implements Runnable {
             ctx.store().addDailyCost(lease.project(), day, report.costUsd());
         }
         StepVerdict v = StepVerdict.of(adapter, res, report, monitor.abortCode(), limits, step.timeoutSec(), idle);
-        return new Attempt(v.status(), v.exitCode(), v.errorCode(), v.message(), v.finalMessage(), report);
+        return new Attempt(v.status(), v.exitCode(), v.errorCode(), v.message(), v.finalMessage(), report, v.retryable());
     }
 
     /** The last non-blank line of a log (read from its tail only): a command agent's final message. */

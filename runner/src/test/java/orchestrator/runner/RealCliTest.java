@@ -44,7 +44,8 @@ class RealCliTest {
     @ParameterizedTest(name = "{0} {1} ends {3}")
     @CsvSource({
             "claude,   claude,   '',                                     auth_failed",
-            "claude,   claude,   ANTHROPIC_API_KEY=sk-ant-api03-notarealkeynotarealkey, provider_unreachable",
+            // with a key claude is silent ~18 s before its first event (start-up calls time out): longer than IDLE_SEC
+            "claude,   claude,   ANTHROPIC_API_KEY=sk-ant-api03-notarealkeynotarealkey, idle_timeout",
             "codex,    codex,    '',                                     provider_unreachable",
             "opencode, opencode, '',                                     provider_unreachable",
             "gemini,   gemini,   '',                                     auth_failed",

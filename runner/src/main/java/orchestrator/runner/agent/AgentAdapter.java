@@ -26,6 +26,14 @@ public interface AgentAdapter {
         return null;
     }
 
+    /**
+     * The smallest address-space rlimit (MB) the CLI can start under, or 0. It raises the runner's
+     * default {@code memory_mb}, never a limit the job set itself.
+     */
+    default long minAddressSpaceMb() {
+        return 0;
+    }
+
     /** True for the CLI agents: they call a paid API, so they count against the daily budget. */
     default boolean callsApi() {
         return true;

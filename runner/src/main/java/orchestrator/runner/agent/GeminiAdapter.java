@@ -41,6 +41,18 @@ final class GeminiAdapter implements AgentAdapter {
         return true;
     }
 
+    /**
+     * Gemini CLI runs on Node, whose fetch (undici) instantiates WebAssembly; V8 reserves guard
+     * regions of virtual memory for it, so under an address-space rlimit of 4 or 16 GB gemini dies
+     * at its first request with "RangeError: WebAssembly.instantiate(): Out of memory" (observed
+     * with 0.61.0; 64 GB works). RLIMIT_AS caps virtual, not resident, memory: a real memory cap for
+     * such a CLI needs a cgroup, e.g. {@code SANDBOX_WRAPPER="systemd-run --scope -p MemoryMax=2G"}.
+     */
+    @Override
+    public long minAddressSpaceMb() {
+        return 64L * 1024;
+    }
+
     @Override
     public String exitCodeMeaning(int exitCode) {
         return switch (exitCode) {

@@ -9,7 +9,8 @@ import orchestrator.runner.process.StepProcess;
  * documented set and a message that says what happened. Messages hold raw agent text: the caller
  * redacts them before they go anywhere.
  */
-public record StepVerdict(String status, Integer exitCode, String errorCode, String message, String finalMessage) {
+public record StepVerdict(String status, Integer exitCode, String errorCode, String message, String finalMessage,
+                          boolean retryable) {
     /** Killed by SIGKILL: the hard CPU rlimit, the kernel's OOM killer or an outside kill. */
     static final int EXIT_SIGKILL = 128 + 9;
     /** Killed by SIGXCPU: the soft CPU rlimit ({@code prlimit --cpu} sets soft = hard). */
@@ -18,11 +19,12 @@ public record StepVerdict(String status, Integer exitCode, String errorCode, Str
     static final int EXIT_SIGXFSZ = 128 + 25;
 
     public static StepVerdict succeeded(String finalMessage) {
-        return new StepVerdict("succeeded", 0, null, null, finalMessage);
+        return new StepVerdict("succeeded", 0, null, null, finalMessage, false);
     }
 
+    /** A plain nonzero exit may be transient and is retried (max_retries); a recognised cause is not. */
     static StepVerdict failed(Integer exit, String code, String message, String finalMessage) {
-        return new StepVerdict("failed", exit, code, message, finalMessage);
+        return new StepVerdict("failed", exit, code, message, finalMessage, "agent_exit_nonzero".equals(code));
     }
 
     /**
@@ -35,7 +37,7 @@ public record StepVerdict(String status, Integer exitCode, String errorCode, Str
         String fm = r.finalMessage();
         Integer exit = res.exitCode();
         return switch (res.ending()) {
-            case STOPPED -> new StepVerdict("cancelled", exit, "cancelled", "stopped: " + res.stopReason(), fm);
+            case STOPPED -> new StepVerdict("cancelled", exit, "cancelled", "stopped: " + res.stopReason(), fm, false);
             case ABORTED -> failed(exit, abortCode == null ? "agent_exit_nonzero" : abortCode, res.stopReason(), fm);
             // a CLI killed by a timer while it was retrying a provider: the recognised cause says more than the timer
             case TIMEOUT -> failed(exit, r.errorCode() != null ? r.errorCode() : "timeout",
@@ -66,7 +68,8 @@ public record StepVerdict(String status, Integer exitCode, String errorCode, Str
         }
         String limit = limitHit(exit, r, limits);
         if (limit != null) {
-            return failed(exit, "agent_exit_nonzero", limit, fm);
+            // the same limit would be hit again: not worth a retry
+            return new StepVerdict("failed", exit, "agent_exit_nonzero", limit, fm, false);
         }
         String code = r.errorCode() != null ? r.errorCode() : adapter.exitCodeMeaning(exit);
         if (code != null) {
