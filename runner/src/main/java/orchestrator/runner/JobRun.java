@@ -9,6 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -17,6 +19,7 @@ import java.util.Map;
 import orchestrator.core.Ids;
 import orchestrator.core.Json;
 import orchestrator.core.agent.AgentDefinition;
+import orchestrator.core.job.Budget;
 import orchestrator.core.job.JobSpec;
 import orchestrator.core.job.JobState;
 import orchestrator.core.job.Limits;
@@ -26,9 +29,14 @@ import orchestrator.core.store.LeaseLostException;
 import orchestrator.core.store.Outcome;
 import orchestrator.core.store.StepRecord;
 import orchestrator.core.store.StoreUnavailableException;
+import orchestrator.runner.agent.AgentAdapter;
 import orchestrator.runner.agent.AgentLaunch;
+import orchestrator.runner.agent.AgentReport;
 import orchestrator.runner.agent.Invocation;
+import orchestrator.runner.agent.OutputParser;
 import orchestrator.runner.agent.StepContext;
+import orchestrator.runner.agent.StepOptions;
+import orchestrator.runner.agent.StepVerdict;
 import orchestrator.runner.artifact.JobArtifacts;
 import orchestrator.runner.process.ProcessSpec;
 import orchestrator.runner.process.Redactor;
@@ -59,6 +67,15 @@ final class JobRun implements Runnable {
     private final Lease lease;
     private final JobSpec spec;
     private final JobArtifacts artifacts;
+    /**
+     * The runner's secrets plus the sensitive env values of every agent this job's steps name: one
+     * redactor for the logs and for everything else written about the job (messages, reports,
+     * result.json, the store's error messages and hence its events).
+     */
+    private final Redactor redactor;
+    /** What the job's agents spent so far; written by this worker thread only. */
+    private JobUsage usage = JobUsage.NONE;
+    private boolean networkWarned;
 
     JobRun(RunnerContext ctx, RunningJob job) {
         this.ctx = ctx;
@@ -66,6 +83,22 @@ final class JobRun implements Runnable {
         this.lease = job.lease();
         this.spec = lease.spec();
         this.artifacts = new JobArtifacts(ctx.core().artifactsDir().resolve(lease.jobId()));
+        List<String> agentSecrets = new ArrayList<>();
+        for (Step st : spec.steps()) {
+            AgentDefinition def = ctx.core().agents().get(st.agent());
+            if (def != null) {
+                def.env().forEach((k, v) -> {
+                    if (ctx.config().sensitiveEnvVars().contains(k)) {
+                        agentSecrets.add(v);
+                    }
+                });
+            }
+        }
+        this.redactor = agentSecrets.isEmpty() ? ctx.redactor() : ctx.redactor().with(agentSecrets);
+    }
+
+    private String redact(String s) {
+        return s == null ? null : redactor.redact(s);
     }
 
     @Override
@@ -81,7 +114,7 @@ final class JobRun implements Runnable {
             log.warn("store unavailable; leaving the job to lease expiry: {}", e.getMessage());
         } catch (Throwable t) {
             log.error("job run crashed", t);
-            finishQuietly(new Outcome(JobState.FAILED, "internal_error", "runner error: " + t, Map.of(), 0, 0, 0, null));
+            finishQuietly(new Outcome(JobState.FAILED, "internal_error", redact("runner error: " + t), Map.of(), 0, 0, 0, null));
             if (t instanceof Error err && !(t instanceof StackOverflowError)) {
                 throw err;
             }
@@ -102,7 +135,7 @@ final class JobRun implements Runnable {
             log.warn("killed {} process(es) left by an earlier attempt of this job", leftovers);
         }
         artifacts.createFolders();
-        JobArtifacts.writeAtomically(artifacts.file("job.json"), Json.writePretty(jobDocument()));
+        JobArtifacts.writeAtomically(artifacts.file("job.json"), redact(Json.writePretty(jobDocument())));
 
         Workspace ws;
         String baseTree;
@@ -112,7 +145,7 @@ final class JobRun implements Runnable {
             baseTree = ws.snapshot();
         } catch (WorkspaceException e) {
             log.warn("workspace failed: {}", e.getMessage());
-            end(List.of(), null, new Outcome(JobState.FAILED, "workspace", e.getMessage(), null, 0, 0, 0, null));
+            end(List.of(), null, new Outcome(JobState.FAILED, "workspace", redact(e.getMessage()), null, 0, 0, 0, null));
             return;
         }
 
@@ -213,14 +246,23 @@ final class JobRun implements Runnable {
         AgentDefinition def = ctx.core().agents().get(step.agent());
         Attempt a;
         int attempts = 0;
+        JobUsage stepUsage = JobUsage.NONE;
+        String sessionId = null;
         if (def == null) {
-            a = new Attempt("failed", null, "unknown_agent", "agent '" + step.agent() + "' is not defined on this runner", null);
+            a = new Attempt("failed", null, "unknown_agent", "agent '" + step.agent() + "' is not defined on this runner", null, null);
             JobArtifacts.writeAtomically(dir.resolve("logs.txt"), a.message() + "\n");
         } else {
             while (true) {
                 attempts++;
                 a = attempt(step, def, dir, promptFile, ws, attempts);
-                boolean retry = "agent_exit_nonzero".equals(a.errorCode()) && attempts <= step.maxRetries()
+                if (a.report() != null) {
+                    stepUsage = stepUsage.plus(a.report());
+                    usage = usage.plus(a.report());
+                    if (a.report().sessionId() != null) {
+                        sessionId = a.report().sessionId();
+                    }
+                }
+                boolean retry = a.retryable() && attempts <= step.maxRetries()
                         && job.stopRequest() == null;
                 if (!retry) {
                     break;
@@ -240,10 +282,11 @@ final class JobRun implements Runnable {
             ctx.store().recordStep(lease, new StepRecord(step.stepId(), index, step.agent(), "pending", null, null,
                     "interrupted: runner " + ctx.runnerId() + " drained", started, null, 0, 0, 0));
             return new StepResult(step.stepId(), index, step.agent(), step.role(), "pending", null, null,
-                    "interrupted by drain", attempts, null, started, finished, ctx.clock().millis() - t0);
+                    "interrupted by drain", attempts, null, started, finished, ctx.clock().millis() - t0, stepUsage, sessionId);
         }
         StepResult r = new StepResult(step.stepId(), index, step.agent(), step.role(), a.status(), a.exitCode(),
-                a.errorCode(), a.message(), attempts, a.finalMessage(), started, finished, ctx.clock().millis() - t0);
+                a.errorCode(), redact(a.message()), attempts, redact(a.finalMessage()), started, finished,
+                ctx.clock().millis() - t0, stepUsage, sessionId);
 
         String after = treeBefore;
         try {
@@ -254,10 +297,10 @@ final class JobRun implements Runnable {
             JobArtifacts.writeAtomically(dir.resolve("patch.diff"), "");
         }
         treeAfter[0] = after;
-        JobArtifacts.writeAtomically(dir.resolve("result.json"), Json.writePretty(r.document(lease.jobId())));
-        JobArtifacts.writeAtomically(dir.resolve("report.md"), stepReport(r, step));
+        JobArtifacts.writeAtomically(dir.resolve("result.json"), redact(Json.writePretty(r.document(lease.jobId()))));
+        JobArtifacts.writeAtomically(dir.resolve("report.md"), redact(stepReport(r, step)));
         ctx.store().recordStep(lease, new StepRecord(step.stepId(), index, step.agent(), r.status(), r.exitCode(),
-                r.errorCode(), r.errorMessage(), started, finished, 0, 0, 0));
+                r.errorCode(), r.errorMessage(), started, finished, stepUsage.costUsd(), stepUsage.tokensIn(), stepUsage.tokensOut()));
         if (r.succeeded()) {
             log.info("step succeeded in {} ms", r.durationMs());
         } else {
@@ -266,8 +309,20 @@ final class JobRun implements Runnable {
         return r;
     }
 
-    /** One try of a step. {@code message} explains a failure; {@code finalMessage} is what the agent concluded. */
-    private record Attempt(String status, Integer exitCode, String errorCode, String message, String finalMessage) {
+    /**
+     * One try of a step. {@code message} explains a failure; {@code finalMessage} is what the agent
+     * concluded; {@code report} is what its output said (null when no process ran).
+     */
+    private record Attempt(String status, Integer exitCode, String errorCode, String message, String finalMessage,
+                           AgentReport report, boolean retryable) {
+        Attempt(String status, Integer exitCode, String errorCode, String message, String finalMessage, AgentReport report) {
+            this(status, exitCode, errorCode, message, finalMessage, report, "agent_exit_nonzero".equals(errorCode));
+        }
+    }
+
+    private static void appendLog(Path logFile, String text) throws IOException {
+        Files.writeString(logFile, text, StandardCharsets.UTF_8,
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
     }
 
     private Attempt attempt(Step step, AgentDefinition def, Path dir, Path promptFile, Workspace ws, int number)
@@ -278,55 +333,89 @@ final class JobRun implements Runnable {
             boolean stopped = def.delayMs() > 0 && job.awaitStop(Duration.ofMillis(def.delayMs()));
             if (stopped || job.stopRequest() != null) {
                 JobArtifacts.writeAtomically(logFile, "[simulate] stopped: " + job.stopRequest() + "\n");
-                return new Attempt("cancelled", null, "cancelled", "stopped: " + job.stopRequest(), null);
+                return new Attempt("cancelled", null, "cancelled", "stopped: " + job.stopRequest(), null, null);
             }
-            JobArtifacts.writeAtomically(logFile, "[simulate] " + msg + "\n");
-            return new Attempt("succeeded", 0, null, null, msg);
+            JobArtifacts.writeAtomically(logFile, redact("[simulate] " + msg + "\n"));
+            return new Attempt("succeeded", 0, null, null, msg, null);
         }
-
+        if (number > 1) {
+            appendLog(logFile, "\n===== attempt " + number + " =====\n");
+        } else {
+            Files.deleteIfExists(logFile);
+        }
+        AgentAdapter adapter = AgentAdapter.forType(def.type());
+        Budget budget = spec.policy().budget();
+        String spent = usage.overBudget(budget, true);
+        if (spent != null) {
+            String msg = "the job's budget is spent before this step: " + spent;
+            appendLog(logFile, msg + "\n");
+            return new Attempt("failed", null, "budget_exceeded", msg, null, null);
+        }
+        Integer turnsLeft = budget.maxTurns() == null ? null : budget.maxTurns() - usage.turns();
         StepContext sc = new StepContext(promptFile, ws.dir(), lease.jobId(), step.stepId(), artifacts.root());
-        Invocation inv = AgentLaunch.invocation(def, sc, step.prompt());
+        Invocation inv = AgentLaunch.invocation(def, sc, new StepOptions(step.allowedTools(), turnsLeft));
         Map<String, String> env = new HashMap<>(ctx.childEnv());
         env.putAll(inv.env());
         env.put(StepProcess.JOB_ID_VARIABLE, lease.jobId());
         env.put("ORCH_STEP_ID", step.stepId());
-        // an agent definition's own secrets (its API key in "env") are masked like the runner's
-        List<String> agentSecrets = new ArrayList<>();
-        inv.env().forEach((k, v) -> {
-            if (ctx.config().sensitiveEnvVars().contains(k)) {
-                agentSecrets.add(v);
-            }
-        });
-        Redactor redactor = agentSecrets.isEmpty() ? ctx.redactor() : ctx.redactor().with(agentSecrets);
         int idle = step.idleTimeoutSec() > 0 ? step.idleTimeoutSec() : ctx.config().maxIdleSec();
-        if (number > 1) {
-            Files.writeString(logFile, "\n===== attempt " + number + " =====\n", StandardCharsets.UTF_8,
-                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+        List<String> wrapper = new ArrayList<>();
+        for (String w : ctx.config().sandboxWrapper()) {
+            wrapper.add(AgentLaunch.substitute(w, sc));
         }
-        ProcessSpec ps = new ProcessSpec(inv.argv(), ws.dir(), env, inv.stdin(), logFile, number > 1,
-                Duration.ofSeconds(step.timeoutSec()), Duration.ofSeconds(idle),
-                step.limits().orElse(spec.policy().limits()).orElse(DEFAULT_LIMITS), Ids.randomHex(16), redactor, LOG_CAP_BYTES);
+        if (wrapper.isEmpty() && spec.policy().network().equals("deny") && !networkWarned) {
+            // Nothing in the runner itself can cut a process off the network: setsid and rlimits do not.
+            // policy.network=deny is enforced only by a SANDBOX_WRAPPER (e.g. bwrap --unshare-net,
+            // systemd-run -p PrivateNetwork=yes), so without one say so, once per job.
+            networkWarned = true;
+            log.warn("policy.network is deny but SANDBOX_WRAPPER is not set: the agent's network is not restricted");
+        }
+
+        // the project's daily budget, counted before the call and charged with its cost after it
+        LocalDate day = null;
+        if (adapter.callsApi()) {
+            day = LocalDate.ofInstant(ctx.clock().instant(), ZoneOffset.UTC);
+            RunnerConfig cfg = ctx.config();
+            if (!ctx.store().tryStartApiCall(lease.project(), day, cfg.maxDailyApiCalls(), cfg.maxDailyCostUsd())) {
+                var used = ctx.store().dailyUsage(lease.project(), day);
+                String msg = String.format(java.util.Locale.ROOT,
+                        "project %s's daily budget for %s is spent: %d API calls of MAX_DAILY_API_CALLS %s, $%.4f of MAX_DAILY_COST_USD %s",
+                        lease.project() == null ? "(none)" : lease.project(), day, used.apiCalls(),
+                        cfg.maxDailyApiCalls() == 0 ? "unlimited" : String.valueOf(cfg.maxDailyApiCalls()),
+                        used.costUsd(), cfg.maxDailyCostUsd() == 0 ? "unlimited" : String.valueOf(cfg.maxDailyCostUsd()));
+                appendLog(logFile, msg + "\n");
+                return new Attempt("failed", null, "budget_exceeded", msg, null, null);
+            }
+        }
+
+        Limits set = step.limits().orElse(spec.policy().limits());
+        Limits defaults = DEFAULT_LIMITS;
+        if (set.memoryMb() == null && adapter.minAddressSpaceMb() > DEFAULT_LIMITS.memoryMb()) {
+            defaults = new Limits(DEFAULT_LIMITS.cpuSec(), adapter.minAddressSpaceMb(), DEFAULT_LIMITS.maxProcs(),
+                    DEFAULT_LIMITS.maxFileMb(), DEFAULT_LIMITS.maxOpenFiles());
+        }
+        Limits limits = set.orElse(defaults);
+        ProcessSpec ps = new ProcessSpec(inv.argv(), ws.dir(), env, inv.stdin(), logFile, true,
+                Duration.ofSeconds(step.timeoutSec()), Duration.ofSeconds(idle), limits, Ids.randomHex(16), redactor,
+                LOG_CAP_BYTES, wrapper);
+        OutputParser parser = adapter.parser();
+        StepMonitor monitor = new StepMonitor(parser, budget, usage);
         StepProcess.Result res;
         try {
             res = StepProcess.run(ps, () -> {
                 RunningJob.Stop s = job.stopRequest();
                 return s == null ? null : s.name().toLowerCase(java.util.Locale.ROOT);
-            });
+            }, monitor);
         } catch (IOException e) {
-            Files.writeString(logFile, "cannot start the agent: " + e.getMessage() + "\n", StandardCharsets.UTF_8,
-                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-            return new Attempt("failed", null, "agent_start_failed", "cannot start " + inv.argv().get(0) + ": " + e.getMessage(), null);
+            appendLog(logFile, redact("cannot start the agent: " + e.getMessage()) + "\n");
+            return new Attempt("failed", null, "agent_start_failed", "cannot start " + ps.command().get(0) + ": " + e.getMessage(), null, null);
         }
-        return switch (res.ending()) {
-            case EXITED -> res.exitCode() == 0
-                    ? new Attempt("succeeded", 0, null, null, lastLine(logFile))
-                    : new Attempt("failed", res.exitCode(), "agent_exit_nonzero", "exited with code " + res.exitCode(), lastLine(logFile));
-            case TIMEOUT -> new Attempt("failed", res.exitCode(), "timeout",
-                    "killed after timeout_sec " + step.timeoutSec(), lastLine(logFile));
-            case IDLE_TIMEOUT -> new Attempt("failed", res.exitCode(), "idle_timeout",
-                    "killed after " + idle + " s without output", lastLine(logFile));
-            case STOPPED -> new Attempt("cancelled", res.exitCode(), "cancelled", "stopped: " + res.stopReason(), lastLine(logFile));
-        };
+        AgentReport report = monitor.report();
+        if (day != null && report.costUsd() > 0) {
+            ctx.store().addDailyCost(lease.project(), day, report.costUsd());
+        }
+        StepVerdict v = StepVerdict.of(adapter, res, report, monitor.abortCode(), limits, step.timeoutSec(), idle);
+        return new Attempt(v.status(), v.exitCode(), v.errorCode(), v.message(), v.finalMessage(), report, v.retryable());
     }
 
     /** The last non-blank line of a log (read from its tail only): a command agent's final message. */
@@ -358,6 +447,8 @@ final class JobRun implements Runnable {
         if (job.lost()) {
             return;
         }
+        outcome = new Outcome(outcome.state(), outcome.errorCode(), redact(outcome.errorMessage()), outcome.result(),
+                outcome.costUsd(), outcome.tokensIn(), outcome.tokensOut(), outcome.resumeStep());
         String finalMessage = null;
         for (StepResult r : steps) {
             if (r.finalMessage() != null) {
@@ -371,9 +462,10 @@ final class JobRun implements Runnable {
                 : Map.of("code", outcome.errorCode(), "message", outcome.errorMessage() == null ? "" : outcome.errorMessage()));
         result.put("steps", steps.stream().map(StepResult::summary).toList());
         result.put("final_message", finalMessage);
-        result.put("cost_usd", 0.0);
-        result.put("tokens_in", 0L);
-        result.put("tokens_out", 0L);
+        result.put("cost_usd", usage.costUsd());
+        result.put("tokens_in", usage.tokensIn());
+        result.put("tokens_out", usage.tokensOut());
+        result.put("turns", usage.turns());
         result.put("attempt", lease.attempt());
 
         if (patch == null) {
@@ -387,11 +479,11 @@ final class JobRun implements Runnable {
             }
         }
         writeJobLogs(steps);
-        JobArtifacts.writeAtomically(artifacts.file("report.md"), jobReport(result, steps, outcome));
-        JobArtifacts.writeAtomically(artifacts.file("result.json"), Json.writePretty(result));
+        JobArtifacts.writeAtomically(artifacts.file("report.md"), redact(jobReport(result, steps, outcome)));
+        JobArtifacts.writeAtomically(artifacts.file("result.json"), redact(Json.writePretty(result)));
 
         Outcome withResult = new Outcome(outcome.state(), outcome.errorCode(), outcome.errorMessage(), result,
-                0, 0, 0, outcome.resumeStep());
+                usage.costUsd(), usage.tokensIn(), usage.tokensOut(), outcome.resumeStep());
         ctx.store().finish(lease, withResult);
         if (outcome.state() == JobState.SUCCEEDED) {
             log.info("job succeeded");

@@ -8,10 +8,11 @@ import java.util.Objects;
 /** How one step ended, as written to its {@code result.json} and recorded in the store. */
 record StepResult(String stepId, int index, String agent, String role, String status, Integer exitCode,
                   String errorCode, String errorMessage, int attempts, String finalMessage, Instant startedAt,
-                  Instant finishedAt, long durationMs) {
+                  Instant finishedAt, long durationMs, JobUsage usage, String sessionId) {
     StepResult {
         Objects.requireNonNull(stepId, "stepId");
         Objects.requireNonNull(status, "status");
+        usage = usage == null ? JobUsage.NONE : usage;
     }
 
     boolean succeeded() {
@@ -31,6 +32,11 @@ record StepResult(String stepId, int index, String agent, String role, String st
         m.put("error", errorCode == null ? null : Map.of("code", errorCode, "message", errorMessage == null ? "" : errorMessage));
         m.put("attempts", attempts);
         m.put("final_message", finalMessage);
+        m.put("session_id", sessionId);
+        m.put("turns", usage.turns());
+        m.put("cost_usd", usage.costUsd());
+        m.put("tokens_in", usage.tokensIn());
+        m.put("tokens_out", usage.tokensOut());
         m.put("started_at", startedAt == null ? null : startedAt.toString());
         m.put("finished_at", finishedAt == null ? null : finishedAt.toString());
         m.put("duration_ms", durationMs);
@@ -47,6 +53,7 @@ record StepResult(String stepId, int index, String agent, String role, String st
         m.put("error_code", errorCode);
         m.put("duration_ms", durationMs);
         m.put("attempts", attempts);
+        m.put("cost_usd", usage.costUsd());
         return m;
     }
 }

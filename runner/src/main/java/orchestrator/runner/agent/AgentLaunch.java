@@ -22,44 +22,18 @@ public final class AgentLaunch {
         return def.type().equals("simulate") || AgentDefinition.CLI_TYPES.contains(def.type()) && !realCli;
     }
 
-    public static Invocation invocation(AgentDefinition def, StepContext ctx, String prompt) {
-        String bin = def.binary();
-        List<String> argv = new ArrayList<>();
-        var stdin = ctx.promptFile();
-        switch (def.type()) {
-            case "command" -> {
-                argv.addAll(def.argv());
-                stdin = null;
-            }
-            // stream-json needs --verbose in print mode; the final "result" event carries is_error and cost
-            case "claude" -> argv.addAll(List.of(bin, "-p", "--output-format", "stream-json", "--verbose"));
-            // "-" makes codex read the prompt from stdin
-            case "codex" -> argv.addAll(List.of(bin, "exec", "--json", "--skip-git-repo-check"));
-            // opencode run takes the message as arguments only; the payload parser bounds a prompt's size
-            case "opencode" -> argv.addAll(List.of(bin, "run", "--format", "json"));
-            case "gemini" -> argv.addAll(List.of(bin, "--output-format", "json", "-p", "Follow the instructions given on stdin."));
-            case "aider" -> {
-                argv.addAll(List.of(bin, "--message-file", "{prompt_file}", "--yes-always", "--no-auto-commits"));
-                stdin = null;
-            }
-            default -> throw new IllegalArgumentException("agent '" + def.name() + "' of type " + def.type() + " runs no process");
-        }
-        argv.addAll(def.args());
-        if (def.type().equals("codex")) {
-            argv.add("-");
-        } else if (def.type().equals("opencode")) {
-            argv.add(prompt);
-            stdin = null;
-        }
-        List<String> out = new ArrayList<>(argv.size());
-        for (String a : argv) {
+    /** The adapter's invocation with every placeholder substituted. */
+    public static Invocation invocation(AgentDefinition def, StepContext ctx, StepOptions opts) {
+        Invocation inv = AgentAdapter.forType(def.type()).invocation(def, ctx, opts);
+        List<String> out = new ArrayList<>(inv.argv().size());
+        for (String a : inv.argv()) {
             out.add(substitute(a, ctx));
         }
-        return new Invocation(out, def.env(), stdin);
+        return new Invocation(out, inv.env(), inv.stdin());
     }
 
     /** Replaces every placeholder in one pass, so a value that looks like a placeholder is never expanded again. */
-    static String substitute(String arg, StepContext ctx) {
+    public static String substitute(String arg, StepContext ctx) {
         Map<String, String> values = Map.of(
                 "prompt_file", ctx.promptFile().toString(),
                 "workdir", ctx.workdir().toString(),

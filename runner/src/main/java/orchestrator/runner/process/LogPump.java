@@ -10,21 +10,29 @@ import java.nio.charset.StandardCharsets;
  * Copies a process's output to its log, line by line through the {@link Redactor}, up to a size
  * cap. Past the cap it keeps reading (a child blocked on a full pipe would never exit) but writes
  * nothing more. Every read counts as output for the idle timeout, even without a newline.
+ * Each raw line goes to the step's {@link StepProcess.Monitor} (the adapter's parser) in memory
+ * before its redacted copy is written: the parser must see the CLI's JSON as printed, the log
+ * file must never hold a secret.
  */
 final class LogPump implements Runnable {
-    /** A line longer than this is cut and redacted in pieces, so a process printing no newline cannot grow memory. */
-    static final int MAX_LINE_BYTES = 16 * 1024;
+    /**
+     * A line longer than this is cut and handled in pieces, so a process printing no newline cannot
+     * grow memory. Large enough for a CLI's JSON event holding a whole tool result.
+     */
+    static final int MAX_LINE_BYTES = 1024 * 1024;
 
     private final InputStream in;
     private final OutputStream out;
     private final Redactor redactor;
     private final long capBytes;
+    private final StepProcess.Monitor monitor;
     private final ByteArrayOutputStream line = new ByteArrayOutputStream();
     private volatile long lastOutputNanos = System.nanoTime();
     private long written;
     private boolean truncated;
 
-    LogPump(InputStream in, OutputStream out, Redactor redactor, long capBytes) {
+    LogPump(InputStream in, OutputStream out, Redactor redactor, long capBytes, StepProcess.Monitor monitor) {
+        this.monitor = monitor;
         this.in = in;
         this.out = out;
         this.redactor = redactor;
@@ -66,8 +74,15 @@ final class LogPump implements Runnable {
         if (line.size() == 0) {
             return;
         }
-        byte[] bytes = redactor.redact(line.toString(StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8);
+        String raw = line.toString(StandardCharsets.UTF_8);
         line.reset();
+        try {
+            monitor.line(raw);
+        } catch (RuntimeException e) {
+            // a parser bug must not stop the copy: the child would block on a full pipe
+            monitor.parserFailed(e);
+        }
+        byte[] bytes = redactor.redact(raw).getBytes(StandardCharsets.UTF_8);
         if (truncated) {
             return;
         }

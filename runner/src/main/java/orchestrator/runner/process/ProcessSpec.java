@@ -18,10 +18,12 @@ import orchestrator.core.job.Limits;
  * @param idleTimeout no output for this long kills the step; {@link Duration#ZERO} = off
  * @param limits      fully resolved rlimits (every field set)
  * @param stepToken   unique marker put in the child's environment to find escaped descendants
+ * @param wrapper     {@code SANDBOX_WRAPPER}'s words, placeholders substituted, put between prlimit and
+ *                    the command; empty for none
  */
 public record ProcessSpec(List<String> command, Path workdir, Map<String, String> environment, Path stdin, Path log,
                           boolean appendLog, Duration wallTimeout, Duration idleTimeout, Limits limits, String stepToken,
-                          Redactor redactor, long logCapBytes) {
+                          Redactor redactor, long logCapBytes, List<String> wrapper) {
     public static final String TOKEN_VARIABLE = "ORCH_STEP_TOKEN";
 
     public ProcessSpec {
@@ -30,6 +32,7 @@ public record ProcessSpec(List<String> command, Path workdir, Map<String, String
             throw new IllegalArgumentException("empty command");
         }
         environment = Map.copyOf(environment);
+        wrapper = wrapper == null ? List.of() : List.copyOf(wrapper);
         Objects.requireNonNull(workdir, "workdir");
         Objects.requireNonNull(log, "log");
         Objects.requireNonNull(wallTimeout, "wallTimeout");

@@ -23,11 +23,56 @@ public final class StepProcess {
     private static final long PUMP_JOIN_MS = 2_000;
     private static final long MB = 1024L * 1024L;
 
-    public enum Ending { EXITED, TIMEOUT, IDLE_TIMEOUT, STOPPED }
+    /**
+     * How long a CLI may keep running after it printed its final result. Some CLIs linger (an MCP
+     * server or telemetry flush that never ends); the result is what counts, so the tree is killed.
+     */
+    public static final long RESULT_EXIT_GRACE_MS = 5_000;
+
+    /**
+     * EXITED: on its own; TIMEOUT/IDLE_TIMEOUT: killed by a timer; STOPPED: killed on a stop request;
+     * ABORTED: killed because the monitor asked (a budget, a CLI stuck waiting for the network);
+     * RESULT_NO_EXIT: killed {@link #RESULT_EXIT_GRACE_MS} after the final result, still running.
+     */
+    public enum Ending { EXITED, TIMEOUT, IDLE_TIMEOUT, STOPPED, ABORTED, RESULT_NO_EXIT }
+
+    /**
+     * Watches a step's output while it runs. {@link #line} is called on the log pump's thread with
+     * each raw line; the other methods on the supervising thread, so implementations are thread-safe.
+     */
+    public interface Monitor {
+        Monitor NONE = new Monitor() {
+            @Override
+            public void line(String raw) {
+            }
+
+            @Override
+            public String abortReason() {
+                return null;
+            }
+
+            @Override
+            public boolean finalResultSeen() {
+                return false;
+            }
+        };
+
+        void line(String raw);
+
+        /** Non-null: kill the tree now; the step ends ABORTED with this reason. */
+        String abortReason();
+
+        /** True once the agent printed its final result: it gets {@link #RESULT_EXIT_GRACE_MS} to exit. */
+        boolean finalResultSeen();
+
+        /** A parser threw on a line; the line is still logged. */
+        default void parserFailed(RuntimeException e) {
+        }
+    }
 
     /**
      * @param exitCode   the process's exit status (after a kill, whatever the kernel reported)
-     * @param stopReason what the stop request said, when {@code ending} is STOPPED
+     * @param stopReason what the stop request or the monitor said, when {@code ending} is STOPPED or ABORTED
      */
     public record Result(Ending ending, int exitCode, String stopReason, long durationMs) {
     }
@@ -49,7 +94,7 @@ public final class StepProcess {
     /** Every step process carries its job's id in this variable. */
     public static final String JOB_ID_VARIABLE = "ORCH_JOB_ID";
 
-    /** The full argv: session, rlimits, then the agent's command. */
+    /** The full argv: session, rlimits, the sandbox wrapper if any, then the agent's command. */
     static List<String> wrap(ProcessSpec spec) {
         Limits l = spec.limits();
         List<String> argv = new ArrayList<>(List.of("setsid", "prlimit",
@@ -59,6 +104,7 @@ public final class StepProcess {
                 "--fsize=" + l.maxFileMb() * MB,
                 "--nofile=" + l.maxOpenFiles(),
                 "--"));
+        argv.addAll(spec.wrapper());
         argv.addAll(spec.command());
         return argv;
     }
@@ -70,6 +116,14 @@ public final class StepProcess {
      * @throws IOException when the process cannot be started or the log cannot be opened
      */
     public static Result run(ProcessSpec spec, Supplier<String> stopRequest) throws IOException {
+        return run(spec, stopRequest, Monitor.NONE);
+    }
+
+    /**
+     * As {@link #run(ProcessSpec, Supplier)}, with a monitor that sees every raw output line and may
+     * end the step early.
+     */
+    public static Result run(ProcessSpec spec, Supplier<String> stopRequest, Monitor monitor) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(wrap(spec)).directory(spec.workdir().toFile()).redirectErrorStream(true)
                 .redirectInput(ProcessBuilder.Redirect.from(spec.stdin() == null ? new File("/dev/null") : spec.stdin().toFile()));
         pb.environment().clear();
@@ -85,7 +139,7 @@ public final class StepProcess {
             log.close();
             throw e;
         }
-        LogPump pump = new LogPump(process.getInputStream(), log, spec.redactor(), spec.logCapBytes());
+        LogPump pump = new LogPump(process.getInputStream(), log, spec.redactor(), spec.logCapBytes(), monitor);
         Thread pumpThread = new Thread(pump, "log-pump-" + process.pid());
         pumpThread.setDaemon(true);
         pumpThread.start();
@@ -95,6 +149,8 @@ public final class StepProcess {
         boolean interrupted = false;
         long wall = spec.wallTimeout().toNanos();
         long idle = spec.idleTimeout().toNanos();
+        long resultSeenAt = 0;
+        boolean resultSeen = false;
         try {
             while (true) {
                 if (process.waitFor(SUPERVISE_POLL_MS, TimeUnit.MILLISECONDS)) {
@@ -106,13 +162,26 @@ public final class StepProcess {
                     ending = Ending.TIMEOUT;
                     break;
                 }
-                if (idle > 0 && now - pump.lastOutputNanos() >= idle) {
+                if (idle > 0 && !resultSeen && now - pump.lastOutputNanos() >= idle) {
                     ending = Ending.IDLE_TIMEOUT;
                     break;
                 }
                 stopReason = stopRequest.get();
                 if (stopReason != null) {
                     ending = Ending.STOPPED;
+                    break;
+                }
+                stopReason = monitor.abortReason();
+                if (stopReason != null) {
+                    ending = Ending.ABORTED;
+                    break;
+                }
+                if (!resultSeen && monitor.finalResultSeen()) {
+                    resultSeen = true;
+                    resultSeenAt = now;
+                }
+                if (resultSeen && now - resultSeenAt >= TimeUnit.MILLISECONDS.toNanos(RESULT_EXIT_GRACE_MS)) {
+                    ending = Ending.RESULT_NO_EXIT;
                     break;
                 }
             }

@@ -17,7 +17,7 @@ class StepProcessTest {
 
     private ProcessSpec spec(List<String> cmd, Limits limits, long cap) {
         return new ProcessSpec(cmd, tmp, Map.of("PATH", System.getenv("PATH")), null, tmp.resolve("log.txt"), false,
-                Duration.ofSeconds(30), Duration.ZERO, limits, "tok" + System.nanoTime(), new Redactor(List.of()), cap);
+                Duration.ofSeconds(30), Duration.ZERO, limits, "tok" + System.nanoTime(), new Redactor(List.of()), cap, List.of());
     }
 
     private static final Limits DEFAULTS = new Limits(3600L, 4096L, 512L, 1024L, 1024L);

@@ -1,0 +1,61 @@
+package orchestrator.runner.agent;
+
+import java.util.ArrayList;
+import java.util.List;
+import orchestrator.core.agent.AgentDefinition;
+
+/**
+ * Knows one kind of agent: how to start it headless (argv, prompt on stdin or in a file) and how to
+ * read what it prints. One instance per type, stateless; {@link #parser()} is fresh per attempt.
+ */
+public interface AgentAdapter {
+
+    /** The command line for one step; placeholders in it are substituted by the caller. */
+    Invocation invocation(AgentDefinition def, StepContext ctx, StepOptions opts);
+
+    OutputParser parser();
+
+    /**
+     * True for a CLI whose successful run ends with a structured final result: exit 0 without one
+     * (or without any parseable event) is a {@code parse_error}, not a success.
+     */
+    boolean structured();
+
+    /** What a nonzero exit status means for this CLI when its output said nothing recognisable, or null. */
+    default String exitCodeMeaning(int exitCode) {
+        return null;
+    }
+
+    /**
+     * The smallest address-space rlimit (MB) the CLI can start under, or 0. It raises the runner's
+     * default {@code memory_mb}, never a limit the job set itself.
+     */
+    default long minAddressSpaceMb() {
+        return 0;
+    }
+
+    /** True for the CLI agents: they call a paid API, so they count against the daily budget. */
+    default boolean callsApi() {
+        return true;
+    }
+
+    static AgentAdapter forType(String type) {
+        return switch (type) {
+            case "claude" -> ClaudeCodeAdapter.INSTANCE;
+            case "codex" -> CodexAdapter.INSTANCE;
+            case "opencode" -> OpenCodeAdapter.INSTANCE;
+            case "gemini" -> GeminiAdapter.INSTANCE;
+            case "aider" -> AiderAdapter.INSTANCE;
+            case "command" -> CommandAdapter.INSTANCE;
+            default -> throw new IllegalArgumentException("agent type " + type + " runs no process");
+        };
+    }
+
+    /** {@code head} then the agent definition's extra args then {@code tail}: variadic options go last. */
+    static List<String> argv(List<String> head, AgentDefinition def, List<String> tail) {
+        List<String> argv = new ArrayList<>(head);
+        argv.addAll(def.args());
+        argv.addAll(tail);
+        return argv;
+    }
+}
