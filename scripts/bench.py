@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""The measurements behind docs/PERFORMANCE.md. Run through scripts/bench.sh (which installs wrk
+and webhook and builds the jar). Every server is on 127.0.0.1, every phase is bounded in time and
+count, and every process started here is stopped at the end."""
+import http.client, json, os, platform, re, shutil, signal, socket, sqlite3, statistics, subprocess, sys, tempfile, threading, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+JAR = os.path.join(ROOT, "app", "target", "orchestrator.jar")
+OUT = os.path.join(ROOT, "target", "bench")
+SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
+TOKEN = "bench-token-0123456789abcdef0123456789"
+CONNECTIONS = 64
+BODY = '{"goal":"bench","steps":[{"step_id":"s1","agent":"simulate","prompt":"p"}]}'
+procs = []
+results = []
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(args, env, name):
+    log = open(os.path.join(OUT, name + ".log"), "w")
+    full = dict(os.environ, **env)
+    p = subprocess.Popen(["java", "-jar", JAR] + args, env=full, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    procs.append(p)
+    return p
+
+
+def stop(p, sig=signal.SIGTERM):
+    if p.poll() is None:
+        p.send_signal(sig)
+        try:
+            p.wait(60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def wait_ready(port, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            c.request("GET", "/ready")
+            if c.getresponse().status == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.005)
+    raise SystemExit(f"port {port} not ready within {timeout} s")
+
+
+def rss_mb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return 0.0
+    return 0.0
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pids):
+        super().__init__(daemon=True)
+        self.pids, self.peak, self.running = pids, {p: 0.0 for p in pids}, True
+
+    def run(self):
+        while self.running:
+            for p in self.pids:
+                self.peak[p] = max(self.peak[p], rss_mb(p))
+            time.sleep(0.1)
+
+
+def wrk(url, script=None, seconds=SECONDS):
+    cmd = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 60).stdout
+    def lat(label):
+        m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
+        v = float(m.group(1))
+        return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
+    errors = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return {"rps": rps, "p50": lat("50"), "p99": lat("99"), "total": total, "non2xx": non2xx, "errors": errors, "raw": out}
+
+
+def post_script():
+    path = os.path.join(OUT, "post.lua")
+    with open(path, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.body = %s\n' % json.dumps(BODY))
+        f.write('wrk.headers["Content-Type"] = "application/json"\n')
+        f.write(f'wrk.headers["Authorization"] = "Bearer {TOKEN}"\n')
+    return path
+
+
+def home(name):
+    d = os.path.join(OUT, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    return d
+
+
+def count_jobs(db):
+    c = sqlite3.connect(db)
+    try:
+        return c.execute("select count(*) from jobs").fetchone()[0]
+    finally:
+        c.close()
+
+
+def post_jobs(port, n, body, threads=16):
+    """n POSTs over keep-alive connections; returns when all were answered 2xx."""
+    done = [0]
+    lock = threading.Lock()
+    def worker(count):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for _ in range(count):
+            c.request("POST", "/webhook", body, {"Content-Type": "application/json", "Authorization": "Bearer " + TOKEN})
+            r = c.getresponse()
+            r.read()
+            if r.status not in (200, 202):
+                raise SystemExit(f"POST answered {r.status}")
+        with lock:
+            done[0] += count
+    ts = [threading.Thread(target=worker, args=(n // threads + (1 if i < n % threads else 0),)) for i in range(threads)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    return done[0]
+
+
+def phase_ready():
+    times = []
+    for i in range(5):
+        h = home(f"ready-{i}")
+        port = free_port()
+        t0 = time.monotonic()
+        p = start(["serve"], {"ORCH_HOME": h, "HTTP_PORT": str(port), "WEBHOOK_TOKEN": TOKEN}, f"ready-{i}")
+        wait_ready(port)
+        times.append(time.monotonic() - t0)
+        stop(p)
+    results.append(("serve: start to /ready 200 (fresh database, median of 5)", f"{statistics.median(times):.2f} s", "≤ 2 s"))
+
+
+def phase_ingest():
+    h = home("ingest")
+    port = free_port()
+    p = start(["gateway"], {"ORCH_HOME": h, "HTTP_PORT": str(port), "WEBHOOK_TOKEN": TOKEN, "WEBHOOK_RATE_LIMIT_MAX_REQUESTS": "0"}, "ingest-gateway")
+    wait_ready(port)
+    idle = rss_mb(p.pid)
+    wrk(f"http://127.0.0.1:{port}/webhook", post_script(), seconds=3)  # warm-up, counted in the store check too
+    before = count_jobs(os.path.join(h, "orchestrator.db"))
+    sampler = RssSampler([p.pid]); sampler.start()
+    w = wrk(f"http://127.0.0.1:{port}/webhook", post_script())
+    sampler.running = False
+    after = count_jobs(os.path.join(h, "orchestrator.db"))
+    ok2xx = w["total"] - w["non2xx"]
+    health = wrk(f"http://127.0.0.1:{port}/health")
+    stop(p)
+    results.append(("ingest: durable jobs/s (POST /webhook, 64 connections)", f"{w['rps']:,.0f}", "≥ 15,000"))
+    results.append(("ingest: latency p50 / p99", f"{w['p50']:.2f} / {w['p99']:.2f} ms", "p99 ≤ 20 ms"))
+    results.append(("ingest: 2xx answers vs new jobs in the store", f"{ok2xx:,} vs {after - before:,} ({'equal' if ok2xx == after - before else 'MISMATCH'}; non-2xx {w['non2xx']}, socket errors {w['errors']})", "equal"))
+    results.append(("HTTP ceiling: GET /health req/s, p99", f"{health['rps']:,.0f}, {health['p99']:.2f} ms", ""))
+    results.append(("ingest as a ratio of the /health ceiling", f"{w['rps'] / health['rps']:.2f}", ""))
+    results.append(("gateway resident memory: idle / peak under ingest", f"{idle:.0f} / {sampler.peak[p.pid]:.0f} MB", "≤ 200 MB under load"))
+    return w["rps"]
+
+
+def phase_peer(ours):
+    h = home("peer")
+    port = free_port()
+    hooks = os.path.join(h, "hooks.json")
+    with open(hooks, "w") as f:
+        json.dump([{"id": "bench", "execute-command": "/bin/true", "command-working-directory": h}], f)
+    log = open(os.path.join(OUT, "peer.log"), "w")
+    p = subprocess.Popen(["webhook", "-hooks", hooks, "-ip", "127.0.0.1", "-port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    procs.append(p)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    w = wrk(f"http://127.0.0.1:{port}/hooks/bench", post_script())
+    stop(p)
+    version = subprocess.run(["webhook", "-version"], capture_output=True, text=True).stdout.strip() or "webhook"
+    results.append((f"peer: {version} running /bin/true per hook, req/s, p99", f"{w['rps']:,.0f}, {w['p99']:.2f} ms", ""))
+    results.append(("our durable ingest as a ratio of the peer", f"{ours / w['rps']:.2f}", "≥ 1.5"))
+
+
+def phase_latency():
+    h = home("latency")
+    port = free_port()
+    agents = os.path.join(h, "agents.json")
+    with open(agents, "w") as f:
+        json.dump({"stamp": {"type": "command", "argv": ["sh", "-c", "date +%s%N > {artifacts_dir}/started"]}}, f)
+    env = {"ORCH_HOME": h, "HTTP_PORT": str(port), "WEBHOOK_TOKEN": TOKEN, "WEBHOOK_RATE_LIMIT_MAX_REQUESTS": "0",
+           "AGENTS_FILE": agents, "RUNNER_CONCURRENCY": "4"}
+    gw = start(["gateway"], env, "latency-gateway")
+    wait_ready(port)
+    runners = [start(["runner", "--instance", str(i)], env, f"latency-runner-{i}") for i in range(1, 5)]
+    time.sleep(3)  # let the runners start and go idle: the measurement is of idle runners
+    body = '{"goal":"latency","steps":[{"step_id":"s1","agent":"stamp","prompt":"p"}]}'
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    sent = {}
+    n = min(400, 20 * SECONDS)
+    for _ in range(n):
+        c.request("POST", "/webhook", body, {"Content-Type": "application/json", "Authorization": "Bearer " + TOKEN})
+        r = c.getresponse()
+        answered = time.time_ns()
+        sent[json.loads(r.read())["job_id"]] = answered
+        time.sleep(0.02)  # jobs arrive one at a time: each finds idle runners
+    lat = []
+    deadline = time.time() + 60
+    for jid, t in sent.items():
+        f = os.path.join(h, "artifacts", jid, "started")
+        while not os.path.exists(f) or os.path.getsize(f) == 0:
+            if time.time() > deadline:
+                raise SystemExit(f"job {jid} did not start within 60 s")
+            time.sleep(0.01)
+        lat.append((int(open(f).read().strip()) - t) / 1e6)
+    runner_rss = max(rss_mb(r.pid) for r in runners)
+    for r in runners:
+        stop(r)
+    stop(gw)
+    lat.sort()
+    results.append((f"enqueue-to-start, 4 idle runner processes, {n} jobs: p50 / p99 (202 answered -> agent's first instruction)",
+                    f"{statistics.median(lat):.1f} / {lat[int(len(lat) * 0.99) - 1]:.1f} ms", "p50 ≤ 15 ms, p99 ≤ 60 ms"))
+    results.append(("runner resident memory, idle (largest of 4)", f"{runner_rss:.0f} MB", ""))
+
+
+def phase_throughput(runner_count, agent, jobs):
+    h = home(f"throughput-{agent}-{runner_count}")
+    port = free_port()
+    agents = os.path.join(h, "agents.json")
+    with open(agents, "w") as f:
+        json.dump({"noop": {"type": "simulate", "delay_ms": 0}, "true": {"type": "command", "argv": ["true"]}}, f)
+    env = {"ORCH_HOME": h, "HTTP_PORT": str(port), "WEBHOOK_TOKEN": TOKEN, "WEBHOOK_RATE_LIMIT_MAX_REQUESTS": "0",
+           "AGENTS_FILE": agents, "RUNNER_CONCURRENCY": "8"}
+    gw = start(["gateway"], env, f"tp-gateway-{agent}-{runner_count}")
+    wait_ready(port)
+    post_jobs(port, jobs, '{"goal":"tp","steps":[{"step_id":"s1","agent":"%s","prompt":"p"}]}' % agent)
+    stop(gw)
+    db = os.path.join(h, "orchestrator.db")
+    runners = [start(["runner", "--instance", str(i)], env, f"tp-runner-{agent}-{runner_count}-{i}") for i in range(1, runner_count + 1)]
+    sampler = RssSampler([r.pid for r in runners]); sampler.start()
+    deadline = time.time() + 300
+    while True:
+        c = sqlite3.connect(db)
+        done = c.execute("select count(*) from jobs where state in ('succeeded','failed','cancelled')").fetchone()[0]
+        c.close()
+        if done == jobs:
+            break
+        if time.time() > deadline:
+            raise SystemExit(f"{agent} x{runner_count}: only {done}/{jobs} final after 300 s")
+        time.sleep(0.2)
+    sampler.running = False
+    for r in runners:
+        stop(r)
+    c = sqlite3.connect(db)
+    first, last, failed = c.execute("select min(started_at), max(finished_at), sum(state != 'succeeded') from jobs").fetchone()
+    c.close()
+    rate = jobs / ((last - first) / 1000)
+    what = "no-op jobs (simulate, no child process)" if agent == "noop" else "`true` jobs (command agent, one child process)"
+    target = ("≥ 5,000" if runner_count == 4 else "") if agent == "noop" else "≥ 300"
+    results.append((f"lease throughput: {what}, {runner_count} runner process(es), {jobs:,} jobs", f"{rate:,.0f} jobs/s (failed {failed})", target))
+    if runner_count == 4:
+        results.append((f"runner resident memory under load ({what}, largest of 4)", f"{max(sampler.peak.values()):.0f} MB", ""))
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    t0 = time.time()
+    try:
+        phase_ready()
+        ours = phase_ingest()
+        phase_peer(ours)
+        phase_latency()
+        for n in (1, 2, 4):
+            phase_throughput(n, "noop", 5000 * n)
+        phase_throughput(4, "true", 3000)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+    lines = [f"Machine: {os.cpu_count()} cores ({cpu}), {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, "
+             f"{platform.system()} {platform.release()}, {java}; load phases {SECONDS} s; run took {time.time() - t0:.0f} s.", "",
+             "| measurement | result | target |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in results]
+    text = "\n".join(lines)
+    print(text)
+    with open(os.path.join(OUT, "results.md"), "w") as f:
+        f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
