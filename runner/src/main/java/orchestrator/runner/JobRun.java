@@ -292,6 +292,7 @@ final class JobRun implements Runnable {
         try {
             after = ws.snapshot();
             ws.writeDiff(treeBefore, after, dir.resolve("patch.diff"));
+            redactFile(dir.resolve("patch.diff"));
         } catch (WorkspaceException e) {
             log.warn("cannot compute the step's patch: {}", e.getMessage());
             JobArtifacts.writeAtomically(dir.resolve("patch.diff"), "");
@@ -358,12 +359,21 @@ final class JobRun implements Runnable {
         env.putAll(inv.env());
         env.put(StepProcess.JOB_ID_VARIABLE, lease.jobId());
         env.put("ORCH_STEP_ID", step.stepId());
+        String refused = refusedBinary(inv.argv().get(0));
+        if (refused != null) {
+            appendLog(logFile, refused + "\n");
+            return new Attempt("failed", null, "policy", refused, null, null);
+        }
+        String network = network();
+        env.put("ORCH_NETWORK", network);
         int idle = step.idleTimeoutSec() > 0 ? step.idleTimeoutSec() : ctx.config().maxIdleSec();
         List<String> wrapper = new ArrayList<>();
-        for (String w : ctx.config().sandboxWrapper()) {
-            wrapper.add(AgentLaunch.substitute(w, sc));
+        if (wrapped()) {
+            for (String w : ctx.config().sandboxWrapper()) {
+                wrapper.add(AgentLaunch.substitute(w, sc));
+            }
         }
-        if (wrapper.isEmpty() && spec.policy().network().equals("deny") && !networkWarned) {
+        if (wrapper.isEmpty() && network.equals("deny") && !networkWarned) {
             // Nothing in the runner itself can cut a process off the network: setsid and rlimits do not.
             // policy.network=deny is enforced only by a SANDBOX_WRAPPER (e.g. bwrap --unshare-net,
             // systemd-run -p PrivateNetwork=yes), so without one say so, once per job.
@@ -416,6 +426,37 @@ final class JobRun implements Runnable {
         }
         StepVerdict v = StepVerdict.of(adapter, res, report, monitor.abortCode(), limits, step.timeoutSec(), idle);
         return new Attempt(v.status(), v.exitCode(), v.errorCode(), v.message(), v.finalMessage(), report, v.retryable());
+    }
+
+    /**
+     * Why the agent's binary may not run, or null: its basename must be in {@code ALLOWED_BINARIES}
+     * (when set) and in the job's {@code policy.allowed_binaries} (when not empty).
+     */
+    private String refusedBinary(String command) {
+        String name = Path.of(command).getFileName().toString();
+        List<String> runner = ctx.config().policy().allowedBinaries();
+        if (!runner.isEmpty() && !runner.contains(name)) {
+            return "binary '" + name + "' is not in ALLOWED_BINARIES " + runner;
+        }
+        List<String> job = spec.policy().allowedBinaries();
+        if (!job.isEmpty() && !job.contains(name)) {
+            return "binary '" + name + "' is not in the job's policy.allowed_binaries " + job;
+        }
+        return null;
+    }
+
+    /**
+     * The step's network policy: deny when the runner's {@code NETWORK_POLICY} or the job says deny. The
+     * parser fills {@code deny} for a job that does not say, so a job's deny cannot be told from silence;
+     * the stricter of the two wins. Only a wrapper enforces it (it sees {@code ORCH_NETWORK}).
+     */
+    private String network() {
+        return ctx.config().policy().network().equals("deny") || spec.policy().network().equals("deny") ? "deny" : "allow";
+    }
+
+    /** With {@code SANDBOX=1} the wrapper wraps the jobs whose policy asks for a sandbox; otherwise every step. */
+    private boolean wrapped() {
+        return !ctx.config().policy().sandbox() || spec.policy().sandbox();
     }
 
     /** The last non-blank line of a log (read from its tail only): a command agent's final message. */
@@ -473,6 +514,7 @@ final class JobRun implements Runnable {
         } else {
             try {
                 patch.ws().writeDiff(patch.from(), patch.to(), artifacts.file("patch.diff"));
+                redactFile(artifacts.file("patch.diff"));
             } catch (WorkspaceException e) {
                 log.warn("cannot compute the job's patch: {}", e.getMessage());
                 JobArtifacts.writeAtomically(artifacts.file("patch.diff"), "");
@@ -489,6 +531,20 @@ final class JobRun implements Runnable {
             log.info("job succeeded");
         } else {
             log.info("job ended {}: {} ({})", outcome.state().wire(), outcome.errorCode(), outcome.errorMessage());
+        }
+    }
+
+    /**
+     * Masks secrets in a written file (a patch: an agent may have put a key into a source file).
+     * Read as ISO-8859-1, which maps every byte to one char and back, so a patch whose files are not
+     * UTF-8 comes out byte for byte the same apart from the masked secrets.
+     */
+    private void redactFile(Path file) throws IOException {
+        String text = new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1);
+        String clean = redactor.redact(text);
+        if (!clean.equals(text)) {
+            JobArtifacts.writeAtomically(file, clean.getBytes(StandardCharsets.ISO_8859_1));
+            log.warn("masked secrets in {}", artifacts.root().relativize(file));
         }
     }
 

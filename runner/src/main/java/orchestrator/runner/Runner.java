@@ -13,6 +13,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import orchestrator.core.agent.AgentCatalog;
 import orchestrator.core.config.CoreConfig;
 import orchestrator.core.store.HeartbeatResult;
 import orchestrator.core.store.JobStore;
@@ -27,16 +28,23 @@ import org.slf4j.MDC;
  * A runner: leases jobs from the store up to {@code RUNNER_CONCURRENCY} at a time, runs each on a
  * worker thread, and keeps their leases alive with heartbeats.
  *
- * <p>Two background threads: the lease loop (polls for due jobs every {@value #IDLE_POLL_MS} ms
- * while it has a free slot, wakes at once when a job ends, and requeues other runners' expired
- * leases every {@value #REQUEUE_EVERY_MS} ms) and the heartbeat loop (every lease TTL / 3; turns a
+ * <p>Two background threads: the lease loop (with a free slot, reads the store's change counter
+ * every {@value #CHANGE_POLL_MS} ms and leases when it moved, at least every {@value #LEASE_FALLBACK_MS}
+ * ms and at once when a job ends; requeues other runners' expired leases every
+ * {@value #REQUEUE_EVERY_MS} ms) and the heartbeat loop (every lease TTL / 3; turns a
  * cancel request or a lost lease into a stop request for the job's worker). Both survive any
  * error. {@link #drain} is the SIGTERM path.
  */
 public final class Runner implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Runner.class);
-    /** Poll interval with a free slot and an empty queue: the enqueue-to-start latency budget is ~15 ms at p50. */
-    static final long IDLE_POLL_MS = 20;
+    /**
+     * With a free slot: how often the store's change counter is read (a shared-memory read, no lock).
+     * A lease (a write transaction) is tried only when it moved, so idle runners cost the disk nothing
+     * and a new job starts within a few ms.
+     */
+    static final long CHANGE_POLL_MS = 2;
+    /** A lease is tried at least this often even when the counter did not move (a job's run_at came due). */
+    static final long LEASE_FALLBACK_MS = 500;
     static final long REQUEUE_EVERY_MS = 1_000;
     private static final long MIN_BACKOFF_MS = 100;
     private static final long MAX_BACKOFF_MS = 5_000;
@@ -45,11 +53,17 @@ public final class Runner implements AutoCloseable {
     /** After the kill at the end of a drain: how long the workers get to release their jobs. */
     private static final Duration RELEASE_WAIT = Duration.ofSeconds(30);
 
-    private final RunnerConfig config;
     private final CoreConfig core;
     private final JobStore store;
+    private final Clock clock;
     private final String runnerId;
-    private final RunnerContext context;
+    /**
+     * The settings for jobs started from now on: {@link #reload} swaps it, a job keeps the context it
+     * started with. Volatile: the lease loop reads it while the app's SIGHUP thread writes it.
+     */
+    private volatile RunnerContext context;
+    /** Set when a job ends: the lease loop tries a lease at once instead of waiting for the counter. */
+    private final AtomicBoolean slotFreed = new AtomicBoolean();
     private final Map<String, RunningJob> running = new ConcurrentHashMap<>();
     private final Object wake = new Object();
     private final ExecutorService workers;
@@ -61,10 +75,21 @@ public final class Runner implements AutoCloseable {
     private Thread heartbeatThread;
 
     public Runner(RunnerConfig config, CoreConfig core, JobStore store, Clock clock, String runnerId) {
-        this.config = config;
         this.core = core;
         this.store = store;
+        this.clock = clock;
         this.runnerId = runnerId;
+        this.context = context(config, core);
+        AtomicInteger n = new AtomicInteger();
+        // not a fixed pool: RUNNER_CONCURRENCY can change on reload; the lease loop bounds the jobs in flight
+        this.workers = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "runner-" + runnerId + "-job-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    private RunnerContext context(RunnerConfig config, CoreConfig core) {
         Map<String, String> childEnv = new LinkedHashMap<>();
         Map<String, String> own = System.getenv();
         for (String name : config.envAllowlist()) {
@@ -78,13 +103,39 @@ public final class Runner implements AutoCloseable {
                 secrets.add(own.get(name));
             }
         }
-        this.context = new RunnerContext(config, core, store, clock, runnerId, Map.copyOf(childEnv), new Redactor(secrets));
-        AtomicInteger n = new AtomicInteger();
-        this.workers = Executors.newFixedThreadPool(config.concurrency(), r -> {
-            Thread t = new Thread(r, "runner-" + runnerId + "-job-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+        return new RunnerContext(config, core, store, clock, runnerId, Map.copyOf(childEnv), new Redactor(secrets));
+    }
+
+    /**
+     * Swaps the runner's settings and agents (the app calls this on SIGHUP after re-reading the
+     * environment). Jobs leased after it use them; running jobs keep theirs. A larger
+     * {@code RUNNER_CONCURRENCY} leases more at once; a smaller one leases nothing until enough jobs
+     * ended. {@code ORCH_HOME}, the database and the lease TTL do not change without a restart.
+     * Safe to call from any thread.
+     */
+    public synchronized void reload(RunnerConfig newConfig, AgentCatalog newAgents) {
+        RunnerContext old = context;
+        CoreConfig c = old.core();
+        CoreConfig next = new CoreConfig(c.home(), c.databasePath(), c.leaseTtl(), c.maxLeaseAttempts(), newAgents,
+                c.projects(), c.logsDir());
+        context = context(newConfig, next);
+        log.info("runner {} reloaded its configuration: concurrency {} -> {}, {} agents", runnerId,
+                old.config().concurrency(), newConfig.concurrency(), newAgents.names().size());
+        warnIfNetworkUnenforced(newConfig);
+        slotFreed.set(true);
+        signal();
+    }
+
+    /** The settings jobs leased now get. */
+    public RunnerConfig config() {
+        return context.config();
+    }
+
+    private void warnIfNetworkUnenforced(RunnerConfig config) {
+        if (config.policy().network().equals("deny") && config.sandboxWrapper().isEmpty()) {
+            log.warn("NETWORK_POLICY is deny but SANDBOX_WRAPPER is not set: nothing cuts agents off the network "
+                    + "(set a wrapper such as bwrap --unshare-net or systemd-run -p PrivateNetwork=yes)");
+        }
     }
 
     public void start() {
@@ -97,7 +148,8 @@ public final class Runner implements AutoCloseable {
         heartbeatThread.setDaemon(true);
         leaseThread.start();
         heartbeatThread.start();
-        log.info("runner {} started: concurrency {}, lease ttl {} s", runnerId, config.concurrency(), core.leaseTtl().toSeconds());
+        log.info("runner {} started: concurrency {}, lease ttl {} s", runnerId, context.config().concurrency(), core.leaseTtl().toSeconds());
+        warnIfNetworkUnenforced(context.config());
     }
 
     /** Jobs in flight on this runner. */
@@ -110,6 +162,8 @@ public final class Runner implements AutoCloseable {
     private void leaseLoop() {
         MDC.put("runner_id", runnerId);
         long nextRequeue = 0;
+        long lastLease = System.nanoTime();
+        long seen = Long.MIN_VALUE;
         long backoff = MIN_BACKOFF_MS;
         while (leasing) {
             try {
@@ -121,20 +175,24 @@ public final class Runner implements AutoCloseable {
                         log.info("requeued {} jobs whose lease expired", n);
                     }
                 }
-                int free = config.concurrency() - running.size();
-                int got = 0;
+                RunnerContext ctx = context;
+                int free = ctx.config().concurrency() - running.size();
                 if (free > 0) {
-                    List<Lease> leases = store.lease(runnerId, free);
-                    got = leases.size();
-                    for (Lease l : leases) {
-                        launch(l);
+                    // Read before leasing: a commit after this read moves the counter again, so a job
+                    // enqueued while we lease is seen at the next poll, never missed.
+                    long counter = store.changeCounter();
+                    boolean freed = slotFreed.getAndSet(false);
+                    if (counter != seen || freed || now - lastLease >= TimeUnit.MILLISECONDS.toNanos(LEASE_FALLBACK_MS)) {
+                        seen = counter;
+                        lastLease = now;
+                        for (Lease l : store.lease(runnerId, free)) {
+                            launch(ctx, l);
+                        }
                     }
                 }
                 backoff = MIN_BACKOFF_MS;
-                if (got == 0 || got == free) {
-                    // empty queue, or every slot taken: wait for a poll tick or a slot to free up
-                    waitForWake(IDLE_POLL_MS);
-                }
+                // with a free slot: poll the counter soon; every slot taken: sleep until a job ends
+                waitForWake(running.size() < context.config().concurrency() ? CHANGE_POLL_MS : LEASE_FALLBACK_MS);
             } catch (StoreUnavailableException e) {
                 log.warn("store unavailable while leasing; retrying in {} ms: {}", backoff, e.getMessage());
                 backoff = pause(backoff);
@@ -173,15 +231,16 @@ public final class Runner implements AutoCloseable {
         }
     }
 
-    private void launch(Lease lease) {
+    private void launch(RunnerContext ctx, Lease lease) {
         RunningJob job = new RunningJob(lease);
         running.put(lease.jobId(), job);
         try {
             workers.execute(() -> {
                 try {
-                    new JobRun(context, job).run();
+                    new JobRun(ctx, job).run();
                 } finally {
                     running.remove(lease.jobId(), job);
+                    slotFreed.set(true);
                     signal();
                 }
             });
