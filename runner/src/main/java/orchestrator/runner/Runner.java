@@ -19,6 +19,7 @@ import orchestrator.core.store.HeartbeatResult;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.Lease;
 import orchestrator.core.store.StoreUnavailableException;
+import orchestrator.runner.callback.CallbackSender;
 import orchestrator.runner.process.Redactor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -46,6 +47,10 @@ public final class Runner implements AutoCloseable {
     /** A lease is tried at least this often even when the counter did not move (a job's run_at came due). */
     static final long LEASE_FALLBACK_MS = 500;
     static final long REQUEUE_EVERY_MS = 1_000;
+    /** How often the callback outbox is checked for due deliveries. */
+    static final long CALLBACK_POLL_MS = 500;
+    /** Retention sweeps: once at start, then every 10 minutes plus up to 10 % jitter. */
+    static final long RETENTION_EVERY_MS = 10 * 60 * 1000;
     private static final long MIN_BACKOFF_MS = 100;
     private static final long MAX_BACKOFF_MS = 5_000;
     /** close(): how long running jobs may finish before they are killed and released. */
@@ -73,6 +78,11 @@ public final class Runner implements AutoCloseable {
     private volatile boolean leasing = true;
     private Thread leaseThread;
     private Thread heartbeatThread;
+    private Thread callbackThread;
+    private Thread retentionThread;
+    /** Counted down by drain: ends the callback and retention loops. */
+    private final CountDownLatch backgroundStop = new CountDownLatch(1);
+    private final CallbackSender callbacks;
 
     public Runner(RunnerConfig config, CoreConfig core, JobStore store, Clock clock, String runnerId) {
         this.core = core;
@@ -80,6 +90,10 @@ public final class Runner implements AutoCloseable {
         this.clock = clock;
         this.runnerId = runnerId;
         this.context = context(config, core);
+        this.callbacks = new CallbackSender(store, clock, () -> {
+            RunnerConfig.Callbacks c = context.config().callbacks();
+            return new CallbackSender.Settings(c.hmacSecret(), c.maxAttempts(), c.allowPrivate());
+        }, runnerId, CallbackSender.DEFAULT_BACKOFF_BASE);
         AtomicInteger n = new AtomicInteger();
         // not a fixed pool: RUNNER_CONCURRENCY can change on reload; the lease loop bounds the jobs in flight
         this.workers = Executors.newCachedThreadPool(r -> {
@@ -148,6 +162,20 @@ public final class Runner implements AutoCloseable {
         heartbeatThread.setDaemon(true);
         leaseThread.start();
         heartbeatThread.start();
+        callbackThread = background("callbacks", () -> CALLBACK_POLL_MS, () -> callbacks.deliverDue() == CallbackSender.BATCH);
+        RetentionSweep sweep = new RetentionSweep(store, clock, core.artifactsDir(), core.workspacesDir(),
+                () -> context.config().retention(), runnerId);
+        // jittered so that several runners started together do not sweep together
+        retentionThread = background("retention",
+                () -> RETENTION_EVERY_MS + java.util.concurrent.ThreadLocalRandom.current().nextLong(RETENTION_EVERY_MS / 10),
+                () -> {
+                    try {
+                        sweep.sweep();
+                    } catch (java.io.IOException e) {
+                        log.warn("retention sweep failed: {}", e.toString());
+                    }
+                    return false;
+                });
         log.info("runner {} started: concurrency {}, lease ttl {} s", runnerId, context.config().concurrency(), core.leaseTtl().toSeconds());
         warnIfNetworkUnenforced(context.config());
     }
@@ -252,6 +280,39 @@ public final class Runner implements AutoCloseable {
         }
     }
 
+    // ------------------------------------------------------------------ callbacks, retention
+
+    /**
+     * A loop that runs {@code task} every {@code everyMs} until drain, surviving any error; when the
+     * task returns true (more work waiting) it runs again at once.
+     */
+    private Thread background(String name, java.util.function.LongSupplier everyMs, java.util.function.BooleanSupplier task) {
+        Thread t = new Thread(() -> {
+            MDC.put("runner_id", runnerId);
+            while (true) {
+                boolean more = false;
+                try {
+                    more = task.getAsBoolean();
+                } catch (StoreUnavailableException e) {
+                    log.warn("{}: store unavailable: {}", name, e.getMessage());
+                } catch (Throwable e) {
+                    log.error("{} loop error", name, e);
+                }
+                try {
+                    if (backgroundStop.await(more ? 0 : everyMs.getAsLong(), TimeUnit.MILLISECONDS)) {
+                        return;
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }, "runner-" + runnerId + "-" + name);
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
     // ------------------------------------------------------------------ heartbeats
 
     private void heartbeatLoop() {
@@ -331,6 +392,9 @@ public final class Runner implements AutoCloseable {
         }
         heartbeatStop.countDown();
         join(heartbeatThread);
+        backgroundStop.countDown();
+        join(callbackThread);
+        join(retentionThread);
         workers.shutdownNow();
         log.info("runner {} drained", runnerId);
     }
