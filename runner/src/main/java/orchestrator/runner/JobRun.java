@@ -76,6 +76,8 @@ final class JobRun implements Runnable {
     /** What the job's agents spent so far; written by this worker thread only. */
     private JobUsage usage = JobUsage.NONE;
     private boolean networkWarned;
+    /** The workspace's tree when the job started (patch_first resets each step to it). */
+    private String baseTree;
 
     JobRun(RunnerContext ctx, RunningJob job) {
         this.ctx = ctx;
@@ -138,7 +140,6 @@ final class JobRun implements Runnable {
         JobArtifacts.writeAtomically(artifacts.file("job.json"), redact(Json.writePretty(jobDocument())));
 
         Workspace ws;
-        String baseTree;
         try {
             Path project = lease.project() == null ? null : ctx.core().projects().get(lease.project());
             ws = Workspaces.prepare(ctx.core().workspacesDir(), lease.jobId(), project, lease.resumeStep() != null, ctx.childEnv());
@@ -240,15 +241,32 @@ final class JobRun implements Runnable {
         Path dir = artifacts.stepDir(step.stepId());
         Files.createDirectories(dir);
         Path promptFile = dir.resolve("prompt.txt");
-        JobArtifacts.writeAtomically(promptFile, step.prompt());
+        List<String> earlier = new ArrayList<>();
+        for (int k = 0; k < index; k++) {
+            earlier.add(spec.steps().get(k).stepId());
+        }
         log.info("step started: agent {}", step.agent());
 
         AgentDefinition def = ctx.core().agents().get(step.agent());
-        Attempt a;
+        Attempt a = null;
         int attempts = 0;
         JobUsage stepUsage = JobUsage.NONE;
         String sessionId = null;
-        if (def == null) {
+        try {
+            JobArtifacts.writeAtomically(promptFile, redact(PromptBuilder.build(spec, step, artifacts.root(), earlier)));
+        } catch (PromptBuilder.RefusedInput e) {
+            a = new Attempt("failed", null, "policy", e.getMessage(), null, null);
+        }
+        if (a == null && spec.artifactHandoff().equals("patch_first")) {
+            try {
+                treeBefore = handOffPatches(step, ws, treeBefore);
+            } catch (WorkspaceException e) {
+                a = new Attempt("failed", null, "workspace", e.getMessage(), null, null);
+            }
+        }
+        if (a != null) {
+            JobArtifacts.writeAtomically(dir.resolve("logs.txt"), redact(a.message()) + "\n");
+        } else if (def == null) {
             a = new Attempt("failed", null, "unknown_agent", "agent '" + step.agent() + "' is not defined on this runner", null, null);
             JobArtifacts.writeAtomically(dir.resolve("logs.txt"), a.message() + "\n");
         } else {
@@ -308,6 +326,40 @@ final class JobRun implements Runnable {
             log.warn("step {}: {} ({})", r.status(), r.errorCode(), r.errorMessage());
         }
         return r;
+    }
+
+    /**
+     * patch_first: the step starts from the job's base tree plus the patches of the steps it names in
+     * {@code apply_patches_from}, in that order, and returns the tree it starts from. Changes travel
+     * as patches, not as a shared workspace. A patch that does not apply fails the step.
+     */
+    private String handOffPatches(Step step, Workspace ws, String treeBefore) {
+        if (!ws.git()) {
+            if (!step.applyPatchesFrom().isEmpty()) {
+                throw new WorkspaceException(lease.jobId(), "apply_patches_from needs a git workspace; the project is not a repository", null);
+            }
+            return treeBefore;
+        }
+        ws.resetTo(baseTree);
+        for (String from : step.applyPatchesFrom()) {
+            Path patch = artifacts.stepDir(from).resolve("patch.diff");
+            try {
+                if (!Files.isRegularFile(patch)) {
+                    throw new WorkspaceException(lease.jobId(), "apply_patches_from: step " + from + " has no patch.diff (did it run?)", null);
+                }
+                if (Files.size(patch) == 0) {
+                    continue;
+                }
+            } catch (IOException e) {
+                throw new WorkspaceException(lease.jobId(), "apply_patches_from: cannot read the patch of " + from + ": " + e.getMessage(), e);
+            }
+            try {
+                ws.apply(patch);
+            } catch (WorkspaceException e) {
+                throw new WorkspaceException(lease.jobId(), "the patch of step " + from + " does not apply: " + e.getMessage(), e);
+            }
+        }
+        return ws.snapshot();
     }
 
     /**
