@@ -174,3 +174,28 @@ SELECT count(*), ifnull(sum(d), 0),
 -- name: stats_leases_lost
 -- for /metrics: leases that expired (requeued or ended), as requeueExpired records them
 SELECT count(*) FROM job_events WHERE from_state = 'running' AND reason LIKE 'lease of % expired%'
+
+-- name: insert_callback
+-- in the transaction of the job's final write; a job finishes once per lease, a retried job again
+INSERT INTO callbacks (job_id, url, payload, attempts, next_attempt_at, claimed_until, status, last_error, created_at)
+VALUES (?, ?, ?, 0, ?, NULL, 'pending', NULL, ?)
+ON CONFLICT (job_id) DO UPDATE SET url = excluded.url, payload = excluded.payload, attempts = 0,
+       next_attempt_at = excluded.next_attempt_at, claimed_until = NULL, status = 'pending', last_error = NULL
+
+-- name: claim_callbacks
+-- ?1 claimed_until, ?2 now, ?3 max rows; counts the attempt at claim time, so a runner that dies
+-- after claiming uses up that attempt (the hook may have received it: at-least-once)
+UPDATE callbacks SET claimed_until = ?1, attempts = attempts + 1
+ WHERE job_id IN (SELECT job_id FROM callbacks
+                   WHERE status = 'pending' AND next_attempt_at <= ?2 AND (claimed_until IS NULL OR claimed_until <= ?2)
+                   ORDER BY next_attempt_at LIMIT ?3)
+   AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= ?2)
+RETURNING job_id, url, payload, attempts, next_attempt_at, status, last_error
+
+-- name: callback_result
+-- ?1 status, ?2 next_attempt_at, ?3 last_error, ?4 job_id, ?5 the attempt that was claimed
+UPDATE callbacks SET status = ?1, next_attempt_at = ?2, last_error = ?3, claimed_until = NULL
+ WHERE job_id = ?4 AND attempts = ?5 AND status = 'pending'
+
+-- name: find_callback
+SELECT job_id, url, payload, attempts, next_attempt_at, status, last_error FROM callbacks WHERE job_id = ?

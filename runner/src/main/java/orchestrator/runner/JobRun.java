@@ -76,6 +76,8 @@ final class JobRun implements Runnable {
     /** What the job's agents spent so far; written by this worker thread only. */
     private JobUsage usage = JobUsage.NONE;
     private boolean networkWarned;
+    /** The workspace's tree when the job started (patch_first resets each step to it). */
+    private String baseTree;
 
     JobRun(RunnerContext ctx, RunningJob job) {
         this.ctx = ctx;
@@ -138,7 +140,6 @@ final class JobRun implements Runnable {
         JobArtifacts.writeAtomically(artifacts.file("job.json"), redact(Json.writePretty(jobDocument())));
 
         Workspace ws;
-        String baseTree;
         try {
             Path project = lease.project() == null ? null : ctx.core().projects().get(lease.project());
             ws = Workspaces.prepare(ctx.core().workspacesDir(), lease.jobId(), project, lease.resumeStep() != null, ctx.childEnv());
@@ -240,15 +241,32 @@ final class JobRun implements Runnable {
         Path dir = artifacts.stepDir(step.stepId());
         Files.createDirectories(dir);
         Path promptFile = dir.resolve("prompt.txt");
-        JobArtifacts.writeAtomically(promptFile, step.prompt());
+        List<String> earlier = new ArrayList<>();
+        for (int k = 0; k < index; k++) {
+            earlier.add(spec.steps().get(k).stepId());
+        }
         log.info("step started: agent {}", step.agent());
 
         AgentDefinition def = ctx.core().agents().get(step.agent());
-        Attempt a;
+        Attempt a = null;
         int attempts = 0;
         JobUsage stepUsage = JobUsage.NONE;
         String sessionId = null;
-        if (def == null) {
+        try {
+            JobArtifacts.writeAtomically(promptFile, redact(PromptBuilder.build(spec, step, artifacts.root(), earlier)));
+        } catch (PromptBuilder.RefusedInput e) {
+            a = new Attempt("failed", null, "policy", e.getMessage(), null, null);
+        }
+        if (a == null && spec.artifactHandoff().equals("patch_first")) {
+            try {
+                treeBefore = handOffPatches(step, ws, treeBefore);
+            } catch (WorkspaceException e) {
+                a = new Attempt("failed", null, "workspace", e.getMessage(), null, null);
+            }
+        }
+        if (a != null) {
+            JobArtifacts.writeAtomically(dir.resolve("logs.txt"), redact(a.message()) + "\n");
+        } else if (def == null) {
             a = new Attempt("failed", null, "unknown_agent", "agent '" + step.agent() + "' is not defined on this runner", null, null);
             JobArtifacts.writeAtomically(dir.resolve("logs.txt"), a.message() + "\n");
         } else {
@@ -292,6 +310,7 @@ final class JobRun implements Runnable {
         try {
             after = ws.snapshot();
             ws.writeDiff(treeBefore, after, dir.resolve("patch.diff"));
+            redactFile(dir.resolve("patch.diff"));
         } catch (WorkspaceException e) {
             log.warn("cannot compute the step's patch: {}", e.getMessage());
             JobArtifacts.writeAtomically(dir.resolve("patch.diff"), "");
@@ -307,6 +326,40 @@ final class JobRun implements Runnable {
             log.warn("step {}: {} ({})", r.status(), r.errorCode(), r.errorMessage());
         }
         return r;
+    }
+
+    /**
+     * patch_first: the step starts from the job's base tree plus the patches of the steps it names in
+     * {@code apply_patches_from}, in that order, and returns the tree it starts from. Changes travel
+     * as patches, not as a shared workspace. A patch that does not apply fails the step.
+     */
+    private String handOffPatches(Step step, Workspace ws, String treeBefore) {
+        if (!ws.git()) {
+            if (!step.applyPatchesFrom().isEmpty()) {
+                throw new WorkspaceException(lease.jobId(), "apply_patches_from needs a git workspace; the project is not a repository", null);
+            }
+            return treeBefore;
+        }
+        ws.resetTo(baseTree);
+        for (String from : step.applyPatchesFrom()) {
+            Path patch = artifacts.stepDir(from).resolve("patch.diff");
+            try {
+                if (!Files.isRegularFile(patch)) {
+                    throw new WorkspaceException(lease.jobId(), "apply_patches_from: step " + from + " has no patch.diff (did it run?)", null);
+                }
+                if (Files.size(patch) == 0) {
+                    continue;
+                }
+            } catch (IOException e) {
+                throw new WorkspaceException(lease.jobId(), "apply_patches_from: cannot read the patch of " + from + ": " + e.getMessage(), e);
+            }
+            try {
+                ws.apply(patch);
+            } catch (WorkspaceException e) {
+                throw new WorkspaceException(lease.jobId(), "the patch of step " + from + " does not apply: " + e.getMessage(), e);
+            }
+        }
+        return ws.snapshot();
     }
 
     /**
@@ -358,12 +411,21 @@ final class JobRun implements Runnable {
         env.putAll(inv.env());
         env.put(StepProcess.JOB_ID_VARIABLE, lease.jobId());
         env.put("ORCH_STEP_ID", step.stepId());
+        String refused = refusedBinary(inv.argv().get(0));
+        if (refused != null) {
+            appendLog(logFile, refused + "\n");
+            return new Attempt("failed", null, "policy", refused, null, null);
+        }
+        String network = network();
+        env.put("ORCH_NETWORK", network);
         int idle = step.idleTimeoutSec() > 0 ? step.idleTimeoutSec() : ctx.config().maxIdleSec();
         List<String> wrapper = new ArrayList<>();
-        for (String w : ctx.config().sandboxWrapper()) {
-            wrapper.add(AgentLaunch.substitute(w, sc));
+        if (wrapped()) {
+            for (String w : ctx.config().sandboxWrapper()) {
+                wrapper.add(AgentLaunch.substitute(w, sc));
+            }
         }
-        if (wrapper.isEmpty() && spec.policy().network().equals("deny") && !networkWarned) {
+        if (wrapper.isEmpty() && network.equals("deny") && !networkWarned) {
             // Nothing in the runner itself can cut a process off the network: setsid and rlimits do not.
             // policy.network=deny is enforced only by a SANDBOX_WRAPPER (e.g. bwrap --unshare-net,
             // systemd-run -p PrivateNetwork=yes), so without one say so, once per job.
@@ -416,6 +478,37 @@ final class JobRun implements Runnable {
         }
         StepVerdict v = StepVerdict.of(adapter, res, report, monitor.abortCode(), limits, step.timeoutSec(), idle);
         return new Attempt(v.status(), v.exitCode(), v.errorCode(), v.message(), v.finalMessage(), report, v.retryable());
+    }
+
+    /**
+     * Why the agent's binary may not run, or null: its basename must be in {@code ALLOWED_BINARIES}
+     * (when set) and in the job's {@code policy.allowed_binaries} (when not empty).
+     */
+    private String refusedBinary(String command) {
+        String name = Path.of(command).getFileName().toString();
+        List<String> runner = ctx.config().policy().allowedBinaries();
+        if (!runner.isEmpty() && !runner.contains(name)) {
+            return "binary '" + name + "' is not in ALLOWED_BINARIES " + runner;
+        }
+        List<String> job = spec.policy().allowedBinaries();
+        if (!job.isEmpty() && !job.contains(name)) {
+            return "binary '" + name + "' is not in the job's policy.allowed_binaries " + job;
+        }
+        return null;
+    }
+
+    /**
+     * The step's network policy: deny when the runner's {@code NETWORK_POLICY} or the job says deny. The
+     * parser fills {@code deny} for a job that does not say, so a job's deny cannot be told from silence;
+     * the stricter of the two wins. Only a wrapper enforces it (it sees {@code ORCH_NETWORK}).
+     */
+    private String network() {
+        return ctx.config().policy().network().equals("deny") || spec.policy().network().equals("deny") ? "deny" : "allow";
+    }
+
+    /** With {@code SANDBOX=1} the wrapper wraps the jobs whose policy asks for a sandbox; otherwise every step. */
+    private boolean wrapped() {
+        return !ctx.config().policy().sandbox() || spec.policy().sandbox();
     }
 
     /** The last non-blank line of a log (read from its tail only): a command agent's final message. */
@@ -473,6 +566,7 @@ final class JobRun implements Runnable {
         } else {
             try {
                 patch.ws().writeDiff(patch.from(), patch.to(), artifacts.file("patch.diff"));
+                redactFile(artifacts.file("patch.diff"));
             } catch (WorkspaceException e) {
                 log.warn("cannot compute the job's patch: {}", e.getMessage());
                 JobArtifacts.writeAtomically(artifacts.file("patch.diff"), "");
@@ -489,6 +583,20 @@ final class JobRun implements Runnable {
             log.info("job succeeded");
         } else {
             log.info("job ended {}: {} ({})", outcome.state().wire(), outcome.errorCode(), outcome.errorMessage());
+        }
+    }
+
+    /**
+     * Masks secrets in a written file (a patch: an agent may have put a key into a source file).
+     * Read as ISO-8859-1, which maps every byte to one char and back, so a patch whose files are not
+     * UTF-8 comes out byte for byte the same apart from the masked secrets.
+     */
+    private void redactFile(Path file) throws IOException {
+        String text = new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1);
+        String clean = redactor.redact(text);
+        if (!clean.equals(text)) {
+            JobArtifacts.writeAtomically(file, clean.getBytes(StandardCharsets.ISO_8859_1));
+            log.warn("masked secrets in {}", artifacts.root().relativize(file));
         }
     }
 

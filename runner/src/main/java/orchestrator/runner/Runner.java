@@ -13,11 +13,13 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import orchestrator.core.agent.AgentCatalog;
 import orchestrator.core.config.CoreConfig;
 import orchestrator.core.store.HeartbeatResult;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.Lease;
 import orchestrator.core.store.StoreUnavailableException;
+import orchestrator.runner.callback.CallbackSender;
 import orchestrator.runner.process.Redactor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,17 +29,28 @@ import org.slf4j.MDC;
  * A runner: leases jobs from the store up to {@code RUNNER_CONCURRENCY} at a time, runs each on a
  * worker thread, and keeps their leases alive with heartbeats.
  *
- * <p>Two background threads: the lease loop (polls for due jobs every {@value #IDLE_POLL_MS} ms
- * while it has a free slot, wakes at once when a job ends, and requeues other runners' expired
- * leases every {@value #REQUEUE_EVERY_MS} ms) and the heartbeat loop (every lease TTL / 3; turns a
+ * <p>Two background threads: the lease loop (with a free slot, reads the store's change counter
+ * every {@value #CHANGE_POLL_MS} ms and leases when it moved, at least every {@value #LEASE_FALLBACK_MS}
+ * ms and at once when a job ends; requeues other runners' expired leases every
+ * {@value #REQUEUE_EVERY_MS} ms) and the heartbeat loop (every lease TTL / 3; turns a
  * cancel request or a lost lease into a stop request for the job's worker). Both survive any
  * error. {@link #drain} is the SIGTERM path.
  */
 public final class Runner implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Runner.class);
-    /** Poll interval with a free slot and an empty queue: the enqueue-to-start latency budget is ~15 ms at p50. */
-    static final long IDLE_POLL_MS = 20;
+    /**
+     * With a free slot: how often the store's change counter is read (a shared-memory read, no lock).
+     * A lease (a write transaction) is tried only when it moved, so idle runners cost the disk nothing
+     * and a new job starts within a few ms.
+     */
+    static final long CHANGE_POLL_MS = 2;
+    /** A lease is tried at least this often even when the counter did not move (a job's run_at came due). */
+    static final long LEASE_FALLBACK_MS = 500;
     static final long REQUEUE_EVERY_MS = 1_000;
+    /** How often the callback outbox is checked for due deliveries. */
+    static final long CALLBACK_POLL_MS = 500;
+    /** Retention sweeps: once at start, then every 10 minutes plus up to 10 % jitter. */
+    static final long RETENTION_EVERY_MS = 10 * 60 * 1000;
     private static final long MIN_BACKOFF_MS = 100;
     private static final long MAX_BACKOFF_MS = 5_000;
     /** close(): how long running jobs may finish before they are killed and released. */
@@ -45,11 +58,17 @@ public final class Runner implements AutoCloseable {
     /** After the kill at the end of a drain: how long the workers get to release their jobs. */
     private static final Duration RELEASE_WAIT = Duration.ofSeconds(30);
 
-    private final RunnerConfig config;
     private final CoreConfig core;
     private final JobStore store;
+    private final Clock clock;
     private final String runnerId;
-    private final RunnerContext context;
+    /**
+     * The settings for jobs started from now on: {@link #reload} swaps it, a job keeps the context it
+     * started with. Volatile: the lease loop reads it while the app's SIGHUP thread writes it.
+     */
+    private volatile RunnerContext context;
+    /** Set when a job ends: the lease loop tries a lease at once instead of waiting for the counter. */
+    private final AtomicBoolean slotFreed = new AtomicBoolean();
     private final Map<String, RunningJob> running = new ConcurrentHashMap<>();
     private final Object wake = new Object();
     private final ExecutorService workers;
@@ -59,12 +78,32 @@ public final class Runner implements AutoCloseable {
     private volatile boolean leasing = true;
     private Thread leaseThread;
     private Thread heartbeatThread;
+    private Thread callbackThread;
+    private Thread retentionThread;
+    /** Counted down by drain: ends the callback and retention loops. */
+    private final CountDownLatch backgroundStop = new CountDownLatch(1);
+    private final CallbackSender callbacks;
 
     public Runner(RunnerConfig config, CoreConfig core, JobStore store, Clock clock, String runnerId) {
-        this.config = config;
         this.core = core;
         this.store = store;
+        this.clock = clock;
         this.runnerId = runnerId;
+        this.context = context(config, core);
+        this.callbacks = new CallbackSender(store, clock, () -> {
+            RunnerConfig.Callbacks c = context.config().callbacks();
+            return new CallbackSender.Settings(c.hmacSecret(), c.maxAttempts(), c.allowPrivate());
+        }, runnerId, CallbackSender.DEFAULT_BACKOFF_BASE);
+        AtomicInteger n = new AtomicInteger();
+        // not a fixed pool: RUNNER_CONCURRENCY can change on reload; the lease loop bounds the jobs in flight
+        this.workers = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "runner-" + runnerId + "-job-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    private RunnerContext context(RunnerConfig config, CoreConfig core) {
         Map<String, String> childEnv = new LinkedHashMap<>();
         Map<String, String> own = System.getenv();
         for (String name : config.envAllowlist()) {
@@ -78,13 +117,39 @@ public final class Runner implements AutoCloseable {
                 secrets.add(own.get(name));
             }
         }
-        this.context = new RunnerContext(config, core, store, clock, runnerId, Map.copyOf(childEnv), new Redactor(secrets));
-        AtomicInteger n = new AtomicInteger();
-        this.workers = Executors.newFixedThreadPool(config.concurrency(), r -> {
-            Thread t = new Thread(r, "runner-" + runnerId + "-job-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+        return new RunnerContext(config, core, store, clock, runnerId, Map.copyOf(childEnv), new Redactor(secrets));
+    }
+
+    /**
+     * Swaps the runner's settings and agents (the app calls this on SIGHUP after re-reading the
+     * environment). Jobs leased after it use them; running jobs keep theirs. A larger
+     * {@code RUNNER_CONCURRENCY} leases more at once; a smaller one leases nothing until enough jobs
+     * ended. {@code ORCH_HOME}, the database and the lease TTL do not change without a restart.
+     * Safe to call from any thread.
+     */
+    public synchronized void reload(RunnerConfig newConfig, AgentCatalog newAgents) {
+        RunnerContext old = context;
+        CoreConfig c = old.core();
+        CoreConfig next = new CoreConfig(c.home(), c.databasePath(), c.leaseTtl(), c.maxLeaseAttempts(), newAgents,
+                c.projects(), c.logsDir());
+        context = context(newConfig, next);
+        log.info("runner {} reloaded its configuration: concurrency {} -> {}, {} agents", runnerId,
+                old.config().concurrency(), newConfig.concurrency(), newAgents.names().size());
+        warnIfNetworkUnenforced(newConfig);
+        slotFreed.set(true);
+        signal();
+    }
+
+    /** The settings jobs leased now get. */
+    public RunnerConfig config() {
+        return context.config();
+    }
+
+    private void warnIfNetworkUnenforced(RunnerConfig config) {
+        if (config.policy().network().equals("deny") && config.sandboxWrapper().isEmpty()) {
+            log.warn("NETWORK_POLICY is deny but SANDBOX_WRAPPER is not set: nothing cuts agents off the network "
+                    + "(set a wrapper such as bwrap --unshare-net or systemd-run -p PrivateNetwork=yes)");
+        }
     }
 
     public void start() {
@@ -97,7 +162,22 @@ public final class Runner implements AutoCloseable {
         heartbeatThread.setDaemon(true);
         leaseThread.start();
         heartbeatThread.start();
-        log.info("runner {} started: concurrency {}, lease ttl {} s", runnerId, config.concurrency(), core.leaseTtl().toSeconds());
+        callbackThread = background("callbacks", () -> CALLBACK_POLL_MS, () -> callbacks.deliverDue() == CallbackSender.BATCH);
+        RetentionSweep sweep = new RetentionSweep(store, clock, core.artifactsDir(), core.workspacesDir(),
+                () -> context.config().retention(), runnerId);
+        // jittered so that several runners started together do not sweep together
+        retentionThread = background("retention",
+                () -> RETENTION_EVERY_MS + java.util.concurrent.ThreadLocalRandom.current().nextLong(RETENTION_EVERY_MS / 10),
+                () -> {
+                    try {
+                        sweep.sweep();
+                    } catch (java.io.IOException e) {
+                        log.warn("retention sweep failed: {}", e.toString());
+                    }
+                    return false;
+                });
+        log.info("runner {} started: concurrency {}, lease ttl {} s", runnerId, context.config().concurrency(), core.leaseTtl().toSeconds());
+        warnIfNetworkUnenforced(context.config());
     }
 
     /** Jobs in flight on this runner. */
@@ -110,6 +190,8 @@ public final class Runner implements AutoCloseable {
     private void leaseLoop() {
         MDC.put("runner_id", runnerId);
         long nextRequeue = 0;
+        long lastLease = System.nanoTime();
+        long seen = Long.MIN_VALUE;
         long backoff = MIN_BACKOFF_MS;
         while (leasing) {
             try {
@@ -121,20 +203,24 @@ public final class Runner implements AutoCloseable {
                         log.info("requeued {} jobs whose lease expired", n);
                     }
                 }
-                int free = config.concurrency() - running.size();
-                int got = 0;
+                RunnerContext ctx = context;
+                int free = ctx.config().concurrency() - running.size();
                 if (free > 0) {
-                    List<Lease> leases = store.lease(runnerId, free);
-                    got = leases.size();
-                    for (Lease l : leases) {
-                        launch(l);
+                    // Read before leasing: a commit after this read moves the counter again, so a job
+                    // enqueued while we lease is seen at the next poll, never missed.
+                    long counter = store.changeCounter();
+                    boolean freed = slotFreed.getAndSet(false);
+                    if (counter != seen || freed || now - lastLease >= TimeUnit.MILLISECONDS.toNanos(LEASE_FALLBACK_MS)) {
+                        seen = counter;
+                        lastLease = now;
+                        for (Lease l : store.lease(runnerId, free)) {
+                            launch(ctx, l);
+                        }
                     }
                 }
                 backoff = MIN_BACKOFF_MS;
-                if (got == 0 || got == free) {
-                    // empty queue, or every slot taken: wait for a poll tick or a slot to free up
-                    waitForWake(IDLE_POLL_MS);
-                }
+                // with a free slot: poll the counter soon; every slot taken: sleep until a job ends
+                waitForWake(running.size() < context.config().concurrency() ? CHANGE_POLL_MS : LEASE_FALLBACK_MS);
             } catch (StoreUnavailableException e) {
                 log.warn("store unavailable while leasing; retrying in {} ms: {}", backoff, e.getMessage());
                 backoff = pause(backoff);
@@ -173,15 +259,16 @@ public final class Runner implements AutoCloseable {
         }
     }
 
-    private void launch(Lease lease) {
+    private void launch(RunnerContext ctx, Lease lease) {
         RunningJob job = new RunningJob(lease);
         running.put(lease.jobId(), job);
         try {
             workers.execute(() -> {
                 try {
-                    new JobRun(context, job).run();
+                    new JobRun(ctx, job).run();
                 } finally {
                     running.remove(lease.jobId(), job);
+                    slotFreed.set(true);
                     signal();
                 }
             });
@@ -191,6 +278,39 @@ public final class Runner implements AutoCloseable {
             store.release(lease, "runner " + runnerId + " stopping");
             throw e;
         }
+    }
+
+    // ------------------------------------------------------------------ callbacks, retention
+
+    /**
+     * A loop that runs {@code task} every {@code everyMs} until drain, surviving any error; when the
+     * task returns true (more work waiting) it runs again at once.
+     */
+    private Thread background(String name, java.util.function.LongSupplier everyMs, java.util.function.BooleanSupplier task) {
+        Thread t = new Thread(() -> {
+            MDC.put("runner_id", runnerId);
+            while (true) {
+                boolean more = false;
+                try {
+                    more = task.getAsBoolean();
+                } catch (StoreUnavailableException e) {
+                    log.warn("{}: store unavailable: {}", name, e.getMessage());
+                } catch (Throwable e) {
+                    log.error("{} loop error", name, e);
+                }
+                try {
+                    if (backgroundStop.await(more ? 0 : everyMs.getAsLong(), TimeUnit.MILLISECONDS)) {
+                        return;
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }, "runner-" + runnerId + "-" + name);
+        t.setDaemon(true);
+        t.start();
+        return t;
     }
 
     // ------------------------------------------------------------------ heartbeats
@@ -272,6 +392,9 @@ public final class Runner implements AutoCloseable {
         }
         heartbeatStop.countDown();
         join(heartbeatThread);
+        backgroundStop.countDown();
+        join(callbackThread);
+        join(retentionThread);
         workers.shutdownNow();
         log.info("runner {} drained", runnerId);
     }

@@ -19,18 +19,80 @@ import orchestrator.core.config.Env;
  * @param maxDailyApiCalls {@code MAX_DAILY_API_CALLS}: a project's real-CLI steps per UTC day, 0 = unlimited
  * @param sandboxWrapper   {@code SANDBOX_WRAPPER} split into words: a command prefix put in front of every
  *                         agent process (bwrap, firejail, systemd-run …), with the argv placeholders; empty = none
+ * @param policy           {@code ALLOWED_BINARIES}, {@code SANDBOX}, {@code NETWORK_POLICY}: what steps may run and how
+ * @param retention        {@code ARTIFACTS_TTL_SEC}, {@code WORKSPACES_TTL_SEC}: when a final job's folders are deleted
+ * @param callbacks        {@code CALLBACK_HMAC_SECRET}, {@code CALLBACK_MAX_ATTEMPTS}, {@code CALLBACK_ALLOW_PRIVATE}
  */
 public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<String> sensitiveEnvVars, int maxIdleSec,
-                           int drainGraceSec, double maxDailyCostUsd, long maxDailyApiCalls, List<String> sandboxWrapper) {
+                           int drainGraceSec, double maxDailyCostUsd, long maxDailyApiCalls, List<String> sandboxWrapper,
+                           StepPolicy policy, Retention retention, Callbacks callbacks) {
     public static final int DEFAULT_CONCURRENCY = 2;
     public static final List<String> DEFAULT_ENV_ALLOWLIST =
             List.of("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "USER", "LOGNAME", "TMPDIR");
     /** Always treated as secrets, whatever SENSITIVE_ENV_VARS says: an operator should not have to remember them. */
     public static final Set<String> BUILT_IN_SENSITIVE = Set.of("WEBHOOK_TOKEN", "WEBHOOK_TOKENS", "METRICS_TOKEN",
             "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "GITHUB_TOKEN", "GH_TOKEN",
-            "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SLACK_TOKEN");
+            "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SLACK_TOKEN", "CALLBACK_HMAC_SECRET");
     public static final int DEFAULT_MAX_IDLE_SEC = 0;
     public static final int DEFAULT_DRAIN_GRACE_SEC = 60;
+    /** 30 days: long enough to read a job's report after a holiday, short enough that the disk does not fill. */
+    public static final long DEFAULT_ARTIFACTS_TTL_SEC = 30L * 86_400;
+    /** 1 day: a workspace is a full clone of the project, and its changes are kept in patch.diff anyway. */
+    public static final long DEFAULT_WORKSPACES_TTL_SEC = 86_400;
+    public static final int DEFAULT_CALLBACK_MAX_ATTEMPTS = 8;
+
+    /**
+     * Runner-wide limits on what a step runs.
+     *
+     * @param allowedBinaries {@code ALLOWED_BINARIES}: basenames of the agent binaries that may run at all; empty = any
+     * @param sandbox         {@code SANDBOX}: when true the wrapper is required, and wraps the jobs whose
+     *                        {@code policy.sandbox} is true; when false the wrapper (if set) wraps every step
+     * @param network         {@code NETWORK_POLICY}: {@code deny} or {@code allow}
+     */
+    public record StepPolicy(List<String> allowedBinaries, boolean sandbox, String network) {
+        public static final StepPolicy DEFAULT = new StepPolicy(List.of(), false, "deny");
+
+        public StepPolicy {
+            allowedBinaries = List.copyOf(allowedBinaries);
+            if (!network.equals("deny") && !network.equals("allow")) {
+                throw new IllegalArgumentException("network must be deny or allow");
+            }
+        }
+    }
+
+    /** Seconds after a job's end when its artifacts and workspace are deleted; 0 keeps them forever. */
+    public record Retention(long artifactsTtlSec, long workspacesTtlSec) {
+        public static final Retention DEFAULT = new Retention(DEFAULT_ARTIFACTS_TTL_SEC, DEFAULT_WORKSPACES_TTL_SEC);
+
+        public Retention {
+            if (artifactsTtlSec < 0 || workspacesTtlSec < 0) {
+                throw new IllegalArgumentException("a TTL must not be negative");
+            }
+        }
+    }
+
+    /**
+     * Completion callbacks.
+     *
+     * @param hmacSecret   signs each body ({@code X-Orchestrator-Signature-256}); null = unsigned
+     * @param maxAttempts  deliveries tried before the callback is {@code failed}
+     * @param allowPrivate allow loopback, link-local and private addresses (a test server, an internal hook)
+     */
+    public record Callbacks(String hmacSecret, int maxAttempts, boolean allowPrivate) {
+        public static final Callbacks DEFAULT = new Callbacks(null, DEFAULT_CALLBACK_MAX_ATTEMPTS, false);
+
+        public Callbacks {
+            if (maxAttempts < 1) {
+                throw new IllegalArgumentException("maxAttempts must be at least 1");
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "Callbacks[hmacSecret=" + (hmacSecret == null ? "none" : Env.mask(hmacSecret)) + ", maxAttempts="
+                    + maxAttempts + ", allowPrivate=" + allowPrivate + "]";
+        }
+    }
 
     public RunnerConfig {
         if (concurrency < 1) {
@@ -44,11 +106,20 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
             throw new IllegalArgumentException("daily budgets must not be negative");
         }
         sandboxWrapper = List.copyOf(sandboxWrapper);
+        policy = policy == null ? StepPolicy.DEFAULT : policy;
+        retention = retention == null ? Retention.DEFAULT : retention;
+        callbacks = callbacks == null ? Callbacks.DEFAULT : callbacks;
     }
 
     /** The settings without daily budgets or sandbox wrapper. */
     public RunnerConfig(int concurrency, List<String> envAllowlist, Set<String> sensitiveEnvVars, int maxIdleSec, int drainGraceSec) {
-        this(concurrency, envAllowlist, sensitiveEnvVars, maxIdleSec, drainGraceSec, 0, 0, List.of());
+        this(concurrency, envAllowlist, sensitiveEnvVars, maxIdleSec, drainGraceSec, 0, 0, List.of(), null, null, null);
+    }
+
+    /** A copy with another concurrency (tests, and a reload that only changes that). */
+    public RunnerConfig withConcurrency(int n) {
+        return new RunnerConfig(n, envAllowlist, sensitiveEnvVars, maxIdleSec, drainGraceSec, maxDailyCostUsd,
+                maxDailyApiCalls, sandboxWrapper, policy, retention, callbacks);
     }
 
     public static RunnerConfig from(Env env) {
@@ -66,7 +137,28 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
         double dailyCost = env.decimal("MAX_DAILY_COST_USD", 0, 0, 1_000_000);
         long dailyCalls = env.longValue("MAX_DAILY_API_CALLS", 0, 0, 100_000_000);
         List<String> wrapper = sandboxWrapper(env.get("SANDBOX_WRAPPER"), env.get("PATH") != null ? env.get("PATH") : System.getenv("PATH"));
-        return new RunnerConfig(concurrency, allow, sensitive, idle, grace, dailyCost, dailyCalls, wrapper);
+        List<String> binaries = env.list("ALLOWED_BINARIES");
+        for (String b : binaries) {
+            if (b.contains("/")) {
+                throw new ConfigException("ALLOWED_BINARIES", "'" + b + "' must be a binary's name, not a path");
+            }
+        }
+        boolean sandbox = env.bool("SANDBOX", false);
+        if (sandbox && wrapper.isEmpty()) {
+            throw new ConfigException("SANDBOX", "is 1 but SANDBOX_WRAPPER is not set: set a wrapper (bwrap, firejail, systemd-run …) or SANDBOX=0");
+        }
+        String network = env.string("NETWORK_POLICY", "deny").toLowerCase(java.util.Locale.ROOT);
+        if (!network.equals("deny") && !network.equals("allow")) {
+            throw new ConfigException("NETWORK_POLICY", "must be deny or allow, got '" + network + "'");
+        }
+        long artifactsTtl = env.longValue("ARTIFACTS_TTL_SEC", DEFAULT_ARTIFACTS_TTL_SEC, 0, 100L * 365 * 86_400);
+        long workspacesTtl = env.longValue("WORKSPACES_TTL_SEC", DEFAULT_WORKSPACES_TTL_SEC, 0, 100L * 365 * 86_400);
+        String secret = env.get("CALLBACK_HMAC_SECRET");
+        int maxAttempts = env.integer("CALLBACK_MAX_ATTEMPTS", DEFAULT_CALLBACK_MAX_ATTEMPTS, 1, 100);
+        boolean allowPrivate = env.bool("CALLBACK_ALLOW_PRIVATE", false);
+        return new RunnerConfig(concurrency, allow, sensitive, idle, grace, dailyCost, dailyCalls, wrapper,
+                new StepPolicy(binaries, sandbox, network), new Retention(artifactsTtl, workspacesTtl),
+                new Callbacks(secret, maxAttempts, allowPrivate));
     }
 
     /**

@@ -123,4 +123,21 @@ public interface JobStore extends AutoCloseable {
      * a histogram of finished jobs' run times and the number of leases lost. Scans the tables; callers cache it.
      */
     StoreStats stats();
+
+    /**
+     * Claims up to {@code max} pending callbacks due at {@code now} for {@code claimFor}: a conditional
+     * update, so two runners never send the same attempt at once, and a claim whose runner died is
+     * due again when it ends. Each claim counts as one attempt ({@link Callback#attempts()}).
+     */
+    List<Callback> claimCallbacks(java.time.Instant now, Duration claimFor, int max);
+
+    /**
+     * Records the result of attempt {@code attempt}: {@code status} {@code delivered}, {@code failed}
+     * (gave up) or {@code pending} with the time of the next attempt. Ignored when the row was claimed
+     * again meanwhile. @return true when recorded
+     */
+    boolean recordCallback(String jobId, int attempt, String status, java.time.Instant nextAttemptAt, String error);
+
+    /** The job's callback, if its spec had a {@code callback_url} and it reached a final state. */
+    Optional<Callback> findCallback(String jobId);
 }

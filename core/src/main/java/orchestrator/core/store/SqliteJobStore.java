@@ -47,7 +47,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class SqliteJobStore implements JobStore {
     private static final Logger log = LoggerFactory.getLogger(SqliteJobStore.class);
-    private static final List<String> MIGRATIONS = List.of("V1__jobs.sql", "V2__schedule_fires.sql", "V3__daily_usage.sql", "V4__store_probe.sql");
+    private static final List<String> MIGRATIONS = List.of("V1__jobs.sql", "V2__schedule_fires.sql", "V3__daily_usage.sql", "V4__store_probe.sql",
+            "V5__callbacks.sql");
     private static final int MAX_BATCH = 1024;
     private static final Duration ENQUEUE_TIMEOUT = Duration.ofSeconds(15);
     private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() { };
@@ -557,6 +558,10 @@ public final class SqliteJobStore implements JobStore {
             try (PreparedStatement ev = c.prepareStatement(sql.get("insert_event"))) {
                 event(ev, lease.jobId(), now, lease.owner(), "running", o.state().wire(),
                         o.errorCode() == null ? "completed" : o.errorCode() + (o.errorMessage() == null ? "" : ": " + o.errorMessage()));
+            }
+            if (o.state().isFinal() && lease.spec() != null && lease.spec().callbackUrl() != null) {
+                // the outbox row commits with the final state: a callback is never lost to a crash
+                insertCallback(c, lease.jobId(), lease.spec().callbackUrl(), o, now);
             }
             return null;
         });
@@ -1092,5 +1097,80 @@ public final class SqliteJobStore implements JobStore {
             throw unavailable("read stats", e);
         }
     }
-}
 
+    // ---------------------------------------------------------------- callbacks (outbox)
+
+    /** The callback body: the job's result document, with job_id, status and error always present. */
+    private void insertCallback(Connection c, String jobId, String url, Outcome o, long now) throws SQLException {
+        Map<String, Object> body = new java.util.LinkedHashMap<>(o.result());
+        body.put("job_id", jobId);
+        body.put("status", o.state().wire());
+        body.putIfAbsent("error", o.errorCode() == null ? null
+                : Map.of("code", o.errorCode(), "message", o.errorMessage() == null ? "" : o.errorMessage()));
+        try (PreparedStatement ps = c.prepareStatement(sql.get("insert_callback"))) {
+            ps.setString(1, jobId);
+            ps.setString(2, url);
+            ps.setString(3, Json.write(body));
+            ps.setLong(4, now);
+            ps.setLong(5, now);
+            ps.executeUpdate();
+        }
+    }
+
+    @Override
+    public List<Callback> claimCallbacks(Instant now, Duration claimFor, int max) {
+        try (Connection c = pool.getConnection()) {
+            return inTx(c, () -> {
+                List<Callback> out = new ArrayList<>();
+                try (PreparedStatement ps = c.prepareStatement(sql.get("claim_callbacks"))) {
+                    ps.setLong(1, now.plus(claimFor).toEpochMilli());
+                    ps.setLong(2, now.toEpochMilli());
+                    ps.setInt(3, max);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            out.add(callback(rs));
+                        }
+                    }
+                }
+                return out;
+            });
+        } catch (SQLException e) {
+            throw unavailable("claim callbacks", e);
+        }
+    }
+
+    @Override
+    public boolean recordCallback(String jobId, int attempt, String status, Instant nextAttemptAt, String error) {
+        try (Connection c = pool.getConnection()) {
+            return inTx(c, () -> {
+                try (PreparedStatement ps = c.prepareStatement(sql.get("callback_result"))) {
+                    ps.setString(1, status);
+                    ps.setLong(2, nextAttemptAt == null ? clock.millis() : nextAttemptAt.toEpochMilli());
+                    ps.setString(3, error);
+                    ps.setString(4, jobId);
+                    ps.setInt(5, attempt);
+                    return ps.executeUpdate() == 1;
+                }
+            });
+        } catch (SQLException e) {
+            throw unavailable("record callback", e);
+        }
+    }
+
+    @Override
+    public Optional<Callback> findCallback(String jobId) {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql.get("find_callback"))) {
+            ps.setString(1, jobId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(callback(rs)) : Optional.empty();
+            }
+        } catch (SQLException e) {
+            throw unavailable("find callback", e);
+        }
+    }
+
+    private static Callback callback(ResultSet rs) throws SQLException {
+        return new Callback(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4),
+                Instant.ofEpochMilli(rs.getLong(5)), rs.getString(6), rs.getString(7));
+    }
+}

@@ -64,4 +64,20 @@ public record Workspace(String jobId, Path dir, boolean git, Map<String, String>
             Files.deleteIfExists(tmp);
         }
     }
+
+    /**
+     * Puts the working tree back to the snapshot {@code tree} (patch_first: a step starts from the
+     * job's base plus the patches it asked for). Files a step added are in the private snapshot
+     * index, so they are removed too.
+     */
+    public void resetTo(String tree) {
+        Map<String, String> env = new HashMap<>(gitEnv);
+        env.put("GIT_INDEX_FILE", dir.resolve(".git").resolve(SNAPSHOT_INDEX).toString());
+        Git.run(jobId, dir, env, null, "read-tree", "--reset", "-u", tree);
+    }
+
+    /** Applies a patch to the working tree; a patch that does not apply changes nothing and throws. */
+    public void apply(Path patch) {
+        Git.run(jobId, dir, gitEnv, null, "apply", "--binary", "--whitespace=nowarn", patch.toString());
+    }
 }

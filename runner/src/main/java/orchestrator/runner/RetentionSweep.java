@@ -1,0 +1,109 @@
+package orchestrator.runner;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+import orchestrator.core.store.JobStore;
+import orchestrator.core.store.JobView;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Deletes {@code <artifacts>/<job_id>} and {@code <workspaces>/<job_id>} of jobs that ended
+ * (succeeded, failed, cancelled) longer ago than {@code ARTIFACTS_TTL_SEC} / {@code WORKSPACES_TTL_SEC}.
+ * Driven by the folders, each checked with the store: a job that is queued, running, paused for a
+ * human or awaiting approval is never touched, nor is a folder whose job the store does not know
+ * (logged once: it may belong to another installation sharing the folder, or be a restored backup).
+ * Symlinks are deleted as links, never followed.
+ */
+final class RetentionSweep {
+    private static final Logger log = LoggerFactory.getLogger(RetentionSweep.class);
+
+    private final JobStore store;
+    private final Clock clock;
+    private final Path artifactsDir;
+    private final Path workspacesDir;
+    private final Supplier<RunnerConfig.Retention> settings;
+    private final String actor;
+    private final Set<String> reportedUnknown = ConcurrentHashMap.newKeySet();
+
+    RetentionSweep(JobStore store, Clock clock, Path artifactsDir, Path workspacesDir,
+                   Supplier<RunnerConfig.Retention> settings, String actor) {
+        this.store = store;
+        this.clock = clock;
+        this.artifactsDir = artifactsDir;
+        this.workspacesDir = workspacesDir;
+        this.settings = settings;
+        this.actor = actor;
+    }
+
+    /** One pass over both folders; returns how many job folders were deleted. */
+    int sweep() throws IOException {
+        RunnerConfig.Retention r = settings.get();
+        return sweep(artifactsDir, r.artifactsTtlSec(), "artifacts", "ARTIFACTS_TTL_SEC")
+                + sweep(workspacesDir, r.workspacesTtlSec(), "workspace", "WORKSPACES_TTL_SEC");
+    }
+
+    private int sweep(Path root, long ttlSec, String what, String variable) throws IOException {
+        if (ttlSec == 0 || !Files.isDirectory(root, LinkOption.NOFOLLOW_LINKS)) {
+            return 0;
+        }
+        Instant cutoff = clock.instant().minusSeconds(ttlSec);
+        int deleted = 0;
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(root)) {
+            for (Path dir : ds) {
+                String id = dir.getFileName().toString();
+                if (id.startsWith(".") || !Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+                    continue; // temp files, and symlinks (a link's target is not ours to judge)
+                }
+                Optional<JobView> job = store.find(id);
+                if (job.isEmpty()) {
+                    if (reportedUnknown.add(root + "/" + id)) {
+                        log.warn("{} folder {} belongs to no job in the store; left alone", what, dir);
+                    }
+                    continue;
+                }
+                JobView v = job.get();
+                if (!v.state().isFinal() || v.finishedAt() == null || !v.finishedAt().isBefore(cutoff)) {
+                    continue;
+                }
+                deleteTree(dir);
+                deleted++;
+                store.audit(id, actor, "retention: deleted the " + what + " folder (" + variable + " " + ttlSec + ")");
+                log.info("deleted the {} folder of job {} (ended {}, {} {} s)", what, id, v.finishedAt(), variable, ttlSec);
+            }
+        }
+        return deleted;
+    }
+
+    /** Deletes a tree without following symlinks: a link is removed, whatever it points to stays. */
+    static void deleteTree(Path dir) throws IOException {
+        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path f, BasicFileAttributes attrs) throws IOException {
+                Files.deleteIfExists(f);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
+                if (e != null) {
+                    throw e;
+                }
+                Files.deleteIfExists(d);
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+}

@@ -1,0 +1,134 @@
+package orchestrator.runner;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import orchestrator.core.job.JobSpec;
+import orchestrator.core.job.JobState;
+import orchestrator.core.job.Step;
+import orchestrator.core.store.JobView;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PromptBuilderTest {
+    @TempDir
+    Path tmp;
+
+    private static Step step(List<String> inputs) {
+        return new Step("s2", "a", "implementer", "Do the step.", 60, 0, 0, 0, inputs, List.of(), null, null, null);
+    }
+
+    private static JobSpec spec(List<Map<String, Object>> context, String strategy, String handoff) {
+        return new JobSpec("The goal.", null, List.of(step(List.of())), null, 0, null, null, null, null, null, null,
+                handoff, context, strategy, null);
+    }
+
+    private static List<Map<String, Object>> messages(int n, int size) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (int i = 1; i <= n; i++) {
+            out.add(Map.of("role", i % 2 == 0 ? "assistant" : "user", "content", "m" + i + " " + "x".repeat(size)));
+        }
+        return out;
+    }
+
+    @Test
+    void prompt_then_goal_then_context_by_strategy() throws Exception {
+        Files.createDirectories(tmp);
+        String full = PromptBuilder.build(spec(messages(5, 10), "full", "manual"), step(List.of()), tmp, List.of());
+        assertThat(full).startsWith("Do the step.\n\n## Goal\n\nThe goal.\n");
+        assertThat(full.indexOf("[user] m1")).isGreaterThan(full.indexOf("The goal."));
+        assertThat(full).contains("[user] m1", "[assistant] m2", "[user] m5");
+
+        String summary = PromptBuilder.build(spec(messages(6, 10), "summarize", "manual"), step(List.of()), tmp, List.of());
+        assertThat(summary).contains("[user] m1 ", "[assistant] m6 ", "[4 messages left out]").doesNotContain("m3 ");
+
+        // each message ~10 KiB: only the newest three fit 32 KiB
+        String sliding = PromptBuilder.build(spec(messages(10, 10_000), "sliding", "manual"), step(List.of()), tmp, List.of());
+        assertThat(sliding).contains("[7 earlier messages left out]", "m8 ", "m9 ", "m10 ").doesNotContain("m7 ");
+        assertThat(sliding.length()).isLessThan(PromptBuilder.CONTEXT_CHAR_BUDGET + 1000);
+    }
+
+    @Test
+    void input_artifacts_are_capped_each_and_in_total_and_missing_ones_noted() throws Exception {
+        Path plan = Files.createDirectories(tmp.resolve("steps/01_plan"));
+        Files.writeString(plan.resolve("report.md"), "# Plan\nstep one\n");
+        List<String> inputs = new ArrayList<>(List.of("steps/01_plan/report.md", "steps/none/report.md"));
+        for (int i = 0; i < 5; i++) {
+            Files.writeString(tmp.resolve("big" + i + ".txt"), "y".repeat(100 * 1024));
+            inputs.add("big" + i + ".txt");
+        }
+        String p = PromptBuilder.build(spec(List.of(), "sliding", "manual"), step(inputs), tmp, List.of());
+        assertThat(p).contains("### steps/01_plan/report.md\n\n```\n# Plan\nstep one\n```");
+        assertThat(p).contains("### steps/none/report.md\n\n(missing)");
+        assertThat(p).contains("(truncated: 65536 of 102400 bytes shown)");
+        assertThat(p).contains("(left out: the input artifacts reached 256 KiB)");
+        assertThat(p.length()).isLessThan(PromptBuilder.ARTIFACTS_TOTAL_CAP_BYTES + 4096);
+    }
+
+    @Test
+    void input_artifact_paths_leaving_the_folder_are_refused() throws IOException {
+        Path outside = Files.writeString(Files.createDirectories(tmp.resolve("outside")).resolve("secret.txt"), "secret");
+        Path root = Files.createDirectories(tmp.resolve("job"));
+        Files.createSymbolicLink(root.resolve("link.txt"), outside);
+        for (String bad : List.of("../outside/secret.txt", "/etc/passwd", "steps/../../outside/secret.txt", "link.txt")) {
+            assertThatThrownBy(() -> PromptBuilder.build(spec(List.of(), "sliding", "manual"), step(List.of(bad)), root, List.of()))
+                    .as(bad).isInstanceOf(PromptBuilder.RefusedInput.class);
+        }
+    }
+
+    @Test
+    void patch_first_starts_each_step_from_the_base_plus_the_patches_it_names() throws Exception {
+        Path repo = tmp.resolve("repo");
+        Files.createDirectories(repo);
+        Files.writeString(repo.resolve("README.md"), "hello\n");
+        RunnerPolicyTest.git(repo, "init", "-q");
+        RunnerPolicyTest.git(repo, "add", "-A");
+        RunnerPolicyTest.git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init");
+        String agents = "{\"a\": {\"type\": \"command\", \"argv\": [\"sh\", \"-c\", \"echo from-a > a.txt\"]},"
+                + "\"b\": {\"type\": \"command\", \"argv\": [\"sh\", \"-c\", \"ls > {artifacts_dir}/seen-{step_id}.txt; echo from-b >> a.txt\"]}}";
+        try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of("PROJECT_ALIASES", "proj=" + repo)).start()) {
+            String id = f.enqueue("{\"goal\": \"g\", \"project_id\": \"proj\", \"artifact_handoff\": \"patch_first\", \"steps\": ["
+                    + "{\"step_id\": \"s1\", \"agent\": \"a\", \"prompt\": \"make a\"},"
+                    + "{\"step_id\": \"s2\", \"agent\": \"b\", \"prompt\": \"extend a\", \"apply_patches_from\": [\"s1\"], "
+                    + "\"input_artifacts\": [\"steps/s1/report.md\"]},"
+                    + "{\"step_id\": \"s3\", \"agent\": \"b\", \"prompt\": \"alone\", \"on_failure\": \"continue\"}]}");
+            JobView v = f.awaitFinal(id, java.time.Duration.ofSeconds(30));
+            assertThat(v.state()).as(v.errorMessage()).isEqualTo(JobState.SUCCEEDED);
+
+            Path a = f.artifacts(id);
+            assertThat(Files.readString(a.resolve("seen-s2.txt"))).contains("a.txt");
+            assertThat(Files.readString(a.resolve("seen-s3.txt"))).doesNotContain("a.txt");
+            String s2 = Files.readString(a.resolve("steps/s2/patch.diff"));
+            assertThat(s2).contains("+from-b").doesNotContain("+from-a");
+            String prompt = Files.readString(a.resolve("steps/s2/prompt.txt"));
+            assertThat(prompt).startsWith("extend a").contains("## Goal", "### steps/s1/report.md", "# Step s1",
+                    "## Patches of earlier steps", "+from-a");
+        }
+    }
+
+    @Test
+    void patch_first_patch_that_does_not_apply_fails_the_step_with_workspace() throws Exception {
+        Path repo = tmp.resolve("repo");
+        Files.createDirectories(repo);
+        Files.writeString(repo.resolve("README.md"), "hello\n");
+        RunnerPolicyTest.git(repo, "init", "-q");
+        RunnerPolicyTest.git(repo, "add", "-A");
+        RunnerPolicyTest.git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init");
+        String agents = "{\"a\": {\"type\": \"command\", \"argv\": [\"sh\", \"-c\", \"echo from-a > a.txt\"]}}";
+        try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of("PROJECT_ALIASES", "proj=" + repo)).start()) {
+            String id = f.enqueue("{\"goal\": \"g\", \"project_id\": \"proj\", \"artifact_handoff\": \"patch_first\", \"steps\": ["
+                    + "{\"step_id\": \"s1\", \"agent\": \"a\", \"prompt\": \"p\"},"
+                    + "{\"step_id\": \"s2\", \"agent\": \"a\", \"prompt\": \"p\", \"apply_patches_from\": [\"s1\", \"s1\"]}]}");
+            JobView v = f.awaitFinal(id, java.time.Duration.ofSeconds(30));
+            assertThat(v.state()).isEqualTo(JobState.FAILED);
+            assertThat(v.errorCode()).isEqualTo("workspace");
+            assertThat(v.errorMessage()).contains("patch of step s1 does not apply");
+        }
+    }
+}

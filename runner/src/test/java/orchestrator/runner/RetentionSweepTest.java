@@ -1,0 +1,85 @@
+package orchestrator.runner;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import orchestrator.core.SettableClock;
+import orchestrator.core.job.JobState;
+import orchestrator.core.store.Outcome;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class RetentionSweepTest {
+    @TempDir
+    Path tmp;
+
+    private static final String JOB = "{\"goal\": \"g\", \"steps\": [{\"step_id\": \"s1\", \"agent\": \"simulate\", \"prompt\": \"p\"}]}";
+
+    private static void folders(RunnerFixture f, String id) throws IOException {
+        Files.createDirectories(f.core.artifactsDir().resolve(id).resolve("steps/s1"));
+        Files.writeString(f.core.artifactsDir().resolve(id).resolve("result.json"), "{}");
+        Files.createDirectories(f.core.workspacesDir().resolve(id));
+        Files.writeString(f.core.workspacesDir().resolve(id).resolve("file.txt"), "x");
+    }
+
+    @Test
+    void deletes_folders_of_final_jobs_past_their_ttl_and_nothing_else() throws IOException {
+        try (RunnerFixture f = new RunnerFixture(tmp, "{}", Map.of())) {
+            String done = f.enqueue(JOB);
+            f.store.finish(f.store.lease("a", 1).get(0), Outcome.succeeded(Map.of(), 0, 0, 0));
+            String paused = f.enqueue(JOB);
+            f.store.finish(f.store.lease("a", 1).get(0), new Outcome(JobState.NEEDS_HUMAN, "ask_human", "?", Map.of(), 0, 0, 0, "s1"));
+            String running = f.enqueue(JOB);
+            f.store.lease("a", 1);
+            String queued = f.enqueue(JOB);
+            for (String id : new String[] {done, paused, running, queued, "not-a-known-job"}) {
+                folders(f, id);
+            }
+            // a symlink inside a deleted folder, and one next to the job folders, both pointing outside
+            Path outside = Files.createDirectories(tmp.resolve("outside"));
+            Files.writeString(outside.resolve("keep.txt"), "keep");
+            Files.createSymbolicLink(f.core.artifactsDir().resolve(done).resolve("escape"), outside);
+            Files.createSymbolicLink(f.core.artifactsDir().resolve(done + "x"), outside);
+
+            SettableClock clock = new SettableClock(Instant.now());
+            RunnerConfig.Retention ttl = new RunnerConfig.Retention(3600, 60);
+            RetentionSweep sweep = new RetentionSweep(f.store, clock, f.core.artifactsDir(), f.core.workspacesDir(), () -> ttl, "r1");
+
+            assertThat(sweep.sweep()).isZero();
+            clock.advance(Duration.ofMinutes(2));
+            assertThat(sweep.sweep()).as("only the workspace's TTL has passed").isEqualTo(1);
+            assertThat(f.core.workspacesDir().resolve(done)).doesNotExist();
+            assertThat(f.core.artifactsDir().resolve(done)).exists();
+
+            clock.advance(Duration.ofHours(2));
+            assertThat(sweep.sweep()).isEqualTo(1);
+            assertThat(f.core.artifactsDir().resolve(done)).doesNotExist();
+            assertThat(outside.resolve("keep.txt")).hasContent("keep");
+            assertThat(f.core.artifactsDir().resolve(done + "x")).isSymbolicLink();
+            for (String id : new String[] {paused, running, queued, "not-a-known-job"}) {
+                assertThat(f.core.artifactsDir().resolve(id).resolve("result.json")).exists();
+                assertThat(f.core.workspacesDir().resolve(id).resolve("file.txt")).exists();
+            }
+            assertThat(f.store.events(done)).anyMatch(e -> e.reason() != null && e.reason().startsWith("retention: deleted the artifacts folder"));
+        }
+    }
+
+    @Test
+    void ttl_zero_keeps_everything() throws IOException {
+        try (RunnerFixture f = new RunnerFixture(tmp, "{}", Map.of())) {
+            String done = f.enqueue(JOB);
+            f.store.finish(f.store.lease("a", 1).get(0), Outcome.succeeded(Map.of(), 0, 0, 0));
+            folders(f, done);
+            SettableClock clock = new SettableClock(Instant.now().plus(Duration.ofDays(3650)));
+            RetentionSweep sweep = new RetentionSweep(f.store, clock, f.core.artifactsDir(), f.core.workspacesDir(),
+                    () -> new RunnerConfig.Retention(0, 0), "r1");
+            assertThat(sweep.sweep()).isZero();
+            assertThat(f.core.artifactsDir().resolve(done)).exists();
+        }
+    }
+}

@@ -1,0 +1,239 @@
+package orchestrator.runner;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import orchestrator.core.Json;
+import orchestrator.core.agent.AgentCatalog;
+import orchestrator.core.config.ConfigException;
+import orchestrator.core.config.Env;
+import orchestrator.core.job.JobState;
+import orchestrator.core.job.Source;
+import orchestrator.core.store.JobView;
+import orchestrator.core.store.NewJob;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** ALLOWED_BINARIES, SANDBOX, NETWORK_POLICY, reload, drain then re-lease, per-step patches and their redaction. */
+class RunnerPolicyTest {
+    private static final Duration FINISH = Duration.ofSeconds(30);
+
+    @TempDir
+    Path tmp;
+
+    private static String shAgent(String name, String script) {
+        return "{\"" + name + "\": {\"type\": \"command\", \"argv\": " + Json.write(List.of("sh", "-c", script)) + "}}";
+    }
+
+    private static String job(String agent, String policy) {
+        return "{\"goal\": \"g\", " + (policy.isEmpty() ? "" : "\"policy\": " + policy + ", ")
+                + "\"steps\": [{\"step_id\": \"s1\", \"agent\": \"" + agent + "\", \"prompt\": \"p\"}]}";
+    }
+
+    @Test
+    void binary_outside_allowed_binaries_fails_the_step_with_policy() throws IOException {
+        try (RunnerFixture f = new RunnerFixture(tmp, shAgent("shell", "echo ran"), Map.of("ALLOWED_BINARIES", "true,git")).start()) {
+            JobView v = f.awaitFinal(f.enqueue(job("shell", "")), FINISH);
+            assertThat(v.state()).isEqualTo(JobState.FAILED);
+            assertThat(v.errorCode()).isEqualTo("policy");
+            assertThat(v.errorMessage()).contains("'sh'").contains("ALLOWED_BINARIES");
+        }
+    }
+
+    @Test
+    void job_allowed_binaries_narrow_what_the_runner_allows() throws IOException {
+        try (RunnerFixture f = new RunnerFixture(tmp, shAgent("shell", "echo ran"), Map.of("ALLOWED_BINARIES", "sh,true")).start()) {
+            assertThat(f.awaitFinal(f.enqueue(job("shell", "{\"allowed_binaries\": [\"sh\"]}")), FINISH).state())
+                    .isEqualTo(JobState.SUCCEEDED);
+            JobView v = f.awaitFinal(f.enqueue(job("shell", "{\"allowed_binaries\": [\"true\"]}")), FINISH);
+            assertThat(v.errorCode()).isEqualTo("policy");
+            assertThat(v.errorMessage()).contains("policy.allowed_binaries");
+        }
+    }
+
+    @Test
+    void sandbox_1_wraps_only_jobs_whose_policy_asks_for_it_and_the_wrapper_sees_the_network_policy() throws IOException {
+        String agents = shAgent("show", "echo wrapped=$WRAPPED net=$ORCH_NETWORK");
+        Map<String, String> env = Map.of("SANDBOX", "1", "SANDBOX_WRAPPER", "env WRAPPED=yes", "NETWORK_POLICY", "allow");
+        try (RunnerFixture f = new RunnerFixture(tmp, agents, env).start()) {
+            String sandboxed = f.enqueue(job("show", "{\"network\": \"allow\"}"));
+            String plain = f.enqueue(job("show", "{\"sandbox\": false}"));
+            assertThat(f.awaitFinal(sandboxed, FINISH).state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(f.awaitFinal(plain, FINISH).state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(Files.readString(f.artifacts(sandboxed).resolve("steps/s1/logs.txt"))).contains("wrapped=yes net=allow");
+            // the job did not say, so the parser's deny applies: the stricter of job and runner wins
+            assertThat(Files.readString(f.artifacts(plain).resolve("steps/s1/logs.txt"))).contains("wrapped= net=deny");
+        }
+    }
+
+    @Test
+    void bad_policy_variables_fail_the_start_naming_the_variable() {
+        String path = System.getenv("PATH");
+        assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("SANDBOX", "1"))))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("SANDBOX").hasMessageContaining("SANDBOX_WRAPPER");
+        assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("SANDBOX", "maybe"))))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("SANDBOX");
+        assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("NETWORK_POLICY", "open"))))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("NETWORK_POLICY");
+        assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("ALLOWED_BINARIES", "/bin/sh"))))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("ALLOWED_BINARIES");
+        assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("ARTIFACTS_TTL_SEC", "-1"))))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("ARTIFACTS_TTL_SEC");
+        assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("CALLBACK_MAX_ATTEMPTS", "0"))))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("CALLBACK_MAX_ATTEMPTS");
+        RunnerConfig c = RunnerConfig.from(new Env(Map.of("SANDBOX", "1", "SANDBOX_WRAPPER", "env", "PATH", path,
+                "CALLBACK_HMAC_SECRET", "very-secret-value")));
+        assertThat(c.policy().sandbox()).isTrue();
+        assertThat(c.policy().network()).isEqualTo("deny");
+        assertThat(c.retention().artifactsTtlSec()).isEqualTo(RunnerConfig.DEFAULT_ARTIFACTS_TTL_SEC);
+        assertThat(c.callbacks().maxAttempts()).isEqualTo(8);
+        assertThat(c.toString()).doesNotContain("very-secret-value");
+        assertThat(c.sensitiveEnvVars()).contains("CALLBACK_HMAC_SECRET");
+    }
+
+    @Test
+    void reload_swaps_agents_and_concurrency_for_jobs_leased_after_it() throws IOException {
+        Path gate = tmp.resolve("gate");
+        String slow = "while [ ! -f " + gate + " ]; do sleep 0.05; done";
+        try (RunnerFixture f = new RunnerFixture(tmp, shAgent("slow", slow), Map.of("RUNNER_CONCURRENCY", "1")).start()) {
+            List<String> ids = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                ids.add(f.enqueue(job("slow", "")));
+            }
+            RunnerFixture.await("one job running", () -> f.runner.running() == 1, Duration.ofSeconds(10));
+
+            Path agents2 = tmp.resolve("agents2.json");
+            Files.writeString(agents2, "{\"slow\": " + Json.write(Map.of("type", "command", "argv", List.of("sh", "-c", slow)))
+                    + ", \"late\": {\"type\": \"command\", \"argv\": [\"sh\", \"-c\", \"echo late agent\"]}}");
+            Map<String, String> env2 = new HashMap<>(Map.of("ORCH_HOME", f.core.home().toString(), "AGENTS_FILE", agents2.toString(),
+                    "RUNNER_CONCURRENCY", "3"));
+            AgentCatalog catalog = AgentCatalog.from(new Env(env2));
+            Thread sighup = new Thread(() -> f.runner.reload(RunnerConfig.from(new Env(env2)), catalog));
+            sighup.start();
+            RunnerFixture.await("three jobs running after the reload", () -> f.runner.running() == 3, Duration.ofSeconds(10));
+            assertThat(f.runner.config().concurrency()).isEqualTo(3);
+
+            String late = f.store.enqueue(new NewJob(catalog.parser().parse(Json.parse(job("late", ""))), Source.of("api"), "t")).jobId();
+            Files.writeString(gate, "go");
+            for (String id : ids) {
+                assertThat(f.awaitFinal(id, FINISH).state()).isEqualTo(JobState.SUCCEEDED);
+            }
+            assertThat(f.awaitFinal(late, FINISH).state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(Files.readString(f.artifacts(late).resolve("steps/s1/logs.txt"))).contains("late agent");
+        }
+    }
+
+    @Test
+    void drained_job_is_released_within_the_grace_and_another_runner_runs_it_to_success() throws IOException {
+        // the first run sleeps (and is killed by the drain); the second finds its marker and succeeds
+        String script = "if [ -f {artifacts_dir}/ran-once ]; then echo second run; else touch {artifacts_dir}/ran-once; sleep 300; fi";
+        try (RunnerFixture f = new RunnerFixture(tmp, shAgent("once", script), Map.of()).start()) {
+            String id = f.enqueue(job("once", ""));
+            RunnerFixture.await("the first run's marker", () -> Files.exists(f.artifacts(id).resolve("ran-once")), Duration.ofSeconds(20));
+
+            long t0 = System.nanoTime();
+            f.runner.drain(Duration.ofMillis(300));
+            assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(10));
+            assertThat(f.job(id).state()).isEqualTo(JobState.QUEUED);
+
+            try (Runner second = new Runner(f.config, f.core, f.store, Clock.systemUTC(), "second")) {
+                second.start();
+                JobView v = f.awaitFinal(id, FINISH);
+                assertThat(v.state()).isEqualTo(JobState.SUCCEEDED);
+                assertThat(v.result().get("final_message")).isEqualTo("second run");
+            }
+        }
+    }
+
+    @Test
+    void three_step_job_on_a_git_project_writes_patches_holding_only_each_steps_changes() throws Exception {
+        Path repo = tmp.resolve("repo");
+        Files.createDirectories(repo);
+        Files.writeString(repo.resolve("README.md"), "hello\n");
+        Files.writeString(repo.resolve("old.txt"), "to be removed\n");
+        git(repo, "init", "-q");
+        git(repo, "add", "-A");
+        git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init");
+        String agents = "{" + String.join(", ",
+                entry("create", "mkdir -p src && echo 'new file' > src/created.txt"),
+                entry("modify", "echo 'one more line' >> README.md"),
+                entry("delete", "rm old.txt")) + "}";
+        try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of("PROJECT_ALIASES", "proj=" + repo)).start()) {
+            String id = f.enqueue("{\"goal\": \"g\", \"project_id\": \"proj\", \"steps\": ["
+                    + "{\"step_id\": \"01_create\", \"agent\": \"create\", \"prompt\": \"p\"},"
+                    + "{\"step_id\": \"02_modify\", \"agent\": \"modify\", \"prompt\": \"p\"},"
+                    + "{\"step_id\": \"03_delete\", \"agent\": \"delete\", \"prompt\": \"p\"}]}");
+            assertThat(f.awaitFinal(id, FINISH).state()).isEqualTo(JobState.SUCCEEDED);
+
+            String create = Files.readString(f.artifacts(id).resolve("steps/01_create/patch.diff"));
+            String modify = Files.readString(f.artifacts(id).resolve("steps/02_modify/patch.diff"));
+            String delete = Files.readString(f.artifacts(id).resolve("steps/03_delete/patch.diff"));
+            assertThat(changedFiles(create)).containsExactly("src/created.txt");
+            assertThat(create).contains("+new file");
+            assertThat(changedFiles(modify)).containsExactly("README.md");
+            assertThat(modify).contains("+one more line");
+            assertThat(changedFiles(delete)).containsExactly("old.txt");
+            assertThat(delete).contains("deleted file mode");
+            assertThat(changedFiles(Files.readString(f.artifacts(id).resolve("patch.diff"))))
+                    .containsExactlyInAnyOrder("src/created.txt", "README.md", "old.txt");
+            assertThat(Files.readString(repo.resolve("README.md"))).isEqualTo("hello\n");
+        }
+    }
+
+    @Test
+    void a_secret_an_agent_writes_into_a_file_is_masked_in_the_step_and_job_patch() throws Exception {
+        Path repo = tmp.resolve("repo");
+        Files.createDirectories(repo);
+        Files.writeString(repo.resolve("README.md"), "hello\n");
+        git(repo, "init", "-q");
+        git(repo, "add", "-A");
+        git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init");
+        String key = "sk-ant-api03-" + "Qq1Ww2Ee3Rr4Tt5Yy6Uu7";
+        String agents = "{\"leak\": " + Json.write(Map.of("type", "command",
+                "argv", List.of("sh", "-c", "echo \"API_KEY=" + key + "\" > config.env; echo \"token=$MY_TOKEN\" >> config.env"),
+                "env", Map.of("MY_TOKEN", "hunter2-patch-secret"))) + "}";
+        try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of("PROJECT_ALIASES", "proj=" + repo,
+                "SENSITIVE_ENV_VARS", "MY_TOKEN")).start()) {
+            String id = f.enqueue("{\"goal\": \"g\", \"project_id\": \"proj\", \"steps\": [{\"step_id\": \"s1\", \"agent\": \"leak\", \"prompt\": \"p\"}]}");
+            assertThat(f.awaitFinal(id, FINISH).state()).isEqualTo(JobState.SUCCEEDED);
+            for (Path p : List.of(f.artifacts(id).resolve("patch.diff"), f.artifacts(id).resolve("steps/s1/patch.diff"))) {
+                String patch = Files.readString(p);
+                assertThat(patch).contains("config.env").contains("+API_KEY=[REDACTED]").contains("+token=[REDACTED]")
+                        .doesNotContain(key).doesNotContain("hunter2-patch-secret");
+            }
+        }
+    }
+
+    private static String entry(String name, String script) {
+        return "\"" + name + "\": " + Json.write(Map.of("type", "command", "argv", List.of("sh", "-c", script)));
+    }
+
+    /** The b/ paths of a git diff's file headers. */
+    static List<String> changedFiles(String patch) {
+        List<String> out = new ArrayList<>();
+        for (String line : patch.lines().toList()) {
+            if (line.startsWith("diff --git ")) {
+                out.add(line.substring(line.lastIndexOf(" b/") + 3));
+            }
+        }
+        return out;
+    }
+
+    static void git(Path dir, String... args) throws Exception {
+        List<String> argv = new ArrayList<>(List.of("git"));
+        argv.addAll(List.of(args));
+        Process p = new ProcessBuilder(argv).directory(dir.toFile()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(out).isZero();
+    }
+}
