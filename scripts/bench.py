@@ -5,7 +5,7 @@ count, and every process started here is stopped at the end."""
 import http.client, json, os, platform, re, shutil, signal, socket, sqlite3, statistics, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-JAR = os.path.join(ROOT, "app", "target", "orchestrator.jar")
+LAUNCHER = os.path.join(ROOT, "scripts", "orchestrator")  # what users run, with its JVM defaults
 OUT = os.path.join(ROOT, "target", "bench")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
 TOKEN = "bench-token-0123456789abcdef0123456789"
@@ -24,7 +24,7 @@ def free_port():
 def start(args, env, name):
     log = open(os.path.join(OUT, name + ".log"), "w")
     full = dict(os.environ, **env)
-    p = subprocess.Popen(["java", "-jar", JAR] + args, env=full, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    p = subprocess.Popen([LAUNCHER] + args, env=full, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     procs.append(p)
     return p
 
@@ -166,7 +166,11 @@ def phase_ingest():
     stop(p)
     results.append(("ingest: durable jobs/s (POST /webhook, 64 connections)", f"{w['rps']:,.0f}", "≥ 15,000"))
     results.append(("ingest: latency p50 / p99", f"{w['p50']:.2f} / {w['p99']:.2f} ms", "p99 ≤ 20 ms"))
-    results.append(("ingest: 2xx answers vs new jobs in the store", f"{ok2xx:,} vs {after - before:,} ({'equal' if ok2xx == after - before else 'MISMATCH'}; non-2xx {w['non2xx']}, socket errors {w['errors']})", "equal"))
+    # wrk stops with up to 64 requests in flight: those may be committed without their answer being
+    # counted, so the store may hold up to 64 more than the 2xx answers, never fewer
+    stored = after - before
+    verdict = "consistent" if ok2xx <= stored <= ok2xx + CONNECTIONS else "INCONSISTENT"
+    results.append(("ingest: 2xx answers vs new jobs in the store", f"{ok2xx:,} vs {stored:,} ({verdict}: every 2xx stored, at most {CONNECTIONS} more in flight at the stop; non-2xx {w['non2xx']}, socket errors {w['errors']})", "every 2xx stored"))
     results.append(("HTTP ceiling: GET /health req/s, p99", f"{health['rps']:,.0f}, {health['p99']:.2f} ms", ""))
     results.append(("ingest as a ratio of the /health ceiling", f"{w['rps'] / health['rps']:.2f}", ""))
     results.append(("gateway resident memory: idle / peak under ingest", f"{idle:.0f} / {sampler.peak[p.pid]:.0f} MB", "≤ 200 MB under load"))

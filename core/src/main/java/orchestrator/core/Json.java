@@ -58,6 +58,22 @@ public final class Json {
         }
     }
 
+    /**
+     * The stored form: nulls left out (the records fill those defaults back in
+     * when read; empty lists stay, since an empty allowed_tools is not an absent one), so each job row,
+     * and each group commit, stays small.
+     */
+    public static String writeCompact(Object value) {
+        try {
+            return COMPACT.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot serialise " + value.getClass().getSimpleName(), e);
+        }
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectWriter COMPACT = MAPPER.copy()
+            .setSerializationInclusion(JsonInclude.Include.NON_NULL).writer();
+
     public static String writePretty(Object value) {
         try {
             return MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(value);

@@ -287,8 +287,8 @@ public final class SqliteJobStore implements JobStore {
             ins.setString(i++, id);
             ins.setString(i++, spec.project());
             ins.setString(i++, job.source().type());
-            ins.setString(i++, Json.write(job.source().meta()));
-            ins.setString(i++, Json.write(spec));
+            ins.setString(i++, Json.writeCompact(job.source().meta()));
+            ins.setString(i++, Json.writeCompact(spec));
             ins.setString(i++, state.wire());
             ins.setInt(i++, spec.priority());
             ins.setLong(i++, spec.runAt() == null ? now : spec.runAt().toEpochMilli());

@@ -73,6 +73,9 @@ class JobSpecParserTest {
         assertThat(spec.policy().budget().maxTurns()).isEqualTo(4);
         // the stored form reads back equal: what the runner executes is what was accepted
         assertThat(Json.read(Json.write(spec), JobSpec.class)).isEqualTo(spec);
+        assertThat(Json.read(Json.writeCompact(spec), JobSpec.class)).isEqualTo(spec);
+        JobSpec noTools = parser.parse(Json.parse("{\"goal\":\"g\",\"steps\":[{\"step_id\":\"a\",\"agent\":\"claude\",\"prompt\":\"p\",\"allowed_tools\":[]}]}"));
+        assertThat(Json.read(Json.writeCompact(noTools), JobSpec.class).steps().get(0).allowedTools()).as("no tools is not any tool").isEmpty();
     }
 
     @ParameterizedTest(name = "{0} -> {1}")
