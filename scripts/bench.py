@@ -248,7 +248,7 @@ def phase_throughput(runner_count, agent, jobs):
     with open(agents, "w") as f:
         json.dump({"noop": {"type": "simulate", "delay_ms": 0}, "true": {"type": "command", "argv": ["true"]}}, f)
     env = {"ORCH_HOME": h, "HTTP_PORT": str(port), "WEBHOOK_TOKEN": TOKEN, "WEBHOOK_RATE_LIMIT_MAX_REQUESTS": "0",
-           "AGENTS_FILE": agents, "RUNNER_CONCURRENCY": "8"}
+           "AGENTS_FILE": agents, "RUNNER_CONCURRENCY": "32" if agent == "noop" else "16"}
     gw = start(["gateway"], env, f"tp-gateway-{agent}-{runner_count}")
     wait_ready(port)
     post_jobs(port, jobs, '{"goal":"tp","steps":[{"step_id":"s1","agent":"%s","prompt":"p"}]}' % agent)
@@ -273,7 +273,8 @@ def phase_throughput(runner_count, agent, jobs):
     first, last, failed = c.execute("select min(started_at), max(finished_at), sum(state != 'succeeded') from jobs").fetchone()
     c.close()
     rate = jobs / ((last - first) / 1000)
-    what = "no-op jobs (simulate, no child process)" if agent == "noop" else "`true` jobs (command agent, one child process)"
+    what = ("no-op jobs (simulate, no child process; RUNNER_CONCURRENCY=32)" if agent == "noop"
+            else "`true` jobs (command agent, one child process; RUNNER_CONCURRENCY=16)")
     target = ("≥ 5,000" if runner_count == 4 else "") if agent == "noop" else "≥ 300"
     results.append((f"lease throughput: {what}, {runner_count} runner process(es), {jobs:,} jobs", f"{rate:,.0f} jobs/s (failed {failed})", target))
     if runner_count == 4:

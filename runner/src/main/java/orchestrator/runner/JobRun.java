@@ -236,7 +236,7 @@ final class JobRun implements Runnable {
             throws IOException, InterruptedException {
         Instant started = ctx.clock().instant();
         long t0 = ctx.clock().millis();
-        ctx.store().recordStep(lease, new StepRecord(step.stepId(), index, step.agent(), "running", null, null, null,
+        ctx.store().markStepStarted(lease, new StepRecord(step.stepId(), index, step.agent(), "running", null, null, null,
                 started, null, 0, 0, 0));
         Path dir = artifacts.stepDir(step.stepId());
         Files.createDirectories(dir);

@@ -35,6 +35,13 @@ public interface JobStore extends AutoCloseable {
     /** Records a step's progress. @throws LeaseLostException if the lease is no longer valid */
     void recordStep(Lease lease, StepRecord step);
 
+    /**
+     * Records that a step started without waiting for the commit: a progress marker for readers. Writes
+     * of one process commit in the order they were made, so the step's final {@link #recordStep} always
+     * lands after it; with a lost lease it is dropped like any stale write.
+     */
+    void markStepStarted(Lease lease, StepRecord step);
+
     /** Ends the lease with an outcome. @throws LeaseLostException if the lease is no longer valid */
     void finish(Lease lease, Outcome outcome);
 

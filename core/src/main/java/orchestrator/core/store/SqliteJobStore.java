@@ -51,6 +51,8 @@ public final class SqliteJobStore implements JobStore {
             "V5__callbacks.sql");
     private static final int MAX_BATCH = 1024;
     private static final Duration ENQUEUE_TIMEOUT = Duration.ofSeconds(15);
+    /** How long a write waits for another process's lock before it fails. */
+    private static final long BUSY_TIMEOUT_MS = 20_000;
     private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() { };
 
     private final SqlFile sql = SqlFile.load("/orchestrator/store/queries.sql");
@@ -120,7 +122,7 @@ public final class SqliteJobStore implements JobStore {
         HikariConfig hc = new HikariConfig();
         // busy_timeout: several processes share the file; a writer waits for the lock instead of failing.
         hc.setJdbcUrl("jdbc:sqlite:" + file.toAbsolutePath()
-                + "?journal_mode=WAL&synchronous=FULL&busy_timeout=20000&foreign_keys=true");
+                + "?journal_mode=WAL&synchronous=FULL&busy_timeout=" + BUSY_TIMEOUT_MS + "&foreign_keys=true");
         hc.setPoolName("sqlite-" + file.getFileName());
         hc.setMaximumPoolSize(8);
         hc.setMinimumIdle(1);
@@ -133,10 +135,25 @@ public final class SqliteJobStore implements JobStore {
         this.writer.start();
     }
 
+    /** Physical connections that already have the short-wait busy handler. */
+    private final java.util.Set<Object> tuned = java.util.Collections.synchronizedSet(
+            java.util.Collections.newSetFromMap(new java.util.WeakHashMap<>()));
+
+    /** A pooled connection whose lock waits use {@link ShortWaitBusyHandler}. */
+    private Connection connection() throws SQLException {
+        Connection c = pool.getConnection();
+        Object physical = c.unwrap(org.sqlite.SQLiteConnection.class);
+        if (!tuned.contains(physical)) {
+            ShortWaitBusyHandler.install(c, BUSY_TIMEOUT_MS);
+            tuned.add(physical);
+        }
+        return c;
+    }
+
     // ---------------------------------------------------------------- migrations
 
     private void migrate() {
-        try (Connection c = pool.getConnection()) {
+        try (Connection c = connection()) {
             inTx(c, () -> {
                 int version;
                 try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("PRAGMA user_version")) {
@@ -238,7 +255,7 @@ public final class SqliteJobStore implements JobStore {
     private void writeBatch(List<PendingWrite<?>> batch) throws SQLException {
         Object[] results = new Object[batch.size()];
         RuntimeException[] failures = new RuntimeException[batch.size()];
-        try (Connection c = pool.getConnection(); Statement sp = c.createStatement()) {
+        try (Connection c = connection(); Statement sp = c.createStatement()) {
             inTx(c, () -> {
                 java.util.Arrays.fill(results, null);
                 java.util.Arrays.fill(failures, null);
@@ -323,7 +340,7 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public FireResult fire(String scheduleId, Instant fireTime, NewJob job, boolean skipIfRunning, String skipReason) {
-        try (Connection c = pool.getConnection()) {
+        try (Connection c = connection()) {
             return inTx(c, () -> {
                 long now = clock.millis();
                 FireResult.Kind kind;
@@ -373,7 +390,7 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public List<ScheduleFire> recentFires(String scheduleId, int limit) {
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql.get("recent_fires"))) {
+        try (Connection c = connection(); PreparedStatement ps = c.prepareStatement(sql.get("recent_fires"))) {
             ps.setString(1, scheduleId);
             ps.setInt(2, limit);
             List<ScheduleFire> out = new ArrayList<>();
@@ -394,7 +411,7 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public boolean tryStartApiCall(String project, java.time.LocalDate day, long maxApiCalls, double maxCostUsd) {
-        try (Connection c = pool.getConnection()) {
+        try (Connection c = connection()) {
             return inTx(c, () -> {
                 try (PreparedStatement ps = c.prepareStatement(sql.get("start_api_call"))) {
                     ps.setString(1, project == null ? "" : project);
@@ -411,7 +428,7 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public void addDailyCost(String project, java.time.LocalDate day, double costUsd) {
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql.get("add_cost"))) {
+        try (Connection c = connection(); PreparedStatement ps = c.prepareStatement(sql.get("add_cost"))) {
             ps.setString(1, project == null ? "" : project);
             ps.setString(2, day.toString());
             ps.setDouble(3, costUsd);
@@ -423,7 +440,7 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public DailyUsage dailyUsage(String project, java.time.LocalDate day) {
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql.get("daily_usage"))) {
+        try (Connection c = connection(); PreparedStatement ps = c.prepareStatement(sql.get("daily_usage"))) {
             ps.setString(1, project == null ? "" : project);
             ps.setString(2, day.toString());
             try (ResultSet rs = ps.executeQuery()) {
@@ -503,29 +520,42 @@ public final class SqliteJobStore implements JobStore {
     }
 
     @Override
+    public void markStepStarted(Lease lease, StepRecord s) {
+        if (closed || !pending.offer(new PendingWrite<>(b -> {
+            writeStep(b.c, lease, s);
+            return null;
+        }, new CompletableFuture<>()))) {
+            log.debug("step start of job {} not recorded: the store is closing or its queue is full", lease.jobId());
+        }
+    }
+
+    @Override
     public void recordStep(Lease lease, StepRecord s) {
         write("record step", b -> {
-            Connection c = b.c;
-            requireLease(c, lease);
-            try (PreparedStatement ps = c.prepareStatement(sql.get("upsert_step"))) {
-                int i = 1;
-                ps.setString(i++, lease.jobId());
-                ps.setString(i++, s.stepId());
-                ps.setInt(i++, s.index());
-                ps.setString(i++, s.agent());
-                ps.setString(i++, s.status());
-                setInt(ps, i++, s.exitCode());
-                ps.setString(i++, s.errorCode());
-                ps.setString(i++, s.errorMessage());
-                setTime(ps, i++, s.startedAt());
-                setTime(ps, i++, s.finishedAt());
-                ps.setDouble(i++, s.costUsd());
-                ps.setLong(i++, s.tokensIn());
-                ps.setLong(i, s.tokensOut());
-                ps.executeUpdate();
-            }
+            writeStep(b.c, lease, s);
             return null;
         });
+    }
+
+    private void writeStep(Connection c, Lease lease, StepRecord s) throws SQLException {
+        requireLease(c, lease);
+        try (PreparedStatement ps = c.prepareStatement(sql.get("upsert_step"))) {
+            int i = 1;
+            ps.setString(i++, lease.jobId());
+            ps.setString(i++, s.stepId());
+            ps.setInt(i++, s.index());
+            ps.setString(i++, s.agent());
+            ps.setString(i++, s.status());
+            setInt(ps, i++, s.exitCode());
+            ps.setString(i++, s.errorCode());
+            ps.setString(i++, s.errorMessage());
+            setTime(ps, i++, s.startedAt());
+            setTime(ps, i++, s.finishedAt());
+            ps.setDouble(i++, s.costUsd());
+            ps.setLong(i++, s.tokensIn());
+            ps.setLong(i, s.tokensOut());
+            ps.executeUpdate();
+        }
     }
 
     @Override
@@ -589,7 +619,7 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public int requeueExpired(String actor) {
-        try (Connection c = pool.getConnection()) {
+        try (Connection c = connection()) {
             return inTx(c, () -> {
                 long now = clock.millis();
                 int changed = 0;
@@ -648,7 +678,7 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public Optional<JobView> find(String jobId) {
-        try (Connection c = pool.getConnection();
+        try (Connection c = connection();
              PreparedStatement ps = c.prepareStatement(sql.get("find_job"))) {
             ps.setString(1, jobId);
             JobView v;
@@ -676,7 +706,7 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public List<JobView> list(JobQuery q) {
-        try (Connection c = pool.getConnection();
+        try (Connection c = connection();
              PreparedStatement ps = c.prepareStatement(sql.get("list_jobs"))) {
             ps.setString(1, q.projects() == null ? null : Json.write(q.projects()));
             ps.setInt(2, q.includeUnscoped() ? 1 : 0);
@@ -696,7 +726,7 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public List<JobEvent> events(String jobId) {
-        try (Connection c = pool.getConnection();
+        try (Connection c = connection();
              PreparedStatement ps = c.prepareStatement(sql.get("list_events"))) {
             ps.setString(1, jobId);
             List<JobEvent> out = new ArrayList<>();
@@ -718,7 +748,7 @@ public final class SqliteJobStore implements JobStore {
         for (JobState s : JobState.values()) {
             out.put(s, 0L);
         }
-        try (Connection c = pool.getConnection();
+        try (Connection c = connection();
              PreparedStatement ps = c.prepareStatement(sql.get("count_by_state"));
              ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
@@ -841,7 +871,7 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public void audit(String jobId, String actor, String reason) {
-        try (Connection c = pool.getConnection(); PreparedStatement ev = c.prepareStatement(sql.get("insert_event"))) {
+        try (Connection c = connection(); PreparedStatement ev = c.prepareStatement(sql.get("insert_event"))) {
             event(ev, jobId, clock.millis(), actor, null, null, reason);
         } catch (SQLException e) {
             throw unavailable("audit", e);
@@ -854,7 +884,7 @@ public final class SqliteJobStore implements JobStore {
     }
 
     private ActionResult act(String jobId, String actor, Action action) {
-        try (Connection c = pool.getConnection()) {
+        try (Connection c = connection()) {
             return inTx(c, () -> {
                 JobState state;
                 boolean cancelRequested;
@@ -922,7 +952,7 @@ public final class SqliteJobStore implements JobStore {
         if (Files.exists(target)) {
             throw new StoreUnavailableException("backup target " + target + " already exists; choose a new file", null);
         }
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql.get("backup"))) {
+        try (Connection c = connection(); PreparedStatement ps = c.prepareStatement(sql.get("backup"))) {
             ps.setString(1, target.toAbsolutePath().toString());
             ps.executeUpdate();
         } catch (SQLException e) {
@@ -1059,7 +1089,7 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public StoreStats stats() {
-        try (Connection c = pool.getConnection()) {
+        try (Connection c = connection()) {
             List<StoreStats.JobCount> jobs = new ArrayList<>();
             try (PreparedStatement ps = c.prepareStatement(sql.get("stats_jobs")); ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
@@ -1119,7 +1149,7 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public List<Callback> claimCallbacks(Instant now, Duration claimFor, int max) {
-        try (Connection c = pool.getConnection()) {
+        try (Connection c = connection()) {
             return inTx(c, () -> {
                 List<Callback> out = new ArrayList<>();
                 try (PreparedStatement ps = c.prepareStatement(sql.get("claim_callbacks"))) {
@@ -1141,7 +1171,7 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public boolean recordCallback(String jobId, int attempt, String status, Instant nextAttemptAt, String error) {
-        try (Connection c = pool.getConnection()) {
+        try (Connection c = connection()) {
             return inTx(c, () -> {
                 try (PreparedStatement ps = c.prepareStatement(sql.get("callback_result"))) {
                     ps.setString(1, status);
@@ -1159,7 +1189,7 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public Optional<Callback> findCallback(String jobId) {
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql.get("find_callback"))) {
+        try (Connection c = connection(); PreparedStatement ps = c.prepareStatement(sql.get("find_callback"))) {
             ps.setString(1, jobId);
             try (ResultSet rs = ps.executeQuery()) {
                 return rs.next() ? Optional.of(callback(rs)) : Optional.empty();
