@@ -578,6 +578,7 @@ final class JobRun implements Runnable {
 
         Outcome withResult = new Outcome(outcome.state(), outcome.errorCode(), outcome.errorMessage(), result,
                 usage.costUsd(), usage.tokensIn(), usage.tokensOut(), outcome.resumeStep());
+        job.ending();
         ctx.store().finish(lease, withResult);
         if (outcome.state() == JobState.SUCCEEDED) {
             log.info("job succeeded");
@@ -605,6 +606,7 @@ final class JobRun implements Runnable {
             return;
         }
         try {
+            job.ending();
             ctx.store().finish(lease, o);
         } catch (RuntimeException e) {
             log.warn("cannot record the failure; the lease will expire: {}", e.toString());

@@ -339,7 +339,8 @@ public final class Runner implements AutoCloseable {
     private void beat() {
         List<Lease> leases = new ArrayList<>();
         for (RunningJob j : running.values()) {
-            if (!j.lost()) {
+            // a job writing its outcome needs no more heartbeats, and its lease may end any moment
+            if (!j.lost() && !j.isEnding()) {
                 leases.add(j.lease());
             }
         }
@@ -348,7 +349,7 @@ public final class Runner implements AutoCloseable {
         }
         for (HeartbeatResult r : store.heartbeat(leases)) {
             RunningJob j = running.get(r.jobId());
-            if (j == null || r.status() == HeartbeatResult.Status.ALIVE) {
+            if (j == null || j.isEnding() || r.status() == HeartbeatResult.Status.ALIVE) {
                 continue;
             }
             MDC.put("job_id", r.jobId());

@@ -23,6 +23,8 @@ final class RunningJob {
     private final Lease lease;
     private final AtomicReference<Stop> stop = new AtomicReference<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
+    /** Set just before the final write: from then on the lease may vanish at any moment, as it should. */
+    private volatile boolean ending;
 
     RunningJob(Lease lease) {
         this.lease = lease;
@@ -43,6 +45,15 @@ final class RunningJob {
             stop.compareAndSet(null, reason);
         }
         stopped.countDown();
+    }
+
+    /** The worker is about to write the job's outcome: a heartbeat must not mistake that for a lost lease. */
+    void ending() {
+        ending = true;
+    }
+
+    boolean isEnding() {
+        return ending;
     }
 
     Stop stopRequest() {
