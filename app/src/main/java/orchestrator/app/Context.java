@@ -47,4 +47,16 @@ final class Context {
             return "localhost";
         }
     }
+
+    /** SIGHUP for a process with a runner: settings and agents for the jobs it leases next; running jobs keep theirs. */
+    void reload(orchestrator.runner.Runner runner) {
+        org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Context.class);
+        try {
+            Env fresh = env();
+            runner.reload(orchestrator.runner.RunnerConfig.from(fresh), orchestrator.core.agent.AgentCatalog.from(fresh));
+            log.info("configuration reloaded (SIGHUP)");
+        } catch (orchestrator.core.OrchestratorException e) {
+            log.error("SIGHUP: the new configuration is invalid, keeping the old one: {}", e.getMessage());
+        }
+    }
 }

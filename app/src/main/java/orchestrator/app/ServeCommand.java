@@ -44,18 +44,8 @@ final class ServeCommand implements Callable<Integer> {
                 () -> runner.drain(Duration.ofSeconds(runnerConfig.drainGraceSec())),
                 gateway::close,
                 store::close),
-                () -> reload(runner));
+                () -> ctx.reload(runner));
         return 0;
     }
-
-    /** SIGHUP: settings and agents for jobs leased from now on; running jobs keep theirs. */
-    private void reload(Runner runner) {
-        try {
-            Env fresh = ctx.env();
-            runner.reload(RunnerConfig.from(fresh), orchestrator.core.agent.AgentCatalog.from(fresh));
-            log.info("configuration reloaded (SIGHUP)");
-        } catch (orchestrator.core.OrchestratorException e) {
-            log.error("SIGHUP: the new configuration is invalid, keeping the old one: {}", e.getMessage());
-        }
     }
 }
