@@ -42,5 +42,4 @@ final class RunnerCommand implements Callable<Integer> {
                 () -> ctx.reload(runner));
         return 0;
     }
-    }
 }

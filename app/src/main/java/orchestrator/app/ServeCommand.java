@@ -47,5 +47,4 @@ final class ServeCommand implements Callable<Integer> {
                 () -> ctx.reload(runner));
         return 0;
     }
-    }
 }
