@@ -64,9 +64,15 @@ class LogRotationIT {
             });
             poster.start();
             try {
+                long lastRotationSecond = 0;
                 for (int round = 1; round <= 2; round++) {
                     int target = accepted.get() + 200;
                     Waits.until("200 more accepted jobs", Duration.ofSeconds(60), () -> accepted.get() >= target);
+                    // rotated files are named to the second (dateformat -%Y%m%d-%s): two rotations need two seconds
+                    long previous = lastRotationSecond;
+                    Waits.until("a new second for the rotated file's name", Duration.ofSeconds(5),
+                            () -> System.currentTimeMillis() / 1000 > previous);
+                    lastRotationSecond = System.currentTimeMillis() / 1000;
                     DeployTemplatesTest.Run r = DeployTemplatesTest.run(home, "logrotate", "-f", "-s", home.resolve("state").toString(), confFile.toString());
                     assertThat(r.exit()).as(r.output()).isZero();
                     Waits.until("the gateway to reopen its log", Duration.ofSeconds(30),
