@@ -86,9 +86,14 @@ public final class RunningGateway implements AutoCloseable {
     }
 
     public Answer send(String method, String path, String token, String contentType, String body, String... headers) {
+        return exchange(method, path, token, contentType,
+                body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body), headers);
+    }
+
+    private Answer exchange(String method, String path, String token, String contentType, HttpRequest.BodyPublisher body,
+                            String... headers) {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-                .timeout(Duration.ofSeconds(30))
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+                .timeout(Duration.ofSeconds(30)).method(method, body);
         if (token != null) {
             b.header("Authorization", "Bearer " + token);
         }
@@ -201,26 +206,7 @@ public final class RunningGateway implements AutoCloseable {
 
     /** Sends raw bytes (a body HttpClient would not send as given) with headers, the way {@link #send} does. */
     public Answer sendBytes(String method, String path, String token, String contentType, byte[] body, String... headers) {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-                .timeout(Duration.ofSeconds(30)).method(method, HttpRequest.BodyPublishers.ofByteArray(body));
-        if (token != null) {
-            b.header("Authorization", "Bearer " + token);
-        }
-        if (contentType != null) {
-            b.header("Content-Type", contentType);
-        }
-        for (int i = 0; i < headers.length; i += 2) {
-            b.header(headers[i], headers[i + 1]);
-        }
-        try {
-            HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-            return new Answer(r.statusCode(), parse(r.body()), r.headers().map(), r.body());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        return exchange(method, path, token, contentType, HttpRequest.BodyPublishers.ofByteArray(body), headers);
     }
 }
 
