@@ -84,12 +84,7 @@ class PromptBuilderTest {
 
     @Test
     void patch_first_starts_each_step_from_the_base_plus_the_patches_it_names() throws Exception {
-        Path repo = tmp.resolve("repo");
-        Files.createDirectories(repo);
-        Files.writeString(repo.resolve("README.md"), "hello\n");
-        RunnerPolicyTest.git(repo, "init", "-q");
-        RunnerPolicyTest.git(repo, "add", "-A");
-        RunnerPolicyTest.git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init");
+        Path repo = RunnerFixture.gitProject(tmp.resolve("repo"), Map.of("README.md", "hello\n"));
         String agents = "{\"a\": {\"type\": \"command\", \"argv\": [\"sh\", \"-c\", \"echo from-a > a.txt\"]},"
                 + "\"b\": {\"type\": \"command\", \"argv\": [\"sh\", \"-c\", \"ls > {artifacts_dir}/seen-{step_id}.txt; echo from-b >> a.txt\"]}}";
         try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of("PROJECT_ALIASES", "proj=" + repo)).start()) {
@@ -114,12 +109,7 @@ class PromptBuilderTest {
 
     @Test
     void patch_first_patch_that_does_not_apply_fails_the_step_with_workspace() throws Exception {
-        Path repo = tmp.resolve("repo");
-        Files.createDirectories(repo);
-        Files.writeString(repo.resolve("README.md"), "hello\n");
-        RunnerPolicyTest.git(repo, "init", "-q");
-        RunnerPolicyTest.git(repo, "add", "-A");
-        RunnerPolicyTest.git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init");
+        Path repo = RunnerFixture.gitProject(tmp.resolve("repo"), Map.of("README.md", "hello\n"));
         String agents = "{\"a\": {\"type\": \"command\", \"argv\": [\"sh\", \"-c\", \"echo from-a > a.txt\"]}}";
         try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of("PROJECT_ALIASES", "proj=" + repo)).start()) {
             String id = f.enqueue("{\"goal\": \"g\", \"project_id\": \"proj\", \"artifact_handoff\": \"patch_first\", \"steps\": ["

@@ -105,4 +105,28 @@ final class RunnerFixture implements AutoCloseable {
         runner.close();
         store.close();
     }
+
+    /**
+     * A committed git repository at {@code dir} holding {@code files} (name to content): a project alias
+     * for tests of workspaces and patches.
+     */
+    static Path gitProject(Path dir, Map<String, String> files) throws Exception {
+        java.nio.file.Files.createDirectories(dir);
+        for (Map.Entry<String, String> f : files.entrySet()) {
+            java.nio.file.Files.writeString(dir.resolve(f.getKey()), f.getValue());
+        }
+        git(dir, "init", "-q");
+        git(dir, "add", "-A");
+        git(dir, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init");
+        return dir;
+    }
+
+    /** Runs git in {@code dir}; a non-zero exit fails the test with git's output. */
+    static void git(Path dir, String... args) throws Exception {
+        java.util.List<String> argv = new java.util.ArrayList<>(java.util.List.of("git"));
+        argv.addAll(java.util.List.of(args));
+        Process p = new ProcessBuilder(argv).directory(dir.toFile()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        org.assertj.core.api.Assertions.assertThat(p.waitFor()).as(out).isZero();
+    }
 }

@@ -157,13 +157,7 @@ class RunnerPolicyTest {
 
     @Test
     void three_step_job_on_a_git_project_writes_patches_holding_only_each_steps_changes() throws Exception {
-        Path repo = tmp.resolve("repo");
-        Files.createDirectories(repo);
-        Files.writeString(repo.resolve("README.md"), "hello\n");
-        Files.writeString(repo.resolve("old.txt"), "to be removed\n");
-        git(repo, "init", "-q");
-        git(repo, "add", "-A");
-        git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init");
+        Path repo = RunnerFixture.gitProject(tmp.resolve("repo"), Map.of("README.md", "hello\n", "old.txt", "to be removed\n"));
         String agents = "{" + String.join(", ",
                 entry("create", "mkdir -p src && echo 'new file' > src/created.txt"),
                 entry("modify", "echo 'one more line' >> README.md"),
@@ -192,12 +186,7 @@ class RunnerPolicyTest {
 
     @Test
     void a_secret_an_agent_writes_into_a_file_is_masked_in_the_step_and_job_patch() throws Exception {
-        Path repo = tmp.resolve("repo");
-        Files.createDirectories(repo);
-        Files.writeString(repo.resolve("README.md"), "hello\n");
-        git(repo, "init", "-q");
-        git(repo, "add", "-A");
-        git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init");
+        Path repo = RunnerFixture.gitProject(tmp.resolve("repo"), Map.of("README.md", "hello\n"));
         String key = "sk-ant-api03-" + "Qq1Ww2Ee3Rr4Tt5Yy6Uu7";
         String agents = "{\"leak\": " + Json.write(Map.of("type", "command",
                 "argv", List.of("sh", "-c", "echo \"API_KEY=" + key + "\" > config.env; echo \"token=$MY_TOKEN\" >> config.env"),
@@ -229,11 +218,4 @@ class RunnerPolicyTest {
         return out;
     }
 
-    static void git(Path dir, String... args) throws Exception {
-        List<String> argv = new ArrayList<>(List.of("git"));
-        argv.addAll(List.of(args));
-        Process p = new ProcessBuilder(argv).directory(dir.toFile()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor()).as(out).isZero();
-    }
 }

@@ -303,12 +303,7 @@ class RunnerTest {
 
     @Test
     void step_patches_hold_only_their_own_changes_and_the_job_patch_holds_all() throws Exception {
-        Path repo = tmp.resolve("repo");
-        Files.createDirectories(repo);
-        Files.writeString(repo.resolve("README.md"), "hello\n");
-        git(repo, "init", "-q");
-        git(repo, "add", "-A");
-        git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init");
+        Path repo = RunnerFixture.gitProject(tmp.resolve("repo"), Map.of("README.md", "hello\n"));
         String agents = shAgent("write", "echo {step_id} > {step_id}.txt && echo changed >> README.md");
         try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of("PROJECT_ALIASES", "proj=" + repo)).start()) {
             String id = f.enqueue("{\"goal\": \"g\", \"project_id\": \"proj\", \"steps\": ["
@@ -402,11 +397,4 @@ class RunnerTest {
         assertThat(c.drainGraceSec()).isEqualTo(60);
     }
 
-    private static void git(Path dir, String... args) throws Exception {
-        List<String> argv = new ArrayList<>(List.of("git"));
-        argv.addAll(List.of(args));
-        Process p = new ProcessBuilder(argv).directory(dir.toFile()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor()).as(out).isZero();
-    }
 }
