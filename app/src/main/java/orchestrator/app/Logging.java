@@ -18,7 +18,7 @@ import org.slf4j.LoggerFactory;
  * under {@code $ORCH_HOME/logs} opened in append mode, so logrotate's copytruncate loses no line.
  */
 final class Logging {
-    private static final String PATTERN = "%d{yyyy-MM-dd'T'HH:mm:ss.SSSXXX} %-5level [%thread] %logger{20} %X{runner_id:-} %X{job_id:-}%replace(/%X{step_id:-}){'^/$', ''} - %msg%n";
+    private static final String PATTERN = "%d{yyyy-MM-dd'T'HH:mm:ss.SSSXXX} %-5level [%thread] %logger{20} %X{runner_id:-} %jobstep - %msg%n";
 
     private Logging() {
     }
@@ -114,10 +114,36 @@ final class Logging {
             e.start();
             return e;
         }
+        @SuppressWarnings("unchecked")
+        java.util.Map<String, java.util.function.Supplier<ch.qos.logback.core.pattern.DynamicConverter<?>>> rules =
+                (java.util.Map<String, java.util.function.Supplier<ch.qos.logback.core.pattern.DynamicConverter<?>>>)
+                        ctx.getObject(ch.qos.logback.core.CoreConstants.PATTERN_RULE_REGISTRY_FOR_SUPPLIERS);
+        if (rules == null) {
+            rules = new java.util.HashMap<>();
+            ctx.putObject(ch.qos.logback.core.CoreConstants.PATTERN_RULE_REGISTRY_FOR_SUPPLIERS, rules);
+        }
+        rules.put("jobstep", JobStepConverter::new);
         PatternLayoutEncoder e = new PatternLayoutEncoder();
         e.setContext(ctx);
         e.setPattern(PATTERN);
         e.start();
         return e;
+    }
+
+    /**
+     * {@code job_id} or {@code job_id/step_id} from the MDC, or nothing. A converter of its own: the
+     * {@code %replace} regex it replaces ran on every line, and a busy gateway logs every accepted job.
+     */
+    public static final class JobStepConverter extends ch.qos.logback.classic.pattern.ClassicConverter {
+        @Override
+        public String convert(ILoggingEvent event) {
+            java.util.Map<String, String> mdc = event.getMDCPropertyMap();
+            String job = mdc.get("job_id");
+            String step = mdc.get("step_id");
+            if (step == null || step.isEmpty()) {
+                return job == null ? "" : job;
+            }
+            return (job == null ? "" : job) + "/" + step;
+        }
     }
 }

@@ -74,28 +74,62 @@ public final class SqliteJobStore implements JobStore {
     private record PendingWrite<T>(WriteOp<T> op, CompletableFuture<T> done) {
     }
 
-    /** One batch transaction: its connection, its time, and statements prepared once for all its writes. */
-    private final class Batch implements AutoCloseable {
+    /** One batch transaction: the writer's connection, the batch's time, and the writer's prepared statements. */
+    private final class Batch {
         final Connection c;
         final long now;
-        private JobInsert insert;
+        private final WriterConnection w;
 
-        Batch(Connection c, long now) {
-            this.c = c;
+        Batch(WriterConnection w, long now) {
+            this.w = w;
+            this.c = w.c;
             this.now = now;
         }
 
+        /** The named query, prepared once for the writer's connection and reused by every later batch. */
+        PreparedStatement prepare(String name) throws SQLException {
+            return w.statement(sql.get(name));
+        }
+
         JobInsert insert() throws SQLException {
-            if (insert == null) {
-                insert = new JobInsert(c);
+            return new JobInsert(prepare("insert_job"), prepare("insert_event"), prepare("find_by_idempotency_key"), false);
+        }
+    }
+
+    /**
+     * The writer thread's own connection, held across batches with every statement it prepared:
+     * preparing (parsing) SQL cost more than running it when each batch prepared its own. A batch
+     * that fails drops it; the next batch opens a fresh one.
+     */
+    private final class WriterConnection implements AutoCloseable {
+        final Connection c;
+        private final Map<String, PreparedStatement> statements = new java.util.HashMap<>();
+
+        WriterConnection() throws SQLException {
+            this.c = connection();
+        }
+
+        PreparedStatement statement(String text) throws SQLException {
+            PreparedStatement ps = statements.get(text);
+            if (ps == null) {
+                ps = c.prepareStatement(text);
+                statements.put(text, ps);
+            } else {
+                ps.clearParameters();
             }
-            return insert;
+            return ps;
+        }
+
+        void execute(String text) throws SQLException {
+            statement(text).execute();
         }
 
         @Override
-        public void close() throws SQLException {
-            if (insert != null) {
-                insert.close();
+        public void close() {
+            try {
+                c.close(); // closes its statements too
+            } catch (SQLException e) {
+                log.debug("closing the writer's connection: {}", e.getMessage());
             }
         }
     }
@@ -122,7 +156,9 @@ public final class SqliteJobStore implements JobStore {
         HikariConfig hc = new HikariConfig();
         // busy_timeout: several processes share the file; a writer waits for the lock instead of failing.
         hc.setJdbcUrl("jdbc:sqlite:" + file.toAbsolutePath()
-                + "?journal_mode=WAL&synchronous=FULL&busy_timeout=" + BUSY_TIMEOUT_MS + "&foreign_keys=true");
+                + "?journal_mode=WAL&synchronous=FULL&busy_timeout=" + BUSY_TIMEOUT_MS + "&foreign_keys=true"
+                // no SELECT last_insert_rowid() after every insert: nothing here reads generated keys
+                + "&jdbc.get_generated_keys=false");
         hc.setPoolName("sqlite-" + file.getFileName());
         hc.setMaximumPoolSize(8);
         hc.setMinimumIdle(1);
@@ -186,7 +222,10 @@ public final class SqliteJobStore implements JobStore {
     @Override
     public Enqueued enqueue(NewJob job) {
         String id = Ids.newJobId();
-        return write("enqueue", b -> b.insert().insert(id, job, b.now));
+        // serialized here, on the caller's thread: the one writer thread only runs SQL
+        String meta = Json.writeCompact(job.source().meta());
+        String spec = Json.writeCompact(job.spec());
+        return write("enqueue", b -> b.insert().insert(id, job, meta, spec, b.now));
     }
 
     /**
@@ -223,24 +262,38 @@ public final class SqliteJobStore implements JobStore {
     /** The one writer of this process: drains everything waiting into one transaction. */
     private void writeLoop() {
         List<PendingWrite<?>> batch = new ArrayList<>();
-        while (!closed || !pending.isEmpty()) {
-            try {
-                PendingWrite<?> first = pending.poll(200, TimeUnit.MILLISECONDS);
-                if (first == null) {
-                    continue;
+        WriterConnection w = null;
+        try {
+            while (!closed || !pending.isEmpty()) {
+                try {
+                    PendingWrite<?> first = pending.poll(200, TimeUnit.MILLISECONDS);
+                    if (first == null) {
+                        continue;
+                    }
+                    batch.add(first);
+                    pending.drainTo(batch, MAX_BATCH - 1);
+                    if (w == null) {
+                        w = new WriterConnection();
+                    }
+                    writeBatch(w, batch);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    failAll(batch, new StoreUnavailableException("the store is closing", e));
+                    return;
+                } catch (Throwable t) {
+                    log.error("write batch of {} failed; none of it was committed", batch.size(), t);
+                    failAll(batch, new StoreUnavailableException("the write could not be committed: " + t.getMessage(), t));
+                    if (w != null) {
+                        w.close(); // a fresh connection for the next batch
+                        w = null;
+                    }
+                } finally {
+                    batch.clear();
                 }
-                batch.add(first);
-                pending.drainTo(batch, MAX_BATCH - 1);
-                writeBatch(batch);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                failAll(batch, new StoreUnavailableException("the store is closing", e));
-                return;
-            } catch (Throwable t) {
-                log.error("write batch of {} failed; none of it was committed", batch.size(), t);
-                failAll(batch, new StoreUnavailableException("the write could not be committed: " + t.getMessage(), t));
-            } finally {
-                batch.clear();
+            }
+        } finally {
+            if (w != null) {
+                w.close();
             }
         }
     }
@@ -252,28 +305,42 @@ public final class SqliteJobStore implements JobStore {
     }
 
     @SuppressWarnings("unchecked")
-    private void writeBatch(List<PendingWrite<?>> batch) throws SQLException {
+    private void writeBatch(WriterConnection w, List<PendingWrite<?>> batch) throws SQLException {
         Object[] results = new Object[batch.size()];
         RuntimeException[] failures = new RuntimeException[batch.size()];
-        try (Connection c = connection(); Statement sp = c.createStatement()) {
-            inTx(c, () -> {
-                java.util.Arrays.fill(results, null);
-                java.util.Arrays.fill(failures, null);
-                try (Batch b = new Batch(c, clock.millis())) {
-                    for (int i = 0; i < batch.size(); i++) {
-                        sp.execute("SAVEPOINT w");
-                        try {
-                            results[i] = batch.get(i).op().run(b);
-                            sp.execute("RELEASE w");
-                        } catch (RuntimeException e) {
-                            sp.execute("ROLLBACK TO w");
-                            sp.execute("RELEASE w");
-                            failures[i] = e;
-                        }
-                    }
+        // one write alone needs no savepoint: if it fails, the whole transaction is rolled back instead
+        boolean alone = batch.size() == 1;
+        w.execute("BEGIN IMMEDIATE");
+        boolean ended = false;
+        try {
+            Batch b = new Batch(w, clock.millis());
+            for (int i = 0; i < batch.size(); i++) {
+                if (!alone) {
+                    w.execute("SAVEPOINT w");
                 }
-                return null;
-            });
+                try {
+                    results[i] = batch.get(i).op().run(b);
+                    if (!alone) {
+                        w.execute("RELEASE w");
+                    }
+                } catch (RuntimeException e) {
+                    if (!alone) {
+                        w.execute("ROLLBACK TO w");
+                        w.execute("RELEASE w");
+                    }
+                    failures[i] = e;
+                }
+            }
+            w.execute(alone && failures[0] != null ? "ROLLBACK" : "COMMIT");
+            ended = true;
+        } finally {
+            if (!ended) {
+                try {
+                    w.execute("ROLLBACK");
+                } catch (SQLException e) {
+                    log.debug("rollback failed (the transaction may already be gone): {}", e.getMessage());
+                }
+            }
         }
         for (int i = 0; i < batch.size(); i++) {
             CompletableFuture<Object> done = (CompletableFuture<Object>) batch.get(i).done();
@@ -290,22 +357,35 @@ public final class SqliteJobStore implements JobStore {
         private final PreparedStatement ins;
         private final PreparedStatement ev;
         private final PreparedStatement idem;
+        /** False for the writer's cached statements, which outlive this insert. */
+        private final boolean owned;
 
         JobInsert(Connection c) throws SQLException {
-            ins = c.prepareStatement(sql.get("insert_job"));
-            ev = c.prepareStatement(sql.get("insert_event"));
-            idem = c.prepareStatement(sql.get("find_by_idempotency_key"));
+            this(c.prepareStatement(sql.get("insert_job")), c.prepareStatement(sql.get("insert_event")),
+                    c.prepareStatement(sql.get("find_by_idempotency_key")), true);
+        }
+
+        JobInsert(PreparedStatement ins, PreparedStatement ev, PreparedStatement idem, boolean owned) {
+            this.ins = ins;
+            this.ev = ev;
+            this.idem = idem;
+            this.owned = owned;
         }
 
         Enqueued insert(String id, NewJob job, long now) throws SQLException {
+            return insert(id, job, Json.writeCompact(job.source().meta()), Json.writeCompact(job.spec()), now);
+        }
+
+        /** With the source meta and the spec already serialized (compact JSON). */
+        Enqueued insert(String id, NewJob job, String metaJson, String specJson, long now) throws SQLException {
             JobSpec spec = job.spec();
             JobState state = spec.policy().requiresApproval() ? JobState.AWAITING_APPROVAL : JobState.QUEUED;
             int i = 1;
             ins.setString(i++, id);
             ins.setString(i++, spec.project());
             ins.setString(i++, job.source().type());
-            ins.setString(i++, Json.writeCompact(job.source().meta()));
-            ins.setString(i++, Json.writeCompact(spec));
+            ins.setString(i++, metaJson);
+            ins.setString(i++, specJson);
             ins.setString(i++, state.wire());
             ins.setInt(i++, spec.priority());
             ins.setLong(i++, spec.runAt() == null ? now : spec.runAt().toEpochMilli());
@@ -330,9 +410,11 @@ public final class SqliteJobStore implements JobStore {
 
         @Override
         public void close() throws SQLException {
-            ins.close();
-            ev.close();
-            idem.close();
+            if (owned) {
+                ins.close();
+                ev.close();
+                idem.close();
+            }
         }
     }
 
@@ -459,12 +541,12 @@ public final class SqliteJobStore implements JobStore {
             return List.of();
         }
         return write("lease", b -> {
-            Connection c = b.c;
             List<Lease> out = new ArrayList<>();
             long now = clock.millis();
             long expires = now + leaseTtl.toMillis();
-            try (PreparedStatement ps = c.prepareStatement(sql.get("lease_one"));
-                 PreparedStatement ev = c.prepareStatement(sql.get("insert_event"))) {
+            {
+                PreparedStatement ps = b.prepare("lease_one");
+                PreparedStatement ev = b.prepare("insert_event");
                 // one row per statement: each UPDATE sees the previous one, so a concurrency key
                 // leased a moment ago in this transaction already counts as running
                 while (out.size() < max) {
@@ -499,10 +581,10 @@ public final class SqliteJobStore implements JobStore {
             return List.of();
         }
         return write("heartbeat", b -> {
-            Connection c = b.c;
             List<HeartbeatResult> out = new ArrayList<>();
             long now = clock.millis();
-            try (PreparedStatement ps = c.prepareStatement(sql.get("heartbeat"))) {
+            {
+                PreparedStatement ps = b.prepare("heartbeat");
                 for (Lease l : leases) {
                     ps.setLong(1, now + leaseTtl.toMillis());
                     ps.setLong(2, now);
@@ -522,7 +604,7 @@ public final class SqliteJobStore implements JobStore {
     @Override
     public void markStepStarted(Lease lease, StepRecord s) {
         if (closed || !pending.offer(new PendingWrite<>(b -> {
-            writeStep(b.c, lease, s);
+            writeStep(b, lease, s);
             return null;
         }, new CompletableFuture<>()))) {
             log.debug("step start of job {} not recorded: the store is closing or its queue is full", lease.jobId());
@@ -532,14 +614,15 @@ public final class SqliteJobStore implements JobStore {
     @Override
     public void recordStep(Lease lease, StepRecord s) {
         write("record step", b -> {
-            writeStep(b.c, lease, s);
+            writeStep(b, lease, s);
             return null;
         });
     }
 
-    private void writeStep(Connection c, Lease lease, StepRecord s) throws SQLException {
-        requireLease(c, lease);
-        try (PreparedStatement ps = c.prepareStatement(sql.get("upsert_step"))) {
+    private void writeStep(Batch b, Lease lease, StepRecord s) throws SQLException {
+        requireLease(b, lease);
+        {
+            PreparedStatement ps = b.prepare("upsert_step");
             int i = 1;
             ps.setString(i++, lease.jobId());
             ps.setString(i++, s.stepId());
@@ -561,9 +644,9 @@ public final class SqliteJobStore implements JobStore {
     @Override
     public void finish(Lease lease, Outcome o) {
         write("finish", b -> {
-            Connection c = b.c;
             long now = clock.millis();
-            try (PreparedStatement ps = c.prepareStatement(sql.get("finish"))) {
+            {
+                PreparedStatement ps = b.prepare("finish");
                 int i = 1;
                 ps.setString(i++, o.state().wire());
                 if (o.state().isFinal()) {
@@ -585,13 +668,14 @@ public final class SqliteJobStore implements JobStore {
                     throw new LeaseLostException(lease.jobId(), lease.token());
                 }
             }
-            try (PreparedStatement ev = c.prepareStatement(sql.get("insert_event"))) {
+            {
+                PreparedStatement ev = b.prepare("insert_event");
                 event(ev, lease.jobId(), now, lease.owner(), "running", o.state().wire(),
                         o.errorCode() == null ? "completed" : o.errorCode() + (o.errorMessage() == null ? "" : ": " + o.errorMessage()));
             }
             if (o.state().isFinal() && lease.spec() != null && lease.spec().callbackUrl() != null) {
                 // the outbox row commits with the final state: a callback is never lost to a crash
-                insertCallback(c, lease.jobId(), lease.spec().callbackUrl(), o, now);
+                insertCallback(b, lease.jobId(), lease.spec().callbackUrl(), o, now);
             }
             return null;
         });
@@ -600,9 +684,9 @@ public final class SqliteJobStore implements JobStore {
     @Override
     public boolean release(Lease lease, String reason) {
         return write("release", b -> {
-            Connection c = b.c;
             long now = clock.millis();
-            try (PreparedStatement ps = c.prepareStatement(sql.get("release"))) {
+            {
+                PreparedStatement ps = b.prepare("release");
                 ps.setLong(1, now);
                 ps.setString(2, lease.jobId());
                 ps.setLong(3, lease.token());
@@ -610,7 +694,8 @@ public final class SqliteJobStore implements JobStore {
                     return false;
                 }
             }
-            try (PreparedStatement ev = c.prepareStatement(sql.get("insert_event"))) {
+            {
+                PreparedStatement ev = b.prepare("insert_event");
                 event(ev, lease.jobId(), now, lease.owner(), "running", "queued", reason);
             }
             return true;
@@ -1038,8 +1123,9 @@ public final class SqliteJobStore implements JobStore {
         }
     }
 
-    private void requireLease(Connection c, Lease lease) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql.get("check_lease"))) {
+    private void requireLease(Batch b, Lease lease) throws SQLException {
+        {
+            PreparedStatement ps = b.prepare("check_lease");
             ps.setString(1, lease.jobId());
             ps.setLong(2, lease.token());
             try (ResultSet rs = ps.executeQuery()) {
@@ -1131,13 +1217,14 @@ public final class SqliteJobStore implements JobStore {
     // ---------------------------------------------------------------- callbacks (outbox)
 
     /** The callback body: the job's result document, with job_id, status and error always present. */
-    private void insertCallback(Connection c, String jobId, String url, Outcome o, long now) throws SQLException {
+    private void insertCallback(Batch b, String jobId, String url, Outcome o, long now) throws SQLException {
         Map<String, Object> body = new java.util.LinkedHashMap<>(o.result());
         body.put("job_id", jobId);
         body.put("status", o.state().wire());
         body.putIfAbsent("error", o.errorCode() == null ? null
                 : Map.of("code", o.errorCode(), "message", o.errorMessage() == null ? "" : o.errorMessage()));
-        try (PreparedStatement ps = c.prepareStatement(sql.get("insert_callback"))) {
+        {
+            PreparedStatement ps = b.prepare("insert_callback");
             ps.setString(1, jobId);
             ps.setString(2, url);
             ps.setString(3, Json.write(body));
