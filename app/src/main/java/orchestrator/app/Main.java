@@ -12,7 +12,20 @@ public final class Main {
     static final String VERSION = versionString();
 
     public static void main(String[] args) {
+        fastProcessLaunch();
         System.exit(commandLine().execute(args));
+    }
+
+    /**
+     * On Linux, start child processes with vfork instead of the JDK's default posix_spawn of its
+     * {@code jspawnhelper}, which then execs the real command: one exec less for every step a runner
+     * starts (a runner's {@code true} steps went from 222 to 242 a second with it). Set before any
+     * process is started; an operator's own {@code -Djdk.lang.Process.launchMechanism} wins.
+     */
+    static void fastProcessLaunch() {
+        if ("Linux".equals(System.getProperty("os.name")) && System.getProperty("jdk.lang.Process.launchMechanism") == null) {
+            System.setProperty("jdk.lang.Process.launchMechanism", "VFORK");
+        }
     }
 
     static CommandLine commandLine() {

@@ -632,8 +632,11 @@ final class JobRun implements Runnable {
                 }
             }
             JobArtifacts.moveIntoPlace(tmp, target);
+            tmp = null;
         } finally {
-            Files.deleteIfExists(tmp);
+            if (tmp != null) {
+                Files.deleteIfExists(tmp);
+            }
         }
     }
 

@@ -1,11 +1,17 @@
 package orchestrator.runner.artifact;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The artifact folder of one job, {@code $ORCH_HOME/artifacts/<job_id>/}, in the seed's layout:
@@ -43,18 +49,40 @@ public final class JobArtifacts {
 
     public static void writeAtomically(Path target, byte[] content) throws IOException {
         Path tmp = temporaryFor(target);
+        boolean moved = false;
         try {
-            Files.write(tmp, content);
+            try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.WRITE)) {
+                out.write(content);
+            }
             moveIntoPlace(tmp, target);
+            moved = true;
         } finally {
-            Files.deleteIfExists(tmp);
+            if (!moved) {
+                Files.deleteIfExists(tmp);
+            }
         }
     }
 
-    /** A fresh temporary file next to {@code target}: same folder, so the rename is atomic. */
+    /** Temporary names: unique within the process by the counter, across processes by the pid. */
+    private static final AtomicLong TEMPORARIES = new AtomicLong();
+    private static final long PID = ProcessHandle.current().pid();
+    /** Owner only, as the temporary files of {@code Files.createTempFile} were: artifacts may quote a job's inputs. */
+    private static final FileAttribute<?> OWNER_ONLY = PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
+
+    /**
+     * A fresh, empty temporary file next to {@code target}: same folder, so the rename is atomic. Created
+     * with {@code O_EXCL} under a name no other writer uses (no random name, no folder check per file: a
+     * runner writes about ten artifacts per job, and each saved system call counts at thousands of jobs
+     * a second). A missing folder is created on the first failure only.
+     */
     public static Path temporaryFor(Path target) throws IOException {
-        Files.createDirectories(target.getParent());
-        return Files.createTempFile(target.getParent(), "." + target.getFileName() + ".", ".tmp");
+        Path tmp = target.resolveSibling("." + target.getFileName() + "." + PID + "-" + TEMPORARIES.incrementAndGet() + ".tmp");
+        try {
+            return Files.createFile(tmp, OWNER_ONLY);
+        } catch (NoSuchFileException e) {
+            Files.createDirectories(target.getParent());
+            return Files.createFile(tmp, OWNER_ONLY);
+        }
     }
 
     public static void moveIntoPlace(Path tmp, Path target) throws IOException {

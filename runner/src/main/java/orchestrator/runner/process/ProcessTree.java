@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,11 +30,105 @@ final class ProcessTree {
 
     static void kill(Process process, String token) throws InterruptedException {
         long pid = process.pid();
+        if (!process.isAlive() && leftovers(pid, token).isEmpty()) {
+            // It exited by itself, the common case, and left nothing: no process in its group or session
+            // (setsid made its pid both) and none carrying its token. One pass over /proc says so, where
+            // the kill below costs a descendants scan, a token scan and a /bin/kill process.
+            return;
+        }
         List<ProcessHandle> snapshot = process.toHandle().descendants().toList();
         killGroup(pid);
         process.destroyForcibly();
         snapshot.forEach(ProcessHandle::destroyForcibly);
         killByToken(token);
+    }
+
+    /**
+     * Pids of live processes whose process group or session is {@code leader} (the step's setsid'd
+     * child), or that were orphaned and carry the step's token: what an exited step left behind.
+     * Reads every process's {@code stat}, but the {@code environ} only of orphans (children of init or
+     * of a subreaper above this runner): a leftover that left the group was reparented there, unless
+     * its parent is itself a leftover, which this finds. With many steps running, reading every
+     * environment after every step cost the runner a third of its time.
+     */
+    static List<Long> leftovers(long leader, String token) {
+        byte[] needle = (ProcessSpec.TOKEN_VARIABLE + "=" + token).getBytes(StandardCharsets.UTF_8);
+        long self = ProcessHandle.current().pid();
+        java.util.Set<Long> reapers = new java.util.HashSet<>();
+        reapers.add(1L);
+        for (Optional<ProcessHandle> h = ProcessHandle.current().parent(); h.isPresent(); h = h.get().parent()) {
+            if (!reapers.add(h.get().pid())) {
+                break;
+            }
+        }
+        List<Long> out = new ArrayList<>();
+        byte[] buf = new byte[1024];
+        try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().chars().allMatch(Character::isDigit))) {
+            for (Path p : procs) {
+                long pid = Long.parseLong(p.getFileName().toString());
+                if (pid == self) {
+                    continue;
+                }
+                try {
+                    long[] ids = parentGroupSession(readSmall("/proc/" + pid + "/stat", buf));
+                    if (ids == null) {
+                        continue;
+                    }
+                    if (ids[1] == leader || ids[2] == leader
+                            || reapers.contains(ids[0]) && contains(Files.readAllBytes(p.resolve("environ")), needle)) {
+                        out.add(pid);
+                    }
+                } catch (IOException | SecurityException e) {
+                    // gone meanwhile, or another user's process: not one of ours then
+                }
+            }
+        } catch (IOException e) {
+            log.debug("cannot list /proc: {}", e.toString());
+            out.add(leader); // cannot tell: let the caller run the full kill
+        }
+        return out;
+    }
+
+    /**
+     * A small file read into {@code buf} with one open, one read and one close (a stat line is a few
+     * hundred bytes; this runs for every process after every step, so no channel, size check or String).
+     */
+    private static String readSmall(String file, byte[] buf) throws IOException {
+        try (java.io.FileInputStream in = new java.io.FileInputStream(file)) {
+            int n = in.read(buf);
+            return n <= 0 ? "" : new String(buf, 0, n, StandardCharsets.ISO_8859_1);
+        }
+    }
+
+    /**
+     * {@code /proc/<pid>/stat}, "pid (comm) state ppid pgrp session ...", as {ppid, pgrp, session};
+     * null if it cannot be read. The command name may hold spaces and parentheses.
+     */
+    static long[] parentGroupSession(String stat) {
+        int i = stat.lastIndexOf(')');
+        if (i < 0) {
+            return null;
+        }
+        long[] ids = new long[3];
+        i += 2;
+        // skip the state, then read ppid, pgrp and session
+        int field = -1;
+        while (i < stat.length() && field < 3) {
+            char ch = stat.charAt(i);
+            if (ch == ' ') {
+                field++;
+                if (field < 3) {
+                    ids[field] = 0;
+                }
+            } else if (field >= 0) {
+                if (ch < '0' || ch > '9') {
+                    return null;
+                }
+                ids[field] = ids[field] * 10 + (ch - '0');
+            }
+            i++;
+        }
+        return field == 3 ? ids : null;
     }
 
     /** Kills every process whose environment carries the token, until none is left (bounded). */

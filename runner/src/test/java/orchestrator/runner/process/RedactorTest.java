@@ -24,4 +24,27 @@ class RedactorTest {
         Redactor r = new Redactor(List.of("secret1", "secret1-and-more"));
         assertThat(r.redact("x secret1-and-more y")).isEqualTo("x " + Redactor.MASK + " y");
     }
+
+    @Test
+    void the_prefix_check_never_skips_a_text_the_key_shapes_match() {
+        List<String> keys = List.of("sk-ant-api03-AAAAAAAA", "sk-proj-BBBBBBBB", "sk-0123456789abcdefghij",
+                "ghp_0123456789abcdefghij", "gho_0123456789abcdefghij", "ghu_0123456789abcdefghij",
+                "ghs_0123456789abcdefghij", "ghr_0123456789abcdefghij", "github_pat_0123456789abcdefghij",
+                "xoxb-12345678", "xoxa-12345678", "xoxp-12345678", "AKIAIOSFODNN7EXAMPLE",
+                "AIzaSyA-1234567890abcdefghijklmnopqrstu");
+        Redactor r = new Redactor(List.of());
+        for (String key : keys) {
+            for (String text : List.of(key, "high though: " + key + " ghost", "gh" + key)) {
+                assertThat(Redactor.KEY_SHAPES.matcher(text).find()).as(text).isTrue();
+                assertThat(Redactor.mayHoldKeyShape(text)).as(text).isTrue();
+                assertThat(r.redact(text)).as(text).doesNotContain(key);
+            }
+        }
+        // ordinary text is left alone without running the regex at all
+        for (String text : List.of("", "g", "gh", "ghp", "ghp-x", "the high ghost thought", "skip-this sk_ task")) {
+            assertThat(Redactor.mayHoldKeyShape(text)).as(text).isFalse();
+            assertThat(Redactor.KEY_SHAPES.matcher(text).find()).as(text).isFalse();
+            assertThat(r.redact(text)).isEqualTo(text);
+        }
+    }
 }

@@ -53,4 +53,29 @@ class StepProcessTest {
         assertThat(r.stopReason()).isEqualTo("cancelled");
         assertThat(r.durationMs()).isLessThan(10_000);
     }
+
+    @Test
+    void what_a_step_leaves_running_after_it_exits_is_killed() throws Exception {
+        // one child in the step's group, one that left it with setsid (found by the token in its
+        // environment), one that cleared its environment but stayed in the group (found by the group)
+        long tag = 3000 + (System.nanoTime() % 1000) * 10;
+        String script = "sleep " + (tag + 1) + " & setsid sleep " + (tag + 2) + " & env -i /bin/sleep " + (tag + 3)
+                + " & echo started";
+        StepProcess.Result r = StepProcess.run(spec(List.of("sh", "-c", script), DEFAULTS, 10_000), () -> null);
+        assertThat(r.ending()).isEqualTo(StepProcess.Ending.EXITED);
+        assertThat(r.exitCode()).isZero();
+        assertThat(Files.readString(tmp.resolve("log.txt"))).contains("started");
+        List<String> left = ProcessHandle.allProcesses()
+                .map(h -> h.info().commandLine().orElse(""))
+                .filter(c -> c.contains("sleep " + (tag + 1)) || c.contains("sleep " + (tag + 2)) || c.contains("sleep " + (tag + 3)))
+                .toList();
+        assertThat(left).as("processes the step left behind").isEmpty();
+    }
+
+    @Test
+    void a_stat_line_gives_parent_group_and_session_even_when_the_command_name_has_spaces() {
+        assertThat(ProcessTree.parentGroupSession("4242 (my (odd) cmd) S 1 4242 999 0 -1")).containsExactly(1, 4242, 999);
+        assertThat(ProcessTree.parentGroupSession("4243 (sleep) S 17 777 4242 0 -1")).containsExactly(17, 777, 4242);
+        assertThat(ProcessTree.parentGroupSession("garbage")).isNull();
+    }
 }
