@@ -84,7 +84,7 @@ public final class WebhookRoute implements Handler {
         BoundedBody.checkDeclared(ctx.req().getContentLengthLong(), config.maxWebhookBodyBytes());
         byte[] body;
         try {
-            body = BoundedBody.read(ctx.req().getInputStream(), config.maxWebhookBodyBytes());
+            body = BoundedBody.read(ctx.req().getInputStream(), ctx.req().getContentLengthLong(), config.maxWebhookBodyBytes());
         } catch (IOException e) {
             // the client's fault, not ours: fewer bytes than its Content-Length, or broken chunk framing
             throw new ApiError(400, "invalid_body", "the body could not be read: it ended before its declared length"
