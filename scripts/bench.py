@@ -8,6 +8,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCHER = os.path.join(ROOT, "scripts", "orchestrator")  # what users run, with its JVM defaults
 OUT = os.path.join(ROOT, "target", "bench")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
+WARMUP = int(os.environ.get("BENCH_WARMUP_SECONDS", "10"))
 TOKEN = "bench-token-0123456789abcdef0123456789"
 CONNECTIONS = 64
 BODY = '{"goal":"bench","steps":[{"step_id":"s1","agent":"simulate","prompt":"p"}]}'
@@ -166,7 +167,8 @@ def phase_ingest():
     p = start(["gateway"], {"ORCH_HOME": h, "HTTP_PORT": str(port), "WEBHOOK_TOKEN": TOKEN, "WEBHOOK_RATE_LIMIT_MAX_REQUESTS": "0"}, "ingest-gateway")
     wait_ready(port)
     idle = rss_mb(p.pid)
-    wrk(f"http://127.0.0.1:{port}/webhook", post_script(), seconds=3)  # warm-up, counted in the store check too
+    # warm-up: the JIT compiles the request path in the first seconds; counted in the store check too
+    wrk(f"http://127.0.0.1:{port}/webhook", post_script(), seconds=WARMUP)
     before = settled_count(os.path.join(h, "orchestrator.db"))
     sampler = RssSampler([p.pid]); sampler.start()
     w = wrk(f"http://127.0.0.1:{port}/webhook", post_script())
@@ -211,6 +213,22 @@ def phase_peer(ours):
     results.append(("our durable ingest as a ratio of the peer", f"{ours / w['rps']:.2f}", "≥ 1.5"))
 
 
+def final_count(db):
+    c = sqlite3.connect(db)
+    try:
+        return c.execute("select count(*) from jobs where state in ('succeeded','failed','cancelled')").fetchone()[0]
+    finally:
+        c.close()
+
+
+def wait_final(db, jobs, timeout):
+    deadline = time.time() + timeout
+    while (done := final_count(db)) < jobs:
+        if time.time() > deadline:
+            raise SystemExit(f"only {done}/{jobs} jobs final after {timeout} s")
+        time.sleep(0.05)
+
+
 def phase_latency():
     h = home("latency")
     port = free_port()
@@ -226,7 +244,8 @@ def phase_latency():
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     # warm-up, not measured: each runner's first jobs load and compile the code of a job's path
     post_jobs(port, 80, body, threads=4)
-    time.sleep(3)  # then let every runner go idle: the measurement is of idle, warm runners
+    # then every warm-up job must be final: the measurement is of idle, warm runners
+    wait_final(os.path.join(h, "orchestrator.db"), 80, 60)
     sent = {}
     n = min(400, 20 * SECONDS)
     for _ in range(n):
@@ -269,16 +288,7 @@ def phase_throughput(runner_count, agent, jobs):
     db = os.path.join(h, "orchestrator.db")
     runners = [start(["runner", "--instance", str(i)], env, f"tp-runner-{agent}-{runner_count}-{i}") for i in range(1, runner_count + 1)]
     sampler = RssSampler([r.pid for r in runners]); sampler.start()
-    deadline = time.time() + 300
-    while True:
-        c = sqlite3.connect(db)
-        done = c.execute("select count(*) from jobs where state in ('succeeded','failed','cancelled')").fetchone()[0]
-        c.close()
-        if done == jobs:
-            break
-        if time.time() > deadline:
-            raise SystemExit(f"{agent} x{runner_count}: only {done}/{jobs} final after 300 s")
-        time.sleep(0.2)
+    wait_final(db, jobs, 300)
     sampler.running = False
     for r in runners:
         stop(r)
@@ -295,6 +305,13 @@ def phase_throughput(runner_count, agent, jobs):
 
 
 def main():
+    # The last run's folders hold hundreds of thousands of files. Deleting them now would slow every
+    # file this run creates: ext4 without a journal (as on this machine) scans past recently deleted
+    # inodes when it allocates new ones. So they are moved aside and deleted after the measurements.
+    old = None
+    if os.path.isdir(OUT):
+        old = f"{OUT}.old-{os.getpid()}"
+        os.rename(OUT, old)
     os.makedirs(OUT, exist_ok=True)
     t0 = time.time()
     try:
@@ -320,6 +337,8 @@ def main():
     print(text)
     with open(os.path.join(OUT, "results.md"), "w") as f:
         f.write(text + "\n")
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 if __name__ == "__main__":
