@@ -29,8 +29,16 @@ final class ProcessTree {
     }
 
     static void kill(Process process, String token) throws InterruptedException {
+        kill(process, token, false);
+    }
+
+    /**
+     * @param brief the step ran for less than a second: only processes created after it started can be
+     *              its leftovers, see {@link #leftovers(long, String, boolean)}
+     */
+    static void kill(Process process, String token, boolean brief) throws InterruptedException {
         long pid = process.pid();
-        if (!process.isAlive() && leftovers(pid, token).isEmpty()) {
+        if (!process.isAlive() && leftovers(pid, token, brief).isEmpty()) {
             // It exited by itself, the common case, and left nothing: no process in its group or session
             // (setsid made its pid both) and none carrying its token. One pass over /proc says so, where
             // the kill below costs a descendants scan, a token scan and a /bin/kill process.
@@ -52,6 +60,18 @@ final class ProcessTree {
      * environment after every step cost the runner a third of its time.
      */
     static List<Long> leftovers(long leader, String token) {
+        return leftovers(leader, token, false);
+    }
+
+    /**
+     * As {@link #leftovers(long, String)}; with {@code brief} (the step lived less than a second) only the
+     * processes whose pid was handed out after the step's are read. The kernel hands pids out in
+     * increasing order, wrapping at {@code pid_max} (32768 on some hosts, so a wrap during the step is
+     * allowed for); a full cycle of pids within a second is not. With dozens of steps a second on a
+     * busy host this reads a handful of files instead of every process's.
+     */
+    static List<Long> leftovers(long leader, String token, boolean brief) {
+        long last = brief ? lastPid() : -1;
         byte[] needle = (ProcessSpec.TOKEN_VARIABLE + "=" + token).getBytes(StandardCharsets.UTF_8);
         long self = ProcessHandle.current().pid();
         java.util.Set<Long> reapers = new java.util.HashSet<>();
@@ -66,7 +86,7 @@ final class ProcessTree {
         try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().chars().allMatch(Character::isDigit))) {
             for (Path p : procs) {
                 long pid = Long.parseLong(p.getFileName().toString());
-                if (pid == self) {
+                if (pid == self || last >= 0 && !handedOutAfter(pid, leader, last)) {
                     continue;
                 }
                 try {
@@ -87,6 +107,20 @@ final class ProcessTree {
             out.add(leader); // cannot tell: let the caller run the full kill
         }
         return out;
+    }
+
+    /** Whether {@code pid} was handed out after {@code leader}, given the last pid handed out; no full wrap in between. */
+    static boolean handedOutAfter(long pid, long leader, long last) {
+        return last >= leader ? pid > leader && pid <= last : pid > leader || pid <= last;
+    }
+
+    /** The last pid the kernel handed out in this pid namespace, or -1 when it cannot be read. */
+    private static long lastPid() {
+        try {
+            return Long.parseLong(readSmall("/proc/sys/kernel/ns_last_pid", new byte[32]).strip());
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     /**

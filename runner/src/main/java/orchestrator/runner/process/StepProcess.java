@@ -192,7 +192,7 @@ public final class StepProcess {
         }
         try {
             // also after a normal exit: whatever the step left running in the background must not outlive it
-            ProcessTree.kill(process, spec.stepToken());
+            ProcessTree.kill(process, spec.stepToken(), System.nanoTime() - start < TimeUnit.SECONDS.toNanos(1));
             reap(process);
             pumpThread.join(PUMP_JOIN_MS);
         } catch (InterruptedException e) {

@@ -78,4 +78,16 @@ class StepProcessTest {
         assertThat(ProcessTree.parentGroupSession("4243 (sleep) S 17 777 4242 0 -1")).containsExactly(17, 777, 4242);
         assertThat(ProcessTree.parentGroupSession("garbage")).isNull();
     }
+
+    @Test
+    void pids_handed_out_after_a_step_are_told_apart_across_a_wrap() {
+        // no wrap: the step got 1000, the kernel is at 1500
+        assertThat(ProcessTree.handedOutAfter(1200, 1000, 1500)).isTrue();
+        assertThat(ProcessTree.handedOutAfter(900, 1000, 1500)).isFalse();
+        assertThat(ProcessTree.handedOutAfter(1600, 1000, 1500)).as("older: from the previous cycle").isFalse();
+        // wrapped at pid_max: the step got 32000, the kernel is back at 300
+        assertThat(ProcessTree.handedOutAfter(32500, 32000, 300)).isTrue();
+        assertThat(ProcessTree.handedOutAfter(200, 32000, 300)).isTrue();
+        assertThat(ProcessTree.handedOutAfter(5000, 32000, 300)).isFalse();
+    }
 }
