@@ -313,6 +313,42 @@ def phase_throughput(runner_count, agent, jobs):
         results.append((f"runner resident memory under load ({what}, largest of 4)", f"{max(sampler.peak.values()):.0f} MB", ""))
 
 
+LAYOUT = ["job.json", "result.json", "report.md", "patch.diff", "logs.txt",
+          "steps/s1/prompt.txt", "steps/s1/result.json", "steps/s1/report.md", "steps/s1/patch.diff", "steps/s1/logs.txt"]
+
+
+def make_layouts(base, n, out):
+    """n jobs' artifact folders as a one-step job gets them (DESIGN §6 plus the prompt, and the empty
+    workspace folder), each file written to a temporary name and renamed, as the runner does."""
+    os.makedirs(base)
+    os.makedirs(base + "-ws")
+    t = time.perf_counter()
+    for i in range(n):
+        d = f"{base}/j{i}"
+        os.mkdir(d); os.mkdir(d + "/steps"); os.mkdir(d + "/steps/s1"); os.mkdir(f"{base}-ws/j{i}")
+        for name in LAYOUT:
+            tmp = f"{d}/.{i}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, b"x" * 300)
+            os.close(fd)
+            os.rename(tmp, f"{d}/{name}")
+    out.put(n / (time.perf_counter() - t))
+
+
+def phase_fs_ceiling():
+    """What the file system alone allows: the artifact layout of a no-op job, with nothing else (no
+    store, no JVM), from 2 processes at once (one per core). The no-op lease rate cannot exceed it."""
+    import multiprocessing
+    h = home("fs-ceiling")
+    q = multiprocessing.Queue()
+    ps = [multiprocessing.Process(target=make_layouts, args=(f"{h}/p{k}", 3000, q)) for k in range(2)]
+    [p.start() for p in ps]
+    [p.join() for p in ps]
+    rate = q.get() + q.get()
+    results.append(("file-system ceiling: a no-op job's artifact folders and files alone (3 + 1 folders, 10 files "
+                    "written by rename), 2 processes, 6,000 jobs", f"{rate:,.0f} jobs/s", ""))
+
+
 def main():
     # The last run's folders hold hundreds of thousands of files. Deleting them now would slow every
     # file this run creates: ext4 without a journal (as on this machine) scans past recently deleted
@@ -331,6 +367,7 @@ def main():
         for n in (1, 2, 4):
             phase_throughput(n, "noop", 5000 * n)
         phase_throughput(4, "true", 3000)
+        phase_fs_ceiling()
     finally:
         for p in procs:
             if p.poll() is None:
