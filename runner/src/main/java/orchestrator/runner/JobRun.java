@@ -239,7 +239,7 @@ final class JobRun implements Runnable {
         ctx.store().markStepStarted(lease, new StepRecord(step.stepId(), index, step.agent(), "running", null, null, null,
                 started, null, 0, 0, 0));
         Path dir = artifacts.stepDir(step.stepId());
-        Files.createDirectories(dir);
+        JobArtifacts.folder(dir);
         Path promptFile = dir.resolve("prompt.txt");
         List<String> earlier = new ArrayList<>();
         for (int k = 0; k < index; k++) {

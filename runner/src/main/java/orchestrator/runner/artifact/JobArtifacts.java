@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -40,7 +41,24 @@ public final class JobArtifacts {
     }
 
     public void createFolders() throws IOException {
-        Files.createDirectories(root.resolve("steps"));
+        folder(root);
+        folder(root.resolve("steps"));
+    }
+
+    /**
+     * Creates {@code dir} if missing, and its parents on the first failure only: one mkdir where
+     * {@code Files.createDirectories} spends several system calls on a new folder under a new folder.
+     */
+    public static void folder(Path dir) throws IOException {
+        try {
+            Files.createDirectory(dir);
+        } catch (FileAlreadyExistsException e) {
+            if (!Files.isDirectory(dir)) {
+                throw e;
+            }
+        } catch (NoSuchFileException e) {
+            Files.createDirectories(dir);
+        }
     }
 
     public static void writeAtomically(Path target, String content) throws IOException {

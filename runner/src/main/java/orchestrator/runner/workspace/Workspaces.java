@@ -30,15 +30,15 @@ public final class Workspaces {
     public static Workspace prepare(Path workspacesDir, String jobId, Path project, boolean reuse, Map<String, String> gitEnv) {
         Path dir = workspacesDir.resolve(jobId);
         try {
-            Files.createDirectories(workspacesDir);
             if (reuse && Files.isDirectory(dir)) {
                 return new Workspace(jobId, dir, Files.isDirectory(dir.resolve(".git")), gitEnv);
             }
             deleteTree(dir);
             if (project == null || !Files.isDirectory(project)) {
-                Files.createDirectories(dir);
+                orchestrator.runner.artifact.JobArtifacts.folder(dir);
                 return new Workspace(jobId, dir, false, gitEnv);
             }
+            Files.createDirectories(workspacesDir);
             Path src = project.toRealPath();
             if (Files.exists(src.resolve(".git"))) {
                 Git.run(jobId, workspacesDir, gitEnv, null, "clone", "--quiet", "--local", "--no-hardlinks", src.toString(), dir.toString());
