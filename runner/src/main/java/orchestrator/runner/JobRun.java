@@ -236,7 +236,7 @@ final class JobRun implements Runnable {
             throws IOException, InterruptedException {
         Instant started = ctx.clock().instant();
         long t0 = ctx.clock().millis();
-        ctx.store().markStepStarted(lease, new StepRecord(step.stepId(), index, step.agent(), "running", null, null, null,
+        ctx.store().recordStepLater(lease, new StepRecord(step.stepId(), index, step.agent(), "running", null, null, null,
                 started, null, 0, 0, 0));
         Path dir = artifacts.stepDir(step.stepId());
         JobArtifacts.folder(dir);
@@ -318,7 +318,8 @@ final class JobRun implements Runnable {
         treeAfter[0] = after;
         JobArtifacts.writeAtomically(dir.resolve("result.json"), redact(Json.writePretty(r.document(lease.jobId()))));
         JobArtifacts.writeAtomically(dir.resolve("report.md"), redact(stepReport(r, step)));
-        ctx.store().recordStep(lease, new StepRecord(step.stepId(), index, step.agent(), r.status(), r.exitCode(),
+        // not waited for: the job's finish (or the next step's write) commits after it, and fails if the lease was lost
+        ctx.store().recordStepLater(lease, new StepRecord(step.stepId(), index, step.agent(), r.status(), r.exitCode(),
                 r.errorCode(), r.errorMessage(), started, finished, stepUsage.costUsd(), stepUsage.tokensIn(), stepUsage.tokensOut()));
         if (r.succeeded()) {
             log.info("step succeeded in {} ms", r.durationMs());

@@ -36,11 +36,12 @@ public interface JobStore extends AutoCloseable {
     void recordStep(Lease lease, StepRecord step);
 
     /**
-     * Records that a step started without waiting for the commit: a progress marker for readers. Writes
-     * of one process commit in the order they were made, so the step's final {@link #recordStep} always
-     * lands after it; with a lost lease it is dropped like any stale write.
+     * Records a step's progress without waiting for the commit (a step that started, a step that ended).
+     * Writes of one process commit in the order they were made, so a later {@link #recordStep} or
+     * {@link #finish} lands after it, and a finish that returned means this is on disk too. With a lost
+     * lease it is dropped like any stale write, and the next write that waits fails.
      */
-    void markStepStarted(Lease lease, StepRecord step);
+    void recordStepLater(Lease lease, StepRecord step);
 
     /** Ends the lease with an outcome. @throws LeaseLostException if the lease is no longer valid */
     void finish(Lease lease, Outcome outcome);

@@ -602,12 +602,15 @@ public final class SqliteJobStore implements JobStore {
     }
 
     @Override
-    public void markStepStarted(Lease lease, StepRecord s) {
-        if (closed || !pending.offer(new PendingWrite<>(b -> {
+    public void recordStepLater(Lease lease, StepRecord s) {
+        if (closed) {
+            throw new StoreUnavailableException("the store is closed", null);
+        }
+        if (!pending.offer(new PendingWrite<>(b -> {
             writeStep(b, lease, s);
             return null;
         }, new CompletableFuture<>()))) {
-            log.debug("step start of job {} not recorded: the store is closing or its queue is full", lease.jobId());
+            recordStep(lease, s); // the queue is full: wait like any other write rather than lose it
         }
     }
 
