@@ -46,6 +46,8 @@ public final class Runner implements AutoCloseable {
     static final long CHANGE_POLL_MS = 2;
     /** A lease is tried at least this often even when the counter did not move (a job's run_at came due). */
     static final long LEASE_FALLBACK_MS = 500;
+    /** With only a few free slots: how long after the last lease to wait for more slots to free up. */
+    static final long GATHER_MS = 2;
     static final long REQUEUE_EVERY_MS = 1_000;
     /** How often the callback outbox is checked for due deliveries. */
     static final long CALLBACK_POLL_MS = 500;
@@ -209,8 +211,14 @@ public final class Runner implements AutoCloseable {
                     // Read before leasing: a commit after this read moves the counter again, so a job
                     // enqueued while we lease is seen at the next poll, never missed.
                     long counter = store.changeCounter();
-                    boolean freed = slotFreed.getAndSet(false);
-                    if (counter != seen || freed || now - lastLease >= TimeUnit.MILLISECONDS.toNanos(LEASE_FALLBACK_MS)) {
+                    // Under load, slots free one at a time as jobs end; leasing each at once costs every
+                    // process a write transaction per job, and several runner processes then take turns
+                    // at the database lock. Fewer than a quarter of the slots free while jobs run: wait
+                    // up to GATHER_MS after the last lease for more. An idle runner leases at once.
+                    boolean gather = !running.isEmpty() && free < ctx.config().concurrency() / 4
+                            && now - lastLease < TimeUnit.MILLISECONDS.toNanos(GATHER_MS);
+                    boolean freed = !gather && slotFreed.getAndSet(false);
+                    if (!gather && (counter != seen || freed || now - lastLease >= TimeUnit.MILLISECONDS.toNanos(LEASE_FALLBACK_MS))) {
                         seen = counter;
                         lastLease = now;
                         for (Lease l : store.lease(runnerId, free)) {
