@@ -5,7 +5,8 @@
 #   idle runners in other processes; lease throughput with 1, 2, 4 runner processes (no-op jobs)
 #   and `true` jobs with 4; resident memory; time from start to /ready.
 #
-#   scripts/bench.sh                 # full run, 15 s per load phase (about 4 minutes)
+#   scripts/bench.sh                 # full run, 15 s per load phase, 3 rounds (about 8 minutes)
+#   BENCH_ROUNDS=1 scripts/bench.sh  # one round of each repeated measurement
 #   BENCH_SECONDS=5 scripts/bench.sh # shorter
 # Results: a Markdown table on stdout and in target/bench/results.md.
 set -euo pipefail
