@@ -110,10 +110,11 @@ def home(name):
     return d
 
 
-def count_jobs(db):
+def count_jobs(db, final_only=False):
     c = sqlite3.connect(db)
     try:
-        return c.execute("select count(*) from jobs").fetchone()[0]
+        where = " where state in ('succeeded','failed','cancelled')" if final_only else ""
+        return c.execute("select count(*) from jobs" + where).fetchone()[0]
     finally:
         c.close()
 
@@ -181,6 +182,25 @@ def start_peer():
     raise SystemExit("the peer did not listen within 20 s")
 
 
+def cpu_times():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[3] + v[4], sum(v)  # idle + iowait, total
+
+
+def wait_quiet(timeout=30):
+    """Until the machine was at least 90% idle over half a second: after 150,000 forked `/bin/true`s
+    the kernel keeps freeing their remains for a while, and the next round would pay for it."""
+    deadline = time.time() + timeout
+    idle0, total0 = cpu_times()
+    while time.time() < deadline:
+        time.sleep(0.5)
+        idle1, total1 = cpu_times()
+        if total1 > total0 and (idle1 - idle0) / (total1 - total0) >= 0.9:
+            return
+        idle0, total0 = idle1, total1
+
+
 def listed(values, fmt="{:,.0f}"):
     return ", ".join(fmt.format(v) for v in values)
 
@@ -202,6 +222,7 @@ def phase_ingest():
     ours, theirs, checks = [], [], []
     for _ in range(ROUNDS):
         before = settled_count(db)
+        wait_quiet()
         w = wrk(f"http://127.0.0.1:{port}/webhook", post_script())
         after = settled_count(db)
         ours.append(w)
@@ -209,8 +230,10 @@ def phase_ingest():
         # counted, so the store may hold up to 64 more than the 2xx answers, never fewer
         ok2xx, stored = w["total"] - w["non2xx"], after - before
         checks.append((ok2xx, stored, ok2xx <= stored <= ok2xx + CONNECTIONS, w["non2xx"], w["errors"]))
+        wait_quiet()
         theirs.append(wrk(f"http://127.0.0.1:{peer_port}/hooks/bench", post_script()))
     sampler.running = False
+    wait_quiet()
     health = wrk(f"http://127.0.0.1:{port}/health")
     stop(p)
     stop(peer)
@@ -236,17 +259,9 @@ def phase_ingest():
                     f"{statistics.median(ratios):.2f}", "≥ 1.5"))
 
 
-def final_count(db):
-    c = sqlite3.connect(db)
-    try:
-        return c.execute("select count(*) from jobs where state in ('succeeded','failed','cancelled')").fetchone()[0]
-    finally:
-        c.close()
-
-
 def wait_final(db, jobs, timeout):
     deadline = time.time() + timeout
-    while (done := final_count(db)) < jobs:
+    while (done := count_jobs(db, final_only=True)) < jobs:
         if time.time() > deadline:
             raise SystemExit(f"only {done}/{jobs} jobs final after {timeout} s")
         time.sleep(0.05)
