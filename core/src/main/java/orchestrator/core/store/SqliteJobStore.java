@@ -544,32 +544,30 @@ public final class SqliteJobStore implements JobStore {
             List<Lease> out = new ArrayList<>();
             long now = clock.millis();
             long expires = now + leaseTtl.toMillis();
-            {
-                PreparedStatement ps = b.prepare("lease_one");
-                PreparedStatement ev = b.prepare("insert_event");
-                // one row per statement: each UPDATE sees the previous one, so a concurrency key
-                // leased a moment ago in this transaction already counts as running
-                while (out.size() < max) {
-                    ps.setString(1, owner);
-                    ps.setLong(2, expires);
-                    ps.setLong(3, now);
-                    ps.setLong(4, now);
-                    ps.setLong(5, now);
-                    Lease l = null;
-                    try (ResultSet rs = ps.executeQuery()) {
-                        if (rs.next()) {
-                            l = new Lease(rs.getString("id"), rs.getLong("lease_token"), owner, rs.getInt("attempt"),
-                                    Instant.ofEpochMilli(expires), rs.getString("project"),
-                                    new Source(rs.getString("source_type"), Json.read(rs.getString("source_meta"), Map.class)),
-                                    Json.read(rs.getString("spec"), JobSpec.class), rs.getString("resume_step"));
-                        }
+            PreparedStatement ps = b.prepare("lease_one");
+            PreparedStatement ev = b.prepare("insert_event");
+            // one row per statement: each UPDATE sees the previous one, so a concurrency key
+            // leased a moment ago in this transaction already counts as running
+            while (out.size() < max) {
+                ps.setString(1, owner);
+                ps.setLong(2, expires);
+                ps.setLong(3, now);
+                ps.setLong(4, now);
+                ps.setLong(5, now);
+                Lease l = null;
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        l = new Lease(rs.getString("id"), rs.getLong("lease_token"), owner, rs.getInt("attempt"),
+                                Instant.ofEpochMilli(expires), rs.getString("project"),
+                                new Source(rs.getString("source_type"), Json.read(rs.getString("source_meta"), Map.class)),
+                                Json.read(rs.getString("spec"), JobSpec.class), rs.getString("resume_step"));
                     }
-                    if (l == null) {
-                        break;
-                    }
-                    event(ev, l.jobId(), now, owner, "queued", "running", "leased (attempt " + l.attempt() + ")");
-                    out.add(l);
                 }
+                if (l == null) {
+                    break;
+                }
+                event(ev, l.jobId(), now, owner, "queued", "running", "leased (attempt " + l.attempt() + ")");
+                out.add(l);
             }
             return out;
         });
@@ -583,18 +581,16 @@ public final class SqliteJobStore implements JobStore {
         return write("heartbeat", b -> {
             List<HeartbeatResult> out = new ArrayList<>();
             long now = clock.millis();
-            {
-                PreparedStatement ps = b.prepare("heartbeat");
-                for (Lease l : leases) {
-                    ps.setLong(1, now + leaseTtl.toMillis());
-                    ps.setLong(2, now);
-                    ps.setString(3, l.jobId());
-                    ps.setLong(4, l.token());
-                    try (ResultSet rs = ps.executeQuery()) {
-                        HeartbeatResult.Status st = !rs.next() ? HeartbeatResult.Status.LOST
-                                : rs.getInt(1) == 1 ? HeartbeatResult.Status.CANCEL_REQUESTED : HeartbeatResult.Status.ALIVE;
-                        out.add(new HeartbeatResult(l.jobId(), st));
-                    }
+            PreparedStatement ps = b.prepare("heartbeat");
+            for (Lease l : leases) {
+                ps.setLong(1, now + leaseTtl.toMillis());
+                ps.setLong(2, now);
+                ps.setString(3, l.jobId());
+                ps.setLong(4, l.token());
+                try (ResultSet rs = ps.executeQuery()) {
+                    HeartbeatResult.Status st = !rs.next() ? HeartbeatResult.Status.LOST
+                            : rs.getInt(1) == 1 ? HeartbeatResult.Status.CANCEL_REQUESTED : HeartbeatResult.Status.ALIVE;
+                    out.add(new HeartbeatResult(l.jobId(), st));
                 }
             }
             return out;
@@ -624,58 +620,52 @@ public final class SqliteJobStore implements JobStore {
 
     private void writeStep(Batch b, Lease lease, StepRecord s) throws SQLException {
         requireLease(b, lease);
-        {
-            PreparedStatement ps = b.prepare("upsert_step");
-            int i = 1;
-            ps.setString(i++, lease.jobId());
-            ps.setString(i++, s.stepId());
-            ps.setInt(i++, s.index());
-            ps.setString(i++, s.agent());
-            ps.setString(i++, s.status());
-            setInt(ps, i++, s.exitCode());
-            ps.setString(i++, s.errorCode());
-            ps.setString(i++, s.errorMessage());
-            setTime(ps, i++, s.startedAt());
-            setTime(ps, i++, s.finishedAt());
-            ps.setDouble(i++, s.costUsd());
-            ps.setLong(i++, s.tokensIn());
-            ps.setLong(i, s.tokensOut());
-            ps.executeUpdate();
-        }
+        PreparedStatement ps = b.prepare("upsert_step");
+        int i = 1;
+        ps.setString(i++, lease.jobId());
+        ps.setString(i++, s.stepId());
+        ps.setInt(i++, s.index());
+        ps.setString(i++, s.agent());
+        ps.setString(i++, s.status());
+        setInt(ps, i++, s.exitCode());
+        ps.setString(i++, s.errorCode());
+        ps.setString(i++, s.errorMessage());
+        setTime(ps, i++, s.startedAt());
+        setTime(ps, i++, s.finishedAt());
+        ps.setDouble(i++, s.costUsd());
+        ps.setLong(i++, s.tokensIn());
+        ps.setLong(i, s.tokensOut());
+        ps.executeUpdate();
     }
 
     @Override
     public void finish(Lease lease, Outcome o) {
         write("finish", b -> {
             long now = clock.millis();
-            {
-                PreparedStatement ps = b.prepare("finish");
-                int i = 1;
-                ps.setString(i++, o.state().wire());
-                if (o.state().isFinal()) {
-                    ps.setLong(i++, now);
-                } else {
-                    ps.setNull(i++, Types.INTEGER);
-                }
+            PreparedStatement ps = b.prepare("finish");
+            int i = 1;
+            ps.setString(i++, o.state().wire());
+            if (o.state().isFinal()) {
                 ps.setLong(i++, now);
-                ps.setString(i++, Json.write(o.result()));
-                ps.setString(i++, o.errorCode());
-                ps.setString(i++, o.errorMessage());
-                ps.setDouble(i++, o.costUsd());
-                ps.setLong(i++, o.tokensIn());
-                ps.setLong(i++, o.tokensOut());
-                ps.setString(i++, o.resumeStep());
-                ps.setString(i++, lease.jobId());
-                ps.setLong(i, lease.token());
-                if (ps.executeUpdate() != 1) {
-                    throw new LeaseLostException(lease.jobId(), lease.token());
-                }
+            } else {
+                ps.setNull(i++, Types.INTEGER);
             }
-            {
-                PreparedStatement ev = b.prepare("insert_event");
-                event(ev, lease.jobId(), now, lease.owner(), "running", o.state().wire(),
-                        o.errorCode() == null ? "completed" : o.errorCode() + (o.errorMessage() == null ? "" : ": " + o.errorMessage()));
+            ps.setLong(i++, now);
+            ps.setString(i++, Json.write(o.result()));
+            ps.setString(i++, o.errorCode());
+            ps.setString(i++, o.errorMessage());
+            ps.setDouble(i++, o.costUsd());
+            ps.setLong(i++, o.tokensIn());
+            ps.setLong(i++, o.tokensOut());
+            ps.setString(i++, o.resumeStep());
+            ps.setString(i++, lease.jobId());
+            ps.setLong(i, lease.token());
+            if (ps.executeUpdate() != 1) {
+                throw new LeaseLostException(lease.jobId(), lease.token());
             }
+            PreparedStatement ev = b.prepare("insert_event");
+            event(ev, lease.jobId(), now, lease.owner(), "running", o.state().wire(),
+                    o.errorCode() == null ? "completed" : o.errorCode() + (o.errorMessage() == null ? "" : ": " + o.errorMessage()));
             if (o.state().isFinal() && lease.spec() != null && lease.spec().callbackUrl() != null) {
                 // the outbox row commits with the final state: a callback is never lost to a crash
                 insertCallback(b, lease.jobId(), lease.spec().callbackUrl(), o, now);
@@ -688,19 +678,15 @@ public final class SqliteJobStore implements JobStore {
     public boolean release(Lease lease, String reason) {
         return write("release", b -> {
             long now = clock.millis();
-            {
-                PreparedStatement ps = b.prepare("release");
-                ps.setLong(1, now);
-                ps.setString(2, lease.jobId());
-                ps.setLong(3, lease.token());
-                if (ps.executeUpdate() != 1) {
-                    return false;
-                }
+            PreparedStatement ps = b.prepare("release");
+            ps.setLong(1, now);
+            ps.setString(2, lease.jobId());
+            ps.setLong(3, lease.token());
+            if (ps.executeUpdate() != 1) {
+                return false;
             }
-            {
-                PreparedStatement ev = b.prepare("insert_event");
-                event(ev, lease.jobId(), now, lease.owner(), "running", "queued", reason);
-            }
+            PreparedStatement ev = b.prepare("insert_event");
+            event(ev, lease.jobId(), now, lease.owner(), "running", "queued", reason);
             return true;
         });
     }
@@ -1127,14 +1113,12 @@ public final class SqliteJobStore implements JobStore {
     }
 
     private void requireLease(Batch b, Lease lease) throws SQLException {
-        {
-            PreparedStatement ps = b.prepare("check_lease");
-            ps.setString(1, lease.jobId());
-            ps.setLong(2, lease.token());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    throw new LeaseLostException(lease.jobId(), lease.token());
-                }
+        PreparedStatement ps = b.prepare("check_lease");
+        ps.setString(1, lease.jobId());
+        ps.setLong(2, lease.token());
+        try (ResultSet rs = ps.executeQuery()) {
+            if (!rs.next()) {
+                throw new LeaseLostException(lease.jobId(), lease.token());
             }
         }
     }
@@ -1226,15 +1210,13 @@ public final class SqliteJobStore implements JobStore {
         body.put("status", o.state().wire());
         body.putIfAbsent("error", o.errorCode() == null ? null
                 : Map.of("code", o.errorCode(), "message", o.errorMessage() == null ? "" : o.errorMessage()));
-        {
-            PreparedStatement ps = b.prepare("insert_callback");
-            ps.setString(1, jobId);
-            ps.setString(2, url);
-            ps.setString(3, Json.write(body));
-            ps.setLong(4, now);
-            ps.setLong(5, now);
-            ps.executeUpdate();
-        }
+        PreparedStatement ps = b.prepare("insert_callback");
+        ps.setString(1, jobId);
+        ps.setString(2, url);
+        ps.setString(3, Json.write(body));
+        ps.setLong(4, now);
+        ps.setLong(5, now);
+        ps.executeUpdate();
     }
 
     @Override

@@ -46,6 +46,9 @@ public final class Metrics {
     private static final Logger log = LoggerFactory.getLogger(Metrics.class);
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    /** Meters by route, method and status (and webhook answers by status), each built once. */
+    private final java.util.concurrent.ConcurrentMap<String, Timer> timers = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.ConcurrentMap<Integer, Counter> webhookCounters = new java.util.concurrent.ConcurrentHashMap<>();
     private final JobStore store;
     private final Clock clock;
     private final Admission admission;
@@ -80,9 +83,6 @@ public final class Metrics {
                 .register(registry));
         timer.record((long) (millis * 1000), TimeUnit.MICROSECONDS);
     }
-
-    private final java.util.concurrent.ConcurrentMap<String, Timer> timers = new java.util.concurrent.ConcurrentHashMap<>();
-    private final java.util.concurrent.ConcurrentMap<Integer, Counter> webhookCounters = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** Counts one answer of {@code POST /webhook} by status. */
     public void webhook(int status) {

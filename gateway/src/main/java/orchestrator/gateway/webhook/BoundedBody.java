@@ -22,10 +22,6 @@ final class BoundedBody {
     }
 
     /** @throws ApiError 413 as soon as more than {@code max} bytes have arrived */
-    static byte[] read(InputStream in, long max) throws IOException {
-        return read(in, -1, max);
-    }
-
     /**
      * Reads the whole body, refusing more than {@code max} bytes. With a declared length exactly that
      * many bytes are read into one array (jobs are a few hundred bytes; the fixed 80 KB of buffers per

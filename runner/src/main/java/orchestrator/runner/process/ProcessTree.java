@@ -28,10 +28,6 @@ final class ProcessTree {
     private ProcessTree() {
     }
 
-    static void kill(Process process, String token) throws InterruptedException {
-        kill(process, token, false);
-    }
-
     /**
      * @param brief the step ran for less than a second: only processes created after it started can be
      *              its leftovers, see {@link #leftovers(long, String, boolean)}
@@ -58,17 +54,6 @@ final class ProcessTree {
      * of a subreaper above this runner): a leftover that left the group was reparented there, unless
      * its parent is itself a leftover, which this finds. With many steps running, reading every
      * environment after every step cost the runner a third of its time.
-     */
-    static List<Long> leftovers(long leader, String token) {
-        return leftovers(leader, token, false);
-    }
-
-    /**
-     * As {@link #leftovers(long, String)}; with {@code brief} (the step lived less than a second) only the
-     * processes whose pid was handed out after the step's are read. The kernel hands pids out in
-     * increasing order, wrapping at {@code pid_max} (32768 on some hosts, so a wrap during the step is
-     * allowed for); a full cycle of pids within a second is not. With dozens of steps a second on a
-     * busy host this reads a handful of files instead of every process's.
      */
     static List<Long> leftovers(long leader, String token, boolean brief) {
         long last = brief ? lastPid() : -1;

@@ -11,6 +11,7 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Comparator;
 import java.util.Map;
 import java.util.stream.Stream;
+import orchestrator.runner.artifact.JobArtifacts;
 
 /**
  * Prepares {@code $ORCH_HOME/workspaces/<job_id>/}: a {@code git clone --local --no-hardlinks} of the
@@ -35,7 +36,7 @@ public final class Workspaces {
             }
             deleteTree(dir);
             if (project == null || !Files.isDirectory(project)) {
-                orchestrator.runner.artifact.JobArtifacts.folder(dir);
+                JobArtifacts.folder(dir);
                 return new Workspace(jobId, dir, false, gitEnv);
             }
             Files.createDirectories(workspacesDir);
