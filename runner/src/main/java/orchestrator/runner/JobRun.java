@@ -426,10 +426,13 @@ final class JobRun implements Runnable {
                 wrapper.add(AgentLaunch.substitute(w, sc));
             }
         }
-        if (wrapper.isEmpty() && network.equals("deny") && !networkWarned) {
+        if (wrapper.isEmpty() && network.equals("deny") && !networkWarned
+                && !ctx.config().policy().network().equals("deny")) {
             // Nothing in the runner itself can cut a process off the network: setsid and rlimits do not.
             // policy.network=deny is enforced only by a SANDBOX_WRAPPER (e.g. bwrap --unshare-net,
-            // systemd-run -p PrivateNetwork=yes), so without one say so, once per job.
+            // systemd-run -p PrivateNetwork=yes), so without one say so, once per job that asked for it.
+            // NETWORK_POLICY=deny without a wrapper is said once, when the runner starts or reloads:
+            // repeating it for every job made it a fifth of the log.
             networkWarned = true;
             log.warn("policy.network is deny but SANDBOX_WRAPPER is not set: the agent's network is not restricted");
         }

@@ -77,6 +77,42 @@ class RunnerPolicyTest {
     }
 
     @Test
+    void an_unenforced_network_deny_is_said_once_by_the_runner_and_per_job_only_when_the_job_asked() throws IOException {
+        ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("orchestrator.runner");
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> seen = new ch.qos.logback.core.read.ListAppender<>();
+        seen.start();
+        logger.addAppender(seen);
+        Files.createDirectories(tmp.resolve("deny"));
+        Files.createDirectories(tmp.resolve("allow"));
+        try {
+            try (RunnerFixture f = new RunnerFixture(tmp.resolve("deny"), shAgent("shell", "true"), Map.of("NETWORK_POLICY", "deny")).start()) {
+                for (int i = 0; i < 3; i++) {
+                    assertThat(f.awaitFinal(f.enqueue(job("shell", "")), FINISH).state()).isEqualTo(JobState.SUCCEEDED);
+                }
+            }
+            assertThat(networkWarnings(seen)).hasSize(1).allMatch(m -> m.startsWith("NETWORK_POLICY is deny"));
+            synchronized (seen) {
+                seen.list.clear();
+            }
+            try (RunnerFixture f = new RunnerFixture(tmp.resolve("allow"), shAgent("shell", "true"), Map.of("NETWORK_POLICY", "allow")).start()) {
+                assertThat(f.awaitFinal(f.enqueue(job("shell", "{\"network\": \"allow\"}")), FINISH).state()).isEqualTo(JobState.SUCCEEDED);
+                assertThat(networkWarnings(seen)).isEmpty();
+                assertThat(f.awaitFinal(f.enqueue(job("shell", "{\"network\": \"deny\"}")), FINISH).state()).isEqualTo(JobState.SUCCEEDED);
+            }
+            assertThat(networkWarnings(seen)).hasSize(1).allMatch(m -> m.startsWith("policy.network is deny"));
+        } finally {
+            logger.detachAppender(seen);
+        }
+    }
+
+    private static List<String> networkWarnings(ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> seen) {
+        synchronized (seen) { // AppenderBase.doAppend holds the appender's lock while it adds
+            return seen.list.stream().map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
+                    .filter(m -> m.contains("SANDBOX_WRAPPER is not set")).toList();
+        }
+    }
+
+    @Test
     void bad_policy_variables_fail_the_start_naming_the_variable() {
         String path = System.getenv("PATH");
         assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("SANDBOX", "1"))))
