@@ -311,19 +311,21 @@ def phase_latency():
     results.append(("runner resident memory, idle (largest of 4)", f"{runner_rss:.0f} MB", ""))
 
 
-def phase_throughput(runner_count, agent, jobs):
+def phase_throughput(runner_count, agent, jobs, rnd=1):
     """Runners that are started, warm (they ran a warm-up batch first) and idle, then find `jobs` jobs
     due at once: the jobs are posted beforehand with a run_at in the near future, and the gateway is
     stopped before the runners start, so nothing else competes for the cores. Rate: jobs / (last
-    finish - first start)."""
-    h = home(f"throughput-{agent}-{runner_count}")
+    finish - first start). Each round has a folder of its own: deleting the previous round's 300,000
+    files just before would slow this round's file creation (see main)."""
+    name = f"{agent}-{runner_count}-r{rnd}"
+    h = home(f"throughput-{name}")
     port = free_port()
     agents = os.path.join(h, "agents.json")
     with open(agents, "w") as f:
         json.dump({"noop": {"type": "simulate", "delay_ms": 0}, "true": {"type": "command", "argv": ["true"]}}, f)
     env = {"ORCH_HOME": h, "HTTP_PORT": str(port), "WEBHOOK_TOKEN": TOKEN, "WEBHOOK_RATE_LIMIT_MAX_REQUESTS": "0",
            "AGENTS_FILE": agents, "RUNNER_CONCURRENCY": "32" if agent == "noop" else "16"}
-    gw = start(["gateway"], env, f"tp-gateway-{agent}-{runner_count}")
+    gw = start(["gateway"], env, f"tp-gateway-{name}")
     wait_ready(port)
     warm = 250 * runner_count
     post_jobs(port, warm, '{"goal":"warm-up","steps":[{"step_id":"s1","agent":"%s","prompt":"p"}]}' % agent)
@@ -334,7 +336,7 @@ def phase_throughput(runner_count, agent, jobs):
     post_jobs(port, jobs, '{"goal":"tp","run_at":"%s","steps":[{"step_id":"s1","agent":"%s","prompt":"p"}]}' % (run_at, agent))
     stop(gw)
     db = os.path.join(h, "orchestrator.db")
-    runners = [start(["runner", "--instance", str(i)], env, f"tp-runner-{agent}-{runner_count}-{i}") for i in range(1, runner_count + 1)]
+    runners = [start(["runner", "--instance", str(i)], env, f"tp-runner-{name}-{i}") for i in range(1, runner_count + 1)]
     wait_final(db, warm, 120)
     if time.time() > due - 1:
         raise SystemExit(f"{agent} x{runner_count}: the warm-up was not done a second before the jobs came due; raise the margin")
@@ -356,7 +358,7 @@ def phase_throughput(runner_count, agent, jobs):
 
 def throughput(runner_count, agent, jobs, rounds):
     """phase_throughput `rounds` times (a fresh folder and fresh processes each time); the median."""
-    runs = [phase_throughput(runner_count, agent, jobs) for _ in range(rounds)]
+    runs = [phase_throughput(runner_count, agent, jobs, r) for r in range(1, rounds + 1)]
     rates = [r[0] for r in runs]
     what, target = runs[0][3], runs[0][4]
     label = f"lease throughput: {what}, {runner_count} runner process(es), {jobs:,} jobs due at once, warm idle runners"

@@ -1,8 +1,8 @@
 package orchestrator.runner.process;
 
+import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,6 +24,16 @@ final class ProcessTree {
     private static final Logger log = LoggerFactory.getLogger(ProcessTree.class);
     private static final int MAX_SCAN_ROUNDS = 40;
     private static final long SCAN_PAUSE_MS = 25;
+    private static final File PROC = new File("/proc");
+    private static final long SELF = ProcessHandle.current().pid();
+    /**
+     * Where an orphan of a step can be reparented: init, or a subreaper among this runner's ancestors
+     * (systemd, tini, a supervisor). Collected once, not per step: walking the chain cost several
+     * {@code /proc} reads per call. The chain can only lose members (an ancestor exits and this
+     * runner moves up to one already listed), never gain one, so the set stays complete; a stale pid
+     * in it costs at most one needless {@code environ} read.
+     */
+    private static final java.util.Set<Long> REAPERS = reapers();
 
     private ProcessTree() {
     }
@@ -58,7 +68,35 @@ final class ProcessTree {
     static List<Long> leftovers(long leader, String token, boolean brief) {
         long last = brief ? lastPid() : -1;
         byte[] needle = (ProcessSpec.TOKEN_VARIABLE + "=" + token).getBytes(StandardCharsets.UTF_8);
-        long self = ProcessHandle.current().pid();
+        String[] names = PROC.list();
+        if (names == null) {
+            log.debug("cannot list /proc");
+            return List.of(leader); // cannot tell: let the caller run the full kill
+        }
+        List<Long> out = new ArrayList<>();
+        byte[] buf = new byte[1024];
+        for (String name : names) {
+            long pid = pidOf(name);
+            if (pid < 0 || pid == SELF || last >= 0 && !handedOutAfter(pid, leader, last)) {
+                continue;
+            }
+            try {
+                long[] ids = parentGroupSession(readSmall("/proc/" + pid + "/stat", buf));
+                if (ids == null) {
+                    continue;
+                }
+                if (ids[1] == leader || ids[2] == leader
+                        || REAPERS.contains(ids[0]) && contains(Files.readAllBytes(Path.of("/proc", name, "environ")), needle)) {
+                    out.add(pid);
+                }
+            } catch (IOException | SecurityException e) {
+                // gone meanwhile, or another user's process: not one of ours then
+            }
+        }
+        return out;
+    }
+
+    private static java.util.Set<Long> reapers() {
         java.util.Set<Long> reapers = new java.util.HashSet<>();
         reapers.add(1L);
         for (Optional<ProcessHandle> h = ProcessHandle.current().parent(); h.isPresent(); h = h.get().parent()) {
@@ -66,32 +104,23 @@ final class ProcessTree {
                 break;
             }
         }
-        List<Long> out = new ArrayList<>();
-        byte[] buf = new byte[1024];
-        try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().chars().allMatch(Character::isDigit))) {
-            for (Path p : procs) {
-                long pid = Long.parseLong(p.getFileName().toString());
-                if (pid == self || last >= 0 && !handedOutAfter(pid, leader, last)) {
-                    continue;
-                }
-                try {
-                    long[] ids = parentGroupSession(readSmall("/proc/" + pid + "/stat", buf));
-                    if (ids == null) {
-                        continue;
-                    }
-                    if (ids[1] == leader || ids[2] == leader
-                            || reapers.contains(ids[0]) && contains(Files.readAllBytes(p.resolve("environ")), needle)) {
-                        out.add(pid);
-                    }
-                } catch (IOException | SecurityException e) {
-                    // gone meanwhile, or another user's process: not one of ours then
-                }
-            }
-        } catch (IOException e) {
-            log.debug("cannot list /proc: {}", e.toString());
-            out.add(leader); // cannot tell: let the caller run the full kill
+        return java.util.Set.copyOf(reapers);
+    }
+
+    /** The pid a {@code /proc} entry names, or -1 for the entries that are not processes ("self", "sys", …). */
+    static long pidOf(String name) {
+        if (name.isEmpty() || name.length() > 18) {
+            return -1;
         }
-        return out;
+        long pid = 0;
+        for (int i = 0; i < name.length(); i++) {
+            char ch = name.charAt(i);
+            if (ch < '0' || ch > '9') {
+                return -1;
+            }
+            pid = pid * 10 + (ch - '0');
+        }
+        return pid;
     }
 
     /** Whether {@code pid} was handed out after {@code leader}, given the last pid handed out; no full wrap in between. */
@@ -182,24 +211,24 @@ final class ProcessTree {
     /** Pids of live processes (other than this one) whose environment holds {@code name=value}. */
     static List<Long> withEnv(String name, String value) {
         byte[] needle = (name + "=" + value).getBytes(StandardCharsets.UTF_8);
-        long self = ProcessHandle.current().pid();
+        String[] names = PROC.list();
+        if (names == null) {
+            log.debug("cannot list /proc");
+            return List.of();
+        }
         List<Long> out = new ArrayList<>();
-        try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().chars().allMatch(Character::isDigit))) {
-            for (Path p : procs) {
-                long pid = Long.parseLong(p.getFileName().toString());
-                if (pid == self) {
-                    continue;
-                }
-                try {
-                    if (contains(Files.readAllBytes(p.resolve("environ")), needle)) {
-                        out.add(pid);
-                    }
-                } catch (IOException | SecurityException e) {
-                    // gone meanwhile, or another user's process: it cannot carry our token then
-                }
+        for (String entry : names) {
+            long pid = pidOf(entry);
+            if (pid < 0 || pid == SELF) {
+                continue;
             }
-        } catch (IOException e) {
-            log.debug("cannot list /proc: {}", e.toString());
+            try {
+                if (contains(Files.readAllBytes(Path.of("/proc", entry, "environ")), needle)) {
+                    out.add(pid);
+                }
+            } catch (IOException | SecurityException e) {
+                // gone meanwhile, or another user's process: it cannot carry our token then
+            }
         }
         return out;
     }

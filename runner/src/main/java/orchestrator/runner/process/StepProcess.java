@@ -7,9 +7,16 @@ import java.nio.file.Files;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 import orchestrator.core.job.Limits;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Runs one step's process to its end: in its own session ({@code setsid}), under rlimits
@@ -20,7 +27,17 @@ import orchestrator.core.job.Limits;
 public final class StepProcess {
     /** How often the supervising thread looks at the deadlines and the stop request. */
     static final long SUPERVISE_POLL_MS = 20;
+    private static final Logger log = LoggerFactory.getLogger(StepProcess.class);
     private static final long PUMP_JOIN_MS = 2_000;
+    /**
+     * The threads that copy steps' output to their logs, one per running step, kept for reuse: a new
+     * thread per step cost a short job's runner more than its log did.
+     */
+    private static final ExecutorService PUMPS = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "log-pump");
+        t.setDaemon(true);
+        return t;
+    });
     private static final long MB = 1024L * 1024L;
 
     /**
@@ -129,20 +146,18 @@ public final class StepProcess {
         pb.environment().clear();
         pb.environment().putAll(spec.environment());
         pb.environment().put(ProcessSpec.TOKEN_VARIABLE, spec.stepToken());
-        OutputStream log = Files.newOutputStream(spec.log(), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        OutputStream logOut = Files.newOutputStream(spec.log(), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 spec.appendLog() ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING);
         long start = System.nanoTime();
         Process process;
         try {
             process = pb.start();
         } catch (IOException e) {
-            log.close();
+            logOut.close();
             throw e;
         }
-        LogPump pump = new LogPump(process.getInputStream(), log, spec.redactor(), spec.logCapBytes(), monitor);
-        Thread pumpThread = new Thread(pump, "log-pump-" + process.pid());
-        pumpThread.setDaemon(true);
-        pumpThread.start();
+        LogPump pump = new LogPump(process.getInputStream(), logOut, spec.redactor(), spec.logCapBytes(), monitor);
+        Future<?> pumping = PUMPS.submit(pump);
 
         Ending ending;
         String stopReason = null;
@@ -194,15 +209,19 @@ public final class StepProcess {
             // also after a normal exit: whatever the step left running in the background must not outlive it
             ProcessTree.kill(process, spec.stepToken(), System.nanoTime() - start < TimeUnit.SECONDS.toNanos(1));
             reap(process);
-            pumpThread.join(PUMP_JOIN_MS);
+            pumping.get(PUMP_JOIN_MS, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             interrupted = true;
+        } catch (TimeoutException e) {
+            // still reading: a process outside the tree holds the pipe (handled below)
+        } catch (ExecutionException e) {
+            log.warn("copying the output of process {} to its log failed: {}", process.pid(), e.getCause().toString());
         } finally {
-            if (pumpThread.isAlive()) {
+            if (!pumping.isDone()) {
                 // a holder of the pipe survived every kill; closing our end unblocks the pump
                 process.getInputStream().close();
             }
-            log.close();
+            logOut.close();
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }

@@ -80,6 +80,17 @@ class StepProcessTest {
     }
 
     @Test
+    void only_the_numeric_entries_of_proc_are_processes() {
+        assertThat(ProcessTree.pidOf("4242")).isEqualTo(4242);
+        assertThat(ProcessTree.pidOf("1")).isEqualTo(1);
+        assertThat(ProcessTree.pidOf("self")).isEqualTo(-1);
+        assertThat(ProcessTree.pidOf("thread-self")).isEqualTo(-1);
+        assertThat(ProcessTree.pidOf("12ab")).isEqualTo(-1);
+        assertThat(ProcessTree.pidOf("")).isEqualTo(-1);
+        assertThat(ProcessTree.pidOf("9".repeat(19))).as("longer than any pid").isEqualTo(-1);
+    }
+
+    @Test
     void pids_handed_out_after_a_step_are_told_apart_across_a_wrap() {
         // no wrap: the step got 1000, the kernel is at 1500
         assertThat(ProcessTree.handedOutAfter(1200, 1000, 1500)).isTrue();
