@@ -25,6 +25,10 @@ final class ProcessTree {
     private static final int MAX_SCAN_ROUNDS = 40;
     private static final long SCAN_PAUSE_MS = 25;
     private static final File PROC = new File("/proc");
+    /** pids are below this; 0 when unknown. */
+    private static final long PID_MAX = readPidMax();
+    /** Up to this many pids handed out during a brief step are looked up one by one rather than listed. */
+    private static final int PROBE_MAX = 256;
     private static final long SELF = ProcessHandle.current().pid();
     /**
      * Where an orphan of a step can be reparented: init, or a subreaper among this runner's ancestors
@@ -68,32 +72,69 @@ final class ProcessTree {
     static List<Long> leftovers(long leader, String token, boolean brief) {
         long last = brief ? lastPid() : -1;
         byte[] needle = (ProcessSpec.TOKEN_VARIABLE + "=" + token).getBytes(StandardCharsets.UTF_8);
+        List<Long> out = new ArrayList<>();
+        byte[] buf = new byte[1024];
+        long[] handedOut = last < 0 ? null : handedOutAfter(leader, last, PID_MAX, PROBE_MAX);
+        if (handedOut != null) {
+            // fewer pids were handed out while the step ran than /proc has entries: look each one up
+            // (a pid no longer in use is one failed lookup) instead of listing every process
+            for (long pid : handedOut) {
+                if (pid != SELF) {
+                    check(pid, Long.toString(pid), leader, needle, buf, out);
+                }
+            }
+            return out;
+        }
         String[] names = PROC.list();
         if (names == null) {
             log.debug("cannot list /proc");
             return List.of(leader); // cannot tell: let the caller run the full kill
         }
-        List<Long> out = new ArrayList<>();
-        byte[] buf = new byte[1024];
         for (String name : names) {
             long pid = pidOf(name);
             if (pid < 0 || pid == SELF || last >= 0 && !handedOutAfter(pid, leader, last)) {
                 continue;
             }
-            try {
-                long[] ids = parentGroupSession(readSmall("/proc/" + pid + "/stat", buf));
-                if (ids == null) {
-                    continue;
-                }
-                if (ids[1] == leader || ids[2] == leader
-                        || REAPERS.contains(ids[0]) && contains(Files.readAllBytes(Path.of("/proc", name, "environ")), needle)) {
-                    out.add(pid);
-                }
-            } catch (IOException | SecurityException e) {
-                // gone meanwhile, or another user's process: not one of ours then
-            }
+            check(pid, name, leader, needle, buf, out);
         }
         return out;
+    }
+
+    /** Adds {@code pid} to {@code out} if it is in the leader's group or session, or an orphan carrying the token. */
+    private static void check(long pid, String name, long leader, byte[] needle, byte[] buf, List<Long> out) {
+        try {
+            long[] ids = parentGroupSession(readSmall("/proc/" + name + "/stat", buf));
+            if (ids == null) {
+                return;
+            }
+            if (ids[1] == leader || ids[2] == leader
+                    || REAPERS.contains(ids[0]) && contains(Files.readAllBytes(Path.of("/proc", name, "environ")), needle)) {
+                out.add(pid);
+            }
+        } catch (IOException | SecurityException e) {
+            // not in use (any more), or another user's process: not one of ours then
+        }
+    }
+
+    /**
+     * The pids handed out after {@code leader} up to {@code last}, in order, across a wrap at
+     * {@code pidMax}; null when there are more than {@code max} of them or {@code pidMax} is unknown (0).
+     */
+    static long[] handedOutAfter(long leader, long last, long pidMax, int max) {
+        if (pidMax <= 0 || leader >= pidMax || last >= pidMax) {
+            return null;
+        }
+        long count = last >= leader ? last - leader : pidMax - 1 - leader + last;
+        if (count > max) {
+            return null;
+        }
+        long[] pids = new long[(int) count];
+        long pid = leader;
+        for (int i = 0; i < pids.length; i++) {
+            pid = pid + 1 >= pidMax ? 1 : pid + 1;
+            pids[i] = pid;
+        }
+        return pids;
     }
 
     private static java.util.Set<Long> reapers() {
@@ -129,6 +170,14 @@ final class ProcessTree {
     }
 
     /** The last pid the kernel handed out in this pid namespace, or -1 when it cannot be read. */
+    private static long readPidMax() {
+        try {
+            return Long.parseLong(readSmall("/proc/sys/kernel/pid_max", new byte[32]).strip());
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+    }
+
     private static long lastPid() {
         try {
             return Long.parseLong(readSmall("/proc/sys/kernel/ns_last_pid", new byte[32]).strip());
