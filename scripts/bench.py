@@ -315,7 +315,9 @@ def phase_throughput(runner_count, agent, jobs, rnd=1):
     """Runners that are started, warm (they ran a warm-up batch first) and idle, then find `jobs` jobs
     due at once: the jobs are posted beforehand with a run_at in the near future, and the gateway is
     stopped before the runners start, so nothing else competes for the cores. Rate: jobs / (last
-    finish - first start). Each round has a folder of its own: deleting the previous round's 300,000
+    finish - first start). CPU per job: the runners' CPU time from just before the jobs come due
+    until the last one is final, their own and their reaped children's, divided by the jobs. Each
+    round has a folder of its own: deleting the previous round's 300,000
     files just before would slow this round's file creation (see main)."""
     name = f"{agent}-{runner_count}-r{rnd}"
     h = home(f"throughput-{name}")
@@ -341,7 +343,10 @@ def phase_throughput(runner_count, agent, jobs, rnd=1):
     if time.time() > due - 1:
         raise SystemExit(f"{agent} x{runner_count}: the warm-up was not done a second before the jobs came due; raise the margin")
     sampler = RssSampler([r.pid for r in runners]); sampler.start()
+    time.sleep(max(0.0, due - 0.2 - time.time()))
+    cpu_before = [cpu_seconds(r.pid) for r in runners]
     wait_final(db, warm + jobs, 300)
+    cpu_after = [cpu_seconds(r.pid) for r in runners]
     sampler.running = False
     for r in runners:
         stop(r)
@@ -353,7 +358,16 @@ def phase_throughput(runner_count, agent, jobs, rnd=1):
     what = ("no-op jobs (simulate, no child process; RUNNER_CONCURRENCY=32)" if agent == "noop"
             else "`true` jobs (command agent, one child process; RUNNER_CONCURRENCY=16)")
     target = ("≥ 5,000" if runner_count == 4 else "") if agent == "noop" else "≥ 300"
-    return rate, failed, max(sampler.peak.values()), what, target
+    own = sum(a[0] - b[0] for a, b in zip(cpu_after, cpu_before)) / jobs * 1000
+    children = sum(a[1] - b[1] for a, b in zip(cpu_after, cpu_before)) / jobs * 1000
+    return rate, failed, max(sampler.peak.values()), what, target, own, children
+
+
+def cpu_seconds(pid):
+    """A process's CPU time so far: (its own, its reaped children's), in seconds, from /proc/<pid>/stat."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    hz = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / hz, (int(fields[13]) + int(fields[14])) / hz
 
 
 def throughput(runner_count, agent, jobs, rounds):
@@ -365,6 +379,9 @@ def throughput(runner_count, agent, jobs, rounds):
     if rounds > 1:
         label += f", median of {rounds} runs ({listed(rates)})"
     results.append((label, f"{statistics.median(rates):,.0f} jobs/s (failed {sum(r[1] for r in runs)})", target))
+    results.append((f"CPU per job in that phase, median of the rounds: the runner JVMs / their child processes "
+                    "(setsid, prlimit, the command)",
+                    f"{statistics.median(r[5] for r in runs):.2f} / {statistics.median(r[6] for r in runs):.2f} ms", ""))
     if runner_count == 4:
         results.append((f"runner resident memory under load ({what}, largest of 4)", f"{max(r[2] for r in runs):.0f} MB", ""))
 
