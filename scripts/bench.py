@@ -317,8 +317,8 @@ def phase_throughput(runner_count, agent, jobs, rnd=1):
     stopped before the runners start, so nothing else competes for the cores. Rate: jobs / (last
     finish - first start). CPU per job: the runners' CPU time from just before the jobs come due
     until the last one is final, their own and their reaped children's, divided by the jobs. Each
-    round has a folder of its own: deleting the previous round's 300,000
-    files just before would slow this round's file creation (see main)."""
+    round has a folder of its own: deleting the previous round's files just before would slow this
+    round's file creation (see main)."""
     name = f"{agent}-{runner_count}-r{rnd}"
     h = home(f"throughput-{name}")
     port = free_port()
