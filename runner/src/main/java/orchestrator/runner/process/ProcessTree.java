@@ -25,7 +25,6 @@ final class ProcessTree {
     private static final int MAX_SCAN_ROUNDS = 40;
     private static final long SCAN_PAUSE_MS = 25;
     private static final File PROC = new File("/proc");
-    /** pids are below this; 0 when unknown. */
     private static final long PID_MAX = readPidMax();
     /** Up to this many pids handed out during a brief step are looked up one by one rather than listed. */
     private static final int PROBE_MAX = 256;
@@ -74,7 +73,7 @@ final class ProcessTree {
         byte[] needle = (ProcessSpec.TOKEN_VARIABLE + "=" + token).getBytes(StandardCharsets.UTF_8);
         List<Long> out = new ArrayList<>();
         byte[] buf = new byte[1024];
-        long[] handedOut = last < 0 ? null : handedOutAfter(leader, last, PID_MAX, PROBE_MAX);
+        long[] handedOut = last < 0 ? null : pidsHandedOutAfter(leader, last, PID_MAX, PROBE_MAX);
         if (handedOut != null) {
             // fewer pids were handed out while the step ran than /proc has entries: look each one up
             // (a pid no longer in use is one failed lookup) instead of listing every process
@@ -120,7 +119,7 @@ final class ProcessTree {
      * The pids handed out after {@code leader} up to {@code last}, in order, across a wrap at
      * {@code pidMax}; null when there are more than {@code max} of them or {@code pidMax} is unknown (0).
      */
-    static long[] handedOutAfter(long leader, long last, long pidMax, int max) {
+    static long[] pidsHandedOutAfter(long leader, long last, long pidMax, int max) {
         if (pidMax <= 0 || leader >= pidMax || last >= pidMax) {
             return null;
         }
@@ -169,7 +168,7 @@ final class ProcessTree {
         return last >= leader ? pid > leader && pid <= last : pid > leader || pid <= last;
     }
 
-    /** The last pid the kernel handed out in this pid namespace, or -1 when it cannot be read. */
+    /** {@code kernel.pid_max}: every pid is below it; 0 when it cannot be read. */
     private static long readPidMax() {
         try {
             return Long.parseLong(readSmall("/proc/sys/kernel/pid_max", new byte[32]).strip());
@@ -178,6 +177,7 @@ final class ProcessTree {
         }
     }
 
+    /** The last pid the kernel handed out in this pid namespace, or -1 when it cannot be read. */
     private static long lastPid() {
         try {
             return Long.parseLong(readSmall("/proc/sys/kernel/ns_last_pid", new byte[32]).strip());

@@ -81,11 +81,11 @@ class StepProcessTest {
 
     @Test
     void the_pids_to_look_up_after_a_brief_step_run_from_the_leader_to_the_last_across_a_wrap() {
-        assertThat(ProcessTree.handedOutAfter(1000, 1003, 32768, 256)).containsExactly(1001, 1002, 1003);
-        assertThat(ProcessTree.handedOutAfter(1000, 1000, 32768, 256)).as("none handed out since").isEmpty();
-        assertThat(ProcessTree.handedOutAfter(32765, 2, 32768, 256)).containsExactly(32766, 32767, 1, 2);
-        assertThat(ProcessTree.handedOutAfter(1000, 2000, 32768, 256)).as("too many: list /proc instead").isNull();
-        assertThat(ProcessTree.handedOutAfter(1000, 1003, 0, 256)).as("pid_max unknown").isNull();
+        assertThat(ProcessTree.pidsHandedOutAfter(1000, 1003, 32768, 256)).containsExactly(1001, 1002, 1003);
+        assertThat(ProcessTree.pidsHandedOutAfter(1000, 1000, 32768, 256)).as("none handed out since").isEmpty();
+        assertThat(ProcessTree.pidsHandedOutAfter(32765, 2, 32768, 256)).containsExactly(32766, 32767, 1, 2);
+        assertThat(ProcessTree.pidsHandedOutAfter(1000, 2000, 32768, 256)).as("too many: list /proc instead").isNull();
+        assertThat(ProcessTree.pidsHandedOutAfter(1000, 1003, 0, 256)).as("pid_max unknown").isNull();
     }
 
     @Test
