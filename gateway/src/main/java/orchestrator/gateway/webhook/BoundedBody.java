@@ -15,19 +15,20 @@ final class BoundedBody {
     }
 
     /** @throws ApiError 413 when the declared length is over {@code max} */
-    static void checkDeclared(long contentLength, long max) {
+    private static void checkDeclared(long contentLength, long max) {
         if (contentLength > max) {
             throw tooLarge(max);
         }
     }
 
-    /** @throws ApiError 413 as soon as more than {@code max} bytes have arrived */
     /**
      * Reads the whole body, refusing more than {@code max} bytes. With a declared length exactly that
      * many bytes are read into one array (jobs are a few hundred bytes; the fixed 80 KB of buffers per
      * request this replaced was most of a busy gateway's garbage); a chunked body grows from 1 KB.
      *
      * @param declared the Content-Length, or -1 when the body is chunked
+     * @throws ApiError 413 when the declared length is over {@code max}, before a byte is read, or as
+     *                  soon as more than {@code max} bytes of a chunked body have arrived
      */
     static byte[] read(InputStream in, long declared, long max) throws IOException {
         checkDeclared(declared, max);

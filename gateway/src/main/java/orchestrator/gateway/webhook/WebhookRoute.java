@@ -81,7 +81,6 @@ public final class WebhookRoute implements Handler {
         ApiToken token = caller.token();
         String client = caller.address();
 
-        BoundedBody.checkDeclared(ctx.req().getContentLengthLong(), config.maxWebhookBodyBytes());
         byte[] body;
         try {
             body = BoundedBody.read(ctx.req().getInputStream(), ctx.req().getContentLengthLong(), config.maxWebhookBodyBytes());

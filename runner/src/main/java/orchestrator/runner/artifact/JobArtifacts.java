@@ -22,6 +22,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * log is written to a temporary file in the same folder and renamed over the target.
  */
 public final class JobArtifacts {
+    /** Temporary names: unique within the process by the counter, across processes by the pid. */
+    private static final AtomicLong TEMPORARIES = new AtomicLong();
+    private static final long PID = ProcessHandle.current().pid();
+    /** Owner only, as the temporary files of {@code Files.createTempFile} were: artifacts may quote a job's inputs. */
+    private static final FileAttribute<?> OWNER_ONLY = PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
+
     private final Path root;
 
     public JobArtifacts(Path root) {
@@ -80,12 +86,6 @@ public final class JobArtifacts {
             }
         }
     }
-
-    /** Temporary names: unique within the process by the counter, across processes by the pid. */
-    private static final AtomicLong TEMPORARIES = new AtomicLong();
-    private static final long PID = ProcessHandle.current().pid();
-    /** Owner only, as the temporary files of {@code Files.createTempFile} were: artifacts may quote a job's inputs. */
-    private static final FileAttribute<?> OWNER_ONLY = PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
 
     /**
      * A fresh, empty temporary file next to {@code target}: same folder, so the rename is atomic. Created
