@@ -34,6 +34,14 @@ public interface AgentAdapter {
         return 0;
     }
 
+    /**
+     * True when {@link #invocation} honours {@link StepOptions#resumeSession()}: the CLI continues its own
+     * earlier session, so a continued job need not repeat the earlier conversation in the prompt.
+     */
+    default boolean resumesSessions() {
+        return false;
+    }
+
     /** True for the CLI agents: they call a paid API, so they count against the daily budget. */
     default boolean callsApi() {
         return true;
