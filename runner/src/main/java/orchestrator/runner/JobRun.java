@@ -285,8 +285,9 @@ final class JobRun implements Runnable {
                 if (!retry) {
                     break;
                 }
-                log.warn("step attempt {} failed ({}); retrying in {} s", attempts, a.message(), step.retryBackoffSec());
-                if (job.awaitStop(Duration.ofSeconds(step.retryBackoffSec()))) {
+                Duration pause = retryPause(step, a.report());
+                log.warn("step attempt {} failed ({}: {}); retrying in {} ms", attempts, a.errorCode(), a.message(), pause.toMillis());
+                if (job.awaitStop(pause)) {
                     break;
                 }
             }
@@ -372,6 +373,22 @@ final class JobRun implements Runnable {
         Attempt(String status, Integer exitCode, String errorCode, String message, String finalMessage, AgentReport report) {
             this(status, exitCode, errorCode, message, finalMessage, report, "agent_exit_nonzero".equals(errorCode));
         }
+    }
+
+    /** The longest wait for a provider's retry-after: a longer one is not worth holding a runner slot. */
+    static final Duration MAX_RETRY_AFTER = Duration.ofMinutes(5);
+
+    /**
+     * The wait before the next attempt: the step's {@code retry_backoff_sec}, or the provider's own
+     * retry-after when the CLI showed a longer one (a 429 retried sooner would only be refused again).
+     */
+    static Duration retryPause(Step step, AgentReport report) {
+        Duration backoff = Duration.ofSeconds(step.retryBackoffSec());
+        if (report == null || report.retryAfterMs() == null) {
+            return backoff;
+        }
+        Duration server = Duration.ofMillis(Math.min(report.retryAfterMs(), MAX_RETRY_AFTER.toMillis()));
+        return server.compareTo(backoff) > 0 ? server : backoff;
     }
 
     private static void appendLog(Path logFile, String text) throws IOException {

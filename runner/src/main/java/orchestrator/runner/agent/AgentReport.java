@@ -16,12 +16,18 @@ import java.util.List;
  * @param abortCode     non-null when the output alone shows the step can never succeed and should be
  *                      killed now (e.g. Codex "waiting for network")
  * @param tail          the last plain-text lines, for an error message
+ * @param deniedTools   tool calls the CLI refused to run (its permission policy or a tool it does not
+ *                      have): a run that "succeeded" without doing what it was asked
+ * @param retryAfterMs  the provider's own delay before a retry ({@code retry-after}), when the CLI showed
+ *                      it, else null
  */
 public record AgentReport(String finalMessage, String sessionId, int turns, long tokensIn, long tokensOut, double costUsd,
                           boolean resultSeen, boolean resultIsError, String errorCode, String errorDetail, int events,
-                          String abortCode, String abortMessage, List<String> tail) {
+                          String abortCode, String abortMessage, List<String> tail, List<String> deniedTools,
+                          Long retryAfterMs) {
     public AgentReport {
         tail = List.copyOf(tail);
+        deniedTools = List.copyOf(deniedTools);
     }
 
     public long tokens() {

@@ -23,11 +23,15 @@ public final class ErrorText {
             "unable to connect", "connection failed", "network is unreachable", "could not resolve host",
             "error sending request", "stream disconnected", "apiconnectionerror", "waiting for network",
             "connection error", "socket hang up"));
+    /** The provider answered, with a server-side failure (HTTP 5xx, Anthropic's 529 overloaded). */
+    private static final Pattern PROVIDER = Pattern.compile(String.join("|",
+            "overloaded", "server_error", "internal server error", "service unavailable", "bad gateway",
+            "(status|code|http)[^0-9a-z]{0,12}5(0[0-4]|29)\\b"));
 
     private ErrorText() {
     }
 
-    /** auth_failed, rate_limited, provider_unreachable, or null when nothing is recognised. */
+    /** auth_failed, rate_limited, provider_unreachable, provider_error, or null when nothing is recognised. */
     public static String classify(String text) {
         if (text == null || text.isBlank()) {
             return null;
@@ -41,6 +45,9 @@ public final class ErrorText {
         }
         if (UNREACHABLE.matcher(t).find()) {
             return "provider_unreachable";
+        }
+        if (PROVIDER.matcher(t).find()) {
+            return "provider_error";
         }
         return null;
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
+import java.util.List;
 import orchestrator.core.Json;
 
 /**
@@ -28,6 +29,10 @@ public abstract class OutputParser {
     protected String errorDetail;
     protected String abortCode;
     protected String abortMessage;
+    /** Tool calls the CLI refused, as {@code name: reason}; see {@link AgentReport#deniedTools()}. */
+    protected final List<String> deniedTools = new ArrayList<>();
+    /** The provider's retry-after in ms, when the CLI printed it. */
+    protected Long retryAfterMs;
     private int events;
     private volatile boolean resultSeenFlag;
     private final Deque<String> tail = new ArrayDeque<>();
@@ -108,7 +113,7 @@ public abstract class OutputParser {
 
     public final synchronized AgentReport report() {
         return new AgentReport(finalMessage, sessionId, turns, tokensIn, tokensOut, costUsd, resultSeen, resultIsError,
-                errorCode, errorDetail, events, abortCode, abortMessage, new ArrayList<>(tail));
+                errorCode, errorDetail, events, abortCode, abortMessage, new ArrayList<>(tail), deniedTools, retryAfterMs);
     }
 
     static String text(JsonNode n, String field) {

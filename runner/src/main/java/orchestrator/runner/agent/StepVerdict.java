@@ -22,34 +22,59 @@ public record StepVerdict(String status, Integer exitCode, String errorCode, Str
         return new StepVerdict("succeeded", 0, null, null, finalMessage, false);
     }
 
-    /** A plain nonzero exit may be transient and is retried (max_retries); a recognised cause is not. */
+    /**
+     * A plain nonzero exit may be transient and is retried (max_retries), and so are the provider's own
+     * transient answers (429 after its retry-after, 5xx); every other recognised cause would fail again.
+     */
     static StepVerdict failed(Integer exit, String code, String message, String finalMessage) {
-        return new StepVerdict("failed", exit, code, message, finalMessage, "agent_exit_nonzero".equals(code));
+        return new StepVerdict("failed", exit, code, message, finalMessage, RETRYABLE.contains(code));
     }
 
+    static final java.util.Set<String> RETRYABLE = java.util.Set.of("agent_exit_nonzero", "rate_limited", "provider_error");
+
     /**
-     * @param abortCode  the code the step's monitor killed it with (ending ABORTED)
+     * @param abortCode  the code the step's monitor killed it with, or asked to (a budget crossed by the
+     *                   last event of a CLI that then exited at once still ends {@code budget_exceeded})
      * @param timeoutSec the step's wall timeout, for the message
      * @param idleSec    the step's idle timeout, for the message
      */
     public static StepVerdict of(AgentAdapter adapter, StepProcess.Result res, AgentReport r, String abortCode,
                                  Limits limits, int timeoutSec, long idleSec) {
         String fm = r.finalMessage();
-        Integer exit = res.exitCode();
+        // a process the runner killed has no exit status of its own worth showing (the kernel's 137, or
+        // the 0 of a wrapper whose child was killed): only a process that exited by itself has one
+        Integer killed = null;
         return switch (res.ending()) {
-            case STOPPED -> new StepVerdict("cancelled", exit, "cancelled", "stopped: " + res.stopReason(), fm, false);
-            case ABORTED -> failed(exit, abortCode == null ? "agent_exit_nonzero" : abortCode, res.stopReason(), fm);
-            // a CLI killed by a timer while it was retrying a provider: the recognised cause says more than the timer
-            case TIMEOUT -> failed(exit, r.errorCode() != null ? r.errorCode() : "timeout",
-                    "killed after timeout_sec " + timeoutSec + lastError(r), fm);
-            case IDLE_TIMEOUT -> failed(exit, r.errorCode() != null ? r.errorCode() : "idle_timeout",
-                    "killed after " + idleSec + " s without output" + lastError(r), fm);
-            case RESULT_NO_EXIT -> r.resultIsError()
-                    ? failed(exit, r.errorCode() != null ? r.errorCode() : "agent_exit_nonzero",
+            case STOPPED -> new StepVerdict("cancelled", killed, "cancelled", "stopped: " + res.stopReason(), fm, false);
+            case ABORTED -> failed(killed, abortCode == null ? "agent_exit_nonzero" : abortCode, res.stopReason(), fm);
+            // the runner's own timers are facts; what the output said is only a guess at why, so it goes
+            // in the message (a CLI printing "Unable to connect" on every start must not make a stall,
+            // a timeout and a crash read the same)
+            case TIMEOUT -> failed(killed, "timeout", "killed after timeout_sec " + timeoutSec + lastError(r), fm);
+            case IDLE_TIMEOUT -> failed(killed, "idle_timeout", "killed after " + idleSec + " s without output" + lastError(r), fm);
+            case RESULT_NO_EXIT -> abortCode != null
+                    ? failed(killed, abortCode, "the agent printed its result but did not exit; " + abortReason(r, abortCode), fm)
+                    : r.resultIsError()
+                    ? failed(killed, r.errorCode() != null ? r.errorCode() : "agent_exit_nonzero",
                             "the agent reported an error and did not exit: " + detail(r), fm)
-                    : succeeded(fm);
-            case EXITED -> exited(adapter, exit, r, limits);
+                    : denied(killed, r, fm);
+            case EXITED -> abortCode != null
+                    ? failed(res.exitCode(), abortCode, "exited with code " + res.exitCode() + " after " + abortReason(r, abortCode), fm)
+                    : exited(adapter, res.exitCode(), r, limits);
         };
+    }
+
+    private static String abortReason(AgentReport r, String abortCode) {
+        return r.abortMessage() != null ? r.abortMessage() : abortCode;
+    }
+
+    /** Success, unless the CLI refused a tool call on the way: then the step did not do what it was asked. */
+    private static StepVerdict denied(Integer exit, AgentReport r, String fm) {
+        if (r.deniedTools().isEmpty()) {
+            return new StepVerdict("succeeded", exit, null, null, fm, false);
+        }
+        return new StepVerdict("failed", exit, "tool_denied", "the agent was refused " + r.deniedTools().size()
+                + " tool call(s): " + OutputParser.cut(String.join("; ", r.deniedTools())), fm, false);
     }
 
     private static StepVerdict exited(AgentAdapter adapter, int exit, AgentReport r, Limits limits) {
@@ -64,7 +89,7 @@ public record StepVerdict(String status, Integer exitCode, String errorCode, Str
                         ? "exited 0 but printed no structured output to parse" + tail(r)
                         : "exited 0 without its final result event (" + r.events() + " events parsed)", fm);
             }
-            return succeeded(fm);
+            return denied(exit, r, fm);
         }
         String limit = limitHit(exit, r, limits);
         if (limit != null) {

@@ -66,11 +66,13 @@ class ParserFixturesTest {
     }
 
     @Test
-    void claude_retrying_without_network_is_provider_unreachable_when_the_idle_timer_ends_it() throws IOException {
+    void claude_retrying_without_network_ended_by_the_idle_timer_is_idle_timeout_naming_the_last_error() throws IOException {
         AgentReport r = parse(ClaudeCodeAdapter.INSTANCE, "claude/api-retry-no-network.jsonl");
         assertThat(r.errorCode()).isEqualTo("provider_unreachable");
         StepVerdict v = verdict(ClaudeCodeAdapter.INSTANCE, r, StepProcess.Ending.IDLE_TIMEOUT, 137);
-        assertThat(v.errorCode()).isEqualTo("provider_unreachable");
+        // the runner's timer is the fact; the retries are the likely cause, named in the message
+        assertThat(v.errorCode()).isEqualTo("idle_timeout");
+        assertThat(v.exitCode()).isNull();
         assertThat(v.message()).contains("without output").contains("API retry 5/10");
     }
 
@@ -149,7 +151,10 @@ class ParserFixturesTest {
         assertThat(verdict(GeminiAdapter.INSTANCE, silent, StepProcess.Ending.EXITED, 55).errorCode()).isEqualTo("policy");
         assertThat(verdict(GeminiAdapter.INSTANCE, silent, StepProcess.Ending.EXITED, 7).errorCode()).isEqualTo("agent_exit_nonzero");
         AgentReport net = parse(GeminiAdapter.INSTANCE, "gemini/no-network.jsonl", "gemini/no-network.stderr.txt");
-        assertThat(verdict(GeminiAdapter.INSTANCE, net, StepProcess.Ending.IDLE_TIMEOUT, 137).errorCode()).isEqualTo("provider_unreachable");
+        assertThat(net.errorCode()).isEqualTo("provider_unreachable");
+        StepVerdict idle = verdict(GeminiAdapter.INSTANCE, net, StepProcess.Ending.IDLE_TIMEOUT, 137);
+        assertThat(idle.errorCode()).isEqualTo("idle_timeout");
+        assertThat(idle.message()).contains("last error").containsIgnoringCase("fetch failed");
         AgentReport turns = parse(GeminiAdapter.INSTANCE, "gemini/turn-limit.jsonl");
         assertThat(verdict(GeminiAdapter.INSTANCE, turns, StepProcess.Ending.EXITED, 53).errorCode()).isEqualTo("budget_exceeded");
     }
