@@ -67,13 +67,14 @@ class RunnerTest {
             }
             JsonNode result = json(a.resolve("result.json"));
             assertThat(result.get("job_id").asText()).isEqualTo(id);
-            assertThat(result.get("status").asText()).isEqualTo("succeeded");
+            assertThat(result.get("status").asText()).isEqualTo("success");
+            assertThat(result.get("metrics").get("state").asText()).isEqualTo("succeeded");
             assertThat(result.get("error").isNull()).isTrue();
             assertThat(result.get("steps")).hasSize(3);
-            assertThat(result.get("final_message").asText()).contains("claude").contains("reviewer").contains("Review the changes");
+            assertThat(result.get("summary").asText()).contains("claude").contains("reviewer").contains("Review the changes");
             assertThat(json(a.resolve("job.json")).get("spec").get("goal").asText()).startsWith("Add a health check");
             assertThat(Files.readString(a.resolve("logs.txt"))).contains("===== step 02_implement");
-            assertThat(v.result()).containsEntry("status", "succeeded");
+            assertThat(v.result()).containsEntry("status", "success");
         }
     }
 
@@ -106,7 +107,7 @@ class RunnerTest {
             assertThat(v.steps().get(0).errorCode()).isEqualTo("agent_exit_nonzero");
             JsonNode step = json(f.artifacts(id).resolve("steps/s1/result.json"));
             assertThat(step.get("attempts").asInt()).isEqualTo(2);
-            assertThat(step.get("exit_code").asInt()).isEqualTo(3);
+            assertThat(step.get("metrics").get("exit_code").asInt()).isEqualTo(3);
             assertThat(Files.readString(f.artifacts(id).resolve("steps/s1/logs.txt"))).contains("failing").contains("attempt 2");
             assertThat(json(f.artifacts(id).resolve("result.json")).get("error").get("code").asText()).isEqualTo("agent_exit_nonzero");
         }
@@ -120,7 +121,7 @@ class RunnerTest {
             assertThat(f.awaitFinal(id, FINISH).state()).isEqualTo(JobState.SUCCEEDED);
             JsonNode step = json(f.artifacts(id).resolve("steps/s1/result.json"));
             assertThat(step.get("attempts").asInt()).isEqualTo(2);
-            assertThat(step.get("final_message").asText()).isEqualTo("second");
+            assertThat(step.get("summary").asText()).isEqualTo("second");
         }
     }
 

@@ -1203,11 +1203,14 @@ public final class SqliteJobStore implements JobStore {
 
     // ---------------------------------------------------------------- callbacks (outbox)
 
-    /** The callback body: the job's result document, with job_id, status and error always present. */
+    /**
+     * The callback body: the job's result document (the prototype's result.json, whose status words are
+     * its own: success, failed, …), with job_id, status and error always present.
+     */
     private void insertCallback(Batch b, String jobId, String url, Outcome o, long now) throws SQLException {
         Map<String, Object> body = new java.util.LinkedHashMap<>(o.result());
         body.put("job_id", jobId);
-        body.put("status", o.state().wire());
+        body.putIfAbsent("status", o.state().wire());
         body.putIfAbsent("error", o.errorCode() == null ? null
                 : Map.of("code", o.errorCode(), "message", o.errorMessage() == null ? "" : o.errorMessage()));
         PreparedStatement ps = b.prepare("insert_callback");
