@@ -407,6 +407,11 @@ final class JobRun implements Runnable {
         }
         ws.resetTo(baseTree);
         for (String from : step.applyPatchesFrom()) {
+            int at = indexOf(from);
+            if (at < 0 || at >= indexOf(step.stepId())) {
+                // intake refuses this; a job stored before that check must not read another job's folder either
+                throw new WorkspaceException(lease.jobId(), "apply_patches_from: '" + from + "' is not an earlier step of this job", null);
+            }
             Path patch = artifacts.stepDir(from).resolve("patch.diff");
             try {
                 if (!Files.isRegularFile(patch)) {
