@@ -295,8 +295,7 @@ final class JobRun implements Runnable {
         long t0 = ctx.clock().millis();
         ctx.store().recordStepLater(lease, new StepRecord(step.stepId(), index, step.agent(), "running", null, null, null,
                 started, null, 0, 0, 0));
-        Path dir = artifacts.stepDir(step.stepId());
-        JobArtifacts.folder(dir);
+        Path dir = artifacts.stepFolder(step.stepId());
         Path promptFile = dir.resolve("prompt.txt");
         List<String> earlier = new ArrayList<>();
         for (int k = 0; k < index; k++) {
@@ -369,6 +368,8 @@ final class JobRun implements Runnable {
                 a.errorCode(), redact(a.message()), attempts, redact(a.finalMessage()), started, finished,
                 ctx.clock().millis() - t0, stepUsage, sessionId, null);
 
+        // the step's processes are gone: whatever links they planted in place of our folders go now
+        artifacts.stepFolder(step.stepId());
         String after = treeBefore;
         try {
             after = ws.snapshot();
@@ -414,7 +415,7 @@ final class JobRun implements Runnable {
             }
             Path patch = artifacts.stepDir(from).resolve("patch.diff");
             try {
-                if (!Files.isRegularFile(patch)) {
+                if (!JobArtifacts.plainFile(patch)) {
                     throw new WorkspaceException(lease.jobId(), "apply_patches_from: step " + from + " has no patch.diff (did it run?)", null);
                 }
                 if (Files.size(patch) == 0) {
@@ -460,8 +461,9 @@ final class JobRun implements Runnable {
     }
 
     private static void appendLog(Path logFile, String text) throws IOException {
-        Files.writeString(logFile, text, StandardCharsets.UTF_8,
-                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+        try (OutputStream out = JobArtifacts.append(logFile)) {
+            out.write(text.getBytes(StandardCharsets.UTF_8));
+        }
     }
 
     /** A session id as the CLIs print them; anything else (a tampered result) is not passed on a command line. */
@@ -649,6 +651,7 @@ final class JobRun implements Runnable {
         outcome = new Outcome(outcome.state(), outcome.errorCode(), redact(outcome.errorMessage()), outcome.result(),
                 outcome.costUsd(), outcome.tokensIn(), outcome.tokensOut(), outcome.resumeStep());
         Instant finishedAt = ctx.clock().instant();
+        artifacts.createFolders();
         if (patch == null) {
             JobArtifacts.writeAtomically(artifacts.file("patch.diff"), "");
         } else {
@@ -770,10 +773,12 @@ final class JobRun implements Runnable {
                     out.write(("===== step " + r.stepId() + " (agent " + r.agent() + ", " + r.status() + ") =====\n")
                             .getBytes(StandardCharsets.UTF_8));
                     Path stepLog = artifacts.stepDir(r.stepId()).resolve("logs.txt");
-                    if (Files.exists(stepLog)) {
-                        try (InputStream in = Files.newInputStream(stepLog)) {
+                    if (JobArtifacts.plainFile(stepLog)) {
+                        try (InputStream in = Files.newInputStream(stepLog, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                             in.transferTo(out);
                         }
+                    } else if (Files.exists(stepLog, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                        out.write("(not copied: the step's log was replaced by a link)\n".getBytes(StandardCharsets.UTF_8));
                     }
                     out.write('\n');
                 }

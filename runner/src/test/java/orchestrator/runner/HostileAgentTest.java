@@ -1,0 +1,71 @@
+package orchestrator.runner;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.stream.Stream;
+import orchestrator.core.Json;
+import orchestrator.core.job.JobState;
+import orchestrator.core.store.JobView;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * An agent is code we do not trust, running as the runner's user: it can write anywhere in its job's
+ * artifact folder. These agents plant links there to make the runner read or write outside the job.
+ */
+class HostileAgentTest {
+    private static final Duration FINISH = Duration.ofSeconds(30);
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void links_planted_in_the_artifact_folder_make_the_runner_neither_write_nor_read_outside_the_job() throws Exception {
+        Path outside = Files.createDirectories(tmp.resolve("outside"));
+        Files.writeString(outside.resolve("secret.txt"), "TOPSECRET\n");
+        Files.writeString(outside.resolve("victim.txt"), "untouched\n");
+        // s1, first attempt: its log becomes a hard link to a file outside, then it fails, so the retry appends.
+        // s1, second attempt: a hard link to the secret at the job's root; its own folder becomes a symlink outside.
+        // s2 asks for the planted hard link as an input. s3 swaps its log for a symlink to the secret.
+        String s1 = "A={artifacts_dir}; if [ ! -f $A/tried ]; then touch $A/tried; rm -f $A/steps/s1/logs.txt;"
+                + " ln $OUT/victim.txt $A/steps/s1/logs.txt; exit 1; fi;"
+                + " ln $OUT/secret.txt $A/leak.txt; mv $A/steps/s1 $A/s1.moved; ln -s $OUT $A/steps/s1; echo planted";
+        String s3 = "A={artifacts_dir}; rm -f $A/steps/s3/logs.txt; ln -s $OUT/secret.txt $A/steps/s3/logs.txt; echo swapped";
+        String agents = Json.write(Map.of(
+                "s1", Map.of("type", "command", "argv", java.util.List.of("sh", "-c", s1), "env", Map.of("OUT", outside.toString())),
+                "s3", Map.of("type", "command", "argv", java.util.List.of("sh", "-c", s3), "env", Map.of("OUT", outside.toString())),
+                "cat", Map.of("type", "command", "argv", java.util.List.of("cat", "{prompt_file}"))));
+        try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of()).start()) {
+            String id = f.enqueue("{\"goal\": \"g\", \"steps\": ["
+                    + "{\"step_id\": \"s1\", \"agent\": \"s1\", \"prompt\": \"p\", \"max_retries\": 1, \"retry_backoff_sec\": 0},"
+                    + "{\"step_id\": \"s2\", \"agent\": \"cat\", \"prompt\": \"p\", \"input_artifacts\": [\"leak.txt\"], \"on_failure\": \"continue\"},"
+                    + "{\"step_id\": \"s3\", \"agent\": \"s3\", \"prompt\": \"p\"}]}");
+            JobView v = f.awaitFinal(id, FINISH);
+            assertThat(v.state()).as(v.errorMessage()).isEqualTo(JobState.SUCCEEDED);
+
+            // nothing outside was written to or added
+            assertThat(Files.readString(outside.resolve("victim.txt"))).isEqualTo("untouched\n");
+            try (Stream<Path> files = Files.list(outside)) {
+                assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("secret.txt", "victim.txt");
+            }
+            // the runner put a real folder back where s1 planted its symlink, and wrote s1's artifacts there
+            Path a = f.artifacts(id);
+            assertThat(Files.isDirectory(a.resolve("steps/s1"), LinkOption.NOFOLLOW_LINKS)).isTrue();
+            assertThat(a.resolve("steps/s1/result.json")).exists();
+            assertThat(StepOutcome.read(a, "s1").raw().get("attempts").asInt()).isEqualTo(2);
+            // the hard link is not the job's file: s2 may not read it
+            var s2 = v.steps().stream().filter(s -> s.stepId().equals("s2")).findFirst().orElseThrow();
+            assertThat(s2.errorCode()).isEqualTo("policy");
+            assertThat(s2.errorMessage()).contains("hard link");
+            assertThat(a.resolve("steps/s2/prompt.txt")).doesNotExist();
+            // nor is s3's swapped log copied into the job's logs
+            String logs = Files.readString(a.resolve("logs.txt"));
+            assertThat(logs).doesNotContain("TOPSECRET").contains("not copied: the step's log was replaced by a link");
+        }
+    }
+}
