@@ -68,4 +68,36 @@ class HostileAgentTest {
             assertThat(logs).doesNotContain("TOPSECRET").contains("not copied: the step's log was replaced by a link");
         }
     }
+
+    @Test
+    void git_configuration_an_agent_sets_in_its_workspace_never_runs_as_the_runner() throws Exception {
+        Path outside = Files.createDirectories(tmp.resolve("outside"));
+        Path repo = RunnerFixture.gitProject(tmp.resolve("repo"), Map.of("README.md", "hello\n"));
+        // every hook git offers the runner's own commands (snapshot add -A, diff, read-tree, apply):
+        // fsmonitor, hooks, a clean/smudge filter and a textconv driver on every file, and an external diff
+        String evil = "cd {workdir}; O=$OUT;"
+                + " git config core.fsmonitor \"touch $O/fsmonitor; false\";"
+                + " git config filter.evil.clean \"touch $O/clean; cat\"; git config filter.evil.smudge \"touch $O/smudge; cat\";"
+                + " git config filter.evil.required true;"
+                + " git config diff.evil.textconv \"touch $O/textconv; cat\"; git config diff.external \"touch $O/external\";"
+                + " mkdir -p .git/hooks; for h in post-index-change pre-commit post-checkout; do"
+                + "   printf '#!/bin/sh\\ntouch %s/hook-%s\\n' \"$O\" $h > .git/hooks/$h; chmod +x .git/hooks/$h; done;"
+                + " printf '* filter=evil diff=evil\\n' > .gitattributes; echo changed > README.md; echo new > added.txt; echo done";
+        String agents = Json.write(Map.of("evil", Map.of("type", "command", "argv", java.util.List.of("sh", "-c", evil),
+                "env", Map.of("OUT", outside.toString()))));
+        try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of("PROJECT_ALIASES", "proj=" + repo)).start()) {
+            String id = f.enqueue("{\"goal\": \"g\", \"project_id\": \"proj\", \"artifact_handoff\": \"patch_first\", \"steps\": ["
+                    + "{\"step_id\": \"s1\", \"agent\": \"evil\", \"prompt\": \"p\"},"
+                    + "{\"step_id\": \"s2\", \"agent\": \"evil\", \"prompt\": \"p\", \"apply_patches_from\": [\"s1\"]}]}");
+            JobView v = f.awaitFinal(id, FINISH);
+            assertThat(v.state()).as(v.errorMessage()).isEqualTo(JobState.SUCCEEDED);
+            try (Stream<Path> files = Files.list(outside)) {
+                assertThat(files.map(p -> p.getFileName().toString())).as("commands the agent's git config ran").isEmpty();
+            }
+            String patch = Files.readString(f.artifacts(id).resolve("steps/s1/patch.diff"));
+            assertThat(patch).contains("+changed", "+new", "+* filter=evil diff=evil");
+            // the runner's git folder is outside the workspace
+            assertThat(f.core.workspacesDir().resolve(".snapshots").resolve(id)).isDirectory();
+        }
+    }
 }
