@@ -23,9 +23,12 @@ import orchestrator.core.agent.AgentDefinition;
  * {@code is_error: true} is a failure whatever the exit status. Observed with 2.1.330 and no key:
  * exit 1, an assistant event with {@code "error":"authentication_failed"} and a result
  * {@code "Not logged in · Please run /login"}; with a key and no network: api_retry events with
- * growing delays (10 retries); before the first event it is silent for ~18 s (its start-up calls
- * time out), so with a shorter idle timeout the step ends {@code idle_timeout}, with a longer one
- * {@code provider_unreachable} from the retries.
+ * growing delays (10 retries); before the first event it is silent for ~18 s (on the first-party API
+ * it waits at start for api.anthropic.com, which does not resolve; any {@code ANTHROPIC_BASE_URL} skips
+ * that), so with a shorter idle timeout the step ends {@code idle_timeout}, with a longer one
+ * {@code provider_unreachable} from the retries. Against an API that answers (docs/agents/claude.md):
+ * 401, 429 and 5xx each give api_retry events with {@code error_status} and {@code retry_delay_ms},
+ * a refused tool call a success result with {@code permission_denials}.
  */
 final class ClaudeCodeAdapter implements AgentAdapter {
     static final ClaudeCodeAdapter INSTANCE = new ClaudeCodeAdapter();

@@ -76,13 +76,12 @@ class ClaudeOutputTest {
     }
 
     @Test
-    void a_final_result_the_cli_gave_up_on_with_a_5xx_status_is_provider_error() {
-        OutputParser p = ClaudeCodeAdapter.INSTANCE.parser();
-        p.accept(retry(1, 500, "server_error"));
-        p.accept("{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,\"num_turns\":1,\"api_error_status\":500,"
-                + "\"result\":\"API Error: 500 {\\\"type\\\":\\\"error\\\",\\\"error\\\":{\\\"type\\\":\\\"api_error\\\"}}\",\"total_cost_usd\":0}");
-        StepVerdict v = verdict(p.report(), null, StepProcess.Ending.EXITED, 1);
+    void a_final_result_the_cli_gave_up_on_after_ten_500s_is_provider_error() throws IOException {
+        // what a step whose idle limit outlasts the CLI's own retries (~3 min) sees at the end
+        AgentReport r = feed("server-error-500.jsonl", 0).report();
+        StepVerdict v = verdict(r, null, StepProcess.Ending.EXITED, 1);
         assertThat(v.errorCode()).isEqualTo("provider_error");
+        assertThat(v.message()).contains("API Error: 500");
         assertThat(v.retryable()).isTrue();
     }
 
