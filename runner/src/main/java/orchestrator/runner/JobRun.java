@@ -82,7 +82,11 @@ final class JobRun implements Runnable {
     /** The job's context window as it grows, and its state.json; set when the steps start. */
     private Conversation conversation;
     private RunState state;
+    /** Each step's latest result, in the order they ended, earlier runs of a resumed job first. */
+    private final Map<String, StepResult> results = new LinkedHashMap<>();
     private Instant runStartedAt;
+    /** The workspace's tree when this run started: equal to {@link #baseTree} unless the job was resumed. */
+    private String resumedTree;
 
     JobRun(RunnerContext ctx, RunningJob job) {
         this.ctx = ctx;
@@ -149,24 +153,29 @@ final class JobRun implements Runnable {
         try {
             Path project = lease.project() == null ? null : ctx.core().projects().get(lease.project());
             ws = Workspaces.prepare(ctx.core().workspacesDir(), lease.jobId(), project, lease.resumeStep() != null, ctx.childEnv());
-            baseTree = ws.snapshot();
+            // a resumed or continued run goes on in the workspace as the earlier run left it, and its
+            // patches are still measured from where the job started
+            String now = ws.snapshot();
+            String saved = lease.resumeStep() != null ? ws.savedBase() : null;
+            baseTree = saved != null ? saved : now;
+            resumedTree = now;
+            ws.saveBase(baseTree);
         } catch (WorkspaceException e) {
             log.warn("workspace failed: {}", e.getMessage());
             end(List.of(), null, new Outcome(JobState.FAILED, "workspace", redact(e.getMessage()), null, 0, 0, 0, null));
             return;
         }
 
-        Map<String, StepResult> results = new LinkedHashMap<>();
         conversation = new Conversation(spec);
         if (lease.resumeStep() != null) {
-            earlierRun(results);
+            earlierRun();
         }
         state = new RunState(artifacts.file("state.json"), lease.jobId(), lease.attempt(), steps, results.values(), ctx.clock());
         state.write();
         writeContext();
         Map<String, Integer> runs = new HashMap<>();
         Outcome ending = null;
-        String tree = baseTree;
+        String tree = resumedTree;
         int i = lease.resumeStep() == null ? 0 : Math.max(0, indexOf(lease.resumeStep()));
         while (i < steps.size() && job.stopRequest() == null) {
             Step step = steps.get(i);
@@ -238,7 +247,7 @@ final class JobRun implements Runnable {
      * the result the last run stored, so the new result lists every step, the conversation holds their
      * messages, and what they spent counts against the budget.
      */
-    private void earlierRun(Map<String, StepResult> results) {
+    private void earlierRun() {
         JobView before = ctx.store().find(lease.jobId()).orElse(null);
         if (before == null) {
             return;
@@ -300,8 +309,13 @@ final class JobRun implements Runnable {
         int attempts = 0;
         JobUsage stepUsage = JobUsage.NONE;
         String sessionId = null;
+        String resume = resumableSession(step, def);
+        if (resume != null) {
+            log.info("resuming the agent's session of step {}", step.continues());
+        }
         try {
-            JobArtifacts.writeAtomically(promptFile, redact(PromptBuilder.build(spec, step, artifacts.root(), earlier, conversation)));
+            JobArtifacts.writeAtomically(promptFile, redact(PromptBuilder.build(spec, step, artifacts.root(), earlier, conversation,
+                    resume != null)));
         } catch (PromptBuilder.RefusedInput e) {
             a = new Attempt("failed", null, "policy", e.getMessage(), null, null);
         }
@@ -320,7 +334,7 @@ final class JobRun implements Runnable {
         } else {
             while (true) {
                 attempts++;
-                a = attempt(step, def, dir, promptFile, ws, attempts);
+                a = attempt(step, def, dir, promptFile, ws, attempts, resume);
                 if (a.report() != null) {
                     stepUsage = stepUsage.plus(a.report());
                     usage = usage.plus(a.report());
@@ -393,6 +407,11 @@ final class JobRun implements Runnable {
         }
         ws.resetTo(baseTree);
         for (String from : step.applyPatchesFrom()) {
+            int at = indexOf(from);
+            if (at < 0 || at >= indexOf(step.stepId())) {
+                // intake refuses this; a job stored before that check must not read another job's folder either
+                throw new WorkspaceException(lease.jobId(), "apply_patches_from: '" + from + "' is not an earlier step of this job", null);
+            }
             Path patch = artifacts.stepDir(from).resolve("patch.diff");
             try {
                 if (!Files.isRegularFile(patch)) {
@@ -445,8 +464,25 @@ final class JobRun implements Runnable {
                 java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
     }
 
-    private Attempt attempt(Step step, AgentDefinition def, Path dir, Path promptFile, Workspace ws, int number)
-            throws IOException, InterruptedException {
+    /** A session id as the CLIs print them; anything else (a tampered result) is not passed on a command line. */
+    private static final java.util.regex.Pattern SESSION_ID = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
+
+    /**
+     * The agent session a continued step resumes: its base step's, when the agent's CLI can resume one
+     * (otherwise the prompt carries the base step's report), or null.
+     */
+    private String resumableSession(Step step, AgentDefinition def) {
+        if (step.continues() == null || def == null || AgentLaunch.simulates(def, ctx.core().agents().realCli())
+                || !AgentAdapter.forType(def.type()).resumesSessions()) {
+            return null;
+        }
+        StepResult base = results.get(step.continues());
+        String id = base == null ? null : base.sessionId();
+        return id != null && SESSION_ID.matcher(id).matches() ? id : null;
+    }
+
+    private Attempt attempt(Step step, AgentDefinition def, Path dir, Path promptFile, Workspace ws, int number,
+                            String resumeSession) throws IOException, InterruptedException {
         Path logFile = dir.resolve("logs.txt");
         if (AgentLaunch.simulates(def, ctx.core().agents().realCli())) {
             String msg = AgentLaunch.simulatedMessage(def, step.role(), step.prompt());
@@ -474,7 +510,7 @@ final class JobRun implements Runnable {
         Integer turnsLeft = budget.maxTurns() == null ? null : budget.maxTurns() - usage.turns();
         StepContext sc = new StepContext(promptFile, ws.dir(), lease.jobId(), step.stepId(), artifacts.root());
         Double costLeft = budget.maxCostUsd() == null ? null : budget.maxCostUsd() - usage.costUsd();
-        Invocation inv = AgentLaunch.invocation(def, sc, new StepOptions(step.allowedTools(), turnsLeft, null, costLeft));
+        Invocation inv = AgentLaunch.invocation(def, sc, new StepOptions(step.allowedTools(), turnsLeft, resumeSession, costLeft));
         Map<String, String> env = new HashMap<>(ctx.childEnv());
         env.putAll(inv.env());
         env.put(StepProcess.JOB_ID_VARIABLE, lease.jobId());

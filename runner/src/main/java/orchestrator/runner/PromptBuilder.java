@@ -35,12 +35,28 @@ final class PromptBuilder {
     /**
      * @param earlier      the steps before this one, in pipeline order (their {@code patch.diff} may exist)
      * @param conversation the job's context window so far, earlier steps' messages included
+     * @param resumed      the step continues its agent's own earlier session, which already holds the goal,
+     *                     the conversation and the earlier work: the prompt is the operator's words alone
      */
-    static String build(JobSpec spec, Step step, Path artifactsRoot, List<String> earlier, Conversation conversation)
-            throws IOException, RefusedInput {
+    static String build(JobSpec spec, Step step, Path artifactsRoot, List<String> earlier, Conversation conversation,
+                        boolean resumed) throws IOException, RefusedInput {
         StringBuilder sb = new StringBuilder();
+        if (step.continues() != null && resumed) {
+            return sb.append(step.prompt().strip()).append('\n').toString();
+        }
         sb.append(step.prompt().strip()).append("\n\n## Goal\n\n").append(spec.goal().strip()).append('\n');
         context(sb, conversation);
+        if (step.continues() != null) {
+            // a fresh session for a continued job: what the earlier run reported stands in for its session
+            sb.append("\n## The earlier run (step ").append(step.continues()).append(")\n\n");
+            Path report = artifactsRoot.resolve("steps").resolve(step.continues()).resolve("report.md");
+            Path real = resolveInside(artifactsRoot, artifactsRoot.toRealPath(), "steps/" + step.continues() + "/report.md");
+            if (real == null) {
+                sb.append("(its report ").append(artifactsRoot.relativize(report)).append(" is missing)\n");
+            } else {
+                fenced(sb, real, ARTIFACT_CAP_BYTES, "");
+            }
+        }
         inputs(sb, step, artifactsRoot);
         switch (spec.artifactHandoff()) {
             case "patch_first" -> patches(sb, artifactsRoot, earlier);

@@ -31,7 +31,7 @@ class PromptBuilderTest {
 
     /** The prompt of a step with no earlier steps, the payload's context window as the conversation. */
     private static String build(JobSpec spec, Step step, Path root) throws IOException, PromptBuilder.RefusedInput {
-        return PromptBuilder.build(spec, step, root, List.of(), new Conversation(spec));
+        return PromptBuilder.build(spec, step, root, List.of(), new Conversation(spec), false);
     }
 
     private static List<Map<String, Object>> messages(int n, int size) {

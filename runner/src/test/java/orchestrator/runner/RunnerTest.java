@@ -398,4 +398,16 @@ class RunnerTest {
         assertThat(c.drainGraceSec()).isEqualTo(60);
     }
 
+
+    @Test
+    void a_retry_waits_for_the_providers_retry_after_when_it_is_longer_than_the_backoff_and_never_more_than_5_minutes() {
+        orchestrator.core.job.Step step = new orchestrator.core.job.Step("s1", "a", "r", "p", 60, 0, 2, 3, List.of(), List.of(), null, null, null);
+        java.util.function.Function<Long, orchestrator.runner.agent.AgentReport> withRetryAfter = ms -> new orchestrator.runner.agent.AgentReport(
+                null, null, 0, 0, 0, 0, false, true, "rate_limited", "429", 1, null, null, List.of(), List.of(), ms);
+        assertThat(JobRun.retryPause(step, null)).isEqualTo(Duration.ofSeconds(3));
+        assertThat(JobRun.retryPause(step, withRetryAfter.apply(null))).isEqualTo(Duration.ofSeconds(3));
+        assertThat(JobRun.retryPause(step, withRetryAfter.apply(1_000L))).isEqualTo(Duration.ofSeconds(3));
+        assertThat(JobRun.retryPause(step, withRetryAfter.apply(7_500L))).isEqualTo(Duration.ofMillis(7_500));
+        assertThat(JobRun.retryPause(step, withRetryAfter.apply(3_600_000L))).isEqualTo(Duration.ofMinutes(5));
+    }
 }
