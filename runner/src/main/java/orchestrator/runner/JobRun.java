@@ -511,7 +511,8 @@ final class JobRun implements Runnable {
         }
         Integer turnsLeft = budget.maxTurns() == null ? null : budget.maxTurns() - usage.turns();
         StepContext sc = new StepContext(promptFile, ws.dir(), lease.jobId(), step.stepId(), artifacts.root());
-        Invocation inv = AgentLaunch.invocation(def, sc, new StepOptions(step.allowedTools(), turnsLeft, resumeSession));
+        Double costLeft = budget.maxCostUsd() == null ? null : budget.maxCostUsd() - usage.costUsd();
+        Invocation inv = AgentLaunch.invocation(def, sc, new StepOptions(step.allowedTools(), turnsLeft, resumeSession, costLeft));
         Map<String, String> env = new HashMap<>(ctx.childEnv());
         env.putAll(inv.env());
         env.put(StepProcess.JOB_ID_VARIABLE, lease.jobId());
