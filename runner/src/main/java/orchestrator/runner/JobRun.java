@@ -518,7 +518,7 @@ final class JobRun implements Runnable {
         Map<String, String> env = new HashMap<>(ctx.childEnv());
         env.putAll(inv.env());
         env.put(StepProcess.JOB_ID_VARIABLE, lease.jobId());
-        env.put(StepProcess.LEASE_VARIABLE, ctx.runnerId() + "/" + lease.jobId());
+        env.put(StepProcess.LEASE_VARIABLE, OrphanSweep.leaseValue(Runner.storeTag(ctx.core()), ctx.runnerId(), lease.jobId()));
         env.put("ORCH_STEP_ID", step.stepId());
         String refused = refusedBinary(inv.argv().get(0));
         if (refused != null) {

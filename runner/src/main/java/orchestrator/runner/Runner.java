@@ -181,7 +181,7 @@ public final class Runner implements AutoCloseable {
                     }
                     return false;
                 });
-        OrphanSweep orphans = new OrphanSweep(store, runnerId, running::containsKey);
+        OrphanSweep orphans = new OrphanSweep(store, storeTag(core), runnerId, running::containsKey);
         orphanThread = background("orphans", () -> ORPHAN_SWEEP_MS, () -> {
             try {
                 orphans.sweep();
@@ -298,6 +298,11 @@ public final class Runner implements AutoCloseable {
             store.release(lease, "runner " + runnerId + " stopping");
             throw e;
         }
+    }
+
+    /** The tag of this installation's store in its step processes' {@code ORCH_LEASE}. */
+    static String storeTag(orchestrator.core.config.CoreConfig core) {
+        return OrphanSweep.storeTag(core.databasePath().toAbsolutePath().normalize().toString());
     }
 
     // ------------------------------------------------------------------ callbacks, retention

@@ -111,7 +111,7 @@ public final class StepProcess {
     /** Every step process carries its job's id in this variable. */
     public static final String JOB_ID_VARIABLE = "ORCH_JOB_ID";
     /**
-     * Every step process carries {@code <runner id>/<job id>}: the lease it runs under. A runner id names
+     * Every step process carries {@code <store tag>/<runner id>/<job id>}: the lease it runs under. A runner id names
      * one runner process (host, instance, pid), so processes whose runner is gone, or whose job is no
      * longer running under that runner, can be told from a live runner's and killed by any runner.
      */
