@@ -48,7 +48,7 @@ public final class GatewayServer implements AutoCloseable {
         }
         Admission admission = new Admission(config, clock);
         Metrics metrics = new Metrics(store, clock, admission, config.metricsToken());
-        WebhookRoute webhook = new WebhookRoute(config, core, admission, store, metrics::webhook);
+        WebhookRoute webhook = new WebhookRoute(config, core, admission, store, metrics::webhook, clock);
         JobRoutes jobs = new JobRoutes(admission, store);
         logs = new JobLogs(admission, store, core.artifactsDir());
         JobArtifacts artifacts = new JobArtifacts(admission, store, core.artifactsDir());
