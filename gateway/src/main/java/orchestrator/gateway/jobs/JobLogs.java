@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.locks.LockSupport;
 import orchestrator.core.Json;
@@ -39,7 +40,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The stream polls the store and the files (every {@link #POLL}) instead of being told by the runner:
  * the runner may be another process, and the files and the store are what every process shares. Each
- * follower holds a server thread, so at most {@link #MAX_FOLLOWERS} are served at once.
+ * follower holds a server thread, so at most {@link #MAX_FOLLOWERS} are served at once, and each token at
+ * most its share of them, so one token (one project's CI gone wrong) cannot take every stream.
  */
 public final class JobLogs {
     static final int MAX_FOLLOWERS = 64;
@@ -56,9 +58,17 @@ public final class JobLogs {
     private final JobStore store;
     private final JobFiles files;
     private final Semaphore followers = new Semaphore(MAX_FOLLOWERS);
+    /** Streams open per token name; a token's count never passes {@link #perToken}. */
+    private final ConcurrentHashMap<String, Integer> byToken = new ConcurrentHashMap<>();
+    private final int perToken;
     private volatile boolean closing;
 
-    public JobLogs(Admission admission, JobStore store, Path artifactsDir) {
+    /**
+     * @param tokens how many tokens are configured: each may hold {@code MAX_FOLLOWERS / tokens} streams, so
+     *               that however many streams one token opens, every other token still has its share
+     */
+    public JobLogs(Admission admission, JobStore store, Path artifactsDir, int tokens) {
+        this.perToken = Math.max(1, MAX_FOLLOWERS / Math.max(1, tokens));
         this.admission = admission;
         this.store = store;
         this.files = new JobFiles(artifactsDir);
@@ -74,9 +84,8 @@ public final class JobLogs {
         JobView job = JobRoutes.visible(store, token, ctx.pathParam("id"));
         String follow = ctx.queryParam("follow");
         boolean streaming = follow != null && (follow.equals("1") || follow.equalsIgnoreCase("true"));
-        if (streaming && !followers.tryAcquire()) {
-            throw new ApiError(503, "too_many_followers", "too many log streams are open; retry later")
-                    .withHeader("Retry-After", "5");
+        if (streaming) {
+            acquireFollower(token);
         }
         try {
             // recorded before a byte is sent: a read the store could not record is refused (503)
@@ -88,9 +97,40 @@ public final class JobLogs {
             }
         } finally {
             if (streaming) {
-                followers.release();
+                releaseFollower(token);
             }
         }
+    }
+
+    /**
+     * Takes a stream slot for {@code token}: 429 when the token holds its share already (its own limit: it can
+     * close a stream), 503 when every slot is taken (possible only with more tokens than slots).
+     */
+    private void acquireFollower(ApiToken token) {
+        boolean[] over = {false};
+        byToken.compute(token.name(), (name, n) -> {
+            int held = n == null ? 0 : n;
+            if (held >= perToken) {
+                over[0] = true;
+                return n;
+            }
+            return held + 1;
+        });
+        if (over[0]) {
+            log.debug("token {} holds {} log streams, its share: another is refused", token.name(), perToken);
+            throw new ApiError(429, "too_many_followers", "this token has " + perToken
+                    + " log streams open, its share of them; close one or retry later").withHeader("Retry-After", "5");
+        }
+        if (!followers.tryAcquire()) {
+            byToken.computeIfPresent(token.name(), (name, n) -> n <= 1 ? null : n - 1);
+            throw new ApiError(503, "too_many_followers", "too many log streams are open; retry later")
+                    .withHeader("Retry-After", "5");
+        }
+    }
+
+    private void releaseFollower(ApiToken token) {
+        followers.release();
+        byToken.computeIfPresent(token.name(), (name, n) -> n <= 1 ? null : n - 1);
     }
 
     /** The segments of a step's log inside the job folder; step ids are [0-9A-Za-z_-] (the job schema). */
