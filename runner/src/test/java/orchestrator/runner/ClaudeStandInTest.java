@@ -288,6 +288,61 @@ class ClaudeStandInTest {
         assertThat(conversation.indexOf("The first answer.")).isLessThan(conversation.indexOf("The second prompt."));
     }
 
+    @Test
+    void a_new_users_default_job_plans_implements_and_reviews_with_the_plan_and_the_patch_in_the_review() throws Exception {
+        Path repo = RunnerFixture.gitProject(tmp.resolve("repo"), Map.of("README.md", "hello\n"));
+        api.then(AnthropicStandIn.text("PLAN: create hello.txt containing hi.", 100, 10),
+                writeInWorkspace("hello.txt", "hi\n", 200, 20),
+                AnthropicStandIn.text("Created hello.txt.", 300, 30),
+                AnthropicStandIn.text("REVIEW: the patch adds hello.txt with +hi; it does what the goal asks.", 400, 40));
+        try (RunnerFixture f = fixture(List.of(), Map.of("PROJECT_ALIASES", "proj=" + repo, "IMPLEMENTER_AGENT", "claude"))) {
+            String id = f.enqueue("{\"goal\": \"Say hi in hello.txt\", \"project_id\": \"proj\"}");
+            JobView v = f.awaitFinal(id, Duration.ofSeconds(120));
+            assertThat(v.state()).as("%s %s", v.errorCode(), v.errorMessage()).isEqualTo(JobState.SUCCEEDED);
+            Path a = f.artifacts(id);
+            assertThat(Files.readString(a.resolve("steps/02_implement/patch.diff"))).contains("+hi");
+            String review = Files.readString(a.resolve("steps/03_review/prompt.txt"));
+            assertThat(review).contains("PLAN: create hello.txt containing hi.", "### steps/02_implement/patch.diff", "+hi",
+                    "Created hello.txt.");
+            // what reached the model for the review: the plan and the patch
+            String lastCall = api.modelCalls().get(api.modelCalls().size() - 1).body();
+            assertThat(lastCall).contains("PLAN: create hello.txt containing hi.").contains("+++ b/hello.txt");
+            assertThat(StepOutcome.read(a, "03_review").finalMessage()).startsWith("REVIEW:");
+            assertThat(v.tokensIn()).isEqualTo(100 + 200 + 300 + 400);
+            RunnerFixture.await("no process of job " + id + " left", () -> RealCliTest.processesOf(id).isEmpty(), Duration.ofSeconds(5));
+        }
+    }
+
+    @Test
+    void a_continued_job_resumes_the_claude_session_in_the_same_workspace() throws Exception {
+        Path repo = RunnerFixture.gitProject(tmp.resolve("repo"), Map.of("README.md", "hello\n"));
+        api.then(writeInWorkspace("first.txt", "one\n", 10, 5), AnthropicStandIn.text("The first answer.", 10, 5),
+                writeInWorkspace("second.txt", "two\n", 20, 5), AnthropicStandIn.text("The second answer.", 20, 5));
+        try (RunnerFixture f = fixture(List.of(), Map.of("PROJECT_ALIASES", "proj=" + repo))) {
+            String id = f.enqueue("{\"goal\": \"g\", \"project_id\": \"proj\", \"steps\": [{\"step_id\": \"s1\", \"agent\": \"claude\","
+                    + " \"prompt\": \"The first prompt.\", \"timeout_sec\": 60}]}");
+            assertThat(f.awaitFinal(id, Duration.ofSeconds(60)).state()).isEqualTo(JobState.SUCCEEDED);
+            String session = StepOutcome.read(f.artifacts(id), "s1").sessionId();
+            int before = api.modelCalls().size();
+
+            assertThat(f.store.continueJob(id, "The second prompt.", "test").kind()).isEqualTo(orchestrator.core.store.ActionResult.Kind.DONE);
+            JobView v = f.awaitJob(id, j -> j.state().isFinal() && j.steps().size() == 2, Duration.ofSeconds(60));
+            assertThat(v.state()).as("%s %s", v.errorCode(), v.errorMessage()).isEqualTo(JobState.SUCCEEDED);
+            StepOutcome next = StepOutcome.read(f.artifacts(id), "continue_1");
+            assertThat(next.sessionId()).isEqualTo(session);
+            assertThat(next.finalMessage()).isEqualTo("The second answer.");
+            // the resumed request carried the earlier conversation, and the prompt is the operator's words alone
+            String resumed = api.modelCallBodies().get(before).path("messages").toString();
+            assertThat(resumed).contains("The first prompt.", "The first answer.", "The second prompt.");
+            assertThat(Files.readString(f.artifacts(id).resolve("steps/continue_1/prompt.txt"))).isEqualTo("The second prompt.\n");
+            assertThat(Files.readString(f.artifacts(id).resolve("steps/continue_1/logs.txt"))).doesNotContain(KEY);
+            // the same workspace: the follow-up's patch holds only its own change, the job's both
+            assertThat(Files.readString(f.artifacts(id).resolve("steps/continue_1/patch.diff"))).contains("+two").doesNotContain("+one");
+            assertThat(Files.readString(f.artifacts(id).resolve("patch.diff"))).contains("+one", "+two");
+            assertThat(v.tokensIn()).isEqualTo(60);
+        }
+    }
+
     /** The adapter's command line run as a plain process in {@code work}, its output through the adapter's parser. */
     private AgentReport runDirect(AgentDefinition def, Path work, String prompt, StepOptions opts) throws Exception {
         Path promptFile = Files.writeString(Files.createTempFile(tmp, "prompt", ".txt"), prompt);
