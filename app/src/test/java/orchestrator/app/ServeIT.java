@@ -64,7 +64,7 @@ class ServeIT {
                     assertThat(artifacts.resolve("steps").resolve(step).resolve(f)).exists();
                 }
             }
-            assertThat(Json.parse(Files.readString(artifacts.resolve("result.json"))).get("status").asText()).isEqualTo("succeeded");
+            assertThat(Json.parse(Files.readString(artifacts.resolve("result.json"))).get("status").asText()).isEqualTo("success");
             assertThat(serve.terminate(Duration.ofSeconds(30))).isZero();
             assertThat(home.resolve("logs/orchestrator.log")).exists();
             assertThat(Files.readString(home.resolve("logs/orchestrator.log"))).doesNotContain(token);

@@ -110,6 +110,14 @@ UPDATE jobs
        cost_usd = 0, tokens_in = 0, tokens_out = 0
  WHERE id = ? AND state = ?
 
+-- name: continue_job
+-- ?1 spec with the added step, ?2 that step (where the run resumes), ?3 run_at, ?4 updated_at, ?5 id, ?6 state read.
+-- The result, cost and tokens stay: the runner reads the earlier steps from them and adds to them.
+UPDATE jobs
+   SET state = 'queued', spec = ?, resume_step = ?, attempt = 1, run_at = ?, updated_at = ?, finished_at = NULL,
+       error_code = NULL, error_message = NULL, cancel_requested = 0
+ WHERE id = ? AND state = ?
+
 -- name: delete_steps
 DELETE FROM job_steps WHERE job_id = ?
 

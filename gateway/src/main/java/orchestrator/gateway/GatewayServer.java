@@ -72,6 +72,7 @@ public final class GatewayServer implements AutoCloseable {
             cfg.routes.post("/jobs/{id}/approve", jobs::approve);
             cfg.routes.post("/jobs/{id}/reject", jobs::reject);
             cfg.routes.post("/jobs/{id}/retry", jobs::retry);
+            cfg.routes.post("/jobs/{id}/continue", jobs::continueJob);
             cfg.routes.get("/jobs/{id}/logs", logs::get);
             cfg.routes.get("/jobs/{id}/artifacts/<path>", artifacts::get);
             cfg.routes.get("/health", probes::health);

@@ -128,6 +128,35 @@ class JobApiTest {
     }
 
     @Test
+    void continue_adds_a_step_after_the_last_that_ran_and_queues_the_job_and_refuses_what_it_cannot() {
+        String id = submit(ALPHA, "alpha");
+        String path = "/jobs/" + id + "/continue";
+        Answer early = gw.send("POST", path, ALPHA, "application/json", "{\"prompt\": \"more\"}");
+        assertThat(early.status()).as("a queued job").isEqualTo(409);
+        assertThat(early.error()).isEqualTo("conflict");
+
+        var lease = gw.store.lease("r", 1).get(0);
+        gw.store.recordStep(lease, new orchestrator.core.store.StepRecord("01_plan", 0, "claude", "succeeded", 0, null, null,
+                java.time.Instant.now(), java.time.Instant.now(), 0, 0, 0));
+        gw.store.finish(lease, orchestrator.core.store.Outcome.succeeded(Map.of(), 0, 0, 0));
+
+        assertThat(gw.send("POST", path, ALPHA, "application/json", "{}").status()).isEqualTo(400);
+        assertThat(gw.send("POST", path, ALPHA, "application/json", "{\"prompt\": \" \"}").json().path("field").asText()).isEqualTo("prompt");
+        assertThat(gw.send("POST", path, ALPHA, "application/json", "not json").status()).isEqualTo(400);
+        assertThat(gw.send("POST", path, BETA, "application/json", "{\"prompt\": \"more\"}").status()).as("another project").isEqualTo(404);
+
+        Answer a = gw.send("POST", path, ALPHA, "application/json", "{\"prompt\": \"Now add a test.\"}");
+        assertThat(a.status()).isEqualTo(200);
+        assertThat(a.json().path("status").asText()).isEqualTo("queued");
+        assertThat(a.json().path("step_id").asText()).isEqualTo("continue_1");
+        assertThat(a.json().path("continues").asText()).isEqualTo("01_plan");
+        JsonNode steps = gw.get("/jobs/" + id, ALPHA).json().path("steps");
+        assertThat(steps.get(1).path("step_id").asText()).isEqualTo("continue_1");
+        assertThat(steps.get(1).path("continues").asText()).isEqualTo("01_plan");
+        assertThat(gw.store.events(id)).extracting(e -> e.reason()).last().asString().isEqualTo("continued as step continue_1 after 01_plan");
+    }
+
+    @Test
     void approval_and_rejection_move_a_waiting_job() {
         String waiting = "{\"goal\": \"g\", \"project_id\": \"alpha\", \"policy\": {\"requires_approval\": true}}";
         String id1 = gw.postJob(ALPHA, waiting).json().path("job_id").asText();

@@ -25,6 +25,7 @@ import orchestrator.core.job.JobState;
 import orchestrator.core.job.Limits;
 import orchestrator.core.job.Step;
 import orchestrator.core.store.Lease;
+import orchestrator.core.store.JobView;
 import orchestrator.core.store.LeaseLostException;
 import orchestrator.core.store.Outcome;
 import orchestrator.core.store.StepRecord;
@@ -78,6 +79,14 @@ final class JobRun implements Runnable {
     private boolean networkWarned;
     /** The workspace's tree when the job started (patch_first resets each step to it). */
     private String baseTree;
+    /** The job's context window as it grows, and its state.json; set when the steps start. */
+    private Conversation conversation;
+    private RunState state;
+    /** Each step's latest result, in the order they ended, earlier runs of a resumed job first. */
+    private final Map<String, StepResult> results = new LinkedHashMap<>();
+    private Instant runStartedAt;
+    /** The workspace's tree when this run started: equal to {@link #baseTree} unless the job was resumed. */
+    private String resumedTree;
 
     JobRun(RunnerContext ctx, RunningJob job) {
         this.ctx = ctx;
@@ -128,6 +137,7 @@ final class JobRun implements Runnable {
     }
 
     private void execute() throws IOException, InterruptedException {
+        runStartedAt = ctx.clock().instant();
         List<Step> steps = spec.steps();
         log.info("job started: attempt {}, {} steps{}", lease.attempt(), steps.size(),
                 lease.resumeStep() == null ? "" : ", resuming at " + lease.resumeStep());
@@ -143,23 +153,36 @@ final class JobRun implements Runnable {
         try {
             Path project = lease.project() == null ? null : ctx.core().projects().get(lease.project());
             ws = Workspaces.prepare(ctx.core().workspacesDir(), lease.jobId(), project, lease.resumeStep() != null, ctx.childEnv());
-            baseTree = ws.snapshot();
+            // a resumed or continued run goes on in the workspace as the earlier run left it, and its
+            // patches are still measured from where the job started
+            String now = ws.snapshot();
+            String saved = lease.resumeStep() != null ? ws.savedBase() : null;
+            baseTree = saved != null ? saved : now;
+            resumedTree = now;
+            ws.saveBase(baseTree);
         } catch (WorkspaceException e) {
             log.warn("workspace failed: {}", e.getMessage());
             end(List.of(), null, new Outcome(JobState.FAILED, "workspace", redact(e.getMessage()), null, 0, 0, 0, null));
             return;
         }
 
-        Map<String, StepResult> results = new LinkedHashMap<>();
+        conversation = new Conversation(spec);
+        if (lease.resumeStep() != null) {
+            earlierRun();
+        }
+        state = new RunState(artifacts.file("state.json"), lease.jobId(), lease.attempt(), steps, results.values(), ctx.clock());
+        state.write();
+        writeContext();
         Map<String, Integer> runs = new HashMap<>();
         Outcome ending = null;
-        String tree = baseTree;
+        String tree = resumedTree;
         int i = lease.resumeStep() == null ? 0 : Math.max(0, indexOf(lease.resumeStep()));
         while (i < steps.size() && job.stopRequest() == null) {
             Step step = steps.get(i);
             runs.merge(step.stepId(), 1, Integer::sum);
             MDC.put("step_id", step.stepId());
             String[] treeAfter = {tree};
+            state.started(step.stepId());
             StepResult r = runStep(step, i, ws, tree, treeAfter);
             tree = treeAfter[0];
             MDC.remove("step_id");
@@ -168,6 +191,11 @@ final class JobRun implements Runnable {
             }
             results.remove(r.stepId());
             results.put(r.stepId(), r);
+            if (!r.status().equals("pending")) {
+                state.ended(r);
+                conversation.add(r);
+                writeContext();
+            }
             if (r.succeeded() || job.stopRequest() != null) {
                 i++;
                 continue;
@@ -214,6 +242,35 @@ final class JobRun implements Runnable {
         end(new ArrayList<>(results.values()), patchSource(ws, baseTree, tree), ending);
     }
 
+    /**
+     * A resumed job (approved after needs_human, or continued): the steps of its earlier runs come from
+     * the result the last run stored, so the new result lists every step, the conversation holds their
+     * messages, and what they spent counts against the budget.
+     */
+    private void earlierRun() {
+        JobView before = ctx.store().find(lease.jobId()).orElse(null);
+        if (before == null) {
+            return;
+        }
+        usage = new JobUsage(before.costUsd(), before.tokensIn(), before.tokensOut(), 0);
+        if (before.result() != null && before.result().get("steps") instanceof List<?> list) {
+            int turns = 0;
+            for (Object o : list) {
+                if (o instanceof Map<?, ?> d && d.get("step_id") instanceof String id && indexOf(id) >= 0) {
+                    StepResult r = StepResult.fromDocument(d, indexOf(id));
+                    results.put(id, r);
+                    conversation.add(r);
+                    turns += r.usage().turns();
+                }
+            }
+            usage = new JobUsage(usage.costUsd(), usage.tokensIn(), usage.tokensOut(), turns);
+        }
+    }
+
+    private void writeContext() throws IOException {
+        JobArtifacts.writeAtomically(artifacts.file("context.json"), redact(Json.writePretty(conversation.document(lease.jobId()))));
+    }
+
     private Outcome failed(StepResult r, String more) {
         return Outcome.failed(r.errorCode() == null ? "step_failed" : r.errorCode(),
                 "step " + r.stepId() + " " + r.status() + ": " + r.errorMessage() + more, null, 0, 0, 0);
@@ -252,8 +309,13 @@ final class JobRun implements Runnable {
         int attempts = 0;
         JobUsage stepUsage = JobUsage.NONE;
         String sessionId = null;
+        String resume = resumableSession(step, def);
+        if (resume != null) {
+            log.info("resuming the agent's session of step {}", step.continues());
+        }
         try {
-            JobArtifacts.writeAtomically(promptFile, redact(PromptBuilder.build(spec, step, artifacts.root(), earlier)));
+            JobArtifacts.writeAtomically(promptFile, redact(PromptBuilder.build(spec, step, artifacts.root(), earlier, conversation,
+                    resume != null)));
         } catch (PromptBuilder.RefusedInput e) {
             a = new Attempt("failed", null, "policy", e.getMessage(), null, null);
         }
@@ -272,7 +334,7 @@ final class JobRun implements Runnable {
         } else {
             while (true) {
                 attempts++;
-                a = attempt(step, def, dir, promptFile, ws, attempts);
+                a = attempt(step, def, dir, promptFile, ws, attempts, resume);
                 if (a.report() != null) {
                     stepUsage = stepUsage.plus(a.report());
                     usage = usage.plus(a.report());
@@ -301,11 +363,11 @@ final class JobRun implements Runnable {
             ctx.store().recordStep(lease, new StepRecord(step.stepId(), index, step.agent(), "pending", null, null,
                     "interrupted: runner " + ctx.runnerId() + " drained", started, null, 0, 0, 0));
             return new StepResult(step.stepId(), index, step.agent(), step.role(), "pending", null, null,
-                    "interrupted by drain", attempts, null, started, finished, ctx.clock().millis() - t0, stepUsage, sessionId);
+                    "interrupted by drain", attempts, null, started, finished, ctx.clock().millis() - t0, stepUsage, sessionId, null);
         }
         StepResult r = new StepResult(step.stepId(), index, step.agent(), step.role(), a.status(), a.exitCode(),
                 a.errorCode(), redact(a.message()), attempts, redact(a.finalMessage()), started, finished,
-                ctx.clock().millis() - t0, stepUsage, sessionId);
+                ctx.clock().millis() - t0, stepUsage, sessionId, null);
 
         String after = treeBefore;
         try {
@@ -317,6 +379,7 @@ final class JobRun implements Runnable {
             JobArtifacts.writeAtomically(dir.resolve("patch.diff"), "");
         }
         treeAfter[0] = after;
+        r = r.withChanged(Files.size(dir.resolve("patch.diff")) > 0);
         JobArtifacts.writeAtomically(dir.resolve("result.json"), redact(Json.writePretty(r.document(lease.jobId()))));
         JobArtifacts.writeAtomically(dir.resolve("report.md"), redact(stepReport(r, step)));
         // not waited for: the job's finish (or the next step's write) commits after it, and fails if the lease was lost
@@ -344,6 +407,11 @@ final class JobRun implements Runnable {
         }
         ws.resetTo(baseTree);
         for (String from : step.applyPatchesFrom()) {
+            int at = indexOf(from);
+            if (at < 0 || at >= indexOf(step.stepId())) {
+                // intake refuses this; a job stored before that check must not read another job's folder either
+                throw new WorkspaceException(lease.jobId(), "apply_patches_from: '" + from + "' is not an earlier step of this job", null);
+            }
             Path patch = artifacts.stepDir(from).resolve("patch.diff");
             try {
                 if (!Files.isRegularFile(patch)) {
@@ -396,8 +464,25 @@ final class JobRun implements Runnable {
                 java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
     }
 
-    private Attempt attempt(Step step, AgentDefinition def, Path dir, Path promptFile, Workspace ws, int number)
-            throws IOException, InterruptedException {
+    /** A session id as the CLIs print them; anything else (a tampered result) is not passed on a command line. */
+    private static final java.util.regex.Pattern SESSION_ID = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
+
+    /**
+     * The agent session a continued step resumes: its base step's, when the agent's CLI can resume one
+     * (otherwise the prompt carries the base step's report), or null.
+     */
+    private String resumableSession(Step step, AgentDefinition def) {
+        if (step.continues() == null || def == null || AgentLaunch.simulates(def, ctx.core().agents().realCli())
+                || !AgentAdapter.forType(def.type()).resumesSessions()) {
+            return null;
+        }
+        StepResult base = results.get(step.continues());
+        String id = base == null ? null : base.sessionId();
+        return id != null && SESSION_ID.matcher(id).matches() ? id : null;
+    }
+
+    private Attempt attempt(Step step, AgentDefinition def, Path dir, Path promptFile, Workspace ws, int number,
+                            String resumeSession) throws IOException, InterruptedException {
         Path logFile = dir.resolve("logs.txt");
         if (AgentLaunch.simulates(def, ctx.core().agents().realCli())) {
             String msg = AgentLaunch.simulatedMessage(def, step.role(), step.prompt());
@@ -424,7 +509,7 @@ final class JobRun implements Runnable {
         }
         Integer turnsLeft = budget.maxTurns() == null ? null : budget.maxTurns() - usage.turns();
         StepContext sc = new StepContext(promptFile, ws.dir(), lease.jobId(), step.stepId(), artifacts.root());
-        Invocation inv = AgentLaunch.invocation(def, sc, new StepOptions(step.allowedTools(), turnsLeft));
+        Invocation inv = AgentLaunch.invocation(def, sc, new StepOptions(step.allowedTools(), turnsLeft, resumeSession));
         Map<String, String> env = new HashMap<>(ctx.childEnv());
         env.putAll(inv.env());
         env.put(StepProcess.JOB_ID_VARIABLE, lease.jobId());
@@ -563,25 +648,7 @@ final class JobRun implements Runnable {
         }
         outcome = new Outcome(outcome.state(), outcome.errorCode(), redact(outcome.errorMessage()), outcome.result(),
                 outcome.costUsd(), outcome.tokensIn(), outcome.tokensOut(), outcome.resumeStep());
-        String finalMessage = null;
-        for (StepResult r : steps) {
-            if (r.finalMessage() != null) {
-                finalMessage = r.finalMessage();
-            }
-        }
-        Map<String, Object> result = new LinkedHashMap<>();
-        result.put("job_id", lease.jobId());
-        result.put("status", outcome.state().wire());
-        result.put("error", outcome.errorCode() == null ? null
-                : Map.of("code", outcome.errorCode(), "message", outcome.errorMessage() == null ? "" : outcome.errorMessage()));
-        result.put("steps", steps.stream().map(StepResult::summary).toList());
-        result.put("final_message", finalMessage);
-        result.put("cost_usd", usage.costUsd());
-        result.put("tokens_in", usage.tokensIn());
-        result.put("tokens_out", usage.tokensOut());
-        result.put("turns", usage.turns());
-        result.put("attempt", lease.attempt());
-
+        Instant finishedAt = ctx.clock().instant();
         if (patch == null) {
             JobArtifacts.writeAtomically(artifacts.file("patch.diff"), "");
         } else {
@@ -594,8 +661,13 @@ final class JobRun implements Runnable {
             }
         }
         writeJobLogs(steps);
+        boolean changed = Files.size(artifacts.file("patch.diff")) > 0;
+        Map<String, Object> result = jobResult(steps, outcome, changed, finishedAt);
         JobArtifacts.writeAtomically(artifacts.file("report.md"), redact(jobReport(result, steps, outcome)));
         JobArtifacts.writeAtomically(artifacts.file("result.json"), redact(Json.writePretty(result)));
+        if (state != null) {
+            state.finished((String) result.get("status"));
+        }
 
         Outcome withResult = new Outcome(outcome.state(), outcome.errorCode(), outcome.errorMessage(), result,
                 usage.costUsd(), usage.tokensIn(), usage.tokensOut(), outcome.resumeStep());
@@ -620,6 +692,60 @@ final class JobRun implements Runnable {
             JobArtifacts.writeAtomically(file, clean.getBytes(StandardCharsets.ISO_8859_1));
             log.warn("masked secrets in {}", artifacts.root().relativize(file));
         }
+    }
+
+    /**
+     * The job's {@code result.json} (and the result the store keeps, which the API and the callback
+     * show), valid against the prototype's {@code result.schema.json} (kind {@code job}): each step
+     * in full, the last final message as the summary, our extra figures under {@code metrics}.
+     */
+    private Map<String, Object> jobResult(List<StepResult> steps, Outcome outcome, boolean changed, Instant finishedAt) {
+        String finalMessage = null;
+        Instant startedAt = null;
+        for (StepResult r : steps) {
+            if (r.finalMessage() != null && !r.finalMessage().isBlank()) {
+                finalMessage = r.finalMessage();
+            }
+            if (r.startedAt() != null && (startedAt == null || r.startedAt().isBefore(startedAt))) {
+                startedAt = r.startedAt();
+            }
+        }
+        if (startedAt == null) {
+            startedAt = runStartedAt;
+        }
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("schema_version", StepResult.SCHEMA_VERSION);
+        result.put("kind", "job");
+        result.put("job_id", lease.jobId());
+        result.put("status", schemaStatus(outcome));
+        result.put("attempts", Math.max(1, Math.min(50, lease.attempt())));
+        result.put("started_at", startedAt.toString());
+        result.put("finished_at", finishedAt.toString());
+        result.put("summary", finalMessage != null ? finalMessage : outcome.errorMessage() == null ? "" : outcome.errorMessage());
+        result.put("change_status", changed ? "changed" : "no_changes");
+        result.put("artifacts", StepResult.artifacts(""));
+        Map<String, Object> metrics = new LinkedHashMap<>();
+        metrics.put("duration_ms", Math.max(0, finishedAt.toEpochMilli() - startedAt.toEpochMilli()));
+        metrics.put("cost_usd", usage.costUsd());
+        metrics.put("tokens_in", usage.tokensIn());
+        metrics.put("tokens_out", usage.tokensOut());
+        metrics.put("turns", usage.turns());
+        metrics.put("state", outcome.state().wire());
+        result.put("metrics", metrics);
+        result.put("error", outcome.errorCode() == null ? null
+                : Map.of("code", outcome.errorCode(), "message", outcome.errorMessage() == null ? "" : outcome.errorMessage()));
+        result.put("steps", steps.stream().map(r -> r.document(lease.jobId())).toList());
+        return result;
+    }
+
+    /** The job's end in the prototype's words: a job failed by a step's timer reads {@code timeout}. */
+    private static String schemaStatus(Outcome o) {
+        return switch (o.state()) {
+            case SUCCEEDED -> "success";
+            case CANCELLED -> "cancelled";
+            case NEEDS_HUMAN -> "needs_human";
+            default -> "timeout".equals(o.errorCode()) || "idle_timeout".equals(o.errorCode()) ? "timeout" : "failed";
+        };
     }
 
     private void finishQuietly(Outcome o) {
@@ -706,8 +832,8 @@ final class JobRun implements Runnable {
                     .append(" | ").append(r.errorCode() == null ? "" : r.errorCode())
                     .append(" | ").append(r.durationMs()).append(" |\n");
         }
-        Object fm = result.get("final_message");
-        sb.append("\n## Final message\n\n").append(fm == null ? "(none)" : fm).append('\n');
+        Object fm = result.get("summary");
+        sb.append("\n## Final message\n\n").append(fm == null || "".equals(fm) ? "(none)" : fm).append('\n');
         return sb.toString();
     }
 }

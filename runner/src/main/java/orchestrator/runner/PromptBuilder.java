@@ -8,7 +8,6 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import orchestrator.core.job.JobSpec;
 import orchestrator.core.job.Step;
 
@@ -19,8 +18,6 @@ import orchestrator.core.job.Step;
  * blow the agent's context or the runner's memory.
  */
 final class PromptBuilder {
-    /** {@code sliding}: the newest messages that fit in this many characters. */
-    static final int CONTEXT_CHAR_BUDGET = 32 * 1024;
     static final int ARTIFACT_CAP_BYTES = 64 * 1024;
     static final int ARTIFACTS_TOTAL_CAP_BYTES = 256 * 1024;
     static final int PATCH_CAP_BYTES = 64 * 1024;
@@ -36,12 +33,30 @@ final class PromptBuilder {
     }
 
     /**
-     * @param earlier the steps before this one, in pipeline order (their {@code patch.diff} may exist)
+     * @param earlier      the steps before this one, in pipeline order (their {@code patch.diff} may exist)
+     * @param conversation the job's context window so far, earlier steps' messages included
+     * @param resumed      the step continues its agent's own earlier session, which already holds the goal,
+     *                     the conversation and the earlier work: the prompt is the operator's words alone
      */
-    static String build(JobSpec spec, Step step, Path artifactsRoot, List<String> earlier) throws IOException, RefusedInput {
+    static String build(JobSpec spec, Step step, Path artifactsRoot, List<String> earlier, Conversation conversation,
+                        boolean resumed) throws IOException, RefusedInput {
         StringBuilder sb = new StringBuilder();
+        if (step.continues() != null && resumed) {
+            return sb.append(step.prompt().strip()).append('\n').toString();
+        }
         sb.append(step.prompt().strip()).append("\n\n## Goal\n\n").append(spec.goal().strip()).append('\n');
-        context(sb, spec);
+        context(sb, conversation);
+        if (step.continues() != null) {
+            // a fresh session for a continued job: what the earlier run reported stands in for its session
+            sb.append("\n## The earlier run (step ").append(step.continues()).append(")\n\n");
+            Path report = artifactsRoot.resolve("steps").resolve(step.continues()).resolve("report.md");
+            Path real = resolveInside(artifactsRoot, artifactsRoot.toRealPath(), "steps/" + step.continues() + "/report.md");
+            if (real == null) {
+                sb.append("(its report ").append(artifactsRoot.relativize(report)).append(" is missing)\n");
+            } else {
+                fenced(sb, real, ARTIFACT_CAP_BYTES, "");
+            }
+        }
         inputs(sb, step, artifactsRoot);
         switch (spec.artifactHandoff()) {
             case "patch_first" -> patches(sb, artifactsRoot, earlier);
@@ -64,44 +79,12 @@ final class PromptBuilder {
         return sb.toString();
     }
 
-    private static void context(StringBuilder sb, JobSpec spec) {
-        List<Map<String, Object>> all = spec.contextWindow();
-        if (all.isEmpty()) {
+    private static void context(StringBuilder sb, Conversation conversation) {
+        if (conversation.isEmpty()) {
             return;
         }
-        List<String> lines = new ArrayList<>();
-        for (Map<String, Object> m : all) {
-            lines.add("[" + m.getOrDefault("role", "user") + "] " + String.valueOf(m.getOrDefault("content", "")).strip());
-        }
-        List<String> kept = new ArrayList<>();
-        String note = null;
-        switch (spec.contextStrategy()) {
-            case "full" -> kept.addAll(lines);
-            case "summarize" -> {
-                if (lines.size() <= 2) {
-                    kept.addAll(lines);
-                } else {
-                    kept.add(lines.get(0));
-                    note = "[" + (lines.size() - 2) + " messages left out]";
-                    kept.add(note);
-                    kept.add(lines.get(lines.size() - 1));
-                }
-            }
-            default -> { // sliding: the newest messages that fit the budget
-                int used = 0;
-                int first = lines.size();
-                while (first > 0 && used + lines.get(first - 1).length() + 1 <= CONTEXT_CHAR_BUDGET) {
-                    first--;
-                    used += lines.get(first).length() + 1;
-                }
-                if (first > 0) {
-                    kept.add("[" + first + " earlier messages left out]");
-                }
-                kept.addAll(lines.subList(first, lines.size()));
-            }
-        }
         sb.append("\n## Conversation so far\n\n");
-        kept.forEach(l -> sb.append(l).append('\n'));
+        conversation.kept().forEach(l -> sb.append(l).append('\n'));
     }
 
     private static void inputs(StringBuilder sb, Step step, Path root) throws IOException, RefusedInput {

@@ -121,8 +121,9 @@ class AgentStepTest {
             long ms = (System.nanoTime() - t0) / 1_000_000;
             assertThat(v.state()).isEqualTo(JobState.SUCCEEDED);
             assertThat(ms).isLessThan(process_grace_ms() + 8_000);
-            assertThat(v.result()).containsEntry("final_message", "All done.");
-            assertThat(v.result().get("cost_usd")).isEqualTo(0.25);
+            assertThat(v.result()).containsEntry("summary", "All done.");
+            assertThat(v.costUsd()).isEqualTo(0.25);
+            assertThat(StepOutcome.read(f.artifacts(id), "s1").costUsd()).isEqualTo(0.25);
             assertThat(processesOf(id)).isEmpty();
             assertThat(f.store.dailyUsage(null, LocalDate.now(ZoneOffset.UTC)).costUsd()).isEqualTo(0.25);
         }

@@ -95,8 +95,10 @@ class CallbackTest {
             assertThat(r.header("X-Orchestrator-Signature-256")).isEqualTo("sha256=" + CallbackSender.sign(SECRET, r.body()));
             JsonNode body = Json.parse(new String(r.body(), StandardCharsets.UTF_8));
             assertThat(body.get("job_id").asText()).isEqualTo(id);
-            assertThat(body.get("status").asText()).isEqualTo("succeeded");
-            assertThat(body.get("final_message").asText()).isEqualTo("all done");
+            // the body is the job's result.json: the prototype's document and status words
+            assertThat(body.get("status").asText()).isEqualTo("success");
+            assertThat(body.get("kind").asText()).isEqualTo("job");
+            assertThat(body.get("summary").asText()).isEqualTo("all done");
             assertThat(body.get("steps")).hasSize(1);
         }
     }

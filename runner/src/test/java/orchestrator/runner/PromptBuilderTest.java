@@ -29,6 +29,11 @@ class PromptBuilderTest {
                 handoff, context, strategy, null);
     }
 
+    /** The prompt of a step with no earlier steps, the payload's context window as the conversation. */
+    private static String build(JobSpec spec, Step step, Path root) throws IOException, PromptBuilder.RefusedInput {
+        return PromptBuilder.build(spec, step, root, List.of(), new Conversation(spec), false);
+    }
+
     private static List<Map<String, Object>> messages(int n, int size) {
         List<Map<String, Object>> out = new ArrayList<>();
         for (int i = 1; i <= n; i++) {
@@ -40,18 +45,18 @@ class PromptBuilderTest {
     @Test
     void prompt_then_goal_then_context_by_strategy() throws Exception {
         Files.createDirectories(tmp);
-        String full = PromptBuilder.build(spec(messages(5, 10), "full", "manual"), step(List.of()), tmp, List.of());
+        String full = build(spec(messages(5, 10), "full", "manual"), step(List.of()), tmp);
         assertThat(full).startsWith("Do the step.\n\n## Goal\n\nThe goal.\n");
         assertThat(full.indexOf("[user] m1")).isGreaterThan(full.indexOf("The goal."));
         assertThat(full).contains("[user] m1", "[assistant] m2", "[user] m5");
 
-        String summary = PromptBuilder.build(spec(messages(6, 10), "summarize", "manual"), step(List.of()), tmp, List.of());
+        String summary = build(spec(messages(6, 10), "summarize", "manual"), step(List.of()), tmp);
         assertThat(summary).contains("[user] m1 ", "[assistant] m6 ", "[4 messages left out]").doesNotContain("m3 ");
 
         // each message ~10 KiB: only the newest three fit 32 KiB
-        String sliding = PromptBuilder.build(spec(messages(10, 10_000), "sliding", "manual"), step(List.of()), tmp, List.of());
+        String sliding = build(spec(messages(10, 10_000), "sliding", "manual"), step(List.of()), tmp);
         assertThat(sliding).contains("[7 earlier messages left out]", "m8 ", "m9 ", "m10 ").doesNotContain("m7 ");
-        assertThat(sliding.length()).isLessThan(PromptBuilder.CONTEXT_CHAR_BUDGET + 1000);
+        assertThat(sliding.length()).isLessThan(Conversation.CHAR_BUDGET + 1000);
     }
 
     @Test
@@ -63,7 +68,7 @@ class PromptBuilderTest {
             Files.writeString(tmp.resolve("big" + i + ".txt"), "y".repeat(100 * 1024));
             inputs.add("big" + i + ".txt");
         }
-        String p = PromptBuilder.build(spec(List.of(), "sliding", "manual"), step(inputs), tmp, List.of());
+        String p = build(spec(List.of(), "sliding", "manual"), step(inputs), tmp);
         assertThat(p).contains("### steps/01_plan/report.md\n\n```\n# Plan\nstep one\n```");
         assertThat(p).contains("### steps/none/report.md\n\n(missing)");
         assertThat(p).contains("(truncated: 65536 of 102400 bytes shown)");
@@ -77,7 +82,7 @@ class PromptBuilderTest {
         Path root = Files.createDirectories(tmp.resolve("job"));
         Files.createSymbolicLink(root.resolve("link.txt"), outside);
         for (String bad : List.of("../outside/secret.txt", "/etc/passwd", "steps/../../outside/secret.txt", "link.txt")) {
-            assertThatThrownBy(() -> PromptBuilder.build(spec(List.of(), "sliding", "manual"), step(List.of(bad)), root, List.of()))
+            assertThatThrownBy(() -> build(spec(List.of(), "sliding", "manual"), step(List.of(bad)), root))
                     .as(bad).isInstanceOf(PromptBuilder.RefusedInput.class);
         }
     }

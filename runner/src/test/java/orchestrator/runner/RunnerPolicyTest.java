@@ -186,7 +186,7 @@ class RunnerPolicyTest {
                 second.start();
                 JobView v = f.awaitFinal(id, FINISH);
                 assertThat(v.state()).isEqualTo(JobState.SUCCEEDED);
-                assertThat(v.result().get("final_message")).isEqualTo("second run");
+                assertThat(v.result().get("summary")).isEqualTo("second run");
             }
         }
     }

@@ -67,13 +67,14 @@ class RunnerTest {
             }
             JsonNode result = json(a.resolve("result.json"));
             assertThat(result.get("job_id").asText()).isEqualTo(id);
-            assertThat(result.get("status").asText()).isEqualTo("succeeded");
+            assertThat(result.get("status").asText()).isEqualTo("success");
+            assertThat(result.get("metrics").get("state").asText()).isEqualTo("succeeded");
             assertThat(result.get("error").isNull()).isTrue();
             assertThat(result.get("steps")).hasSize(3);
-            assertThat(result.get("final_message").asText()).contains("claude").contains("reviewer").contains("Review the changes");
+            assertThat(result.get("summary").asText()).contains("claude").contains("reviewer").contains("Review the changes");
             assertThat(json(a.resolve("job.json")).get("spec").get("goal").asText()).startsWith("Add a health check");
             assertThat(Files.readString(a.resolve("logs.txt"))).contains("===== step 02_implement");
-            assertThat(v.result()).containsEntry("status", "succeeded");
+            assertThat(v.result()).containsEntry("status", "success");
         }
     }
 
@@ -106,7 +107,7 @@ class RunnerTest {
             assertThat(v.steps().get(0).errorCode()).isEqualTo("agent_exit_nonzero");
             JsonNode step = json(f.artifacts(id).resolve("steps/s1/result.json"));
             assertThat(step.get("attempts").asInt()).isEqualTo(2);
-            assertThat(step.get("exit_code").asInt()).isEqualTo(3);
+            assertThat(step.get("metrics").get("exit_code").asInt()).isEqualTo(3);
             assertThat(Files.readString(f.artifacts(id).resolve("steps/s1/logs.txt"))).contains("failing").contains("attempt 2");
             assertThat(json(f.artifacts(id).resolve("result.json")).get("error").get("code").asText()).isEqualTo("agent_exit_nonzero");
         }
@@ -120,7 +121,7 @@ class RunnerTest {
             assertThat(f.awaitFinal(id, FINISH).state()).isEqualTo(JobState.SUCCEEDED);
             JsonNode step = json(f.artifacts(id).resolve("steps/s1/result.json"));
             assertThat(step.get("attempts").asInt()).isEqualTo(2);
-            assertThat(step.get("final_message").asText()).isEqualTo("second");
+            assertThat(step.get("summary").asText()).isEqualTo("second");
         }
     }
 
@@ -397,4 +398,16 @@ class RunnerTest {
         assertThat(c.drainGraceSec()).isEqualTo(60);
     }
 
+
+    @Test
+    void a_retry_waits_for_the_providers_retry_after_when_it_is_longer_than_the_backoff_and_never_more_than_5_minutes() {
+        orchestrator.core.job.Step step = new orchestrator.core.job.Step("s1", "a", "r", "p", 60, 0, 2, 3, List.of(), List.of(), null, null, null);
+        java.util.function.Function<Long, orchestrator.runner.agent.AgentReport> withRetryAfter = ms -> new orchestrator.runner.agent.AgentReport(
+                null, null, 0, 0, 0, 0, false, true, "rate_limited", "429", 1, null, null, List.of(), List.of(), ms);
+        assertThat(JobRun.retryPause(step, null)).isEqualTo(Duration.ofSeconds(3));
+        assertThat(JobRun.retryPause(step, withRetryAfter.apply(null))).isEqualTo(Duration.ofSeconds(3));
+        assertThat(JobRun.retryPause(step, withRetryAfter.apply(1_000L))).isEqualTo(Duration.ofSeconds(3));
+        assertThat(JobRun.retryPause(step, withRetryAfter.apply(7_500L))).isEqualTo(Duration.ofMillis(7_500));
+        assertThat(JobRun.retryPause(step, withRetryAfter.apply(3_600_000L))).isEqualTo(Duration.ofMinutes(5));
+    }
 }

@@ -50,6 +50,27 @@ public record JobSpec(String goal, String project, List<Step> steps, Policy poli
         }
     }
 
+    /** The most steps a job may reach by being continued (a payload may hold up to 50). */
+    public static final int MAX_STEPS_CONTINUED = 100;
+
+    /** The spec with {@code added} right after the step {@code afterStepId}: where a continued job goes on. */
+    public JobSpec withStepAfter(String afterStepId, Step added) {
+        List<Step> next = new java.util.ArrayList<>(steps);
+        int at = next.indexOf(step(afterStepId));
+        next.add(at < 0 ? next.size() : at + 1, added);
+        return new JobSpec(goal, project, next, policy, priority, runAt, idempotencyKey, concurrencyKey, tags, metadata,
+                callbackUrl, artifactHandoff, contextWindow, contextStrategy, workdir);
+    }
+
+    /** A step id for the next continuation that no step of this job has: continue_1, continue_2, … */
+    public String nextContinuationId() {
+        for (int n = 1; ; n++) {
+            if (step("continue_" + n) == null) {
+                return "continue_" + n;
+            }
+        }
+    }
+
     /** The step with this id, or null. */
     public Step step(String stepId) {
         for (Step s : steps) {

@@ -115,16 +115,31 @@ public final class JobSpecParser {
         }
     }
 
+    /**
+     * The default pipeline hands work forward as the reference implementation did: the implementer
+     * reads the plan's report, the reviewer reads both reports and the implementer's patch (each
+     * input is inlined in the step's prompt, capped, with a note where it was cut).
+     */
     private List<Step> defaultSteps(String goal) {
         return List.of(
-                defaultStep("01_plan", defaults.planner(), "planner", "Plan the work for this goal:\n" + goal),
-                defaultStep("02_implement", defaults.implementer(), "implementer", "Implement this goal:\n" + goal),
-                defaultStep("03_review", defaults.reviewer(), "reviewer", "Review the changes made for this goal:\n" + goal));
+                defaultStep("01_plan", defaults.planner(), "planner", "Plan the work for this goal:\n" + goal
+                        + "\n\nRead the repository, then answer with a short, concrete plan: the files to change, the"
+                        + " changes, and how to check them. Do not change any file in this step.",
+                        List.of()),
+                defaultStep("02_implement", defaults.implementer(), "implementer", "Implement this goal:\n" + goal
+                        + "\n\nCarry out the plan of step 01_plan (its report is below) in the workspace: make the"
+                        + " changes, keep them small, and end with a summary of what you changed.",
+                        List.of("steps/01_plan/report.md")),
+                defaultStep("03_review", defaults.reviewer(), "reviewer", "Review the changes made for this goal:\n" + goal
+                        + "\n\nThe plan (step 01_plan), the implementer's report and its patch (step 02_implement) are"
+                        + " below. Say whether the patch does what the goal asks, and list every bug, risk or missing"
+                        + " test you find, quoting the lines of the patch they concern. Do not change any file.",
+                        List.of("steps/01_plan/report.md", "steps/02_implement/report.md", "steps/02_implement/patch.diff")));
     }
 
-    private static Step defaultStep(String id, String agent, String role, String prompt) {
+    private static Step defaultStep(String id, String agent, String role, String prompt, List<String> inputs) {
         return new Step(id, agent, role, prompt, DEFAULT_TIMEOUT_SEC, 0, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF_SEC,
-                List.of(), List.of(), null, "stop", Limits.NONE);
+                inputs, List.of(), null, "stop", Limits.NONE);
     }
 
     private List<Step> steps(JsonNode node) {
@@ -138,8 +153,20 @@ public final class JobSpecParser {
             throw new InvalidJobException("steps", "must hold at most " + MAX_STEPS + " steps");
         }
         List<Step> steps = new ArrayList<>();
+        java.util.Set<String> earlier = new java.util.HashSet<>();
         for (int i = 0; i < node.size(); i++) {
-            steps.add(step(node.get(i), "steps[" + i + "]."));
+            Step st = step(node.get(i), "steps[" + i + "].");
+            // a patch can only come from a step of this job that runs before: the name is also a folder
+            // under the job's artifacts, so anything else could read another job's files
+            for (int k = 0; k < st.applyPatchesFrom().size(); k++) {
+                String from = st.applyPatchesFrom().get(k);
+                if (!earlier.contains(from)) {
+                    throw new InvalidJobException("steps[" + i + "].apply_patches_from[" + k + "]",
+                            "must name an earlier step of this job; '" + from + "' is not one");
+                }
+            }
+            earlier.add(st.stepId());
+            steps.add(st);
         }
         return steps;
     }

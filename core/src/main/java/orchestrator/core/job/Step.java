@@ -7,10 +7,13 @@ import java.util.regex.Pattern;
 /**
  * One step of a job: one agent run. {@code onFailure} is {@code stop}, {@code continue},
  * {@code ask_human} or {@code goto:<step_id>}.
+ *
+ * @param continues the earlier step whose agent session this step resumes: set only on the steps that
+ *                  {@code POST /jobs/{id}/continue} adds, never from a payload
  */
 public record Step(String stepId, String agent, String role, String prompt, int timeoutSec, int idleTimeoutSec,
                    int maxRetries, int retryBackoffSec, List<String> inputArtifacts, List<String> applyPatchesFrom,
-                   List<String> allowedTools, String onFailure, Limits limits) {
+                   List<String> allowedTools, String onFailure, Limits limits, String continues) {
     public static final Pattern STEP_ID = Pattern.compile("^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$");
     public static final Pattern ON_FAILURE = Pattern.compile("^(stop|continue|ask_human|goto:[0-9A-Za-z][0-9A-Za-z_-]{0,63})$");
 
@@ -35,5 +38,22 @@ public record Step(String stepId, String agent, String role, String prompt, int 
         applyPatchesFrom = applyPatchesFrom == null ? List.of() : List.copyOf(applyPatchesFrom);
         allowedTools = allowedTools == null ? null : List.copyOf(allowedTools);
         limits = limits == null ? Limits.NONE : limits;
+    }
+
+    /** A step of a payload or a schedule: it continues nothing. */
+    public Step(String stepId, String agent, String role, String prompt, int timeoutSec, int idleTimeoutSec,
+                int maxRetries, int retryBackoffSec, List<String> inputArtifacts, List<String> applyPatchesFrom,
+                List<String> allowedTools, String onFailure, Limits limits) {
+        this(stepId, agent, role, prompt, timeoutSec, idleTimeoutSec, maxRetries, retryBackoffSec, inputArtifacts,
+                applyPatchesFrom, allowedTools, onFailure, limits, null);
+    }
+
+    /**
+     * The step {@code continue} adds after this one: the same agent, role, limits and timers, the
+     * operator's prompt, resuming this step's agent session.
+     */
+    public Step continuation(String newStepId, String newPrompt) {
+        return new Step(newStepId, agent, role, newPrompt, timeoutSec, idleTimeoutSec, maxRetries, retryBackoffSec,
+                List.of(), List.of(), allowedTools, "stop", limits, stepId);
     }
 }

@@ -77,6 +77,14 @@ public interface JobStore extends AutoCloseable {
     ActionResult retry(String jobId, String actor);
 
     /**
+     * Continues a finished or {@code needs_human} job: adds a step after the last one that ran (for
+     * needs_human, the step that asked for a human), with that step's agent and {@code prompt}, which
+     * resumes that step's agent session in the same workspace; the job is queued to run from the added
+     * step on. CONFLICT for a job that is queued, running or awaiting approval.
+     */
+    ActionResult continueJob(String jobId, String prompt, String actor);
+
+    /**
      * Records the fire {@code (scheduleId, fireTime)} and enqueues {@code job} in the same transaction, so
      * that any number of scheduler processes and restarts fire it at most once.
      *

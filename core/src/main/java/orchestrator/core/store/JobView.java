@@ -35,6 +35,9 @@ public record JobView(String id, String project, Source source, JobState state, 
             sm.put("step_id", s.stepId());
             sm.put("agent", s.agent());
             sm.put("role", s.role());
+            if (s.continues() != null) {
+                sm.put("continues", s.continues()); // a step added by continue: the chain of runs
+            }
             sm.put("status", r == null ? "pending" : r.status());
             sm.put("exit_code", r == null ? null : r.exitCode());
             sm.put("error", r == null || r.errorCode() == null ? null : Map.of("code", r.errorCode(),
@@ -53,6 +56,25 @@ public record JobView(String id, String project, Source source, JobState state, 
         m.put("started_at", str(startedAt));
         m.put("finished_at", str(finishedAt));
         return m;
+    }
+
+    /**
+     * The step a {@code continue} goes on from: for a job waiting for a human, the step that asked; else
+     * the last step, in pipeline order, that ran to an end. Null when no step ran.
+     */
+    public String continuationBase() {
+        if (state == JobState.NEEDS_HUMAN && resumeStep != null && spec.step(resumeStep) != null) {
+            return resumeStep;
+        }
+        String base = null;
+        for (var s : spec.steps()) {
+            for (StepRecord r : steps) {
+                if (r.stepId().equals(s.stepId()) && !r.status().equals("pending") && !r.status().equals("running")) {
+                    base = s.stepId();
+                }
+            }
+        }
+        return base;
     }
 
     private static String str(Instant t) {

@@ -944,6 +944,44 @@ public final class SqliteJobStore implements JobStore {
     }
 
     @Override
+    public ActionResult continueJob(String jobId, String prompt, String actor) {
+        return act(jobId, actor, (c, state, cancelRequested, now) -> switch (state) {
+            case SUCCEEDED, FAILED, CANCELLED, NEEDS_HUMAN -> {
+                JobView v;
+                try (PreparedStatement ps = c.prepareStatement(sql.get("find_job"))) {
+                    ps.setString(1, jobId);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                        v = view(rs, steps(c, jobId));
+                    }
+                }
+                String base = v.continuationBase();
+                if (base == null) {
+                    yield new ActionResult(ActionResult.Kind.CONFLICT, state, "job " + jobId + " ran no step to continue");
+                }
+                if (v.spec().steps().size() >= JobSpec.MAX_STEPS_CONTINUED) {
+                    yield new ActionResult(ActionResult.Kind.CONFLICT, state, "job " + jobId + " has "
+                            + v.spec().steps().size() + " steps, the most a continued job may reach");
+                }
+                String stepId = v.spec().nextContinuationId();
+                JobSpec next = v.spec().withStepAfter(base, v.spec().step(base).continuation(stepId, prompt));
+                try (PreparedStatement ps = c.prepareStatement(sql.get("continue_job"))) {
+                    ps.setString(1, Json.writeCompact(next));
+                    ps.setString(2, stepId);
+                    ps.setLong(3, now);
+                    ps.setLong(4, now);
+                    ps.setString(5, jobId);
+                    ps.setString(6, state.wire());
+                    ps.executeUpdate();
+                }
+                yield done(c, jobId, actor, now, state, JobState.QUEUED, "continued as step " + stepId + " after " + base);
+            }
+            default -> new ActionResult(ActionResult.Kind.CONFLICT, state, "job " + jobId + " is " + state.wire()
+                    + "; only a finished or needs_human job can be continued");
+        });
+    }
+
+    @Override
     public void audit(String jobId, String actor, String reason) {
         try (Connection c = connection(); PreparedStatement ev = c.prepareStatement(sql.get("insert_event"))) {
             event(ev, jobId, clock.millis(), actor, null, null, reason);
@@ -1203,11 +1241,14 @@ public final class SqliteJobStore implements JobStore {
 
     // ---------------------------------------------------------------- callbacks (outbox)
 
-    /** The callback body: the job's result document, with job_id, status and error always present. */
+    /**
+     * The callback body: the job's result document (the prototype's result.json, whose status words are
+     * its own: success, failed, …), with job_id, status and error always present.
+     */
     private void insertCallback(Batch b, String jobId, String url, Outcome o, long now) throws SQLException {
         Map<String, Object> body = new java.util.LinkedHashMap<>(o.result());
         body.put("job_id", jobId);
-        body.put("status", o.state().wire());
+        body.putIfAbsent("status", o.state().wire());
         body.putIfAbsent("error", o.errorCode() == null ? null
                 : Map.of("code", o.errorCode(), "message", o.errorMessage() == null ? "" : o.errorMessage()));
         PreparedStatement ps = b.prepare("insert_callback");

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Set;
 import orchestrator.core.Json;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -114,6 +115,33 @@ class JobSpecParserTest {
                 .isInstanceOf(InvalidJobException.class).hasMessageContaining("used twice");
         assertThatThrownBy(() -> parser.parse(Json.parse("{\"goal\":\"g\",\"steps\":[{\"step_id\":\"a\",\"agent\":\"claude\",\"prompt\":\"p\",\"on_failure\":\"goto:zz\"}]}")))
                 .isInstanceOf(InvalidJobException.class).hasMessageContaining("zz");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "../../0123456789abcdef0123456789abcdef/steps/s1",
+            "b",
+            "a/../../x",
+            "zz",
+    })
+    void apply_patches_from_must_name_an_earlier_step_of_the_same_job(String from) {
+        String payload = "{\"goal\":\"g\",\"steps\":[{\"step_id\":\"a\",\"agent\":\"claude\",\"prompt\":\"p\"},"
+                + "{\"step_id\":\"b\",\"agent\":\"claude\",\"prompt\":\"p\",\"apply_patches_from\":[\"" + from + "\"]}]}";
+        assertThatThrownBy(() -> parser.parse(Json.parse(payload)))
+                .isInstanceOf(InvalidJobException.class)
+                .hasMessageContaining("steps[1].apply_patches_from[0]").hasMessageContaining("earlier step");
+        String ok = payload.replace("[\"" + from + "\"]", "[\"a\"]");
+        assertThat(parser.parse(Json.parse(ok)).steps().get(1).applyPatchesFrom()).containsExactly("a");
+    }
+
+    @Test
+    void default_pipeline_hands_the_plan_to_the_implementer_and_both_reports_and_the_patch_to_the_reviewer() {
+        JobSpec spec = parser.parse(Json.parse("{\"goal\":\"Add a health check\"}"));
+        assertThat(spec.steps()).extracting(Step::inputArtifacts).containsExactly(
+                List.of(),
+                List.of("steps/01_plan/report.md"),
+                List.of("steps/01_plan/report.md", "steps/02_implement/report.md", "steps/02_implement/patch.diff"));
+        assertThat(spec.steps()).allSatisfy(st -> assertThat(st.prompt()).contains("Add a health check"));
     }
 
     @Test

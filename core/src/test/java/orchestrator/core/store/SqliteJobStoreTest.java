@@ -229,6 +229,58 @@ class SqliteJobStoreTest {
     }
 
     @Test
+    void continued_job_gets_a_step_after_the_last_that_ran_and_resumes_there_keeping_its_spending() {
+        String id = enqueue("{\"goal\":\"g\"}");
+        assertThat(store.continueJob(id, "more", "op").kind()).as("queued").isEqualTo(ActionResult.Kind.CONFLICT);
+        Lease l = store.lease("r1", 1).get(0);
+        assertThat(store.continueJob(id, "more", "op").kind()).as("running").isEqualTo(ActionResult.Kind.CONFLICT);
+        for (String step : List.of("01_plan", "02_implement", "03_review")) {
+            store.recordStep(l, new StepRecord(step, 0, "claude", "succeeded", 0, null, null, clock.instant(), clock.instant(), 0.5, 10, 5));
+        }
+        store.finish(l, Outcome.succeeded(Map.of("summary", "done"), 1.5, 30, 15));
+
+        ActionResult r = store.continueJob(id, "Now add a test.", "op");
+        assertThat(r.kind()).isEqualTo(ActionResult.Kind.DONE);
+        assertThat(r.state()).isEqualTo(JobState.QUEUED);
+        JobView v = store.find(id).orElseThrow();
+        assertThat(v.spec().steps()).extracting(s -> s.stepId()).containsExactly("01_plan", "02_implement", "03_review", "continue_1");
+        var added = v.spec().step("continue_1");
+        assertThat(added.continues()).isEqualTo("03_review");
+        assertThat(added.agent()).isEqualTo("claude");
+        assertThat(added.prompt()).isEqualTo("Now add a test.");
+        assertThat(v.result()).containsEntry("summary", "done");
+        assertThat(v.costUsd()).isEqualTo(1.5);
+        assertThat(v.finishedAt()).isNull();
+        assertThat(store.events(id)).last().satisfies(e -> assertThat(e.reason()).isEqualTo("continued as step continue_1 after 03_review"));
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> steps = (List<Map<String, Object>>) v.apiBody().get("steps");
+        assertThat(steps.get(3)).containsEntry("continues", "03_review").containsEntry("status", "pending");
+
+        Lease again = store.lease("r1", 1).get(0);
+        assertThat(again.resumeStep()).isEqualTo("continue_1");
+        assertThat(again.attempt()).isEqualTo(1);
+        store.recordStep(again, new StepRecord("continue_1", 3, "claude", "succeeded", 0, null, null, clock.instant(), clock.instant(), 0.1, 1, 1));
+        store.finish(again, Outcome.succeeded(Map.of(), 1.6, 31, 16));
+        store.continueJob(id, "And another.", "op");
+        assertThat(store.find(id).orElseThrow().spec().step("continue_2").continues()).isEqualTo("continue_1");
+        assertThat(store.continueJob("nope", "x", "op").kind()).isEqualTo(ActionResult.Kind.NOT_FOUND);
+    }
+
+    @Test
+    void continuing_a_job_waiting_for_a_human_inserts_the_step_after_the_one_that_asked() {
+        String id = enqueue("{\"goal\":\"g\"}");
+        Lease l = store.lease("r1", 1).get(0);
+        store.recordStep(l, new StepRecord("01_plan", 0, "claude", "succeeded", 0, null, null, clock.instant(), clock.instant(), 0, 0, 0));
+        store.recordStep(l, new StepRecord("02_implement", 1, "codex", "failed", 1, "agent_exit_nonzero", "x", clock.instant(), clock.instant(), 0, 0, 0));
+        store.finish(l, new Outcome(JobState.NEEDS_HUMAN, "ask_human", "step 02 asks", null, 0, 0, 0, "02_implement"));
+        assertThat(store.continueJob(id, "Use the other API.", "op").state()).isEqualTo(JobState.QUEUED);
+        JobView v = store.find(id).orElseThrow();
+        assertThat(v.spec().steps()).extracting(s -> s.stepId()).containsExactly("01_plan", "02_implement", "continue_1", "03_review");
+        assertThat(v.spec().step("continue_1").agent()).isEqualTo("codex");
+        assertThat(store.lease("r1", 1).get(0).resumeStep()).isEqualTo("continue_1");
+    }
+
+    @Test
     void failed_job_can_be_retried_from_the_start() {
         String id = enqueue("{\"goal\":\"g\"}");
         Lease l = store.lease("r1", 1).get(0);

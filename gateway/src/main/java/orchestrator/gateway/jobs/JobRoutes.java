@@ -98,9 +98,49 @@ public final class JobRoutes {
         act(ctx, "retry", store::retry);
     }
 
+    /**
+     * {@code POST /jobs/{id}/continue} with {@code {"prompt": "..."}}: a follow-up step in the same
+     * workspace, resuming the agent's session; the answer names the step that was added.
+     */
+    public void continueJob(Context ctx) {
+        ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
+        String id = visible(store, token, ctx.pathParam("id")).id();
+        String prompt = continuePrompt(ctx.body());
+        Map<String, Object> body = act(id, token, "continue", (job, actor) -> store.continueJob(job, prompt, actor));
+        JobView v = store.find(id).orElseThrow(JobRoutes::notFound);
+        body.put("step_id", v.resumeStep());
+        body.put("continues", v.resumeStep() == null ? null : v.spec().step(v.resumeStep()).continues());
+        body.put("status_url", "/jobs/" + id);
+        json(ctx, 200, body);
+    }
+
+    /** The {@code prompt} of a continue request; a 400 naming the field for anything else. */
+    static String continuePrompt(String body) {
+        com.fasterxml.jackson.databind.JsonNode n;
+        try {
+            n = body == null || body.isBlank() ? null : Json.parse(body);
+        } catch (RuntimeException e) {
+            throw new ApiError(400, "invalid_json", "the body must be a JSON object such as {\"prompt\": \"...\"}");
+        }
+        if (n == null || !n.isObject() || !n.path("prompt").isTextual() || n.path("prompt").asText().isBlank()) {
+            throw new ApiError(400, "invalid_payload", "prompt is required: a non-empty string").with("field", "prompt");
+        }
+        String prompt = n.get("prompt").asText();
+        if (prompt.length() > orchestrator.core.job.JobSpecParser.MAX_PROMPT) {
+            throw new ApiError(400, "invalid_payload", "prompt must be at most " + orchestrator.core.job.JobSpecParser.MAX_PROMPT
+                    + " characters").with("field", "prompt");
+        }
+        return prompt;
+    }
+
     private void act(Context ctx, String action, BiFunction<String, String, ActionResult> op) {
         ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
         String id = visible(store, token, ctx.pathParam("id")).id();
+        json(ctx, 200, act(id, token, action, op));
+    }
+
+    /** Runs one action and answers its body, or throws the 404/409 it ended in. */
+    private Map<String, Object> act(String id, ApiToken token, String action, BiFunction<String, String, ActionResult> op) {
         ActionResult r = op.apply(id, token.name());
         switch (r.kind()) {
             case DONE -> {
@@ -113,7 +153,7 @@ public final class JobRoutes {
                 Map<String, Object> body = new LinkedHashMap<>();
                 body.put("job_id", id);
                 body.put("status", r.state().wire());
-                json(ctx, 200, body);
+                return body;
             }
             case NOT_FOUND -> throw notFound();
             case CONFLICT -> throw new ApiError(409, "conflict", r.message())

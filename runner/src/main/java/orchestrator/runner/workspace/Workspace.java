@@ -50,6 +50,30 @@ public record Workspace(String jobId, Path dir, boolean git, Map<String, String>
         }
     }
 
+    /** Where the tree the job started from is kept, so a resumed or continued run's patch covers the whole job. */
+    static final String BASE_FILE = "orch-base-tree";
+
+    /** Remembers the tree the job started from (a git workspace only). */
+    public void saveBase(String tree) throws IOException {
+        if (git && tree != null) {
+            JobArtifacts.writeAtomically(dir.resolve(".git").resolve(BASE_FILE), tree + "\n");
+        }
+    }
+
+    /**
+     * The tree the job started from, as {@link #saveBase} kept it, or null. The file sits where the agent
+     * can write, so only a well-formed object id is taken: at worst an agent skews its own job's patch.
+     */
+    public String savedBase() {
+        Path f = dir.resolve(".git").resolve(BASE_FILE);
+        try {
+            String id = git && Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS) ? Files.readString(f).strip() : "";
+            return id.matches("[0-9a-f]{40}|[0-9a-f]{64}") ? id : null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
     /** Writes {@code git diff} between two snapshots to {@code target} atomically; an empty file without git. */
     public void writeDiff(String fromTree, String toTree, Path target) throws IOException {
         if (!git || fromTree == null || toTree == null) {
