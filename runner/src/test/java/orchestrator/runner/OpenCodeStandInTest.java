@@ -210,19 +210,24 @@ class OpenCodeStandInTest {
     }
 
     /**
-     * Bun reserves far more address space than it uses; under the runner's default 4 GB rlimit some
-     * runs died (MemoryExhaustion, SIGILL, "Out of memory"). With the adapter's minimum every run of
-     * a batch, two at a time, under the default limits succeeds.
+     * Bun reserves far more address space than it uses; under the runner's default 4 GB rlimit about
+     * one run in fifteen died ("ASSERTION FAILED: MemoryExhaustion", SIGILL, "Out of memory"). With
+     * the adapter's minimum every run of a batch, two at a time, under the default limits succeeds.
+     * One run goes first: opencode creates its database on first use, and two first starts at once
+     * race on its migrations ("database is locked", "Failed query: CREATE TABLE …", exit 1; seen 3
+     * times in 18 such starts), which is not what this test is about.
      */
     @Test
     void many_runs_under_the_default_limits_all_succeed() throws Exception {
         try (OpenAiStandIn s = new OpenAiStandIn(); RunnerFixture f = runner(s, 2)) {
+            String warmUp = f.enqueue(OpenAiCliRig.job("Say hello.", "\"timeout_sec\": 80, \"max_retries\": 0", ""));
+            assertThat(OpenAiCliRig.finish(f, warmUp, BOUND).state()).as(OpenAiCliRig.log(f, warmUp)).isEqualTo(JobState.SUCCEEDED);
             List<String> ids = new ArrayList<>();
-            for (int i = 0; i < 12; i++) {
+            for (int i = 0; i < 16; i++) {
                 ids.add(f.enqueue(OpenAiCliRig.job("Say hello " + i + ".", "\"timeout_sec\": 80, \"max_retries\": 0", "")));
             }
             for (String id : ids) {
-                JobView v = OpenAiCliRig.finish(f, id, Duration.ofSeconds(180));
+                JobView v = OpenAiCliRig.finish(f, id, Duration.ofSeconds(240));
                 assertThat(v.state()).as("job %s: %s %s; log:\n%s", id, v.errorCode(), v.errorMessage(), OpenAiCliRig.log(f, id))
                         .isEqualTo(JobState.SUCCEEDED);
             }
