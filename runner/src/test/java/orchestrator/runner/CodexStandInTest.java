@@ -195,6 +195,9 @@ class CodexStandInTest {
             assertThat(second.exit()).as(second.output()).isZero();
             assertThat(second.report().sessionId()).isEqualTo(first.report().sessionId());
             assertThat(second.report().finalMessage()).isEqualTo("The second answer.");
+            // known limit (docs/agents/codex.md): after a resume turn.completed is the whole thread's usage
+            assertThat(second.report().tokensIn()).isEqualTo(10 + 20);
+            assertThat(second.report().tokensOut()).isEqualTo(2 + 3);
             List<String> sent = OpenAiStandIn.texts(s.modelCalls().get(1));
             assertThat(sent).anyMatch(t -> t.startsWith("user: The first prompt."))
                     .contains("assistant: The first answer.")

@@ -248,6 +248,7 @@ class OpenCodeStandInTest {
             assertThat(second.exit()).as(second.output()).isZero();
             assertThat(second.report().sessionId()).isEqualTo(first.report().sessionId());
             assertThat(second.report().finalMessage()).isEqualTo("The second answer.");
+            assertThat(second.report().tokensIn()).as("only the resumed run's own call").isEqualTo(20);
             assertThat(s.modelCalls()).hasSize(2);
             List<String> sent = OpenAiStandIn.texts(s.modelCalls().get(1));
             assertThat(sent).anyMatch(t -> t.startsWith("user: The first prompt."))
