@@ -82,6 +82,8 @@ final class JobRun implements Runnable {
     /** The job's context window as it grows, and its state.json; set when the steps start. */
     private Conversation conversation;
     private RunState state;
+    /** Artifact files (relative names) in which a secret value was found and masked: the secrets_check. */
+    private final List<String> secretsFound = new ArrayList<>();
     /** Each step's latest result, in the order they ended, earlier runs of a resumed job first. */
     private final Map<String, StepResult> results = new LinkedHashMap<>();
     private Instant runStartedAt;
@@ -295,8 +297,7 @@ final class JobRun implements Runnable {
         long t0 = ctx.clock().millis();
         ctx.store().recordStepLater(lease, new StepRecord(step.stepId(), index, step.agent(), "running", null, null, null,
                 started, null, 0, 0, 0));
-        Path dir = artifacts.stepDir(step.stepId());
-        JobArtifacts.folder(dir);
+        Path dir = artifacts.stepFolder(step.stepId());
         Path promptFile = dir.resolve("prompt.txt");
         List<String> earlier = new ArrayList<>();
         for (int k = 0; k < index; k++) {
@@ -369,6 +370,8 @@ final class JobRun implements Runnable {
                 a.errorCode(), redact(a.message()), attempts, redact(a.finalMessage()), started, finished,
                 ctx.clock().millis() - t0, stepUsage, sessionId, null);
 
+        // the step's processes are gone: whatever links they planted in place of our folders go now
+        artifacts.stepFolder(step.stepId());
         String after = treeBefore;
         try {
             after = ws.snapshot();
@@ -414,7 +417,7 @@ final class JobRun implements Runnable {
             }
             Path patch = artifacts.stepDir(from).resolve("patch.diff");
             try {
-                if (!Files.isRegularFile(patch)) {
+                if (!JobArtifacts.plainFile(patch)) {
                     throw new WorkspaceException(lease.jobId(), "apply_patches_from: step " + from + " has no patch.diff (did it run?)", null);
                 }
                 if (Files.size(patch) == 0) {
@@ -460,8 +463,9 @@ final class JobRun implements Runnable {
     }
 
     private static void appendLog(Path logFile, String text) throws IOException {
-        Files.writeString(logFile, text, StandardCharsets.UTF_8,
-                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+        try (OutputStream out = JobArtifacts.append(logFile)) {
+            out.write(text.getBytes(StandardCharsets.UTF_8));
+        }
     }
 
     /** A session id as the CLIs print them; anything else (a tampered result) is not passed on a command line. */
@@ -509,7 +513,8 @@ final class JobRun implements Runnable {
         }
         Integer turnsLeft = budget.maxTurns() == null ? null : budget.maxTurns() - usage.turns();
         StepContext sc = new StepContext(promptFile, ws.dir(), lease.jobId(), step.stepId(), artifacts.root());
-        Invocation inv = AgentLaunch.invocation(def, sc, new StepOptions(step.allowedTools(), turnsLeft, resumeSession));
+        Double costLeft = budget.maxCostUsd() == null ? null : budget.maxCostUsd() - usage.costUsd();
+        Invocation inv = AgentLaunch.invocation(def, sc, new StepOptions(step.allowedTools(), turnsLeft, resumeSession, costLeft));
         Map<String, String> env = new HashMap<>(ctx.childEnv());
         env.putAll(inv.env());
         env.put(StepProcess.JOB_ID_VARIABLE, lease.jobId());
@@ -649,6 +654,7 @@ final class JobRun implements Runnable {
         outcome = new Outcome(outcome.state(), outcome.errorCode(), redact(outcome.errorMessage()), outcome.result(),
                 outcome.costUsd(), outcome.tokensIn(), outcome.tokensOut(), outcome.resumeStep());
         Instant finishedAt = ctx.clock().instant();
+        artifacts.createFolders();
         if (patch == null) {
             JobArtifacts.writeAtomically(artifacts.file("patch.diff"), "");
         } else {
@@ -661,6 +667,14 @@ final class JobRun implements Runnable {
             }
         }
         writeJobLogs(steps);
+        scanArtifactsForSecrets();
+        if (!secretsFound.isEmpty()) {
+            String msg = "a secret value (SENSITIVE_ENV_VARS) was found and masked in " + String.join(", ", secretsFound);
+            log.warn("secrets_check failed: {}", msg);
+            if (ctx.config().policy().failOnSecrets() && outcome.state() == JobState.SUCCEEDED) {
+                outcome = Outcome.failed("secrets_check", msg, null, 0, 0, 0);
+            }
+        }
         boolean changed = Files.size(artifacts.file("patch.diff")) > 0;
         Map<String, Object> result = jobResult(steps, outcome, changed, finishedAt);
         JobArtifacts.writeAtomically(artifacts.file("report.md"), redact(jobReport(result, steps, outcome)));
@@ -690,7 +704,43 @@ final class JobRun implements Runnable {
         String clean = redactor.redact(text);
         if (!clean.equals(text)) {
             JobArtifacts.writeAtomically(file, clean.getBytes(StandardCharsets.ISO_8859_1));
-            log.warn("masked secrets in {}", artifacts.root().relativize(file));
+            String name = artifacts.root().relativize(file).toString();
+            log.warn("masked secrets in {}", name);
+            if (redactor.holdsSecretValue(text) && !secretsFound.contains(name)) {
+                secretsFound.add(name);
+            }
+        }
+    }
+
+    /** Files bigger than this are not scanned for secrets (an agent's build output, say); noted in the log. */
+    static final long SECRETS_SCAN_MAX_BYTES = 64L * 1024 * 1024;
+
+    /**
+     * The prototype's {@code secrets_check}: every file in the job's artifact folder (the agent may have
+     * written files of its own there) is masked in place, so that what the gateway serves holds no secret,
+     * and each file that held a secret value is remembered for the job's verdict. Links are skipped: they
+     * are not the job's files and are never served.
+     */
+    private void scanArtifactsForSecrets() throws IOException {
+        List<Path> files = new ArrayList<>();
+        Files.walkFileTree(artifacts.root(), new java.nio.file.SimpleFileVisitor<>() {
+            @Override
+            public java.nio.file.FileVisitResult visitFile(Path f, java.nio.file.attribute.BasicFileAttributes attrs) {
+                if (attrs.isRegularFile() && !f.getFileName().toString().startsWith(".")) {
+                    files.add(f);
+                }
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+        });
+        for (Path f : files) {
+            if (!JobArtifacts.plainFile(f)) {
+                continue;
+            }
+            if (Files.size(f) > SECRETS_SCAN_MAX_BYTES) {
+                log.warn("{} is larger than {} bytes and was not scanned for secrets", artifacts.root().relativize(f), SECRETS_SCAN_MAX_BYTES);
+                continue;
+            }
+            redactFile(f);
         }
     }
 
@@ -723,6 +773,7 @@ final class JobRun implements Runnable {
         result.put("finished_at", finishedAt.toString());
         result.put("summary", finalMessage != null ? finalMessage : outcome.errorMessage() == null ? "" : outcome.errorMessage());
         result.put("change_status", changed ? "changed" : "no_changes");
+        result.put("secrets_check", secretsFound.isEmpty() ? "passed" : "failed");
         result.put("artifacts", StepResult.artifacts(""));
         Map<String, Object> metrics = new LinkedHashMap<>();
         metrics.put("duration_ms", Math.max(0, finishedAt.toEpochMilli() - startedAt.toEpochMilli()));
@@ -770,10 +821,12 @@ final class JobRun implements Runnable {
                     out.write(("===== step " + r.stepId() + " (agent " + r.agent() + ", " + r.status() + ") =====\n")
                             .getBytes(StandardCharsets.UTF_8));
                     Path stepLog = artifacts.stepDir(r.stepId()).resolve("logs.txt");
-                    if (Files.exists(stepLog)) {
-                        try (InputStream in = Files.newInputStream(stepLog)) {
+                    if (JobArtifacts.plainFile(stepLog)) {
+                        try (InputStream in = Files.newInputStream(stepLog, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                             in.transferTo(out);
                         }
+                    } else if (Files.exists(stepLog, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                        out.write("(not copied: the step's log was replaced by a link)\n".getBytes(StandardCharsets.UTF_8));
                     }
                     out.write('\n');
                 }

@@ -125,6 +125,10 @@ final class PromptBuilder {
         if (!real.startsWith(realRoot)) {
             throw new RefusedInput("input artifact '" + rel + "' leads outside the job's artifact folder (symlink)");
         }
+        if (Files.isRegularFile(real) && !orchestrator.runner.artifact.JobArtifacts.plainFile(real)) {
+            // a second name of a file elsewhere (a hard link an agent planted): not the job's own file
+            throw new RefusedInput("input artifact '" + rel + "' is a hard link to a file outside the job's artifact folder");
+        }
         return Files.isRegularFile(real) ? real : null;
     }
 

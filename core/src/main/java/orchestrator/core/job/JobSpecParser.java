@@ -26,6 +26,8 @@ public final class JobSpecParser {
     public static final int DEFAULT_TIMEOUT_SEC = 600;
     public static final int DEFAULT_MAX_RETRIES = 1;
     public static final int DEFAULT_RETRY_BACKOFF_SEC = 2;
+    static final Instant MIN_RUN_AT = Instant.parse("2000-01-01T00:00:00Z");
+    static final Instant MAX_RUN_AT = Instant.parse("9999-12-31T23:59:59Z");
 
     /** Top-level fields we read, plus the reference JobSpec's own fields, which are accepted and ignored. */
     private static final Set<String> TOP_LEVEL = Set.of("goal", "project_id", "project", "steps", "policy", "tags",
@@ -89,6 +91,10 @@ public final class JobSpecParser {
                 runAt = Instant.parse(runAtText);
             } catch (DateTimeParseException e) {
                 throw new InvalidJobException("run_at", "must be an ISO-8601 instant such as 2026-01-31T09:00:00Z");
+            }
+            // the store keeps epoch milliseconds: an instant the parser accepts (year ±999,999,999) can overflow them
+            if (runAt.isBefore(MIN_RUN_AT) || runAt.isAfter(MAX_RUN_AT)) {
+                throw new InvalidJobException("run_at", "must be between " + MIN_RUN_AT + " and " + MAX_RUN_AT);
             }
         }
         String idem = idempotencyKeyHeader != null && !idempotencyKeyHeader.isBlank()

@@ -101,6 +101,8 @@ class JobSpecParserTest {
             "{\"goal\":\"g\",\"callback_url\":\"file:///etc/passwd\"}    | callback_url",
             "{\"goal\":\"g\",\"artifact_handoff\":\"email\"}             | artifact_handoff",
             "{\"goal\":\"g\",\"run_at\":\"tomorrow\"}                    | run_at",
+            "{\"goal\":\"g\",\"run_at\":\"-999999999-01-01T00:00:00Z\"}  | run_at",
+            "{\"goal\":\"g\",\"run_at\":\"+999999999-12-31T23:59:59Z\"}  | run_at",
             "[1,2]                                                      | object",
     })
     void invalid_payload_error_names_the_field(String payload, String field) {

@@ -146,8 +146,11 @@ public final class StepProcess {
         pb.environment().clear();
         pb.environment().putAll(spec.environment());
         pb.environment().put(ProcessSpec.TOKEN_VARIABLE, spec.stepToken());
+        // the log sits where an earlier step's agent could write: never through a link it planted
+        orchestrator.runner.artifact.JobArtifacts.clearForAppend(spec.log());
         OutputStream logOut = Files.newOutputStream(spec.log(), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                spec.appendLog() ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING);
+                spec.appendLog() ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING,
+                java.nio.file.LinkOption.NOFOLLOW_LINKS);
         long start = System.nanoTime();
         Process process;
         try {
