@@ -202,6 +202,10 @@ class CodexStandInTest {
             assertThat(sent).anyMatch(t -> t.startsWith("user: The first prompt."))
                     .contains("assistant: The first answer.")
                     .anyMatch(t -> t.startsWith("user: The second prompt."));
+            // resume has no --sandbox of its own: the one before it must still apply (without it codex
+            // tells the model the resumed session is read-only)
+            String lastSandbox = sent.stream().filter(t -> t.contains("`sandbox_mode` is")).reduce((a, b) -> b).orElse("");
+            assertThat(lastSandbox).contains("`sandbox_mode` is `workspace-write`");
         }
     }
 }
