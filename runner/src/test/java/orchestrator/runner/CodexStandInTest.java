@@ -76,6 +76,29 @@ class CodexStandInTest {
     }
 
     @Test
+    void a_continued_job_resumes_the_codex_thread_and_counts_only_the_new_tokens() throws Exception {
+        try (OpenAiStandIn s = new OpenAiStandIn(); RunnerFixture f = runner(s)) {
+            s.then(OpenAiStandIn.text("The first answer.", new Usage(10, 2)), OpenAiStandIn.text("The second answer.", new Usage(20, 3)));
+            String id = f.enqueue(OpenAiCliRig.job("The first prompt.", "\"timeout_sec\": 80", ""));
+            assertThat(OpenAiCliRig.finish(f, id, BOUND).state()).as(OpenAiCliRig.log(f, id)).isEqualTo(JobState.SUCCEEDED);
+            String thread = StepOutcome.read(f.artifacts(id), "s1").sessionId();
+            assertThat(f.store.continueJob(id, "The second prompt.", "test").kind()).isEqualTo(orchestrator.core.store.ActionResult.Kind.DONE);
+            JobView v = f.awaitJob(id, j -> j.state().isFinal() && j.steps().size() == 2, BOUND);
+            assertThat(v.state()).as(v.errorMessage()).isEqualTo(JobState.SUCCEEDED);
+            StepOutcome next = StepOutcome.read(f.artifacts(id), "continue_1");
+            assertThat(next.sessionId()).isEqualTo(thread);
+            assertThat(next.finalMessage()).isEqualTo("The second answer.");
+            // codex reports the resumed thread's whole usage (10 + 20): only this run's 20 is the step's
+            assertThat(next.tokensIn()).isEqualTo(20);
+            assertThat(next.tokensOut()).isEqualTo(3);
+            assertThat(v.tokensIn()).isEqualTo(30);
+            assertThat(v.tokensOut()).isEqualTo(5);
+            assertThat(OpenAiStandIn.texts(s.modelCalls().get(1))).contains("assistant: The first answer.")
+                    .anyMatch(t -> t.startsWith("user: The first prompt.")).anyMatch(t -> t.startsWith("user: The second prompt."));
+        }
+    }
+
+    @Test
     void a_401_ends_auth_failed_quickly() throws Exception {
         try (OpenAiStandIn s = new OpenAiStandIn(); RunnerFixture f = runner(s)) {
             for (int i = 0; i < 10; i++) {

@@ -56,6 +56,12 @@ final class CodexAdapter implements AgentAdapter {
         return true;
     }
 
+    /** A resumed thread's {@code turn.completed} counts the whole thread (pinned by CodexStandInTest). */
+    @Override
+    public boolean resumedUsageIsCumulative() {
+        return true;
+    }
+
     @Override
     public boolean structured() {
         return true;
