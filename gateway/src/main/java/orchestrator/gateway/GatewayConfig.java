@@ -31,10 +31,11 @@ import org.slf4j.LoggerFactory;
  * @param metricsToken         {@code METRICS_TOKEN}, or null (then {@code /metrics} is for loopback only)
  * @param devTokenFile         the development token file when no token was configured, else null
  * @param signatures           {@code WEBHOOK_HMAC_SECRETS}: projects whose webhooks must be signed
+ * @param projects             the {@code PROJECT_ALIASES} ids a payload may name
  */
 public record GatewayConfig(String host, int port, List<ApiToken> tokens, long maxWebhookBodyBytes,
                             Duration rateLimitWindow, int rateLimitMaxRequests, TrustedProxies trustedProxies,
-                            String metricsToken, Path devTokenFile, RequestSignatures signatures) {
+                            String metricsToken, Path devTokenFile, RequestSignatures signatures, Set<String> projects) {
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
     public static final long DEFAULT_MAX_WEBHOOK_BODY_BYTES = 1_048_576;
@@ -48,6 +49,7 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
     public GatewayConfig {
         tokens = List.copyOf(tokens);
         signatures = signatures == null ? RequestSignatures.none() : signatures;
+        projects = projects == null ? Set.of() : Set.copyOf(projects);
         if (tokens.isEmpty()) {
             throw new ConfigException("WEBHOOK_TOKEN", "at least one token is needed");
         }
@@ -64,8 +66,7 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
         long maxBody = env.longValue("MAX_WEBHOOK_BODY_BYTES", DEFAULT_MAX_WEBHOOK_BODY_BYTES, 1, 256L * 1024 * 1024);
         Duration window = Duration.ofSeconds(env.integer("WEBHOOK_RATE_LIMIT_WINDOW_SEC", DEFAULT_RATE_LIMIT_WINDOW_SEC, 1, 86_400));
         int maxRequests = env.integer("WEBHOOK_RATE_LIMIT_MAX_REQUESTS", DEFAULT_RATE_LIMIT_MAX_REQUESTS, 0, 1_000_000);
-        List<String> proxyItems = env.get("TRUSTED_PROXIES") == null
-                ? List.of(TrustedProxies.DEFAULT.split(",")) : env.list("TRUSTED_PROXIES");
+        List<String> proxyItems = env.list("TRUSTED_PROXIES", List.of(TrustedProxies.DEFAULT.split(",")));
         TrustedProxies proxies = TrustedProxies.parse("TRUSTED_PROXIES", proxyItems);
         String metricsToken = env.get("METRICS_TOKEN");
         if (metricsToken != null && metricsToken.length() < MIN_TOKEN_LENGTH) {
@@ -84,7 +85,8 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
                 host = DEFAULT_HOST;
             }
         }
-        return new GatewayConfig(host, port, tokens, maxBody, window, maxRequests, proxies, metricsToken, devFile, signatures);
+        return new GatewayConfig(host, port, tokens, maxBody, window, maxRequests, proxies, metricsToken, devFile, signatures,
+                core.projects().keySet());
     }
 
     private static List<ApiToken> configuredTokens(Env env, Map<String, Path> projects) {

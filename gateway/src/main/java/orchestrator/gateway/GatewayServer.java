@@ -29,6 +29,7 @@ public final class GatewayServer implements AutoCloseable {
     private final Clock clock;
     private Javalin app;
     private JobLogs logs;
+    private Admission admission;
 
     public GatewayServer(GatewayConfig config, CoreConfig core, JobStore store, Clock clock) {
         this.config = Objects.requireNonNull(config, "config");
@@ -46,8 +47,8 @@ public final class GatewayServer implements AutoCloseable {
         if (app != null) {
             throw new IllegalStateException("the gateway is already started");
         }
-        Admission admission = new Admission(config, clock);
-        Metrics metrics = new Metrics(store, clock, admission, config.metricsToken());
+        admission = new Admission(config, clock);
+        Metrics metrics = new Metrics(store, clock, admission);
         WebhookRoute webhook = new WebhookRoute(config, core, admission, store, metrics::webhook, clock);
         JobRoutes jobs = new JobRoutes(admission, store);
         logs = new JobLogs(admission, store, core.artifactsDir(), config.tokens().size());
@@ -88,6 +89,24 @@ public final class GatewayServer implements AutoCloseable {
         log.info("gateway listening on {}:{} with {} token(s){}", config.host(), port, config.tokens().size(),
                 config.devMode() ? " (development token in " + config.devTokenFile() + ")" : "");
         return port;
+    }
+
+    /**
+     * SIGHUP: swaps in new tokens and scopes, signing secrets, projects, rate limits, trusted proxies and
+     * the metrics token, all at once; requests in flight finish under the old ones. The bind address and the
+     * body cap are the listening socket's and Jetty's: they change only with a restart, which is said.
+     */
+    public synchronized void reload(GatewayConfig next) {
+        if (admission == null) {
+            throw new IllegalStateException("the gateway is not started");
+        }
+        GatewayConfig old = admission.config();
+        if (!old.host().equals(next.host()) || old.port() != next.port() || old.maxWebhookBodyBytes() != next.maxWebhookBodyBytes()) {
+            log.warn("HTTP_HOST, HTTP_PORT and MAX_WEBHOOK_BODY_BYTES change only with a restart; keeping {}:{} and {} bytes",
+                    old.host(), old.port(), old.maxWebhookBodyBytes());
+        }
+        admission.reload(next);
+        log.info("gateway reloaded its configuration: {} token(s), projects {}", next.tokens().size(), new java.util.TreeSet<>(next.projects()));
     }
 
     /** The job payload's JSON Schema, public so that clients can validate before they send. */

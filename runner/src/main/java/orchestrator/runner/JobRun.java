@@ -59,7 +59,6 @@ final class JobRun implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(JobRun.class);
     /** Rlimits when neither the step nor the policy sets them. */
     static final Limits DEFAULT_LIMITS = new Limits(3600L, 4096L, 512L, 1024L, 1024L);
-    static final long LOG_CAP_BYTES = 10L * 1024 * 1024;
     /** How many times {@code on_failure: goto:X} may send the job back to X: a loop must end. */
     static final int MAX_GOTO_REPEATS = 3;
 
@@ -316,7 +315,7 @@ final class JobRun implements Runnable {
         }
         try {
             JobArtifacts.writeAtomically(promptFile, redact(PromptBuilder.build(spec, step, artifacts.root(), earlier, conversation,
-                    resume != null)));
+                    resume != null, ctx.config().output())));
         } catch (PromptBuilder.RefusedInput e) {
             a = new Attempt("failed", null, "policy", e.getMessage(), null, null);
         }
@@ -533,6 +532,18 @@ final class JobRun implements Runnable {
         env.put(StepProcess.LEASE_VARIABLE, OrphanSweep.leaseValue(Runner.storeTag(ctx.core()), ctx.runnerId(), lease.jobId()));
         env.put("ORCH_STEP_ID", step.stepId());
         String refused = refusedBinary(inv.argv().get(0));
+        if (refused == null && wrapped() && ctx.config().sandboxUnavailable()) {
+            // the prototype's behaviour: SANDBOX=1 without a wrapper does not stop the runner, it refuses to
+            // run an agent unsandboxed for a job that asked for a sandbox (simulated steps run no agent)
+            refused = "the job's policy.sandbox is true and SANDBOX=1, but SANDBOX_WRAPPER is not set:"
+                    + " the agent cannot run sandboxed (set SANDBOX_WRAPPER, or send policy.sandbox false)";
+        }
+        if (refused == null && !ctx.config().minVersions().isEmpty()) {
+            java.nio.file.Path bin = orchestrator.runner.VersionCheck.onPath(inv.argv().get(0), env.getOrDefault("PATH", System.getenv("PATH")));
+            if (bin != null) {
+                refused = ctx.versions().refusal(bin, ctx.config().minVersions());
+            }
+        }
         if (refused != null) {
             appendLog(logFile, refused + "\n");
             return new Attempt("failed", null, "policy", refused, null, null);
@@ -583,7 +594,7 @@ final class JobRun implements Runnable {
         Limits limits = set.orElse(defaults);
         ProcessSpec ps = new ProcessSpec(inv.argv(), ws.dir(), env, inv.stdin(), logFile, true,
                 Duration.ofSeconds(step.timeoutSec()), Duration.ofSeconds(idle), limits, Ids.randomHex(16), redactor,
-                LOG_CAP_BYTES, wrapper);
+                ctx.config().output().logCapChars(), wrapper);
         OutputParser parser = adapter.parser();
         StepMonitor monitor = new StepMonitor(parser, budget, usage, resumeSession != null && adapter.resumedUsageIsCumulative()
                 ? sessionUsage(resumeSession) : JobUsage.NONE);

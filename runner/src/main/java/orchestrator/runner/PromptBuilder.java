@@ -18,8 +18,8 @@ import orchestrator.core.job.Step;
  * blow the agent's context or the runner's memory.
  */
 final class PromptBuilder {
-    static final int ARTIFACT_CAP_BYTES = 64 * 1024;
-    static final int ARTIFACTS_TOTAL_CAP_BYTES = 256 * 1024;
+    static final int ARTIFACT_CAP_BYTES = RunnerConfig.DEFAULT_MAX_INPUT_ARTIFACT_CHARS;
+    static final int ARTIFACTS_TOTAL_CAP_BYTES = RunnerConfig.DEFAULT_MAX_INPUT_ARTIFACTS_CHARS;
     static final int PATCH_CAP_BYTES = 64 * 1024;
 
     /** A step input that may not be read (a path escaping the job's artifact folder). */
@@ -40,6 +40,12 @@ final class PromptBuilder {
      */
     static String build(JobSpec spec, Step step, Path artifactsRoot, List<String> earlier, Conversation conversation,
                         boolean resumed) throws IOException, RefusedInput {
+        return build(spec, step, artifactsRoot, earlier, conversation, resumed, RunnerConfig.Output.DEFAULT);
+    }
+
+    /** @param caps how much of each input artifact, of all of them, and how many, the prompt inlines */
+    static String build(JobSpec spec, Step step, Path artifactsRoot, List<String> earlier, Conversation conversation,
+                        boolean resumed, RunnerConfig.Output caps) throws IOException, RefusedInput {
         StringBuilder sb = new StringBuilder();
         if (step.continues() != null && resumed) {
             return sb.append(step.prompt().strip()).append('\n').toString();
@@ -54,10 +60,10 @@ final class PromptBuilder {
             if (real == null) {
                 sb.append("(its report ").append(artifactsRoot.relativize(report)).append(" is missing)\n");
             } else {
-                fenced(sb, real, ARTIFACT_CAP_BYTES, "");
+                fenced(sb, real, caps.inputArtifactChars(), "");
             }
         }
-        inputs(sb, step, artifactsRoot);
+        inputs(sb, step, artifactsRoot, caps);
         switch (spec.artifactHandoff()) {
             case "patch_first" -> patches(sb, artifactsRoot, earlier);
             case "workspace_first" -> {
@@ -87,13 +93,14 @@ final class PromptBuilder {
         conversation.kept().forEach(l -> sb.append(l).append('\n'));
     }
 
-    private static void inputs(StringBuilder sb, Step step, Path root) throws IOException, RefusedInput {
+    private static void inputs(StringBuilder sb, Step step, Path root, RunnerConfig.Output caps) throws IOException, RefusedInput {
         if (step.inputArtifacts().isEmpty()) {
             return;
         }
         sb.append("\n## Input artifacts\n");
         Path realRoot = root.toRealPath();
         long total = 0;
+        int inlined = 0;
         for (String rel : step.inputArtifacts()) {
             Path file = resolveInside(root, realRoot, rel);
             sb.append("\n### ").append(rel).append("\n\n");
@@ -101,13 +108,22 @@ final class PromptBuilder {
                 sb.append("(missing)\n");
                 continue;
             }
-            int cap = (int) Math.min(ARTIFACT_CAP_BYTES, ARTIFACTS_TOTAL_CAP_BYTES - total);
+            if (inlined >= caps.inputArtifactsFiles()) {
+                sb.append("(left out: MAX_INPUT_ARTIFACTS_FILES allows ").append(caps.inputArtifactsFiles()).append(" input artifacts)\n");
+                continue;
+            }
+            int cap = (int) Math.min(caps.inputArtifactChars(), caps.inputArtifactsChars() - total);
             if (cap <= 0) {
-                sb.append("(left out: the input artifacts reached ").append(ARTIFACTS_TOTAL_CAP_BYTES / 1024).append(" KiB)\n");
+                sb.append("(left out: the input artifacts reached ").append(size(caps.inputArtifactsChars())).append(")\n");
                 continue;
             }
             total += fenced(sb, file, cap, "");
+            inlined++;
         }
+    }
+
+    private static String size(int bytes) {
+        return bytes % 1024 == 0 ? bytes / 1024 + " KiB" : bytes + " bytes";
     }
 
     /** The file under the artifact folder, or null when missing; refuses any path leading outside it. */

@@ -51,8 +51,6 @@ public final class Runner implements AutoCloseable {
     static final long REQUEUE_EVERY_MS = 1_000;
     /** How often the callback outbox is checked for due deliveries. */
     static final long CALLBACK_POLL_MS = 500;
-    /** Retention sweeps: once at start, then every 10 minutes plus up to 10 % jitter. */
-    static final long RETENTION_EVERY_MS = 10 * 60 * 1000;
     /** How often each runner looks for step processes that no live lease owns ({@link OrphanSweep}). */
     static final long ORPHAN_SWEEP_MS = 5_000;
     private static final long MIN_BACKOFF_MS = 100;
@@ -108,6 +106,8 @@ public final class Runner implements AutoCloseable {
         });
     }
 
+    private final VersionCheck versions = new VersionCheck();
+
     private RunnerContext context(RunnerConfig config, CoreConfig core) {
         Map<String, String> childEnv = new LinkedHashMap<>();
         Map<String, String> own = System.getenv();
@@ -122,7 +122,7 @@ public final class Runner implements AutoCloseable {
                 secrets.add(own.get(name));
             }
         }
-        return new RunnerContext(config, core, store, clock, runnerId, Map.copyOf(childEnv), new Redactor(secrets));
+        return new RunnerContext(config, core, store, clock, runnerId, Map.copyOf(childEnv), new Redactor(secrets), versions);
     }
 
     /**
@@ -133,10 +133,14 @@ public final class Runner implements AutoCloseable {
      * Safe to call from any thread.
      */
     public synchronized void reload(RunnerConfig newConfig, AgentCatalog newAgents) {
+        reload(newConfig, newAgents, context.core().projects());
+    }
+
+    /** As {@link #reload(RunnerConfig, AgentCatalog)}, with new {@code PROJECT_ALIASES} too. */
+    public synchronized void reload(RunnerConfig newConfig, AgentCatalog newAgents, Map<String, java.nio.file.Path> projects) {
         RunnerContext old = context;
         CoreConfig c = old.core();
-        CoreConfig next = new CoreConfig(c.home(), c.databasePath(), c.leaseTtl(), c.maxLeaseAttempts(), newAgents,
-                c.projects(), c.logsDir());
+        CoreConfig next = c.withReloadable(newAgents, projects);
         context = context(newConfig, next);
         log.info("runner {} reloaded its configuration: concurrency {} -> {}, {} agents", runnerId,
                 old.config().concurrency(), newConfig.concurrency(), newAgents.names().size());
@@ -145,12 +149,36 @@ public final class Runner implements AutoCloseable {
         signal();
     }
 
+    /**
+     * MIN_BINARY_VERSIONS at start and reload: says which installed binaries are too old now, instead of at
+     * their first step. Missing binaries are only mentioned: with ENABLE_REAL_CLI=0 none is needed.
+     */
+    private void checkVersions(RunnerConfig config) {
+        String path = context.childEnv().getOrDefault("PATH", System.getenv("PATH"));
+        config.minVersions().forEach((name, min) -> {
+            java.nio.file.Path bin = VersionCheck.onPath(name, path);
+            if (bin == null) {
+                log.info("MIN_BINARY_VERSIONS names {} (at least {}), which is not on PATH", name, min);
+                return;
+            }
+            String refused = versions.refusal(bin, config.minVersions());
+            if (refused != null) {
+                log.warn("{}; its steps will fail with error policy", refused);
+            }
+        });
+    }
+
     /** The settings jobs leased now get. */
     public RunnerConfig config() {
         return context.config();
     }
 
     private void warnIfNetworkUnenforced(RunnerConfig config) {
+        if (config.sandboxUnavailable()) {
+            log.warn("SANDBOX=1 but SANDBOX_WRAPPER is not set: agent steps of jobs whose policy.sandbox is true will fail"
+                    + " with error policy (simulated steps still run); set a wrapper (bwrap, firejail, systemd-run ...) or SANDBOX=0");
+        }
+        checkVersions(config);
         if (config.policy().network().equals("deny") && config.sandboxWrapper().isEmpty()) {
             log.warn("NETWORK_POLICY is deny but SANDBOX_WRAPPER is not set: nothing cuts agents off the network "
                     + "(set a wrapper such as bwrap --unshare-net or systemd-run -p PrivateNetwork=yes)");
@@ -168,11 +196,15 @@ public final class Runner implements AutoCloseable {
         leaseThread.start();
         heartbeatThread.start();
         callbackThread = background("callbacks", () -> CALLBACK_POLL_MS, () -> callbacks.deliverDue() == CallbackSender.BATCH);
+        // retention sweeps: once at start, then every RETENTION_INTERVAL_SEC (10 minutes) plus up to 10 % jitter
         RetentionSweep sweep = new RetentionSweep(store, clock, core.artifactsDir(), core.workspacesDir(),
                 () -> context.config().retention(), runnerId);
         // jittered so that several runners started together do not sweep together
         retentionThread = background("retention",
-                () -> RETENTION_EVERY_MS + java.util.concurrent.ThreadLocalRandom.current().nextLong(RETENTION_EVERY_MS / 10),
+                () -> {
+                    long every = context.config().retention().intervalSec() * 1000;
+                    return every + java.util.concurrent.ThreadLocalRandom.current().nextLong(Math.max(1, every / 10));
+                },
                 () -> {
                     try {
                         sweep.sweep();

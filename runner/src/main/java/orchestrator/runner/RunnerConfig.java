@@ -2,6 +2,7 @@ package orchestrator.runner;
 
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import orchestrator.core.config.ConfigException;
@@ -22,10 +23,14 @@ import orchestrator.core.config.Env;
  * @param policy           {@code ALLOWED_BINARIES}, {@code SANDBOX}, {@code NETWORK_POLICY}: what steps may run and how
  * @param retention        {@code ARTIFACTS_TTL_SEC}, {@code WORKSPACES_TTL_SEC}: when a final job's folders are deleted
  * @param callbacks        {@code CALLBACK_HMAC_SECRET}, {@code CALLBACK_MAX_ATTEMPTS}, {@code CALLBACK_ALLOW_PRIVATE}
+ * @param output           {@code MAX_INPUT_ARTIFACT_CHARS}, {@code MAX_INPUT_ARTIFACTS_CHARS}, {@code MAX_INPUT_ARTIFACTS_FILES},
+ *                         {@code MAX_SUBPROCESS_OUTPUT_CHARS} (the prototype's names): how much a prompt inlines, how much a log keeps
+ * @param minVersions      {@code MIN_BINARY_VERSIONS}: binary basename to the oldest version a step may run
  */
 public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<String> sensitiveEnvVars, int maxIdleSec,
                            int drainGraceSec, double maxDailyCostUsd, long maxDailyApiCalls, List<String> sandboxWrapper,
-                           StepPolicy policy, Retention retention, Callbacks callbacks) {
+                           StepPolicy policy, Retention retention, Callbacks callbacks, Output output,
+                           Map<String, BinaryVersion> minVersions) {
     public static final int DEFAULT_CONCURRENCY = 2;
     public static final List<String> DEFAULT_ENV_ALLOWLIST =
             List.of("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "USER", "LOGNAME", "TMPDIR");
@@ -40,13 +45,43 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
     /** 1 day: a workspace is a full clone of the project, and its changes are kept in patch.diff anyway. */
     public static final long DEFAULT_WORKSPACES_TTL_SEC = 86_400;
     public static final int DEFAULT_CALLBACK_MAX_ATTEMPTS = 8;
+    /** How often finished jobs' folders are looked at for deletion: often enough that a TTL is kept to the minutes. */
+    public static final long DEFAULT_RETENTION_INTERVAL_SEC = 600;
+    public static final int DEFAULT_MAX_INPUT_ARTIFACT_CHARS = 64 * 1024;
+    public static final int DEFAULT_MAX_INPUT_ARTIFACTS_CHARS = 256 * 1024;
+    /** 64: as many input artifacts as a step may name, so by default none is left out for its count. */
+    public static final int DEFAULT_MAX_INPUT_ARTIFACTS_FILES = 64;
+    /** 10 MiB of a step's output in its log: a runaway agent cannot fill the disk, a long session still fits. */
+    public static final long DEFAULT_MAX_SUBPROCESS_OUTPUT_CHARS = 10L * 1024 * 1024;
+
+    /**
+     * How much of the earlier work a step's prompt inlines and how much of its output its log keeps.
+     * Counted in bytes of UTF-8 (the prototype counted characters: the same for ASCII text, and a
+     * byte cap is what bounds memory and disk).
+     *
+     * @param inputArtifactChars  {@code MAX_INPUT_ARTIFACT_CHARS}: the head of each input artifact inlined
+     * @param inputArtifactsChars {@code MAX_INPUT_ARTIFACTS_CHARS}: all input artifacts of a step together
+     * @param inputArtifactsFiles {@code MAX_INPUT_ARTIFACTS_FILES}: input artifacts inlined; the rest are named, left out
+     * @param logCapChars         {@code MAX_SUBPROCESS_OUTPUT_CHARS}: a step's log keeps this much of its output
+     */
+    public record Output(int inputArtifactChars, int inputArtifactsChars, int inputArtifactsFiles, long logCapChars) {
+        public static final Output DEFAULT = new Output(DEFAULT_MAX_INPUT_ARTIFACT_CHARS, DEFAULT_MAX_INPUT_ARTIFACTS_CHARS,
+                DEFAULT_MAX_INPUT_ARTIFACTS_FILES, DEFAULT_MAX_SUBPROCESS_OUTPUT_CHARS);
+
+        public Output {
+            if (inputArtifactChars < 1 || inputArtifactsChars < 1 || inputArtifactsFiles < 0 || logCapChars < 1024) {
+                throw new IllegalArgumentException("output caps must be positive (the log cap at least 1024)");
+            }
+        }
+    }
 
     /**
      * Runner-wide limits on what a step runs.
      *
      * @param allowedBinaries {@code ALLOWED_BINARIES}: basenames of the agent binaries that may run at all; empty = any
-     * @param sandbox         {@code SANDBOX}: when true the wrapper is required, and wraps the jobs whose
-     *                        {@code policy.sandbox} is true; when false the wrapper (if set) wraps every step
+     * @param sandbox         {@code SANDBOX}: when true the wrapper wraps the jobs whose {@code policy.sandbox} is
+     *                        true, and without a wrapper their agent steps fail ({@code policy}); when false
+     *                        the wrapper (if set) wraps every step
      * @param network         {@code NETWORK_POLICY}: {@code deny} or {@code allow}
      * @param failOnSecrets   {@code SECRETS_CHECK}: {@code fail} (default) fails a job whose artifacts held a
      *                        secret value, as the prototype's {@code secrets_check} did; {@code redact} only masks it
@@ -62,14 +97,25 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
         }
     }
 
-    /** Seconds after a job's end when its artifacts and workspace are deleted; 0 keeps them forever. */
-    public record Retention(long artifactsTtlSec, long workspacesTtlSec) {
+    /**
+     * Seconds after a job's end when its artifacts and workspace are deleted; 0 keeps them forever.
+     *
+     * @param intervalSec {@code RETENTION_INTERVAL_SEC}: how often the sweep looks (read at start; a reload keeps it)
+     */
+    public record Retention(long artifactsTtlSec, long workspacesTtlSec, long intervalSec) {
         public static final Retention DEFAULT = new Retention(DEFAULT_ARTIFACTS_TTL_SEC, DEFAULT_WORKSPACES_TTL_SEC);
 
         public Retention {
             if (artifactsTtlSec < 0 || workspacesTtlSec < 0) {
                 throw new IllegalArgumentException("a TTL must not be negative");
             }
+            if (intervalSec < 1) {
+                throw new IllegalArgumentException("the retention interval must be at least 1 s");
+            }
+        }
+
+        public Retention(long artifactsTtlSec, long workspacesTtlSec) {
+            this(artifactsTtlSec, workspacesTtlSec, DEFAULT_RETENTION_INTERVAL_SEC);
         }
     }
 
@@ -111,6 +157,16 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
         policy = policy == null ? StepPolicy.DEFAULT : policy;
         retention = retention == null ? Retention.DEFAULT : retention;
         callbacks = callbacks == null ? Callbacks.DEFAULT : callbacks;
+        output = output == null ? Output.DEFAULT : output;
+        minVersions = minVersions == null ? Map.of() : Map.copyOf(minVersions);
+    }
+
+    /** The settings without output caps or minimum versions. */
+    public RunnerConfig(int concurrency, List<String> envAllowlist, Set<String> sensitiveEnvVars, int maxIdleSec,
+                        int drainGraceSec, double maxDailyCostUsd, long maxDailyApiCalls, List<String> sandboxWrapper,
+                        StepPolicy policy, Retention retention, Callbacks callbacks) {
+        this(concurrency, envAllowlist, sensitiveEnvVars, maxIdleSec, drainGraceSec, maxDailyCostUsd, maxDailyApiCalls,
+                sandboxWrapper, policy, retention, callbacks, null, null);
     }
 
     /** The settings without daily budgets or sandbox wrapper. */
@@ -121,12 +177,17 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
     /** A copy with another concurrency (tests, and a reload that only changes that). */
     public RunnerConfig withConcurrency(int n) {
         return new RunnerConfig(n, envAllowlist, sensitiveEnvVars, maxIdleSec, drainGraceSec, maxDailyCostUsd,
-                maxDailyApiCalls, sandboxWrapper, policy, retention, callbacks);
+                maxDailyApiCalls, sandboxWrapper, policy, retention, callbacks, output, minVersions);
+    }
+
+    /** True when SANDBOX=1 asks for a wrapper that is not set: the jobs that want a sandbox cannot run. */
+    public boolean sandboxUnavailable() {
+        return policy.sandbox() && sandboxWrapper.isEmpty();
     }
 
     public static RunnerConfig from(Env env) {
         int concurrency = env.integer("RUNNER_CONCURRENCY", DEFAULT_CONCURRENCY, 1, 256);
-        List<String> allow = env.get("ENV_ALLOWLIST") == null ? DEFAULT_ENV_ALLOWLIST : env.list("ENV_ALLOWLIST");
+        List<String> allow = env.list("ENV_ALLOWLIST", DEFAULT_ENV_ALLOWLIST);
         for (String name : allow) {
             if (!name.matches("^[A-Za-z_][A-Za-z0-9_]*$")) {
                 throw new ConfigException("ENV_ALLOWLIST", "'" + name + "' is not a variable name");
@@ -139,16 +200,29 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
         double dailyCost = env.decimal("MAX_DAILY_COST_USD", 0, 0, 1_000_000);
         long dailyCalls = env.longValue("MAX_DAILY_API_CALLS", 0, 0, 100_000_000);
         List<String> wrapper = sandboxWrapper(env.get("SANDBOX_WRAPPER"), env.get("PATH") != null ? env.get("PATH") : System.getenv("PATH"));
+        // the prototype kept the wrapper's command and its arguments apart; both end up as one argv prefix
+        String wrapperArgs = env.get("SANDBOX_WRAPPER_ARGS");
+        if (wrapperArgs != null) {
+            if (wrapper.isEmpty()) {
+                throw new ConfigException("SANDBOX_WRAPPER_ARGS", "is set but SANDBOX_WRAPPER is not: set the wrapper command too");
+            }
+            List<String> all = new java.util.ArrayList<>(wrapper);
+            try {
+                all.addAll(ShellWords.split(wrapperArgs));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("SANDBOX_WRAPPER_ARGS", e.getMessage());
+            }
+            wrapper = List.copyOf(all);
+        }
         List<String> binaries = env.list("ALLOWED_BINARIES");
         for (String b : binaries) {
             if (b.contains("/")) {
                 throw new ConfigException("ALLOWED_BINARIES", "'" + b + "' must be a binary's name, not a path");
             }
         }
+        // SANDBOX=1 without a wrapper starts, as the prototype did: only the steps that would run an agent
+        // process for a job whose policy asks for a sandbox fail (code policy); see sandboxUnavailable()
         boolean sandbox = env.bool("SANDBOX", false);
-        if (sandbox && wrapper.isEmpty()) {
-            throw new ConfigException("SANDBOX", "is 1 but SANDBOX_WRAPPER is not set: set a wrapper (bwrap, firejail, systemd-run …) or SANDBOX=0");
-        }
         String network = env.string("NETWORK_POLICY", "deny").toLowerCase(java.util.Locale.ROOT);
         if (!network.equals("deny") && !network.equals("allow")) {
             throw new ConfigException("NETWORK_POLICY", "must be deny or allow, got '" + network + "'");
@@ -159,12 +233,30 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
         }
         long artifactsTtl = env.longValue("ARTIFACTS_TTL_SEC", DEFAULT_ARTIFACTS_TTL_SEC, 0, 100L * 365 * 86_400);
         long workspacesTtl = env.longValue("WORKSPACES_TTL_SEC", DEFAULT_WORKSPACES_TTL_SEC, 0, 100L * 365 * 86_400);
+        long retentionEvery = env.longValue("RETENTION_INTERVAL_SEC", DEFAULT_RETENTION_INTERVAL_SEC, 1, 7L * 86_400);
+        Output output = new Output(
+                env.integer("MAX_INPUT_ARTIFACT_CHARS", DEFAULT_MAX_INPUT_ARTIFACT_CHARS, 1, 16 * 1024 * 1024),
+                env.integer("MAX_INPUT_ARTIFACTS_CHARS", DEFAULT_MAX_INPUT_ARTIFACTS_CHARS, 1, 64 * 1024 * 1024),
+                env.integer("MAX_INPUT_ARTIFACTS_FILES", DEFAULT_MAX_INPUT_ARTIFACTS_FILES, 0, 64),
+                env.longValue("MAX_SUBPROCESS_OUTPUT_CHARS", DEFAULT_MAX_SUBPROCESS_OUTPUT_CHARS, 1024, 1L << 40));
+        Map<String, BinaryVersion> minVersions = new java.util.LinkedHashMap<>();
+        env.pairs("MIN_BINARY_VERSIONS").forEach((binary, version) -> {
+            if (binary.contains("/")) {
+                throw new ConfigException("MIN_BINARY_VERSIONS", "'" + binary + "' must be a binary's name, not a path");
+            }
+            BinaryVersion v = BinaryVersion.parse(version);
+            if (v == null) {
+                throw new ConfigException("MIN_BINARY_VERSIONS", binary + "'s version '" + version + "' is not a version such as 2.0.0");
+            }
+            minVersions.put(binary, v);
+        });
         String secret = env.get("CALLBACK_HMAC_SECRET");
         int maxAttempts = env.integer("CALLBACK_MAX_ATTEMPTS", DEFAULT_CALLBACK_MAX_ATTEMPTS, 1, 100);
         boolean allowPrivate = env.bool("CALLBACK_ALLOW_PRIVATE", false);
         return new RunnerConfig(concurrency, allow, sensitive, idle, grace, dailyCost, dailyCalls, wrapper,
-                new StepPolicy(binaries, sandbox, network, secretsCheck.equals("fail")), new Retention(artifactsTtl, workspacesTtl),
-                new Callbacks(secret, maxAttempts, allowPrivate));
+                new StepPolicy(binaries, sandbox, network, secretsCheck.equals("fail")),
+                new Retention(artifactsTtl, workspacesTtl, retentionEvery), new Callbacks(secret, maxAttempts, allowPrivate),
+                output, minVersions);
     }
 
     /**

@@ -11,7 +11,8 @@ import orchestrator.runner.process.Redactor;
  *
  * @param childEnv the allowlisted part of the runner's environment, the base of every step's environment
  * @param redactor masks the runner's own sensitive values
+ * @param versions the runner's cache of agent binaries' versions ({@code MIN_BINARY_VERSIONS})
  */
 record RunnerContext(RunnerConfig config, CoreConfig core, JobStore store, Clock clock, String runnerId,
-                     Map<String, String> childEnv, Redactor redactor) {
+                     Map<String, String> childEnv, Redactor redactor, VersionCheck versions) {
 }

@@ -77,6 +77,27 @@ class PromptBuilderTest {
     }
 
     @Test
+    void the_prototypes_input_artifact_caps_set_how_much_and_how_many_files_are_inlined() throws Exception {
+        List<String> inputs = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            Files.writeString(tmp.resolve("in" + i + ".txt"), "z".repeat(1000));
+            inputs.add("in" + i + ".txt");
+        }
+        // MAX_INPUT_ARTIFACT_CHARS=300, MAX_INPUT_ARTIFACTS_CHARS=500, MAX_INPUT_ARTIFACTS_FILES=3
+        RunnerConfig.Output caps = new RunnerConfig.Output(300, 500, 3, 1 << 20);
+        String p = PromptBuilder.build(spec(List.of(), "sliding", "manual"), step(inputs), tmp, List.of(),
+                new Conversation(spec(List.of(), "sliding", "manual")), false, caps);
+        assertThat(p).contains("### in0.txt\n\n```\n" + "z".repeat(300) + "\n```\n(truncated: 300 of 1000 bytes shown)");
+        assertThat(p).contains("### in1.txt\n\n```\n" + "z".repeat(200) + "\n```\n(truncated: 200 of 1000 bytes shown)");
+        assertThat(p).contains("### in2.txt\n\n(left out: the input artifacts reached 500 bytes)");
+        String few = PromptBuilder.build(spec(List.of(), "sliding", "manual"), step(inputs), tmp, List.of(),
+                new Conversation(spec(List.of(), "sliding", "manual")), false, new RunnerConfig.Output(300, 10_000, 2, 1 << 20));
+        assertThat(few).contains("### in1.txt\n\n```\n" + "z".repeat(300));
+        assertThat(few).contains("### in2.txt\n\n(left out: MAX_INPUT_ARTIFACTS_FILES allows 2 input artifacts)");
+        assertThat(few).contains("### in3.txt\n\n(left out: MAX_INPUT_ARTIFACTS_FILES allows 2 input artifacts)");
+    }
+
+    @Test
     void input_artifact_paths_leaving_the_folder_are_refused() throws IOException {
         Path outside = Files.writeString(Files.createDirectories(tmp.resolve("outside")).resolve("secret.txt"), "secret");
         Path root = Files.createDirectories(tmp.resolve("job"));

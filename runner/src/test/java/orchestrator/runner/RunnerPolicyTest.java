@@ -77,6 +77,56 @@ class RunnerPolicyTest {
     }
 
     @Test
+    void sandbox_1_without_a_wrapper_starts_and_fails_only_the_agent_steps_of_jobs_that_ask_for_a_sandbox() throws IOException {
+        String agents = "{\"shell\": {\"type\": \"command\", \"argv\": [\"sh\", \"-c\", \"echo ran\"]}, "
+                + "\"sim\": {\"type\": \"simulate\"}}";
+        RunnerConfig c = RunnerConfig.from(new Env(Map.of("SANDBOX", "1")));
+        assertThat(c.sandboxUnavailable()).isTrue();
+        try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of("SANDBOX", "1")).start()) {
+            String sandboxed = f.enqueue(job("shell", "{\"sandbox\": true}"));
+            String unsandboxed = f.enqueue(job("shell", "{\"sandbox\": false}"));
+            String simulated = f.enqueue(job("sim", "{\"sandbox\": true}"));
+            JobView v = f.awaitFinal(sandboxed, FINISH);
+            assertThat(v.state()).isEqualTo(JobState.FAILED);
+            assertThat(v.errorCode()).isEqualTo("policy");
+            assertThat(v.errorMessage()).contains("policy.sandbox").contains("SANDBOX_WRAPPER is not set");
+            assertThat(f.awaitFinal(unsandboxed, FINISH).state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(f.awaitFinal(simulated, FINISH).state()).as("a simulated step runs no agent to sandbox").isEqualTo(JobState.SUCCEEDED);
+        }
+    }
+
+    @Test
+    void sandbox_wrapper_args_are_appended_to_the_wrappers_words() throws IOException {
+        String agents = shAgent("show", "echo a=$A b=$B");
+        Map<String, String> env = Map.of("SANDBOX_WRAPPER", "env A=1", "SANDBOX_WRAPPER_ARGS", "'B=two words'");
+        assertThat(RunnerConfig.from(new Env(env)).sandboxWrapper()).containsExactly("env", "A=1", "B=two words");
+        try (RunnerFixture f = new RunnerFixture(tmp, agents, env).start()) {
+            String id = f.enqueue(job("show", ""));
+            assertThat(f.awaitFinal(id, FINISH).state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(Files.readString(f.artifacts(id).resolve("steps/s1/logs.txt"))).contains("a=1 b=two words");
+        }
+    }
+
+    @Test
+    void a_binary_older_than_min_binary_versions_fails_its_step_with_a_clear_message() throws IOException {
+        Path cli = tmp.resolve("fakecli");
+        Files.writeString(cli, "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'fakecli 1.10.2 (test)'; else echo ran; fi\n");
+        cli.toFile().setExecutable(true);
+        String agents = "{\"fake\": {\"type\": \"command\", \"argv\": [\"" + cli + "\"]}}";
+        Files.createDirectories(tmp.resolve("old"));
+        try (RunnerFixture f = new RunnerFixture(tmp.resolve("old"), agents, Map.of("MIN_BINARY_VERSIONS", "fakecli=1.9.0,claude=2.0.0")).start()) {
+            assertThat(f.awaitFinal(f.enqueue(job("fake", "")), FINISH).state()).as("1.10.2 is newer than 1.9.0").isEqualTo(JobState.SUCCEEDED);
+        }
+        Files.createDirectories(tmp.resolve("new"));
+        try (RunnerFixture f = new RunnerFixture(tmp.resolve("new"), agents, Map.of("MIN_BINARY_VERSIONS", "fakecli=1.11")).start()) {
+            JobView v = f.awaitFinal(f.enqueue(job("fake", "")), FINISH);
+            assertThat(v.state()).isEqualTo(JobState.FAILED);
+            assertThat(v.errorCode()).isEqualTo("policy");
+            assertThat(v.errorMessage()).contains("'fakecli' is version 1.10.2, older than 1.11").contains("MIN_BINARY_VERSIONS");
+        }
+    }
+
+    @Test
     void an_unenforced_network_deny_is_said_once_by_the_runner_and_per_job_only_when_the_job_asked() throws IOException {
         ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("orchestrator.runner");
         ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> seen = new ch.qos.logback.core.read.ListAppender<>();
@@ -115,8 +165,12 @@ class RunnerPolicyTest {
     @Test
     void bad_policy_variables_fail_the_start_naming_the_variable() {
         String path = System.getenv("PATH");
-        assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("SANDBOX", "1"))))
-                .isInstanceOf(ConfigException.class).hasMessageStartingWith("SANDBOX").hasMessageContaining("SANDBOX_WRAPPER");
+        assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("SANDBOX_WRAPPER_ARGS", "--unshare-net"))))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("SANDBOX_WRAPPER_ARGS");
+        assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("MIN_BINARY_VERSIONS", "claude=latest"))))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("MIN_BINARY_VERSIONS");
+        assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("MAX_INPUT_ARTIFACTS_FILES", "-1"))))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("MAX_INPUT_ARTIFACTS_FILES");
         assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("SANDBOX", "maybe"))))
                 .isInstanceOf(ConfigException.class).hasMessageStartingWith("SANDBOX");
         assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("NETWORK_POLICY", "open"))))

@@ -43,13 +43,23 @@ public record AgentCatalog(Map<String, AgentDefinition> agents, boolean realCli,
         boolean real = env.bool("ENABLE_REAL_CLI", false);
         JobSpecParser.DefaultPipeline pipeline = new JobSpecParser.DefaultPipeline(
                 env.string("PLANNER_AGENT", "claude"), env.string("IMPLEMENTER_AGENT", "codex"),
-                env.string("REVIEWER_AGENT", "claude"));
+                env.string("REVIEWER_AGENT", "claude"), handoff(env));
         for (String[] v : new String[][] {{"PLANNER_AGENT", pipeline.planner()}, {"IMPLEMENTER_AGENT", pipeline.implementer()}, {"REVIEWER_AGENT", pipeline.reviewer()}}) {
             if (!all.containsKey(v[1])) {
                 throw new ConfigException(v[0], "unknown agent '" + v[1] + "'; define it in AGENTS_FILE or use a built-in");
             }
         }
         return new AgentCatalog(all, real, pipeline);
+    }
+
+    /** {@code DEFAULT_ARTIFACT_HANDOFF} (the prototype's name): the hand-off of a payload that names none. */
+    private static String handoff(Env env) {
+        String v = env.string("DEFAULT_ARTIFACT_HANDOFF", JobSpecParser.DEFAULT_ARTIFACT_HANDOFF);
+        if (!orchestrator.core.job.JobSpec.HANDOFFS.contains(v)) {
+            throw new ConfigException("DEFAULT_ARTIFACT_HANDOFF", "must be one of " + new java.util.TreeSet<>(orchestrator.core.job.JobSpec.HANDOFFS)
+                    + ", got '" + v + "'");
+        }
+        return v;
     }
 
     static Map<String, AgentDefinition> readFile(Path file) {

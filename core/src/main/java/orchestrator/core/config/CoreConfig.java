@@ -19,16 +19,28 @@ import orchestrator.core.job.JobSpecParser;
  * @param projects        {@code PROJECT_ALIASES}: project id to its repository folder, in the order given
  * @param logsDir         {@code LOG_DIR}: where long-running processes write their log files
  *                        (default {@code $ORCH_HOME/logs}; the systemd units use {@code /var/log/orchestrator})
+ * @param artifactsDir    {@code ARTIFACTS_ROOT} (the prototype's name): one folder per job, default {@code $ORCH_HOME/artifacts}
+ * @param workspacesDir   {@code WORKSPACES_ROOT} (the prototype's name): one workspace per job, default {@code $ORCH_HOME/workspaces}
  */
 public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int maxLeaseAttempts, AgentCatalog agents,
-                         Map<String, Path> projects, Path logsDir) {
+                         Map<String, Path> projects, Path logsDir, Path artifactsDir, Path workspacesDir) {
     public static final String DEFAULT_HOME = "./var";
     public static final int DEFAULT_LEASE_TTL_SEC = 30;
     public static final int DEFAULT_MAX_LEASE_ATTEMPTS = 3;
 
+    /** The folders under {@code home}, as before ARTIFACTS_ROOT and WORKSPACES_ROOT could move them. */
+    public CoreConfig(Path home, Path databasePath, Duration leaseTtl, int maxLeaseAttempts, AgentCatalog agents,
+                      Map<String, Path> projects, Path logsDir) {
+        this(home, databasePath, leaseTtl, maxLeaseAttempts, agents, projects, logsDir, home.resolve("artifacts"),
+                home.resolve("workspaces"));
+    }
+
     public static CoreConfig from(Env env) {
         Path home = Path.of(env.string("ORCH_HOME", DEFAULT_HOME)).toAbsolutePath().normalize();
-        Path db = databasePath(env.get("DATABASE_URL"), home);
+        String url = env.get("DATABASE_URL");
+        // the prototype's name for its SQLite file; DATABASE_URL, ours, wins when both are set
+        String statePath = env.get("STATE_DB_PATH");
+        Path db = url == null && statePath != null ? Path.of(statePath).toAbsolutePath().normalize() : databasePath(url, home);
         Duration ttl = Duration.ofSeconds(env.integer("LEASE_TTL_SEC", DEFAULT_LEASE_TTL_SEC, 3, 3600));
         int attempts = env.integer("MAX_LEASE_ATTEMPTS", DEFAULT_MAX_LEASE_ATTEMPTS, 1, 100);
         Map<String, Path> projects = new LinkedHashMap<>();
@@ -42,7 +54,10 @@ public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int ma
             projects.put(id, Path.of(dir).toAbsolutePath().normalize());
         });
         Path logs = Path.of(env.string("LOG_DIR", home.resolve("logs").toString())).toAbsolutePath().normalize();
-        return new CoreConfig(home, db, ttl, attempts, AgentCatalog.from(env), Collections.unmodifiableMap(projects), logs);
+        Path artifacts = Path.of(env.string("ARTIFACTS_ROOT", home.resolve("artifacts").toString())).toAbsolutePath().normalize();
+        Path workspaces = Path.of(env.string("WORKSPACES_ROOT", home.resolve("workspaces").toString())).toAbsolutePath().normalize();
+        return new CoreConfig(home, db, ttl, attempts, AgentCatalog.from(env), Collections.unmodifiableMap(projects), logs,
+                artifacts, workspaces);
     }
 
     private static Path databasePath(String url, Path home) {
@@ -64,11 +79,15 @@ public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int ma
         throw new ConfigException("DATABASE_URL", "must be sqlite:/path/to/file.db or jdbc:sqlite:/path (got a value of another scheme)");
     }
 
-    public Path artifactsDir() {
-        return home.resolve("artifacts");
+    /** A copy with other agents: what a reload may change; the folders and the store stay. */
+    public CoreConfig withAgents(AgentCatalog newAgents) {
+        return withReloadable(newAgents, projects);
     }
 
-    public Path workspacesDir() {
-        return home.resolve("workspaces");
+    /** A copy with the agents and projects of {@code fresh}: all of this a reload changes. */
+    public CoreConfig withReloadable(AgentCatalog newAgents, Map<String, Path> newProjects) {
+        return new CoreConfig(home, databasePath, leaseTtl, maxLeaseAttempts, newAgents,
+                Collections.unmodifiableMap(new LinkedHashMap<>(newProjects)), logsDir,
+                artifactsDir, workspacesDir);
     }
 }

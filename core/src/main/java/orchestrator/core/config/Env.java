@@ -20,21 +20,32 @@ import java.util.concurrent.ConcurrentHashMap;
  * remembered so that {@code config check} and the deploy-file test can list them.
  */
 public final class Env {
-    private final Map<String, String> values;
-    private final Set<String> read = ConcurrentHashMap.newKeySet();
+    /** Where a value came from, for {@code config check}. */
+    public enum Source { DEFAULT, FILE, ENV }
 
+    private final Map<String, String> values;
+    private final Map<String, String> fileValues;
+    private final Map<String, String> envValues;
+    private final Set<String> read = ConcurrentHashMap.newKeySet();
+    private final Map<String, String> defaults = new ConcurrentHashMap<>();
+
+    /** Values as if all came from the environment (tests, and code that builds an Env by hand). */
     public Env(Map<String, String> values) {
-        this.values = Map.copyOf(values);
+        this(Map.of(), values);
+    }
+
+    /** @param fileValues the {@code --config} file's values; {@code envValues} win over them */
+    public Env(Map<String, String> fileValues, Map<String, String> envValues) {
+        this.fileValues = Map.copyOf(fileValues);
+        this.envValues = Map.copyOf(envValues);
+        Map<String, String> merged = new LinkedHashMap<>(fileValues);
+        merged.putAll(envValues);
+        this.values = Map.copyOf(merged);
     }
 
     /** The process environment over the optional env file. */
     public static Env load(Path configFile) {
-        Map<String, String> merged = new LinkedHashMap<>();
-        if (configFile != null) {
-            merged.putAll(parseFile(configFile));
-        }
-        merged.putAll(System.getenv());
-        return new Env(merged);
+        return new Env(configFile == null ? Map.of() : parseFile(configFile), System.getenv());
     }
 
     public static Map<String, String> parseFile(Path file) {
@@ -75,6 +86,7 @@ public final class Env {
     }
 
     public String string(String name, String dflt) {
+        noteDefault(name, dflt);
         String v = get(name);
         return v == null ? dflt : v;
     }
@@ -85,6 +97,7 @@ public final class Env {
     }
 
     public long longValue(String name, long dflt, long min, long max) {
+        noteDefault(name, Long.toString(dflt));
         String v = get(name);
         if (v == null) {
             return dflt;
@@ -102,6 +115,7 @@ public final class Env {
     }
 
     public double decimal(String name, double dflt, double min, double max) {
+        noteDefault(name, dflt == Math.rint(dflt) ? Long.toString((long) dflt) : Double.toString(dflt));
         String v = get(name);
         if (v == null) {
             return dflt;
@@ -119,6 +133,7 @@ public final class Env {
     }
 
     public boolean bool(String name, boolean dflt) {
+        noteDefault(name, dflt ? "1" : "0");
         String v = get(name);
         if (v == null) {
             return dflt;
@@ -145,6 +160,12 @@ public final class Env {
         return List.copyOf(out);
     }
 
+    /** As {@link #list(String)}, with the list used when the variable is unset or empty. */
+    public List<String> list(String name, List<String> dflt) {
+        noteDefault(name, String.join(",", dflt));
+        return get(name) == null ? List.copyOf(dflt) : list(name);
+    }
+
     /** {@code a=x,b=y} as an ordered map; an item without '=' is an error naming the variable. */
     public Map<String, String> pairs(String name) {
         Map<String, String> out = new LinkedHashMap<>();
@@ -159,6 +180,54 @@ public final class Env {
             }
         }
         return out;
+    }
+
+    /**
+     * Whether {@code name} has a non-blank value, without counting it as read: for names the
+     * configuration only recognises (the prototype's variables that have no effect here).
+     */
+    public boolean isSet(String name) {
+        String v = values.get(name);
+        return v != null && !v.isBlank();
+    }
+
+    /** The value without counting it as read, or null. */
+    public String peek(String name) {
+        return isSet(name) ? values.get(name).strip() : null;
+    }
+
+    /** Where the effective value of {@code name} comes from: the environment wins over the file. */
+    public Source source(String name) {
+        String e = envValues.get(name);
+        if (e != null && !e.isBlank()) {
+            return Source.ENV;
+        }
+        String f = fileValues.get(name);
+        return f != null && !f.isBlank() ? Source.FILE : Source.DEFAULT;
+    }
+
+    /** The names the {@code --config} file sets, in file order. */
+    public Set<String> fileNames() {
+        return Collections.unmodifiableSet(new java.util.LinkedHashSet<>(fileValues.keySet()));
+    }
+
+    /** The names the process environment sets, sorted. */
+    public Set<String> envNames() {
+        return Collections.unmodifiableSet(new TreeSet<>(envValues.keySet()));
+    }
+
+    private void noteDefault(String name, String dflt) {
+        if (dflt != null) {
+            defaults.putIfAbsent(name, dflt);
+        }
+    }
+
+    /**
+     * The default a typed read of {@code name} used (or would have used), as text; null when the name was
+     * read without one (a list, a path derived from another setting).
+     */
+    public String defaultOf(String name) {
+        return defaults.get(name);
     }
 
     /** Every variable name read so far, sorted. */

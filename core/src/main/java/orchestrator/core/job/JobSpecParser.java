@@ -26,14 +26,23 @@ public final class JobSpecParser {
     public static final int DEFAULT_TIMEOUT_SEC = 600;
     public static final int DEFAULT_MAX_RETRIES = 1;
     public static final int DEFAULT_RETRY_BACKOFF_SEC = 2;
+    public static final String DEFAULT_ARTIFACT_HANDOFF = "manual";
     static final Instant MIN_RUN_AT = Instant.parse("2000-01-01T00:00:00Z");
     static final Instant MAX_RUN_AT = Instant.parse("9999-12-31T23:59:59Z");
 
-    /** Top-level fields we read, plus the reference JobSpec's own fields, which are accepted and ignored. */
+    /**
+     * Top-level fields that shape the job. Any other top-level field is accepted and ignored, as the
+     * prototype's webhook did (it built its JobSpec from the fields it knew and dropped the rest), and the
+     * 202 answer lists it under {@code ignored_fields} so a typo does not pass unnoticed. {@code workdir}
+     * and the prototype JobSpec's own fields ({@code schema_version}, {@code job_id}, {@code created_at},
+     * {@code source}) are among the ignored: the gateway assigns ids and sources, the project the workspace.
+     * Inside {@code steps[]} and {@code policy} unknown fields stay errors: the prototype's job.schema.json
+     * has {@code additionalProperties: false} there, so it refused them too, and a misspelt
+     * {@code timeout_sec} or {@code sandbox} silently ignored would run a job with a policy nobody asked for.
+     */
     private static final Set<String> TOP_LEVEL = Set.of("goal", "project_id", "project", "steps", "policy", "tags",
-            "metadata", "callback_url", "context_window", "context_strategy", "artifact_handoff", "workdir",
-            "priority", "run_at", "idempotency_key", "concurrency_key",
-            "schema_version", "job_id", "created_at", "source");
+            "metadata", "callback_url", "context_window", "context_strategy", "artifact_handoff",
+            "priority", "run_at", "idempotency_key", "concurrency_key");
     private static final Set<String> STEP_FIELDS = Set.of("step_id", "agent", "role", "prompt", "timeout_sec",
             "idle_timeout_sec", "max_retries", "retry_backoff_sec", "input_artifacts", "apply_patches_from",
             "allowed_tools", "on_failure", "limits");
@@ -54,8 +63,20 @@ public final class JobSpecParser {
         this.defaults = defaults;
     }
 
-    /** The agents of the default pipeline: {@code 01_plan} → {@code 02_implement} → {@code 03_review}. */
-    public record DefaultPipeline(String planner, String implementer, String reviewer) {
+    /**
+     * What a payload that leaves things out gets: the agents of the default pipeline ({@code 01_plan} →
+     * {@code 02_implement} → {@code 03_review}) and the {@code artifact_handoff} ({@code DEFAULT_ARTIFACT_HANDOFF}).
+     */
+    public record DefaultPipeline(String planner, String implementer, String reviewer, String artifactHandoff) {
+        public DefaultPipeline {
+            if (!JobSpec.HANDOFFS.contains(artifactHandoff)) {
+                throw new IllegalArgumentException("artifactHandoff must be one of " + JobSpec.HANDOFFS);
+            }
+        }
+
+        public DefaultPipeline(String planner, String implementer, String reviewer) {
+            this(planner, implementer, reviewer, DEFAULT_ARTIFACT_HANDOFF);
+        }
     }
 
     public JobSpec parse(JsonNode root) {
@@ -72,11 +93,11 @@ public final class JobSpecParser {
         // the published schema first, so every entry point answers the same; the checks below
         // add what a schema cannot say (known agents, unique step ids, goto targets, dates)
         JobSchema.validate(root);
-        unknownFields(root, TOP_LEVEL, "");
         String goal = requiredString(root, "goal", MAX_GOAL);
-        String project = optionalString(root, "project_id", 128);
+        // "" means no project, as in the prototype, whose clients send project_id: "" from templates
+        String project = blankToNull(optionalString(root, "project_id", 128));
         if (project == null) {
-            project = optionalString(root, "project", 128);
+            project = blankToNull(optionalString(root, "project", 128));
         }
         if (project != null && !PROJECT_ID.matcher(project).matches()) {
             throw new InvalidJobException("project_id", "must match " + PROJECT_ID.pattern());
@@ -110,6 +131,9 @@ public final class JobSpecParser {
             throw new InvalidJobException("callback_url", "must be an http:// or https:// URL");
         }
         String handoff = enumString(root, "artifact_handoff", JobSpec.HANDOFFS);
+        if (handoff == null) {
+            handoff = defaults.artifactHandoff();
+        }
         String strategy = enumString(root, "context_strategy", JobSpec.CONTEXT_STRATEGIES);
         List<Map<String, Object>> contextWindow = contextWindow(root);
         String workdir = optionalString(root, "workdir", 4096);
@@ -119,6 +143,23 @@ public final class JobSpecParser {
         } catch (IllegalArgumentException e) {
             throw new InvalidJobException("steps", e.getMessage());
         }
+    }
+
+    /** The payload's top-level fields that do not shape the job, in document order (see {@link #TOP_LEVEL}). */
+    public static List<String> ignoredFields(JsonNode root) {
+        List<String> out = new ArrayList<>();
+        if (root != null && root.isObject()) {
+            root.fieldNames().forEachRemaining(f -> {
+                if (!TOP_LEVEL.contains(f)) {
+                    out.add(f);
+                }
+            });
+        }
+        return List.copyOf(out);
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isEmpty() ? null : s;
     }
 
     /**

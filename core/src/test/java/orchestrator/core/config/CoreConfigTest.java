@@ -24,6 +24,40 @@ class CoreConfigTest {
     }
 
     @Test
+    void the_prototypes_folder_and_database_variables_move_artifacts_workspaces_and_the_store() {
+        CoreConfig c = CoreConfig.from(new Env(Map.of("ORCH_HOME", dir.toString(), "ARTIFACTS_ROOT", dir.resolve("a").toString(),
+                "WORKSPACES_ROOT", dir.resolve("w").toString(), "STATE_DB_PATH", dir.resolve("state/orch.db").toString())));
+        assertThat(c.artifactsDir()).isEqualTo(dir.resolve("a"));
+        assertThat(c.workspacesDir()).isEqualTo(dir.resolve("w"));
+        assertThat(c.databasePath()).isEqualTo(dir.resolve("state/orch.db"));
+        CoreConfig both = CoreConfig.from(new Env(Map.of("STATE_DB_PATH", "/tmp/x.db", "DATABASE_URL", "sqlite:" + dir.resolve("d.db"))));
+        assertThat(both.databasePath()).as("DATABASE_URL wins over the prototype's name").isEqualTo(dir.resolve("d.db"));
+        assertThatThrownBy(() -> CoreConfig.from(new Env(Map.of("DEFAULT_ARTIFACT_HANDOFF", "email")))).hasMessageStartingWith("DEFAULT_ARTIFACT_HANDOFF:");
+        assertThat(CoreConfig.from(new Env(Map.of("DEFAULT_ARTIFACT_HANDOFF", "workspace_first"))).agents().pipeline().artifactHandoff())
+                .isEqualTo("workspace_first");
+    }
+
+    @Test
+    void prototype_variables_without_effect_are_named_in_one_warning_with_the_reason_and_not_counted_as_read() {
+        Env env = new Env(Map.of("QUEUE_ROOT", "./var/queue", "SANDBOX_CLEAR_ENV", "1", "ORCH_HOME", dir.toString()));
+        String warning = PrototypeNames.warning(env);
+        assertThat(warning).contains("QUEUE_ROOT, SANDBOX_CLEAR_ENV have no effect").contains("jobs table").contains("ENV_ALLOWLIST");
+        assertThat(env.namesRead()).doesNotContain("QUEUE_ROOT", "SANDBOX_CLEAR_ENV");
+        assertThat(PrototypeNames.warning(new Env(Map.of()))).isNull();
+    }
+
+    @Test
+    void each_value_knows_whether_it_came_from_the_file_the_environment_or_the_default() {
+        Env env = new Env(Map.of("HTTP_PORT", "9000", "LOG_LEVEL", "DEBUG"), Map.of("LOG_LEVEL", "WARN"));
+        assertThat(env.source("HTTP_PORT")).isEqualTo(Env.Source.FILE);
+        assertThat(env.source("LOG_LEVEL")).isEqualTo(Env.Source.ENV);
+        assertThat(env.get("LOG_LEVEL")).isEqualTo("WARN");
+        assertThat(env.source("LEASE_TTL_SEC")).isEqualTo(Env.Source.DEFAULT);
+        CoreConfig.from(env);
+        assertThat(env.defaultOf("LEASE_TTL_SEC")).isEqualTo("30");
+    }
+
+    @Test
     void project_aliases_keep_the_reference_format() {
         CoreConfig c = CoreConfig.from(new Env(Map.of("PROJECT_ALIASES", "proj1=/srv/repos/proj1, proj2=/srv/repos/proj2")));
         assertThat(c.projects()).containsExactly(Map.entry("proj1", Path.of("/srv/repos/proj1")), Map.entry("proj2", Path.of("/srv/repos/proj2")));

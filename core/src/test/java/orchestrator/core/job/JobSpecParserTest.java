@@ -45,6 +45,29 @@ class JobSpecParserTest {
     }
 
     @Test
+    void unknown_top_level_fields_are_accepted_and_listed_as_ignored_like_the_prototype_did() {
+        var payload = Json.parse("{\"goal\":\"g\",\"stepz\":[],\"workdir\":\".\",\"owner\":\"ci\",\"tags\":[\"a\"]}");
+        JobSpec spec = parser.parse(payload);
+        assertThat(spec.tags()).containsExactly("a");
+        assertThat(JobSpecParser.ignoredFields(payload)).containsExactly("stepz", "workdir", "owner");
+    }
+
+    @Test
+    void empty_project_id_means_no_project() {
+        assertThat(parser.parse(Json.parse("{\"goal\":\"g\",\"project_id\":\"\"}")).project()).isNull();
+        assertThat(parser.parse(Json.parse("{\"goal\":\"g\",\"project\":\"\"}")).project()).isNull();
+        assertThat(parser.parse(Json.parse("{\"goal\":\"g\",\"project_id\":\"\",\"project\":\"p1\"}")).project()).isEqualTo("p1");
+    }
+
+    @Test
+    void a_payload_without_artifact_handoff_gets_the_configured_default() {
+        JobSpecParser patchFirst = new JobSpecParser(Set.of("claude", "codex"),
+                new JobSpecParser.DefaultPipeline("claude", "codex", "claude", "patch_first"));
+        assertThat(patchFirst.parse(Json.parse("{\"goal\":\"g\"}")).artifactHandoff()).isEqualTo("patch_first");
+        assertThat(patchFirst.parse(Json.parse("{\"goal\":\"g\",\"artifact_handoff\":\"manual\"}")).artifactHandoff()).isEqualTo("manual");
+    }
+
+    @Test
     void reference_schedule_payload_is_accepted_unchanged() throws Exception {
         var schedule = Json.parse(reference("schedule.every_minute.json"));
         JobSpec spec = parser.parse(schedule.get("payload"));
@@ -84,7 +107,8 @@ class JobSpecParserTest {
             "{}                                                         | goal",
             "{\"goal\":\"\"}                                            | goal",
             "{\"goal\":5}                                               | goal",
-            "{\"goal\":\"g\",\"stepz\":[]}                              | stepz",
+            "{\"goal\":\"g\",\"steps\":[{\"step_id\":\"a\",\"agent\":\"claude\",\"prompt\":\"p\",\"timeout\":5}]} | steps[0].timeout",
+            "{\"goal\":\"g\",\"policy\":{\"sandbx\":false}}           | policy.sandbx",
             "{\"goal\":\"g\",\"project_id\":\"../etc\"}                 | project_id",
             "{\"goal\":\"g\",\"steps\":[]}                              | steps",
             "{\"goal\":\"g\",\"steps\":{}}                              | steps",

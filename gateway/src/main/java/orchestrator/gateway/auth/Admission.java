@@ -4,6 +4,7 @@ import io.javalin.http.Context;
 import java.time.Clock;
 import java.util.Collections;
 import java.util.OptionalLong;
+import java.util.concurrent.atomic.AtomicReference;
 import orchestrator.gateway.ApiError;
 import orchestrator.gateway.GatewayConfig;
 
@@ -17,32 +18,62 @@ public final class Admission {
     /** Separate budgets, so that polling a job's status cannot use up the budget for submitting jobs. */
     public enum Budget { WEBHOOK, API }
 
-    /** An authenticated request: the token and the client address it came from. */
-    public record Caller(ApiToken token, String address) {
+    /**
+     * An authenticated request: the token, the client address it came from, and the settings it was admitted
+     * under, which the rest of the request uses too, so that a reload in the middle of it cannot mix two.
+     */
+    public record Caller(ApiToken token, String address, GatewayConfig config) {
     }
 
-    private final GatewayConfig config;
-    private final BearerAuth auth;
-    private final RateLimiter failuresPerAddress;
-    private final RateLimiter webhook;
-    private final RateLimiter api;
+    /**
+     * Everything a reload replaces, swapped as one: a request sees the old tokens, limits and proxies or the
+     * new ones, never half of each. The limiters are new with the new limits, so their counts start over.
+     */
+    private record State(GatewayConfig config, BearerAuth auth, RateLimiter failuresPerAddress, RateLimiter webhook,
+                         RateLimiter api) {
+        static State of(GatewayConfig config, Clock clock) {
+            return new State(config, new BearerAuth(config.tokens()),
+                    new RateLimiter(clock, config.rateLimitWindow(), config.rateLimitMaxRequests()),
+                    new RateLimiter(clock, config.rateLimitWindow(), config.rateLimitMaxRequests()),
+                    new RateLimiter(clock, config.rateLimitWindow(), config.rateLimitMaxRequests()));
+        }
+    }
+
+    private final Clock clock;
+    private final AtomicReference<State> state;
 
     public Admission(GatewayConfig config, Clock clock) {
-        this.config = config;
-        this.auth = new BearerAuth(config.tokens());
-        this.failuresPerAddress = new RateLimiter(clock, config.rateLimitWindow(), config.rateLimitMaxRequests());
-        this.webhook = new RateLimiter(clock, config.rateLimitWindow(), config.rateLimitMaxRequests());
-        this.api = new RateLimiter(clock, config.rateLimitWindow(), config.rateLimitMaxRequests());
+        this.clock = clock;
+        this.state = new AtomicReference<>(State.of(config, clock));
+    }
+
+    /** The settings new requests are admitted under. */
+    public GatewayConfig config() {
+        return state.get().config();
+    }
+
+    /**
+     * Swaps in new settings (SIGHUP): tokens and their scopes, signing secrets, projects, rate limits and
+     * trusted proxies. Requests already admitted finish under the old ones.
+     */
+    public synchronized void reload(GatewayConfig next) {
+        State old = state.get();
+        boolean sameLimits = old.config().rateLimitWindow().equals(next.rateLimitWindow())
+                && old.config().rateLimitMaxRequests() == next.rateLimitMaxRequests();
+        // same limits: keep the counts, so that a reload is no way to reset a client's budget
+        state.set(sameLimits ? new State(next, new BearerAuth(next.tokens()), old.failuresPerAddress(), old.webhook(), old.api())
+                : State.of(next, clock));
     }
 
     /**
      * @throws ApiError 401 or 403 for a missing or wrong token, 429 with {@code Retry-After} when over a limit
      */
     public Caller admit(Context ctx, Budget budget) {
-        String client = clientAddress(ctx);
-        ApiToken token = authenticate(ctx.header("Authorization"), client);
-        limited((budget == Budget.WEBHOOK ? webhook : api).acquire(token.name() + "|" + client));
-        return new Caller(token, client);
+        State s = state.get();
+        String client = clientAddress(s, ctx);
+        ApiToken token = authenticate(s, ctx.header("Authorization"), client);
+        limited((budget == Budget.WEBHOOK ? s.webhook() : s.api()).acquire(token.name() + "|" + client));
+        return new Caller(token, client, s.config());
     }
 
     /**
@@ -51,7 +82,7 @@ public final class Admission {
      */
     public boolean knows(String authorization) {
         try {
-            auth.authenticate(authorization);
+            state.get().auth().authenticate(authorization);
             return true;
         } catch (ApiError e) {
             return false;
@@ -60,25 +91,31 @@ public final class Admission {
 
     /** Counts a failed authentication that happened elsewhere (e.g. a wrong metrics token) against the address. */
     public void failed(Context ctx) {
-        failuresPerAddress.acquire(clientAddress(ctx));
+        State s = state.get();
+        s.failuresPerAddress().acquire(clientAddress(s, ctx));
     }
 
     /** @throws ApiError 429 when the address has used up its failed authentications */
     public void checkFailures(Context ctx) {
-        limited(failuresPerAddress.exhausted(clientAddress(ctx)));
+        State s = state.get();
+        limited(s.failuresPerAddress().exhausted(clientAddress(s, ctx)));
     }
 
     public String clientAddress(Context ctx) {
-        return config.trustedProxies().clientAddress(ctx.req().getRemoteAddr(),
+        return clientAddress(state.get(), ctx);
+    }
+
+    private static String clientAddress(State s, Context ctx) {
+        return s.config().trustedProxies().clientAddress(ctx.req().getRemoteAddr(),
                 Collections.list(ctx.req().getHeaders("X-Forwarded-For")));
     }
 
-    private ApiToken authenticate(String header, String client) {
-        limited(failuresPerAddress.exhausted(client));
+    private static ApiToken authenticate(State s, String header, String client) {
+        limited(s.failuresPerAddress().exhausted(client));
         try {
-            return auth.authenticate(header);
+            return s.auth().authenticate(header);
         } catch (ApiError e) {
-            failuresPerAddress.acquire(client);
+            s.failuresPerAddress().acquire(client);
             throw e;
         }
     }

@@ -52,17 +52,15 @@ public final class Metrics {
     private final JobStore store;
     private final Clock clock;
     private final Admission admission;
-    private final byte[] tokenDigest;
     private final Object cacheLock = new Object();
     private String cachedStoreText;
     private long cachedAtMillis;
 
-    /** @param metricsToken {@code METRICS_TOKEN}, or null: then only loopback peers may scrape */
-    public Metrics(JobStore store, Clock clock, Admission admission, String metricsToken) {
+    /** {@code METRICS_TOKEN} comes from the admission's current settings, so a reload changes it too. */
+    public Metrics(JobStore store, Clock clock, Admission admission) {
         this.store = store;
         this.clock = clock;
         this.admission = admission;
-        this.tokenDigest = metricsToken == null ? null : sha256(metricsToken);
     }
 
     /** Records one finished request; called by Javalin's request logger, after the status is final. */
@@ -113,6 +111,8 @@ public final class Metrics {
      */
     private boolean allowed(Context ctx) {
         String header = ctx.header("Authorization");
+        String metricsToken = admission.config().metricsToken();
+        byte[] tokenDigest = metricsToken == null ? null : sha256(metricsToken);
         if (header != null && tokenDigest != null) {
             var m = BEARER.matcher(header);
             if (m.matches() && MessageDigest.isEqual(tokenDigest, sha256(m.group(1)))) {

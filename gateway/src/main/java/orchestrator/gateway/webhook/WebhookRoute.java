@@ -9,6 +9,7 @@ import io.javalin.http.Handler;
 import java.io.IOException;
 import java.time.Clock;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -43,10 +44,10 @@ public final class WebhookRoute implements Handler {
     // trailing tokens after the JSON value ("{} junk") are an error, not silently ignored
     private static final ObjectReader READER = Json.mapper().reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
+    /** Read at start for what only a restart changes (the body cap, which Jetty enforces too). */
     private final GatewayConfig config;
     private final Admission admission;
     private final JobSpecParser parser;
-    private final Set<String> projects;
     private final JobStore store;
     private final Consumer<Integer> answered;
     private final Clock clock;
@@ -61,7 +62,6 @@ public final class WebhookRoute implements Handler {
         this.config = config;
         this.admission = admission;
         this.parser = core.agents().parser();
-        this.projects = Set.copyOf(core.projects().keySet());
         this.store = store;
         this.answered = answered;
     }
@@ -87,6 +87,9 @@ public final class WebhookRoute implements Handler {
         Admission.Caller caller = admission.admit(ctx, Admission.Budget.WEBHOOK);
         ApiToken token = caller.token();
         String client = caller.address();
+        // the projects and secrets of the settings this request was admitted under (a SIGHUP may swap them)
+        GatewayConfig live = caller.config();
+        Set<String> projects = live.projects();
 
         byte[] body;
         try {
@@ -96,7 +99,8 @@ public final class WebhookRoute implements Handler {
             throw new ApiError(400, "invalid_body", "the body could not be read: it ended before its declared length"
                     + " or its chunked framing is malformed").withHeader("Connection", "close");
         }
-        if (!isJson(ctx.header("Content-Type"))) {
+        String contentType = ctx.header("Content-Type");
+        if (!isJson(contentType) && !(isForm(contentType) && looksLikeJson(body))) {
             throw new ApiError(415, "unsupported_media_type", "send the job as Content-Type: application/json");
         }
         JsonNode node = readJson(body);
@@ -115,7 +119,7 @@ public final class WebhookRoute implements Handler {
         // on the project named inside the body. It is computed over the raw bytes as received, so parsing first
         // changes nothing about what is verified; a request for a signed project is refused before anything
         // is stored or any idempotency key is looked up.
-        String replayKey = config.signatures().verify(project, body, new RequestSignatures.Presented(
+        String replayKey = live.signatures().verify(project, body, new RequestSignatures.Presented(
                 ctx.header(RequestSignatures.HEADER), ctx.header(RequestSignatures.V1_HEADER),
                 ctx.header(RequestSignatures.TIMESTAMP_HEADER)), clock.instant());
         if (replayKey != null) {
@@ -152,6 +156,10 @@ public final class WebhookRoute implements Handler {
         answer.put("status", e.state().wire());
         answer.put("status_url", "/jobs/" + e.jobId());
         answer.put("project", e.project());
+        List<String> ignored = JobSpecParser.ignoredFields(node);
+        if (!ignored.isEmpty()) {
+            answer.put("ignored_fields", ignored);
+        }
         // Written straight to the servlet response with its length: Javalin's result stream would be
         // copied through a fresh 8 KB buffer, half of all the garbage of a busy gateway.
         byte[] json = Json.write(answer).getBytes(java.nio.charset.StandardCharsets.UTF_8);
@@ -194,6 +202,31 @@ public final class WebhookRoute implements Handler {
         String type = (semi < 0 ? contentType : contentType.substring(0, semi)).strip().toLowerCase(Locale.ROOT);
         return type.equals("application/json")
                 || type.startsWith("application/") && type.endsWith("+json") && type.length() > "application/+json".length();
+    }
+
+    /**
+     * {@code curl -d @job.json} sends {@code application/x-www-form-urlencoded} unless told otherwise, and the
+     * prototype read the body as JSON whatever its type, so its users' scripts do exactly that. Such a body
+     * is taken as JSON when it is a JSON object or array (a real form, {@code a=1&b=2}, never starts so);
+     * anything else keeps its 415.
+     */
+    static boolean isForm(String contentType) {
+        if (contentType == null) {
+            return false;
+        }
+        int semi = contentType.indexOf(';');
+        return (semi < 0 ? contentType : contentType.substring(0, semi)).strip().toLowerCase(Locale.ROOT)
+                .equals("application/x-www-form-urlencoded");
+    }
+
+    static boolean looksLikeJson(byte[] body) {
+        for (byte b : body) {
+            if (b == ' ' || b == '\t' || b == '\r' || b == '\n') {
+                continue;
+            }
+            return b == '{' || b == '[';
+        }
+        return false;
     }
 
     private static String scopeList(ApiToken token) {
