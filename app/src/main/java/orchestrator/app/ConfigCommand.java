@@ -1,16 +1,25 @@
 package orchestrator.app;
 
+import java.util.List;
 import java.util.Locale;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import orchestrator.core.config.CoreConfig;
 import orchestrator.core.config.Env;
+import orchestrator.core.config.PrototypeNames;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
+/**
+ * {@code config check}: every setting the processes read, its effective value and where it comes from
+ * (default, file, env), secrets masked; then the prototype's variables that have no effect, and the
+ * variables nothing reads, each with the nearest name that is read.
+ */
 @Command(name = "config", mixinStandardHelpOptions = true,
-        description = "config check: validate the configuration and print every setting, secrets masked.")
+        description = "config check: validate the configuration and print every setting with its source, secrets masked.")
 final class ConfigCommand implements Callable<Integer> {
     private static final Pattern SECRET = Pattern.compile(".*(TOKEN|SECRET|KEY|PASSWORD).*");
 
@@ -27,17 +36,52 @@ final class ConfigCommand implements Callable<Integer> {
         }
         Env env = ctx.env();
         ctx.start(env, null);
-        CoreConfig core = AllSettings.from(env).core();
-        for (String name : env.namesRead()) {
-            String v = env.get(name);
-            String shown = v == null ? "(default)" : !SECRET.matcher(name.toUpperCase(Locale.ROOT)).matches() ? v
-                    : name.equals("WEBHOOK_TOKENS") ? maskKeys(v) : "****";
-            System.out.println(name + "=" + shown);
+        AllSettings settings = AllSettings.from(env);
+        CoreConfig core = settings.core();
+        Set<String> read = env.namesRead();
+        int width = read.stream().mapToInt(String::length).max().orElse(0);
+        for (String name : read) {
+            Env.Source source = env.source(name);
+            String v = source == Env.Source.DEFAULT ? env.defaultOf(name) : env.get(name);
+            String shown = v == null ? "" : source == Env.Source.DEFAULT ? v : shown(name, v);
+            System.out.println(pad(name + "=" + shown, width + 24) + " # " + source.name().toLowerCase(Locale.ROOT)
+                    + (source == Env.Source.DEFAULT && v == null ? " (unset)" : ""));
         }
         System.out.println("# effective: ORCH_HOME=" + core.home() + " database=" + core.databasePath()
+                + " artifacts=" + core.artifactsDir() + " workspaces=" + core.workspacesDir()
                 + " agents=" + core.agents().names() + " real_cli=" + core.agents().realCli());
-        System.out.println("configuration OK");
+        if (settings.runner().sandboxUnavailable()) {
+            System.out.println("# warning: SANDBOX=1 but SANDBOX_WRAPPER is not set: agent steps of jobs whose policy.sandbox"
+                    + " is true fail with error policy (simulated steps still run)");
+        }
+        for (String name : PrototypeNames.set(env)) {
+            System.out.println("# no effect: " + name + " (" + env.source(name).name().toLowerCase(Locale.ROOT) + "): "
+                    + PrototypeNames.WITHOUT_EFFECT.get(name));
+        }
+        Set<String> known = new TreeSet<>(read);
+        known.addAll(PrototypeNames.WITHOUT_EFFECT.keySet());
+        List<UnknownNames.Unknown> unknown = UnknownNames.find(env, known);
+        for (UnknownNames.Unknown u : unknown) {
+            System.out.println("# unknown variable, nothing reads it: " + u);
+        }
+        System.out.println(unknown.isEmpty() ? "configuration OK" : "configuration OK, but " + unknown.size()
+                + " unknown variable" + (unknown.size() == 1 ? "" : "s") + " (see above)");
         return 0;
+    }
+
+    private static String pad(String s, int width) {
+        return s.length() >= width ? s : s + " ".repeat(width - s.length());
+    }
+
+    static String shown(String name, String v) {
+        if (name.equals("DATABASE_URL") && v.contains("@")) {
+            // a PostgreSQL URL may carry user:password@ — the host and database stay readable
+            return v.replaceFirst("//[^@/]*@", "//****@");
+        }
+        if (!SECRET.matcher(name.toUpperCase(Locale.ROOT)).matches()) {
+            return v;
+        }
+        return name.equals("WEBHOOK_TOKENS") ? maskKeys(v) : "****";
     }
 
     /** A token list keeps its scopes (tok-a=p1|p2) but not the tokens, which are the keys. */

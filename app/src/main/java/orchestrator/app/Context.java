@@ -33,6 +33,9 @@ final class Context {
             }
         }
         Logging.configure(env, logFile);
+        if (logName != null) {
+            warnAboutPrototypeNames(env);
+        }
         return core;
     }
 
@@ -48,13 +51,40 @@ final class Context {
         }
     }
 
-    /** SIGHUP for a process with a runner: settings and agents for the jobs it leases next; running jobs keep theirs. */
-    void reload(orchestrator.runner.Runner runner) {
+    /**
+     * The one start-up warning of a serving process about the prototype's variables that do nothing here
+     * (DESIGN §5: its env file starts us unchanged, so they are no error, but they must not pass unmentioned).
+     */
+    static void warnAboutPrototypeNames(Env env) {
+        String warning = orchestrator.core.config.PrototypeNames.warning(env);
+        if (warning != null) {
+            org.slf4j.LoggerFactory.getLogger(Context.class).warn("{}", warning);
+        }
+    }
+
+    /**
+     * SIGHUP: re-reads the configuration and swaps it into the runner (settings, agents, projects for the jobs
+     * it leases next; running jobs keep theirs) and the gateway (tokens, scopes, secrets, projects, limits).
+     * Everything is read and checked before anything is swapped: a bad new file changes nothing and says why.
+     *
+     * @param runner  null in a process without one
+     * @param gateway null in a process without one
+     */
+    void reload(orchestrator.runner.Runner runner, orchestrator.gateway.GatewayServer gateway) {
         org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Context.class);
         try {
             Env fresh = env();
-            runner.reload(orchestrator.runner.RunnerConfig.from(fresh), orchestrator.core.agent.AgentCatalog.from(fresh));
-            log.info("configuration reloaded (SIGHUP)");
+            CoreConfig core = CoreConfig.from(fresh);
+            orchestrator.runner.RunnerConfig runnerConfig = runner == null ? null : orchestrator.runner.RunnerConfig.from(fresh);
+            orchestrator.gateway.GatewayConfig gatewayConfig = gateway == null ? null : orchestrator.gateway.GatewayConfig.from(fresh, core);
+            if (runner != null) {
+                runner.reload(runnerConfig, core.agents(), core.projects());
+            }
+            if (gateway != null) {
+                gateway.reload(gatewayConfig);
+            }
+            warnAboutPrototypeNames(fresh);
+            log.info("configuration reloaded (SIGHUP){}{}", runner != null ? ": runner" : "", gateway != null ? (runner != null ? " and gateway" : ": gateway") : "");
         } catch (orchestrator.core.OrchestratorException e) {
             log.error("SIGHUP: the new configuration is invalid, keeping the old one: {}", e.getMessage());
         }

@@ -60,6 +60,7 @@ final class DoctorCommand implements Callable<Integer> {
         folders(core);
         store(core);
         agents(core);
+        minVersions(settings.runner());
         port(settings.gateway().host(), settings.gateway().port());
         tokens(env, settings.gateway().devMode());
         envFile();
@@ -157,6 +158,24 @@ final class DoctorCommand implements Callable<Integer> {
                 ok("agents", "agent " + a.name() + ": " + resolved + " " + version + (real ? "" : " (simulated while ENABLE_REAL_CLI=0)"));
             }
         }
+    }
+
+    /** MIN_BINARY_VERSIONS: each named binary that is installed must be at least its version. */
+    private void minVersions(orchestrator.runner.RunnerConfig runner) {
+        orchestrator.runner.VersionCheck check = new orchestrator.runner.VersionCheck();
+        runner.minVersions().forEach((name, min) -> {
+            Path bin = onPath(name);
+            if (bin == null) {
+                ok("versions", name + " (at least " + min + " by MIN_BINARY_VERSIONS) is not on PATH");
+                return;
+            }
+            String refused = check.refusal(bin, runner.minVersions());
+            if (refused == null) {
+                ok("versions", name + " " + orchestrator.runner.VersionCheck.version(bin).version() + " >= " + min);
+            } else {
+                fail("versions", refused);
+            }
+        });
     }
 
     private static Path onPath(String binary) {

@@ -28,7 +28,7 @@ final class GatewayCommand implements Callable<Integer> {
         GatewayServer gateway = new GatewayServer(config, core, store, ctx.clock);
         int port = gateway.start();
         log.info("orchestrator {} gateway ready: http://{}:{}", Main.VERSION, config.host(), port);
-        Lifecycle.awaitShutdown(List.of(gateway::close, store::close));
+        Lifecycle.awaitShutdown(List.of(gateway::close, store::close), () -> ctx.reload(null, gateway));
         return 0;
     }
 }

@@ -39,7 +39,7 @@ final class RunnerCommand implements Callable<Integer> {
         runner.start();
         log.info("orchestrator {} runner {} ready (concurrency {})", Main.VERSION, id, config.concurrency());
         Lifecycle.awaitShutdown(List.of(() -> runner.drain(Duration.ofSeconds(config.drainGraceSec())), store::close),
-                () -> ctx.reload(runner));
+                () -> ctx.reload(runner, null));
         return 0;
     }
 }

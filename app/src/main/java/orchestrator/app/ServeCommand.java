@@ -44,7 +44,7 @@ final class ServeCommand implements Callable<Integer> {
                 () -> runner.drain(Duration.ofSeconds(runnerConfig.drainGraceSec())),
                 gateway::close,
                 store::close),
-                () -> ctx.reload(runner));
+                () -> ctx.reload(runner, gateway));
         return 0;
     }
 }

@@ -37,6 +37,21 @@ class EnvFileTest {
     }
 
     @Test
+    void every_default_shown_in_the_env_file_is_the_default_the_code_uses() throws Exception {
+        Env env = new Env(Map.of("ORCH_HOME", home.toString()));
+        AllSettings.from(env);
+        Map<String, String> wrong = new java.util.TreeMap<>();
+        for (String line : Files.readAllLines(DeployTemplatesTest.DEPLOY.resolve("orchestrator.env"))) {
+            Matcher m = VARIABLE.matcher(line.strip());
+            // an empty value is documented in words (a derived default such as $ORCH_HOME/logs, or none)
+            if (m.matches() && !m.group(2).isEmpty() && !m.group(2).equals(env.defaultOf(m.group(1)))) {
+                wrong.put(m.group(1), "file says " + m.group(2) + ", code uses " + env.defaultOf(m.group(1)));
+            }
+        }
+        assertThat(wrong).as("defaults in deploy/orchestrator.env that are not the code's").isEmpty();
+    }
+
+    @Test
     void every_documented_default_is_a_value_the_configuration_accepts() throws Exception {
         Map<String, String> values = new java.util.HashMap<>();
         for (String line : Files.readAllLines(DeployTemplatesTest.DEPLOY.resolve("orchestrator.env"))) {

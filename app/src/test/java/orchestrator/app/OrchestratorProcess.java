@@ -37,8 +37,22 @@ final class OrchestratorProcess implements AutoCloseable {
         return launch(cmd, outputFile, env);
     }
 
+    /** As {@link #start}, in {@code workdir}: for env files with relative paths, as operators write them. */
+    static OrchestratorProcess startIn(Path workdir, Path outputFile, Map<String, String> env, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("java", "-Xmx256m", "-jar", JAR.toString()));
+        cmd.addAll(List.of(args));
+        return launch(cmd, outputFile, env, workdir);
+    }
+
     private static OrchestratorProcess launch(List<String> cmd, Path outputFile, Map<String, String> env) throws IOException {
+        return launch(cmd, outputFile, env, null);
+    }
+
+    private static OrchestratorProcess launch(List<String> cmd, Path outputFile, Map<String, String> env, Path workdir) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(cmd);
+        if (workdir != null) {
+            pb.directory(workdir.toFile());
+        }
         pb.environment().keySet().removeIf(k -> k.startsWith("WEBHOOK_") || k.startsWith("ORCH_") || k.startsWith("HTTP_"));
         pb.environment().putAll(env);
         pb.redirectErrorStream(true);
@@ -78,6 +92,22 @@ final class OrchestratorProcess implements AutoCloseable {
 
     boolean isAlive() {
         return process.isAlive();
+    }
+
+    /** SIGHUP, as {@code systemctl reload} sends it. */
+    void hangup() throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-HUP", Long.toString(process.pid())).inheritIO().start();
+        if (kill.waitFor() != 0) {
+            throw new AssertionError("kill -HUP " + process.pid() + " failed");
+        }
+    }
+
+    /** Waits for the process to end by itself (a short command); its exit code. */
+    int awaitExit(Duration timeout) throws InterruptedException {
+        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new AssertionError("process did not exit within " + timeout + ":\n" + output());
+        }
+        return process.exitValue();
     }
 
     /** SIGKILL: the process gets no chance to clean up. */

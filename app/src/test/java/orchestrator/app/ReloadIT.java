@@ -1,0 +1,59 @@
+package orchestrator.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** SIGHUP reloads the gateway of a running `serve`: a new token works, the old one stops; a bad file changes nothing. */
+class ReloadIT {
+    private static final String OLD = "old-token-0123456789abcdef0123";
+    private static final String NEW = "new-token-0123456789abcdef0123";
+
+    @TempDir
+    Path home;
+
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    private int post(String base, String token) {
+        try {
+            return http.send(HttpRequest.newBuilder(URI.create(base + "/webhook")).header("Authorization", "Bearer " + token)
+                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"goal\": \"g\"}")).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode();
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void sighup_swaps_the_gateways_tokens_and_a_bad_file_keeps_the_old_settings() throws Exception {
+        Path file = home.resolve("orchestrator.env");
+        Files.writeString(file, "ORCH_HOME=" + home + "\nHTTP_PORT=0\nWEBHOOK_TOKEN=" + OLD + "\n");
+        try (OrchestratorProcess serve = OrchestratorProcess.start(home.resolve("serve.out"), Map.of(), "serve", "--config", file.toString())) {
+            String base = "http://127.0.0.1:" + serve.awaitOutput("ready: http://127\\.0\\.0\\.1:(\\d+)", Duration.ofSeconds(120));
+            assertThat(post(base, OLD)).isEqualTo(202);
+            assertThat(post(base, NEW)).isEqualTo(403);
+
+            Files.writeString(file, "ORCH_HOME=" + home + "\nHTTP_PORT=0\nWEBHOOK_TOKEN=" + NEW + "\n");
+            serve.hangup();
+            Waits.until("the new token to be accepted", Duration.ofSeconds(20), () -> post(base, NEW) == 202);
+            assertThat(post(base, OLD)).as("the old token after the reload").isEqualTo(403);
+            assertThat(serve.output()).contains("configuration reloaded (SIGHUP): runner and gateway");
+
+            Files.writeString(file, "ORCH_HOME=" + home + "\nHTTP_PORT=0\nWEBHOOK_TOKEN=" + OLD + "\nWEBHOOK_RATE_LIMIT_MAX_REQUESTS=lots\n");
+            serve.hangup();
+            serve.awaitOutput("SIGHUP: the new configuration is invalid, keeping the old one: WEBHOOK_RATE_LIMIT_MAX_REQUESTS", Duration.ofSeconds(20));
+            assertThat(post(base, NEW)).as("the bad file changed nothing").isEqualTo(202);
+            assertThat(post(base, OLD)).isEqualTo(403);
+            assertThat(serve.terminate(Duration.ofSeconds(30))).isZero();
+        }
+    }
+}
