@@ -136,7 +136,7 @@ public final class Runner implements AutoCloseable {
         RunnerContext old = context;
         CoreConfig c = old.core();
         CoreConfig next = new CoreConfig(c.home(), c.databasePath(), c.leaseTtl(), c.maxLeaseAttempts(), newAgents,
-                c.projects(), c.logsDir());
+                c.projects(), c.logsDir(), c.runnerStaleAfter());
         context = context(newConfig, next);
         log.info("runner {} reloaded its configuration: concurrency {} -> {}, {} agents", runnerId,
                 old.config().concurrency(), newConfig.concurrency(), newAgents.names().size());
