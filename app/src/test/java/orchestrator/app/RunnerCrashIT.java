@@ -69,4 +69,45 @@ class RunnerCrashIT {
             assertThat(store.find(id).orElseThrow().state()).isEqualTo(JobState.SUCCEEDED);
         }
     }
+
+    /**
+     * The job of a SIGKILLed runner ends without being leased again (cancelled meanwhile, or out of lease
+     * attempts): no runner would run its step again, so only the orphan sweep of another runner on the
+     * host can end the step's processes.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"cancelled", "lease_lost"})
+    void no_process_of_a_killed_runners_job_survives_its_cancel_or_lease_lost(String ending) throws Exception {
+        Path started = home.resolve("started");
+        Path agents = home.resolve("agents.json");
+        // the step forks a grandchild in a session of its own, as a CLI's helper would, then hangs
+        Files.writeString(agents, Json.write(Map.of("hangs", Map.of("type", "command", "argv", List.of("sh", "-c",
+                "setsid sleep 600 & touch " + started + "; exec sleep 600")))));
+        Map<String, String> env = Map.of("ORCH_HOME", home.toString(), "AGENTS_FILE", agents.toString(),
+                "RUNNER_CONCURRENCY", "1", "LEASE_TTL_SEC", "3", "MAX_LEASE_ATTEMPTS", "1");
+        CoreConfig core = CoreConfig.from(new Env(env));
+        try (SqliteJobStore store = new SqliteJobStore(core.databasePath(), Clock.systemUTC(), core.leaseTtl(), core.maxLeaseAttempts())) {
+            String id = store.enqueue(new NewJob(core.agents().parser().parse(Json.parse(
+                    "{\"goal\":\"g\",\"steps\":[{\"step_id\":\"s1\",\"agent\":\"hangs\",\"prompt\":\"x\",\"timeout_sec\":900}]}")),
+                    Source.of("api"), "test")).jobId();
+            try (OrchestratorProcess first = OrchestratorProcess.start(home.resolve("r1.out"), env, "runner", "--instance", "1")) {
+                Waits.until("the step to start", Duration.ofSeconds(60), () -> Files.exists(started));
+                first.kill();
+            }
+            assertThat(ProcessScan.withEnv("ORCH_JOB_ID=" + id)).as("the dead runner's step and its grandchild").hasSizeGreaterThanOrEqualTo(2);
+            if (ending.equals("cancelled")) {
+                assertThat(store.cancel(id, "op").state()).isEqualTo(JobState.RUNNING); // requested; nobody sees it
+            }
+            try (OrchestratorProcess second = OrchestratorProcess.start(home.resolve("r2.out"), env, "runner", "--instance", "2")) {
+                Waits.until("the job to end " + ending, Duration.ofSeconds(60), () -> store.find(id).orElseThrow().state().isFinal());
+                JobView v = store.find(id).orElseThrow();
+                assertThat(v.errorCode()).isEqualTo(ending);
+                Waits.until("no process of job " + id + " left", Duration.ofSeconds(30), () -> ProcessScan.withEnv("ORCH_JOB_ID=" + id).isEmpty());
+                // the sweep records what it killed once the kill rounds are over
+                Waits.until("the kill to be in the audit trail", Duration.ofSeconds(10), () -> store.events(id).stream()
+                        .anyMatch(e -> e.reason() != null && e.reason().startsWith("killed ") && e.reason().contains("left by runner")));
+                assertThat(second.terminate(Duration.ofSeconds(30))).isZero();
+            }
+        }
+    }
 }

@@ -82,6 +82,8 @@ final class JobRun implements Runnable {
     /** The job's context window as it grows, and its state.json; set when the steps start. */
     private Conversation conversation;
     private RunState state;
+    /** Artifact files (relative names) in which a secret value was found and masked: the secrets_check. */
+    private final List<String> secretsFound = new ArrayList<>();
     /** Each step's latest result, in the order they ended, earlier runs of a resumed job first. */
     private final Map<String, StepResult> results = new LinkedHashMap<>();
     private Instant runStartedAt;
@@ -511,10 +513,12 @@ final class JobRun implements Runnable {
         }
         Integer turnsLeft = budget.maxTurns() == null ? null : budget.maxTurns() - usage.turns();
         StepContext sc = new StepContext(promptFile, ws.dir(), lease.jobId(), step.stepId(), artifacts.root());
-        Invocation inv = AgentLaunch.invocation(def, sc, new StepOptions(step.allowedTools(), turnsLeft, resumeSession));
+        Double costLeft = budget.maxCostUsd() == null ? null : budget.maxCostUsd() - usage.costUsd();
+        Invocation inv = AgentLaunch.invocation(def, sc, new StepOptions(step.allowedTools(), turnsLeft, resumeSession, costLeft));
         Map<String, String> env = new HashMap<>(ctx.childEnv());
         env.putAll(inv.env());
         env.put(StepProcess.JOB_ID_VARIABLE, lease.jobId());
+        env.put(StepProcess.LEASE_VARIABLE, OrphanSweep.leaseValue(Runner.storeTag(ctx.core()), ctx.runnerId(), lease.jobId()));
         env.put("ORCH_STEP_ID", step.stepId());
         String refused = refusedBinary(inv.argv().get(0));
         if (refused != null) {
@@ -664,6 +668,14 @@ final class JobRun implements Runnable {
             }
         }
         writeJobLogs(steps);
+        scanArtifactsForSecrets();
+        if (!secretsFound.isEmpty()) {
+            String msg = "a secret value (SENSITIVE_ENV_VARS) was found and masked in " + String.join(", ", secretsFound);
+            log.warn("secrets_check failed: {}", msg);
+            if (ctx.config().policy().failOnSecrets() && outcome.state() == JobState.SUCCEEDED) {
+                outcome = Outcome.failed("secrets_check", msg, null, 0, 0, 0);
+            }
+        }
         boolean changed = Files.size(artifacts.file("patch.diff")) > 0;
         Map<String, Object> result = jobResult(steps, outcome, changed, finishedAt);
         JobArtifacts.writeAtomically(artifacts.file("report.md"), redact(jobReport(result, steps, outcome)));
@@ -693,7 +705,43 @@ final class JobRun implements Runnable {
         String clean = redactor.redact(text);
         if (!clean.equals(text)) {
             JobArtifacts.writeAtomically(file, clean.getBytes(StandardCharsets.ISO_8859_1));
-            log.warn("masked secrets in {}", artifacts.root().relativize(file));
+            String name = artifacts.root().relativize(file).toString();
+            log.warn("masked secrets in {}", name);
+            if (redactor.holdsSecretValue(text) && !secretsFound.contains(name)) {
+                secretsFound.add(name);
+            }
+        }
+    }
+
+    /** Files bigger than this are not scanned for secrets (an agent's build output, say); noted in the log. */
+    static final long SECRETS_SCAN_MAX_BYTES = 64L * 1024 * 1024;
+
+    /**
+     * The prototype's {@code secrets_check}: every file in the job's artifact folder (the agent may have
+     * written files of its own there) is masked in place, so that what the gateway serves holds no secret,
+     * and each file that held a secret value is remembered for the job's verdict. Links are skipped: they
+     * are not the job's files and are never served.
+     */
+    private void scanArtifactsForSecrets() throws IOException {
+        List<Path> files = new ArrayList<>();
+        Files.walkFileTree(artifacts.root(), new java.nio.file.SimpleFileVisitor<>() {
+            @Override
+            public java.nio.file.FileVisitResult visitFile(Path f, java.nio.file.attribute.BasicFileAttributes attrs) {
+                if (attrs.isRegularFile() && !f.getFileName().toString().startsWith(".")) {
+                    files.add(f);
+                }
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+        });
+        for (Path f : files) {
+            if (!JobArtifacts.plainFile(f)) {
+                continue;
+            }
+            if (Files.size(f) > SECRETS_SCAN_MAX_BYTES) {
+                log.warn("{} is larger than {} bytes and was not scanned for secrets", artifacts.root().relativize(f), SECRETS_SCAN_MAX_BYTES);
+                continue;
+            }
+            redactFile(f);
         }
     }
 
@@ -726,6 +774,7 @@ final class JobRun implements Runnable {
         result.put("finished_at", finishedAt.toString());
         result.put("summary", finalMessage != null ? finalMessage : outcome.errorMessage() == null ? "" : outcome.errorMessage());
         result.put("change_status", changed ? "changed" : "no_changes");
+        result.put("secrets_check", secretsFound.isEmpty() ? "passed" : "failed");
         result.put("artifacts", StepResult.artifacts(""));
         Map<String, Object> metrics = new LinkedHashMap<>();
         metrics.put("duration_ms", Math.max(0, finishedAt.toEpochMilli() - startedAt.toEpochMilli()));

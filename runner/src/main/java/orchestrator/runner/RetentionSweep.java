@@ -79,6 +79,10 @@ final class RetentionSweep {
                     continue;
                 }
                 deleteTree(dir);
+                Path snapshots = orchestrator.runner.workspace.Workspaces.snapshotDir(root, id);
+                if (what.equals("workspace") && Files.isDirectory(snapshots, LinkOption.NOFOLLOW_LINKS)) {
+                    deleteTree(snapshots);
+                }
                 deleted++;
                 store.audit(id, actor, "retention: deleted the " + what + " folder (" + variable + " " + ttlSec + ")");
                 log.info("deleted the {} folder of job {} (ended {}, {} {} s)", what, id, v.finishedAt(), variable, ttlSec);

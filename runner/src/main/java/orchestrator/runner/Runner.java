@@ -53,6 +53,8 @@ public final class Runner implements AutoCloseable {
     static final long CALLBACK_POLL_MS = 500;
     /** Retention sweeps: once at start, then every 10 minutes plus up to 10 % jitter. */
     static final long RETENTION_EVERY_MS = 10 * 60 * 1000;
+    /** How often each runner looks for step processes that no live lease owns ({@link OrphanSweep}). */
+    static final long ORPHAN_SWEEP_MS = 5_000;
     private static final long MIN_BACKOFF_MS = 100;
     private static final long MAX_BACKOFF_MS = 5_000;
     /** close(): how long running jobs may finish before they are killed and released. */
@@ -82,6 +84,7 @@ public final class Runner implements AutoCloseable {
     private Thread heartbeatThread;
     private Thread callbackThread;
     private Thread retentionThread;
+    private Thread orphanThread;
     /** Counted down by drain: ends the callback and retention loops. */
     private final CountDownLatch backgroundStop = new CountDownLatch(1);
     private final CallbackSender callbacks;
@@ -178,6 +181,15 @@ public final class Runner implements AutoCloseable {
                     }
                     return false;
                 });
+        OrphanSweep orphans = new OrphanSweep(store, storeTag(core), runnerId, running::containsKey);
+        orphanThread = background("orphans", () -> ORPHAN_SWEEP_MS, () -> {
+            try {
+                orphans.sweep();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return false;
+        });
         log.info("runner {} started: concurrency {}, lease ttl {} s", runnerId, context.config().concurrency(), core.leaseTtl().toSeconds());
         warnIfNetworkUnenforced(context.config());
     }
@@ -286,6 +298,11 @@ public final class Runner implements AutoCloseable {
             store.release(lease, "runner " + runnerId + " stopping");
             throw e;
         }
+    }
+
+    /** The tag of this installation's store in its step processes' {@code ORCH_LEASE}. */
+    static String storeTag(orchestrator.core.config.CoreConfig core) {
+        return OrphanSweep.storeTag(core.databasePath().toAbsolutePath().normalize().toString());
     }
 
     // ------------------------------------------------------------------ callbacks, retention
@@ -404,6 +421,7 @@ public final class Runner implements AutoCloseable {
         backgroundStop.countDown();
         join(callbackThread);
         join(retentionThread);
+        join(orphanThread);
         workers.shutdownNow();
         log.info("runner {} drained", runnerId);
     }

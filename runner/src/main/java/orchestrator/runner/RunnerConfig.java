@@ -48,9 +48,11 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
      * @param sandbox         {@code SANDBOX}: when true the wrapper is required, and wraps the jobs whose
      *                        {@code policy.sandbox} is true; when false the wrapper (if set) wraps every step
      * @param network         {@code NETWORK_POLICY}: {@code deny} or {@code allow}
+     * @param failOnSecrets   {@code SECRETS_CHECK}: {@code fail} (default) fails a job whose artifacts held a
+     *                        secret value, as the prototype's {@code secrets_check} did; {@code redact} only masks it
      */
-    public record StepPolicy(List<String> allowedBinaries, boolean sandbox, String network) {
-        public static final StepPolicy DEFAULT = new StepPolicy(List.of(), false, "deny");
+    public record StepPolicy(List<String> allowedBinaries, boolean sandbox, String network, boolean failOnSecrets) {
+        public static final StepPolicy DEFAULT = new StepPolicy(List.of(), false, "deny", true);
 
         public StepPolicy {
             allowedBinaries = List.copyOf(allowedBinaries);
@@ -151,13 +153,17 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
         if (!network.equals("deny") && !network.equals("allow")) {
             throw new ConfigException("NETWORK_POLICY", "must be deny or allow, got '" + network + "'");
         }
+        String secretsCheck = env.string("SECRETS_CHECK", "fail").toLowerCase(java.util.Locale.ROOT);
+        if (!secretsCheck.equals("fail") && !secretsCheck.equals("redact")) {
+            throw new ConfigException("SECRETS_CHECK", "must be fail or redact, got '" + secretsCheck + "'");
+        }
         long artifactsTtl = env.longValue("ARTIFACTS_TTL_SEC", DEFAULT_ARTIFACTS_TTL_SEC, 0, 100L * 365 * 86_400);
         long workspacesTtl = env.longValue("WORKSPACES_TTL_SEC", DEFAULT_WORKSPACES_TTL_SEC, 0, 100L * 365 * 86_400);
         String secret = env.get("CALLBACK_HMAC_SECRET");
         int maxAttempts = env.integer("CALLBACK_MAX_ATTEMPTS", DEFAULT_CALLBACK_MAX_ATTEMPTS, 1, 100);
         boolean allowPrivate = env.bool("CALLBACK_ALLOW_PRIVATE", false);
         return new RunnerConfig(concurrency, allow, sensitive, idle, grace, dailyCost, dailyCalls, wrapper,
-                new StepPolicy(binaries, sandbox, network), new Retention(artifactsTtl, workspacesTtl),
+                new StepPolicy(binaries, sandbox, network, secretsCheck.equals("fail")), new Retention(artifactsTtl, workspacesTtl),
                 new Callbacks(secret, maxAttempts, allowPrivate));
     }
 

@@ -68,4 +68,91 @@ class HostileAgentTest {
             assertThat(logs).doesNotContain("TOPSECRET").contains("not copied: the step's log was replaced by a link");
         }
     }
+
+    @Test
+    void git_configuration_an_agent_sets_in_its_workspace_never_runs_as_the_runner() throws Exception {
+        Path outside = Files.createDirectories(tmp.resolve("outside"));
+        Path repo = RunnerFixture.gitProject(tmp.resolve("repo"), Map.of("README.md", "hello\n"));
+        // every hook git offers the runner's own commands (snapshot add -A, diff, read-tree, apply):
+        // fsmonitor, hooks, a clean/smudge filter and a textconv driver on every file, and an external diff
+        String evil = "cd {workdir}; O=$OUT;"
+                + " git config core.fsmonitor \"touch $O/fsmonitor; false\";"
+                + " git config filter.evil.clean \"touch $O/clean; cat\"; git config filter.evil.smudge \"touch $O/smudge; cat\";"
+                + " git config filter.evil.required true;"
+                + " git config diff.evil.textconv \"touch $O/textconv; cat\"; git config diff.external \"touch $O/external\";"
+                + " mkdir -p .git/hooks; for h in post-index-change pre-commit post-checkout; do"
+                + "   printf '#!/bin/sh\\ntouch %s/hook-%s\\n' \"$O\" $h > .git/hooks/$h; chmod +x .git/hooks/$h; done;"
+                + " printf '* filter=evil diff=evil\\n' > .gitattributes; echo changed > README.md; echo new > added.txt; echo done";
+        String agents = Json.write(Map.of("evil", Map.of("type", "command", "argv", java.util.List.of("sh", "-c", evil),
+                "env", Map.of("OUT", outside.toString()))));
+        try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of("PROJECT_ALIASES", "proj=" + repo)).start()) {
+            String id = f.enqueue("{\"goal\": \"g\", \"project_id\": \"proj\", \"artifact_handoff\": \"patch_first\", \"steps\": ["
+                    + "{\"step_id\": \"s1\", \"agent\": \"evil\", \"prompt\": \"p\"},"
+                    + "{\"step_id\": \"s2\", \"agent\": \"evil\", \"prompt\": \"p\", \"apply_patches_from\": [\"s1\"]}]}");
+            JobView v = f.awaitFinal(id, FINISH);
+            assertThat(v.state()).as(v.errorMessage()).isEqualTo(JobState.SUCCEEDED);
+            try (Stream<Path> files = Files.list(outside)) {
+                assertThat(files.map(p -> p.getFileName().toString())).as("commands the agent's git config ran").isEmpty();
+            }
+            String patch = Files.readString(f.artifacts(id).resolve("steps/s1/patch.diff"));
+            assertThat(patch).contains("+changed", "+new", "+* filter=evil diff=evil");
+            // the runner's git folder is outside the workspace
+            assertThat(f.core.workspacesDir().resolve(".snapshots").resolve(id)).isDirectory();
+        }
+    }
+
+    private static final String TOKEN = "tok-9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+    private static final String PEM = "-----BEGIN TEST PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEA\nAkEAq7BFUpkGp3+XQgtpKmj+Il9ls0QnCsmjFxGQj0iM\n-----END TEST PRIVATE KEY-----";
+
+    /** An agent that prints its two secrets in every shape and writes them into files the job keeps. */
+    private RunnerFixture leaky(Map<String, String> extra) throws Exception {
+        Path repo = RunnerFixture.gitProject(tmp.resolve("repo"), Map.of("README.md", "hello\n"));
+        String script = "head -c 1048568 /dev/zero | tr '\\0' a; printf '%s\\n' \"$TOK\";"   // the token at column 1,048,568
+                + " head -c 3000000 /dev/zero | tr '\\0' b; printf '%s' \"$TOK\"; head -c 10 /dev/zero | tr '\\0' c; echo;"
+                + " printf '%s\\n' \"$PEM\"; printf '{\"key\": \"%s\"}\\n' \"$(printf '%s' \"$PEM\" | sed ':a;N;$!ba;s/\\n/\\\\n/g')\";"
+                + " printf 'report: %s\\n' \"$TOK\" > {artifacts_dir}/agent-report.txt;"
+                + " printf 'token = %s\\n' \"$TOK\" > {workdir}/config.txt; echo done";
+        String agents = Json.write(Map.of("leaky", Map.of("type", "command", "argv", java.util.List.of("sh", "-c", script),
+                "env", Map.of("TOK", TOKEN, "PEM", PEM))));
+        Map<String, String> env = new java.util.HashMap<>(Map.of("PROJECT_ALIASES", "proj=" + repo, "SENSITIVE_ENV_VARS", "TOK,PEM"));
+        env.putAll(extra);
+        return new RunnerFixture(tmp, agents, env).start();
+    }
+
+    private static final String LEAKY_JOB = "{\"goal\": \"g\", \"project_id\": \"proj\", \"steps\": [{\"step_id\": \"s1\", \"agent\": \"leaky\", \"prompt\": \"p\"}]}";
+
+    @Test
+    void secrets_printed_across_long_lines_or_in_lines_of_a_pem_or_written_to_files_reach_no_artifact_and_fail_the_job() throws Exception {
+        try (RunnerFixture f = leaky(Map.of())) {
+            String id = f.enqueue(LEAKY_JOB);
+            JobView v = f.awaitFinal(id, FINISH);
+            assertThat(v.state()).isEqualTo(JobState.FAILED);
+            assertThat(v.errorCode()).isEqualTo("secrets_check");
+            assertThat(v.errorMessage()).contains("agent-report.txt", "patch.diff").doesNotContain(TOKEN);
+            Path a = f.artifacts(id);
+            String stepLog = Files.readString(a.resolve("steps/s1/logs.txt"));
+            assertThat(stepLog).contains("[REDACTED]", "done").hasSizeGreaterThan(4_000_000);
+            try (Stream<Path> all = Files.walk(a)) {
+                for (Path p : (Iterable<Path>) all.filter(Files::isRegularFile)::iterator) {
+                    String text = Files.readString(p, java.nio.charset.StandardCharsets.ISO_8859_1);
+                    assertThat(text).as(a.relativize(p).toString()).doesNotContain(TOKEN)
+                            .doesNotContain("AkEAq7BFUpkGp3+XQgtpKmj+Il9ls0QnCsmjFxGQj0iM").doesNotContain("MIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEA");
+                }
+            }
+            assertThat(Files.readString(a.resolve("agent-report.txt"))).isEqualTo("report: [REDACTED]\n");
+            assertThat(Files.readString(a.resolve("patch.diff"))).contains("+token = [REDACTED]");
+            assertThat(Json.parse(Files.readString(a.resolve("result.json"))).get("secrets_check").asText()).isEqualTo("failed");
+        }
+    }
+
+    @Test
+    void with_secrets_check_redact_a_leaky_job_is_masked_but_not_failed() throws Exception {
+        try (RunnerFixture f = leaky(Map.of("SECRETS_CHECK", "redact"))) {
+            String id = f.enqueue(LEAKY_JOB);
+            JobView v = f.awaitFinal(id, FINISH);
+            assertThat(v.state()).as(v.errorMessage()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(Files.readString(f.artifacts(id).resolve("agent-report.txt"))).doesNotContain(TOKEN);
+            assertThat(Json.parse(Files.readString(f.artifacts(id).resolve("result.json"))).get("secrets_check").asText()).isEqualTo("failed");
+        }
+    }
 }

@@ -221,7 +221,7 @@ class RunnerPolicyTest {
     }
 
     @Test
-    void a_secret_an_agent_writes_into_a_file_is_masked_in_the_step_and_job_patch() throws Exception {
+    void a_secret_an_agent_writes_into_a_file_is_masked_in_the_step_and_job_patch_and_fails_the_secrets_check() throws Exception {
         Path repo = RunnerFixture.gitProject(tmp.resolve("repo"), Map.of("README.md", "hello\n"));
         String key = "sk-ant-api03-" + "Qq1Ww2Ee3Rr4Tt5Yy6Uu7";
         String agents = "{\"leak\": " + Json.write(Map.of("type", "command",
@@ -230,7 +230,11 @@ class RunnerPolicyTest {
         try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of("PROJECT_ALIASES", "proj=" + repo,
                 "SENSITIVE_ENV_VARS", "MY_TOKEN")).start()) {
             String id = f.enqueue("{\"goal\": \"g\", \"project_id\": \"proj\", \"steps\": [{\"step_id\": \"s1\", \"agent\": \"leak\", \"prompt\": \"p\"}]}");
-            assertThat(f.awaitFinal(id, FINISH).state()).isEqualTo(JobState.SUCCEEDED);
+            // the sensitive value in the patch fails the job's secrets_check; a key-shaped string alone is only masked
+            var v = f.awaitFinal(id, FINISH);
+            assertThat(v.state()).isEqualTo(JobState.FAILED);
+            assertThat(v.errorCode()).isEqualTo("secrets_check");
+            assertThat(v.errorMessage()).contains("steps/s1/patch.diff");
             for (Path p : List.of(f.artifacts(id).resolve("patch.diff"), f.artifacts(id).resolve("steps/s1/patch.diff"))) {
                 String patch = Files.readString(p);
                 assertThat(patch).contains("config.env").contains("+API_KEY=[REDACTED]").contains("+token=[REDACTED]")

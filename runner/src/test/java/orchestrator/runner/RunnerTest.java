@@ -231,7 +231,7 @@ class RunnerTest {
                 }
             }
             // PWD, SHLVL and OLDPWD are set by the shell itself, not inherited
-            Set<String> allowed = Set.of("PATH", "HOME", "AGENT_EXTRA", "ORCH_JOB_ID", "ORCH_STEP_ID", "ORCH_STEP_TOKEN", "ORCH_NETWORK",
+            Set<String> allowed = Set.of("PATH", "HOME", "AGENT_EXTRA", "ORCH_JOB_ID", "ORCH_STEP_ID", "ORCH_STEP_TOKEN", "ORCH_NETWORK", "ORCH_LEASE",
                     "PWD", "SHLVL", "OLDPWD", "_");
             assertThat(allowed).containsAll(names);
             assertThat(names).contains("ORCH_JOB_ID", "ORCH_STEP_ID", "ORCH_STEP_TOKEN", "AGENT_EXTRA", "PATH");

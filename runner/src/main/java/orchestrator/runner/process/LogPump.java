@@ -52,8 +52,10 @@ final class LogPump implements Runnable {
                 lastOutputNanos = System.nanoTime();
                 for (int i = 0; i < n; i++) {
                     line.write(buf[i]);
-                    if (buf[i] == '\n' || line.size() >= MAX_LINE_BYTES) {
+                    if (buf[i] == '\n') {
                         emit();
+                    } else if (line.size() >= MAX_LINE_BYTES) {
+                        emitPiece();
                     }
                 }
                 out.flush();
@@ -76,6 +78,37 @@ final class LogPump implements Runnable {
         }
         String raw = line.toString(StandardCharsets.UTF_8);
         line.reset();
+        write(raw);
+    }
+
+    /**
+     * A line over {@link #MAX_LINE_BYTES}: its head goes out now, cut where no secret spans the cut (a
+     * key printed across the cut would otherwise be masked in neither piece); the rest stays for the
+     * next piece. The raw bytes are cut, so a multi-byte character is never split.
+     */
+    private void emitPiece() throws IOException {
+        byte[] bytes = line.toByteArray();
+        int end = bytes.length;
+        while (end > 0 && (bytes[end - 1] & 0xC0) == 0x80) {
+            end--; // continuation bytes of a character cut at the end
+        }
+        if (end > 0 && (bytes[end - 1] & 0x80) != 0) {
+            end--; // its lead byte
+        }
+        String text = new String(bytes, 0, end, StandardCharsets.UTF_8);
+        int keep = Math.max(redactor.longestSecret(), 256);
+        int cut = text.length() > keep ? redactor.safeCut(text, text.length() - keep) : text.length();
+        if (cut == 0) {
+            cut = text.length(); // one match as long as the line: mask what we have rather than grow forever
+        }
+        String head = text.substring(0, cut);
+        int headBytes = head.getBytes(StandardCharsets.UTF_8).length;
+        line.reset();
+        line.write(bytes, headBytes, bytes.length - headBytes);
+        write(head);
+    }
+
+    private void write(String raw) throws IOException {
         try {
             monitor.line(raw);
         } catch (RuntimeException e) {

@@ -282,6 +282,38 @@ final class ProcessTree {
         return out;
     }
 
+    /** The distinct values of variable {@code name} in the environments of live processes (other than this one). */
+    static java.util.Set<String> envValues(String name) {
+        byte[] prefix = (name + "=").getBytes(StandardCharsets.UTF_8);
+        java.util.Set<String> out = new java.util.HashSet<>();
+        String[] names = PROC.list();
+        if (names == null) {
+            return out;
+        }
+        for (String entry : names) {
+            long pid = pidOf(entry);
+            if (pid < 0 || pid == SELF) {
+                continue;
+            }
+            try {
+                byte[] env = Files.readAllBytes(Path.of("/proc", entry, "environ"));
+                for (int i = 0; i + prefix.length <= env.length; i++) {
+                    if ((i == 0 || env[i - 1] == 0) && java.util.Arrays.equals(env, i, i + prefix.length, prefix, 0, prefix.length)) {
+                        int end = i + prefix.length;
+                        while (end < env.length && env[end] != 0) {
+                            end++;
+                        }
+                        out.add(new String(env, i + prefix.length, end - i - prefix.length, StandardCharsets.UTF_8));
+                        break;
+                    }
+                }
+            } catch (IOException | SecurityException e) {
+                // gone meanwhile, or another user's process
+            }
+        }
+        return out;
+    }
+
     private static boolean contains(byte[] hay, byte[] needle) {
         outer:
         for (int i = 0; i + needle.length <= hay.length; i++) {

@@ -32,13 +32,71 @@ public final class Redactor {
     public Redactor(Collection<String> secretValues) {
         List<String> s = new ArrayList<>();
         for (String v : secretValues) {
-            if (v != null && v.strip().length() >= MIN_SECRET_LENGTH && !s.contains(v.strip())) {
-                s.add(v.strip());
+            if (v == null) {
+                continue;
+            }
+            add(s, v.strip());
+            if (v.strip().contains("\n")) {
+                // a multi-line secret (a PEM key) is printed, and logged, a line at a time: each of its
+                // lines is a secret of its own, and so is the value with its newlines escaped as in JSON
+                add(s, v.strip().replace("\r\n", "\n").replace("\n", "\\n"));
+                for (String line : v.split("\r?\n")) {
+                    add(s, line.strip());
+                }
             }
         }
         // longest first: a secret that contains another must be masked whole
         s.sort(Comparator.comparingInt(String::length).reversed());
         this.secrets = List.copyOf(s);
+    }
+
+    private static void add(List<String> secrets, String v) {
+        if (v.length() >= MIN_SECRET_LENGTH && !secrets.contains(v)) {
+            secrets.add(v);
+        }
+    }
+
+    /** The longest secret value, in chars: a text cut in pieces must keep this much together to mask it. */
+    int longestSecret() {
+        return secrets.isEmpty() ? 0 : secrets.get(0).length();
+    }
+
+    /**
+     * Where a text may be cut so that no secret value nor key shape spans the cut: {@code at}, or the
+     * start of the match that spans it. A piece ends there, and the rest is masked with what follows.
+     */
+    int safeCut(String text, int at) {
+        int cut = at;
+        int before;
+        do { // moving the cut back can make it fall inside another match: until none spans it
+            before = cut;
+            for (String secret : secrets) {
+                int i = text.indexOf(secret, Math.max(0, cut - secret.length() + 1));
+                if (i >= 0 && i < cut) {
+                    cut = i;
+                }
+            }
+            if (mayHoldKeyShape(text)) {
+                java.util.regex.Matcher m = KEY_SHAPES.matcher(text);
+                while (m.find() && m.start() < cut) {
+                    if (m.end() > cut) {
+                        cut = m.start();
+                        break;
+                    }
+                }
+            }
+        } while (cut != before && cut > 0);
+        return cut;
+    }
+
+    /** True when the text holds one of the secret values themselves (not merely a key-shaped string). */
+    public boolean holdsSecretValue(String text) {
+        for (String secret : secrets) {
+            if (text.contains(secret)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     public String redact(String text) {

@@ -110,6 +110,22 @@ public final class StepProcess {
 
     /** Every step process carries its job's id in this variable. */
     public static final String JOB_ID_VARIABLE = "ORCH_JOB_ID";
+    /**
+     * Every step process carries {@code <store tag>/<runner id>/<job id>}: the lease it runs under. A runner id names
+     * one runner process (host, instance, pid), so processes whose runner is gone, or whose job is no
+     * longer running under that runner, can be told from a live runner's and killed by any runner.
+     */
+    public static final String LEASE_VARIABLE = "ORCH_LEASE";
+
+    /** The {@link #LEASE_VARIABLE} values of every live step process on this host. */
+    public static java.util.Set<String> liveLeases() {
+        return ProcessTree.envValues(LEASE_VARIABLE);
+    }
+
+    /** Kills every process running under this {@link #LEASE_VARIABLE} value; @return how many were found. */
+    public static int killLease(String lease) throws InterruptedException {
+        return ProcessTree.killByEnv(LEASE_VARIABLE, lease);
+    }
 
     /** The full argv: session, rlimits, the sandbox wrapper if any, then the agent's command. */
     static List<String> wrap(ProcessSpec spec) {

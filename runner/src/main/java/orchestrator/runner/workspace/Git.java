@@ -22,7 +22,9 @@ final class Git {
 
     /** Runs git in {@code dir}; stdout goes to {@code stdout} (or is returned, trimmed, when that is null). */
     static String run(String jobId, Path dir, Map<String, String> env, Path stdout, String... args) {
-        List<String> argv = new ArrayList<>(List.of("git", "-c", "safe.directory=*", "-c", "core.quotePath=false"));
+        // no command of git's configuration may run as the runner (see Workspace): no fsmonitor, no hooks
+        List<String> argv = new ArrayList<>(List.of("git", "-c", "safe.directory=*", "-c", "core.quotePath=false",
+                "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null"));
         argv.addAll(List.of(args));
         Path out = stdout;
         Path err = null;

@@ -9,16 +9,65 @@ import orchestrator.runner.artifact.JobArtifacts;
 
 /**
  * A job's working folder. For a git workspace, {@link #snapshot()} records the whole tree
- * (tracked, modified and new files) as a git tree object through a private index file, so the
- * agent's own index and history stay untouched and no commit identity is needed; the diff of two
- * snapshots is exactly what one step changed.
+ * (tracked, modified and new files) as a git tree object, so the agent's own index and history
+ * stay untouched and no commit identity is needed; the diff of two snapshots is exactly what one
+ * step changed.
+ *
+ * <p>Every git command the runner runs after the agent started uses a git folder of the runner's own
+ * ({@link #snapshotDir}, outside the workspace) with the workspace as its work tree: the workspace's
+ * {@code .git} is the agent's to write, and a {@code core.fsmonitor}, hook, {@code clean}/{@code smudge}
+ * filter or {@code textconv} driver set there would otherwise run as the runner, outside the sandbox
+ * wrapper, the rlimits and the step's kill net. Our git folder has none of them and reads no global or
+ * system configuration; the workspace's objects are only borrowed (alternates) to save disk.
  */
 public record Workspace(String jobId, Path dir, boolean git, Map<String, String> gitEnv) {
-    /** Private index inside .git: git ignores .git when adding, so it never shows up in a patch. */
-    static final String SNAPSHOT_INDEX = "orch-snapshot-index";
+    /** The runner's git folders, one per job, beside the workspaces (a dot folder: no job id). */
+    static final String SNAPSHOTS = ".snapshots";
+    /** Where the tree the job started from is kept, so a resumed or continued run's patch covers the whole job. */
+    static final String BASE_FILE = "orch-base-tree";
 
     public Workspace {
         gitEnv = Map.copyOf(gitEnv);
+    }
+
+    /** The runner's own git folder for this job's snapshots: never inside the workspace. */
+    public Path snapshotDir() {
+        return dir.getParent().resolve(SNAPSHOTS).resolve(jobId);
+    }
+
+    /** Git's environment for a command on the runner's git folder with the workspace as work tree. */
+    private Map<String, String> ownGit() {
+        Map<String, String> env = new HashMap<>(gitEnv);
+        Path own = snapshotDir();
+        env.put("GIT_DIR", own.toString());
+        env.put("GIT_WORK_TREE", dir.toString());
+        env.put("GIT_INDEX_FILE", own.resolve("index").toString());
+        env.put("GIT_CONFIG_NOSYSTEM", "1");
+        env.put("GIT_CONFIG_GLOBAL", "/dev/null");
+        env.put("GIT_ATTR_NOSYSTEM", "1");
+        return env;
+    }
+
+    /** Creates the runner's git folder when missing: a bare repository borrowing the workspace's objects. */
+    private void ownGitFolder() {
+        Path own = snapshotDir();
+        if (Files.isDirectory(own.resolve("objects"), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        Map<String, String> env = new HashMap<>(gitEnv);
+        env.put("GIT_CONFIG_NOSYSTEM", "1");
+        env.put("GIT_CONFIG_GLOBAL", "/dev/null");
+        try {
+            Files.createDirectories(own.getParent());
+            Git.run(jobId, own.getParent(), env, null, "init", "--quiet", "--bare", "--template=", own.toString());
+            Path objects = dir.resolve(".git").resolve("objects");
+            if (Files.isDirectory(objects)) {
+                Path info = Files.createDirectories(own.resolve("objects").resolve("info"));
+                JobArtifacts.writeAtomically(info.resolve("alternates"), objects.toAbsolutePath() + "\n");
+            }
+        } catch (IOException e) {
+            throw new WorkspaceException(jobId, "cannot create the runner's git folder " + own + ": " + e.getMessage(), e);
+        }
     }
 
     /** The tree id of the workspace as it is now, or null for a workspace without git. */
@@ -26,46 +75,23 @@ public record Workspace(String jobId, Path dir, boolean git, Map<String, String>
         if (!git) {
             return null;
         }
-        Map<String, String> env = new HashMap<>(gitEnv);
-        Path index = dir.resolve(".git").resolve(SNAPSHOT_INDEX);
-        env.put("GIT_INDEX_FILE", index.toString());
-        if (!Files.exists(index)) {
-            // start from HEAD so unchanged files keep their blobs; an empty repository has no HEAD
-            if (hasHead(env)) {
-                Git.run(jobId, dir, env, null, "read-tree", "HEAD");
-            } else {
-                Git.run(jobId, dir, env, null, "read-tree", "--empty");
-            }
-        }
+        ownGitFolder();
+        Map<String, String> env = ownGit();
         Git.run(jobId, dir, env, null, "add", "-A");
         return Git.run(jobId, dir, env, null, "write-tree");
     }
 
-    private boolean hasHead(Map<String, String> env) {
-        try {
-            Git.run(jobId, dir, env, null, "rev-parse", "--verify", "-q", "HEAD");
-            return true;
-        } catch (WorkspaceException e) {
-            return false;
-        }
-    }
-
-    /** Where the tree the job started from is kept, so a resumed or continued run's patch covers the whole job. */
-    static final String BASE_FILE = "orch-base-tree";
-
-    /** Remembers the tree the job started from (a git workspace only). */
+    /** Remembers the tree the job started from (a git workspace only), in the runner's own git folder. */
     public void saveBase(String tree) throws IOException {
         if (git && tree != null) {
-            JobArtifacts.writeAtomically(dir.resolve(".git").resolve(BASE_FILE), tree + "\n");
+            ownGitFolder();
+            JobArtifacts.writeAtomically(snapshotDir().resolve(BASE_FILE), tree + "\n");
         }
     }
 
-    /**
-     * The tree the job started from, as {@link #saveBase} kept it, or null. The file sits where the agent
-     * can write, so only a well-formed object id is taken: at worst an agent skews its own job's patch.
-     */
+    /** The tree the job started from, as {@link #saveBase} kept it, or null; only a well-formed object id is taken. */
     public String savedBase() {
-        Path f = dir.resolve(".git").resolve(BASE_FILE);
+        Path f = snapshotDir().resolve(BASE_FILE);
         try {
             String id = git && Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS) ? Files.readString(f).strip() : "";
             return id.matches("[0-9a-f]{40}|[0-9a-f]{64}") ? id : null;
@@ -82,7 +108,7 @@ public record Workspace(String jobId, Path dir, boolean git, Map<String, String>
         }
         Path tmp = JobArtifacts.temporaryFor(target);
         try {
-            Git.run(jobId, dir, gitEnv, tmp, "diff", "--binary", "--no-color", "--no-ext-diff", fromTree, toTree);
+            Git.run(jobId, dir, ownGit(), tmp, "diff", "--binary", "--no-color", "--no-ext-diff", "--no-textconv", fromTree, toTree);
             JobArtifacts.moveIntoPlace(tmp, target);
         } finally {
             Files.deleteIfExists(tmp);
@@ -95,13 +121,11 @@ public record Workspace(String jobId, Path dir, boolean git, Map<String, String>
      * index, so they are removed too.
      */
     public void resetTo(String tree) {
-        Map<String, String> env = new HashMap<>(gitEnv);
-        env.put("GIT_INDEX_FILE", dir.resolve(".git").resolve(SNAPSHOT_INDEX).toString());
-        Git.run(jobId, dir, env, null, "read-tree", "--reset", "-u", tree);
+        Git.run(jobId, dir, ownGit(), null, "read-tree", "--reset", "-u", tree);
     }
 
     /** Applies a patch to the working tree; a patch that does not apply changes nothing and throws. */
     public void apply(Path patch) {
-        Git.run(jobId, dir, gitEnv, null, "apply", "--binary", "--whitespace=nowarn", patch.toString());
+        Git.run(jobId, dir, ownGit(), null, "apply", "--binary", "--whitespace=nowarn", patch.toString());
     }
 }

@@ -35,6 +35,7 @@ public final class Workspaces {
                 return new Workspace(jobId, dir, Files.isDirectory(dir.resolve(".git")), gitEnv);
             }
             deleteTree(dir);
+            deleteTree(snapshotDir(workspacesDir, jobId));
             if (project == null || !Files.isDirectory(project)) {
                 JobArtifacts.folder(dir);
                 return new Workspace(jobId, dir, false, gitEnv);
@@ -101,6 +102,11 @@ public final class Workspaces {
                 return FileVisitResult.CONTINUE;
             }
         });
+    }
+
+    /** The runner's own git folder of a job's workspace (see {@link Workspace}), for retention to delete with it. */
+    public static Path snapshotDir(Path workspacesDir, String jobId) {
+        return workspacesDir.resolve(Workspace.SNAPSHOTS).resolve(jobId);
     }
 
     static void deleteTree(Path dir) throws IOException {

@@ -24,7 +24,8 @@ class AgentLaunchTest {
     @Test
     void cli_agents_run_headless_with_the_prompt_on_stdin_or_in_a_file() {
         Invocation claude = AgentLaunch.invocation(new AgentDefinition("c", "claude", null, List.of("--model", "m"), List.of(), Map.of(), 0), ctx, StepOptions.NONE);
-        assertThat(claude.argv()).containsExactly("claude", "-p", "--output-format", "stream-json", "--verbose", "--model", "m");
+        assertThat(claude.argv()).containsExactly("claude", "-p", "--output-format", "stream-json", "--verbose",
+                "--permission-mode", "acceptEdits", "--model", "m");
         assertThat(claude.stdin()).isEqualTo(ctx.promptFile());
         Invocation codex = AgentLaunch.invocation(AgentDefinition.builtIn("codex"), ctx, StepOptions.NONE);
         assertThat(codex.argv()).containsExactly("codex", "exec", "--json", "--skip-git-repo-check", "--sandbox", "workspace-write", "-");
@@ -46,7 +47,7 @@ class AgentLaunchTest {
         StepOptions opts = new StepOptions(List.of("Read", "Bash(git diff:*)"), 7);
         Invocation claude = AgentLaunch.invocation(new AgentDefinition("c", "claude", "/opt/claude", List.of("--model", "m"), List.of(), Map.of(), 0), ctx, opts);
         assertThat(claude.argv()).containsExactly("/opt/claude", "-p", "--output-format", "stream-json", "--verbose",
-                "--max-turns", "7", "--model", "m", "--allowedTools", "Read,Bash(git diff:*)");
+                "--max-turns", "7", "--permission-mode", "acceptEdits", "--model", "m", "--allowedTools", "Read,Bash(git diff:*)");
         Invocation gemini = AgentLaunch.invocation(AgentDefinition.builtIn("gemini"), ctx, opts);
         assertThat(gemini.argv()).endsWith("--allowed-tools", "Read", "Bash(git diff:*)");
         Invocation codex = AgentLaunch.invocation(new AgentDefinition("x", "codex", null, List.of("-s", "read-only"), List.of(), Map.of(), 0), ctx, opts);

@@ -47,4 +47,28 @@ class RedactorTest {
             assertThat(r.redact(text)).isEqualTo(text);
         }
     }
+
+    @Test
+    void each_line_of_a_multi_line_secret_is_masked_and_so_is_its_json_escaped_form() {
+        Redactor r = new Redactor(java.util.List.of("-----BEGIN KEY-----\nAAAABBBBCCCC\nDDDDEEEEFFFF\n-----END KEY-----"));
+        assertThat(r.redact("line DDDDEEEEFFFF here")).isEqualTo("line [REDACTED] here");
+        assertThat(r.redact("{\"k\":\"-----BEGIN KEY-----\\nAAAABBBBCCCC\\nDDDDEEEEFFFF\\n-----END KEY-----\"}"))
+                .doesNotContain("AAAABBBBCCCC").doesNotContain("DDDDEEEEFFFF");
+        assertThat(r.holdsSecretValue("xx AAAABBBBCCCC")).isTrue();
+        assertThat(r.holdsSecretValue("sk-ant-api03-shaped-but-unknown-0000")).isFalse();
+    }
+
+    @Test
+    void a_cut_never_falls_inside_a_secret_or_a_key_shape() {
+        Redactor r = new Redactor(java.util.List.of("secret-value-123"));
+        String text = "aaaa" + "secret-value-123" + "bbbb";
+        for (int at = 0; at <= text.length(); at++) {
+            int cut = r.safeCut(text, at);
+            assertThat(cut).as("cut at %d", at).isLessThanOrEqualTo(at);
+            assertThat(r.redact(text.substring(0, cut)) + r.redact(text.substring(cut))).as("cut at %d", at)
+                    .isEqualTo("aaaa[REDACTED]bbbb");
+        }
+        String key = "x sk-ant-api03-abcdefghijklmnop y";
+        assertThat(r.safeCut(key, 10)).isEqualTo(2);
+    }
 }
