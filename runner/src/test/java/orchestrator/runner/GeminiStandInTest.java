@@ -135,13 +135,25 @@ class GeminiStandInTest {
     }
 
     @Test
+    void a_job_without_allowed_tools_can_still_edit_its_workspace() throws Exception {
+        Path repo = RunnerFixture.gitProject(tmp.resolve("repo"), Map.of("README.md", "hello\n"));
+        try (GeminiStandIn api = new GeminiStandIn();
+             RunnerFixture f = runner(api.baseUrl(), Map.of("PROJECT_ALIASES", "demo=" + repo))) {
+            api.then(GeminiStandIn.writeFile("notes.md", "# Notes\n"), GeminiStandIn.text("Added notes.md.", 60, 4));
+            Ended e = run(f, job("", "\"project_id\": \"demo\""));
+            assertThat(e.view().state()).as(e.log()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(Files.readString(f.artifacts(e.id()).resolve("patch.diff"))).contains("notes.md", "+# Notes");
+        }
+    }
+
+    @Test
     void a_tool_gemini_refuses_fails_the_step_tool_denied() throws IOException {
         try (GeminiStandIn api = new GeminiStandIn(); RunnerFixture f = runner(api.baseUrl(), Map.of())) {
-            // no allowed_tools: headless gemini in its default mode has no write_file at all
-            api.then(GeminiStandIn.writeFile("hello.txt", "hi\n"), GeminiStandIn.text("Wrote it.", 50, 3));
+            // no allowed_tools: auto_edit gives gemini its edit tools, but no shell
+            api.then(GeminiStandIn.shell("touch x.txt"), GeminiStandIn.text("Ran it.", 50, 3));
             Ended e = run(f, job("", "")).failsWith("tool_denied");
-            assertThat(e.step().errorMessage()).contains("write_file", "not found");
-            assertThat(e.step().finalMessage()).isEqualTo("Wrote it.");
+            assertThat(e.step().errorMessage()).contains("run_shell_command", "not found");
+            assertThat(e.step().finalMessage()).isEqualTo("Ran it.");
         }
     }
 

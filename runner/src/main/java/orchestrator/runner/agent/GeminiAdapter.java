@@ -12,15 +12,18 @@ import orchestrator.core.agent.AgentDefinition;
 
 /**
  * Gemini CLI: {@code gemini --output-format stream-json --skip-trust -p <PROMPT_SUFFIX>
- * [--resume <session>] <args> [--allowed-tools a,b]}, the prompt on stdin ({@code -p} is appended
- * to stdin, so the argv stays small). {@code --skip-trust}: a job's workspace is never a trusted
- * folder, and without it headless gemini exits 55 at once. {@code --allowed-tools} is deprecated but
+ * [--approval-mode auto_edit] [--resume <session>] <args> [--allowed-tools a,b]}, the prompt on stdin
+ * ({@code -p} is appended to stdin, so the argv stays small). {@code --skip-trust}: a job's workspace
+ * is never a trusted folder, and without it headless gemini exits 55 at once. {@code --approval-mode
+ * auto_edit}: in the default mode a headless gemini has no edit tools at all (write_file is "not
+ * found"), so a coding job could not edit its workspace, a throwaway clone; auto_edit registers
+ * write_file and replace, not the shell. Left out when the operator's args choose a mode ({@link
+ * #OPERATOR_APPROVAL}). {@code --allowed-tools} is deprecated but
  * still honoured; it is an array option with {@code nargs: 1} and a comma-splitting coerce, so the
  * tools go as ONE comma-separated value: {@code --allowed-tools a b} makes {@code b} a positional
- * prompt, which gemini refuses next to {@code -p} (exit 1 and its help). In the default approval mode
- * a headless gemini has only its read-only tools; a listed tool runs without confirmation, an
- * unlisted one is "not found" (and a shell command with a redirection still needs a confirmation it
- * cannot get). {@code --resume <uuid>} continues a session headless; sessions live under
+ * prompt, which gemini refuses next to {@code -p} (exit 1 and its help). A listed tool runs without
+ * confirmation; an unlisted one that needs confirmation is "not found" headless (and a listed shell
+ * command with a redirection still needs a confirmation it cannot get). {@code --resume <uuid>} continues a session headless; sessions live under
  * {@code ~/.gemini/tmp/<workspace folder name>/chats}, so the same HOME and workspace are needed. No
  * max-turns flag: {@code model.maxSessionTurns} exists only in settings files; the runner counts the
  * turns itself (one per model response, as gemini counts them) and stops the step over the budget.
@@ -52,10 +55,15 @@ final class GeminiAdapter implements AgentAdapter {
      * two failures 5 s apart say the network is down, and come well before a 15 s idle timer.
      */
     static final int UNREACHABLE_ABORT = 2;
+    /** Flags by which the operator chose an approval mode of their own: then the adapter adds none. */
+    static final java.util.Set<String> OPERATOR_APPROVAL = java.util.Set.of("--approval-mode", "--yolo", "-y");
 
     @Override
     public Invocation invocation(AgentDefinition def, StepContext ctx, StepOptions opts) {
         List<String> head = new ArrayList<>(List.of(def.binary(), "--output-format", "stream-json", "--skip-trust", "-p", PROMPT_SUFFIX));
+        if (def.args().stream().noneMatch(OPERATOR_APPROVAL::contains)) {
+            head.addAll(List.of("--approval-mode", "auto_edit"));
+        }
         if (opts.resumeSession() != null) {
             head.addAll(List.of("--resume", opts.resumeSession()));
         }

@@ -44,8 +44,17 @@ class GeminiAdapterTest {
         Invocation inv = GeminiAdapter.INSTANCE.invocation(gemini(List.of("-m", "gemini-2.5-pro")), CTX,
                 new StepOptions(List.of("write_file", "run_shell_command"), null));
         assertThat(inv.argv()).containsExactly("gemini", "--output-format", "stream-json", "--skip-trust", "-p",
-                GeminiAdapter.PROMPT_SUFFIX, "-m", "gemini-2.5-pro", "--allowed-tools", "write_file,run_shell_command");
+                GeminiAdapter.PROMPT_SUFFIX, "--approval-mode", "auto_edit", "-m", "gemini-2.5-pro",
+                "--allowed-tools", "write_file,run_shell_command");
         assertThat(inv.stdin()).isEqualTo(CTX.promptFile());
+    }
+
+    @Test
+    void edits_are_approved_unless_the_operator_chose_an_approval_mode() {
+        for (List<String> own : List.of(List.of("--approval-mode", "yolo"), List.of("--yolo"), List.of("-y"))) {
+            Invocation inv = GeminiAdapter.INSTANCE.invocation(gemini(own), CTX, StepOptions.NONE);
+            assertThat(inv.argv()).as("%s", own).doesNotContain("auto_edit").endsWith(own.toArray(String[]::new));
+        }
     }
 
     @Test
