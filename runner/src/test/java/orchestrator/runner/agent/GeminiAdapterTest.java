@@ -162,6 +162,16 @@ class GeminiAdapterTest {
     }
 
     @Test
+    void an_operators_max_session_turns_ends_budget_exceeded_after_that_many_model_calls() throws IOException {
+        // settings.json model.maxSessionTurns 1: one model call (a write_file), then exit 53
+        AgentReport r = parse("stand-in-max-session-turns.out.txt");
+        assertThat(r.turns()).isEqualTo(1);
+        StepVerdict v = verdict(r, StepProcess.Ending.EXITED, 53);
+        assertThat(v.errorCode()).isEqualTo("budget_exceeded");
+        assertThat(v.message()).contains("FatalTurnLimitedError");
+    }
+
+    @Test
     void a_single_fetch_failure_is_left_to_geminis_own_retry() {
         OutputParser p = GeminiAdapter.INSTANCE.parser();
         p.accept("Attempt 1 failed. Retrying with backoff... Error: exception TypeError: fetch failed sending request");
