@@ -42,7 +42,8 @@ import orchestrator.core.agent.AgentDefinition;
  * (a 429 whose RetryInfo gives {@code retryDelay}; the {@code retry-after} header is ignored) and
  * {@code Attempt N failed. Retrying with backoff... Error: … fetch failed} (no connection). Gemini
  * retries these for minutes with growing pauses, so the parser ends the step at the first 429 or
- * 5xx (the runner retries it per {@code max_retries}, after the server's delay) and after
+ * 5xx before any turn was answered (the runner retries it per {@code max_retries}, after the server's
+ * delay), at the {@value #MID_RUN_RETRIES}rd once one was (a new attempt would lose the session), and after
  * {@value #UNREACHABLE_ABORT} connection failures. A 401/403 is not retried: the CLI ends with an
  * error result at once.
  */
@@ -55,6 +56,8 @@ final class GeminiAdapter implements AgentAdapter {
      * two failures 5 s apart say the network is down, and come well before a 15 s idle timer.
      */
     static final int UNREACHABLE_ABORT = 2;
+    /** 429/5xx reports after the first answered turn before the step is ended (the CLI's third try fails). */
+    static final int MID_RUN_RETRIES = 3;
     /** Flags by which the operator chose an approval mode of their own: then the adapter adds none. */
     static final java.util.Set<String> OPERATOR_APPROVAL = java.util.Set.of("--approval-mode", "--yolo", "-y");
 
@@ -130,6 +133,7 @@ final class GeminiAdapter implements AgentAdapter {
         /** The retry report being read: its first line may be continued by "Suggested retry after …". */
         private String retry;
         private int unreachable;
+        private int midRunFailures;
 
         @Override
         protected void event(JsonNode e) {
@@ -234,6 +238,11 @@ final class GeminiAdapter implements AgentAdapter {
                 return;
             }
             error(code, report);
+            // once a turn was answered, gemini's own retries keep the session's progress, which a new
+            // attempt of the step would lose: only a provider that keeps failing ends the step then
+            if ((code.equals("rate_limited") || code.equals("provider_error")) && turns > 0 && ++midRunFailures < MID_RUN_RETRIES) {
+                return;
+            }
             switch (code) {
                 case "rate_limited" -> abort(code, "gemini's provider is rate limiting it (HTTP 429"
                         + (retryAfterMs == null ? "" : ", retry after " + retryAfterMs + " ms") + "): " + report);

@@ -131,6 +131,20 @@ class GeminiAdapterTest {
     }
 
     @Test
+    void a_429_after_an_answered_turn_is_left_to_geminis_retries_until_the_third() {
+        OutputParser p = GeminiAdapter.INSTANCE.parser();
+        p.accept("{\"type\":\"tool_use\",\"tool_name\":\"write_file\",\"tool_id\":\"t1\",\"parameters\":{}}");
+        p.accept("{\"type\":\"tool_result\",\"tool_id\":\"t1\",\"status\":\"success\"}");
+        for (int i = 1; i <= 2; i++) {
+            p.accept("Attempt " + i + " failed with status 429. Retrying with backoff... _ApiError: {\"error\":{\"code\":429}}");
+            assertThat(p.report().abortCode()).as("after report %d", i).isNull();
+        }
+        assertThat(p.report().errorCode()).isEqualTo("rate_limited");
+        p.accept("Attempt 3 failed with status 429. Retrying with backoff... _ApiError: {\"error\":{\"code\":429}}");
+        assertThat(p.report().abortCode()).isEqualTo("rate_limited");
+    }
+
+    @Test
     void a_500_or_503_aborts_provider_error() throws IOException {
         for (String f : List.of("stand-in-500.out.txt", "stand-in-503.out.txt")) {
             AgentReport r = parse(f);
