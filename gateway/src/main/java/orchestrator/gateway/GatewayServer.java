@@ -48,9 +48,9 @@ public final class GatewayServer implements AutoCloseable {
         }
         Admission admission = new Admission(config, clock);
         Metrics metrics = new Metrics(store, clock, admission, config.metricsToken());
-        WebhookRoute webhook = new WebhookRoute(config, core, admission, store, metrics::webhook);
+        WebhookRoute webhook = new WebhookRoute(config, core, admission, store, metrics::webhook, clock);
         JobRoutes jobs = new JobRoutes(admission, store);
-        logs = new JobLogs(admission, store, core.artifactsDir());
+        logs = new JobLogs(admission, store, core.artifactsDir(), config.tokens().size());
         JobArtifacts artifacts = new JobArtifacts(admission, store, core.artifactsDir());
         Probes probes = new Probes(store, clock, core.databasePath());
         app = Javalin.create(cfg -> {
@@ -61,7 +61,11 @@ public final class GatewayServer implements AutoCloseable {
             cfg.http.maxRequestSize = config.maxWebhookBodyBytes();
             cfg.jetty.host = config.host();
             cfg.jetty.port = config.port();
-            cfg.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler()));
+            cfg.jetty.modifyServer(server -> {
+                server.setErrorHandler(new JsonErrorHandler());
+                // bodies are read ahead without a thread and within a deadline, so slow senders cannot hold threads
+                server.insertHandler(new BodyDeadline(config.maxWebhookBodyBytes(), admission::knows));
+            });
             cfg.requestLogger.http(metrics::request);
             ErrorMapping.install(cfg.routes);
             cfg.routes.post("/webhook", webhook);

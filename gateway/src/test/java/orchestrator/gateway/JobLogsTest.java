@@ -157,4 +157,86 @@ class JobLogsTest {
         assertThat(a.status()).isEqualTo(200);
         assertThat(a.text()).startsWith("event: status\n").endsWith("event: end\ndata: {\"status\":\"awaiting_approval\"}\n\n");
     }
+
+    private static final int MANY = 500_000;
+
+    /** Follows the job's logs to the end and answers the data of every log event, in the order received. */
+    private List<String> followToEnd(String id, Runnable whileOpen) throws Exception {
+        List<String> got = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        HttpClient http = HttpClient.newHttpClient();
+        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gw.port + "/jobs/" + id + "/logs?follow=1"))
+                .header("Authorization", "Bearer " + ALPHA).build();
+        HttpResponse<java.util.stream.Stream<String>> res = http.send(req, HttpResponse.BodyHandlers.ofLines());
+        assertThat(res.statusCode()).isEqualTo(200);
+        CompletableFuture<Void> reader = CompletableFuture.runAsync(() -> res.body().forEach(got::add));
+        whileOpen.run();
+        reader.get(60, TimeUnit.SECONDS);
+        return got;
+    }
+
+    /** Every line 0..MANY-1 of the plan step exactly once, in order, and the end event after the last. */
+    private static void assertEveryLineOnceThenEnd(List<String> got) {
+        int next = 0;
+        int endAt = -1;
+        for (int i = 0; i < got.size(); i++) {
+            String l = got.get(i);
+            if (l.startsWith("data: {\"step_id\":\"plan\",\"line\":")) {
+                assertThat(endAt).as("a log line after the end event").isEqualTo(-1);
+                assertThat(l).as("line " + next).isEqualTo("data: {\"step_id\":\"plan\",\"line\":\"line " + next + "\"}");
+                next++;
+            } else if (l.equals("event: end")) {
+                endAt = i;
+            }
+        }
+        assertThat(next).as("log lines delivered").isEqualTo(MANY);
+        assertThat(endAt).as("the end event").isPositive();
+        assertThat(got.get(endAt + 1)).isEqualTo("data: {\"status\":\"succeeded\"}");
+    }
+
+    private static void writeLines(Path f, int from, int to) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        for (int i = from; i < to; i++) {
+            sb.append("line ").append(i).append('\n');
+        }
+        append(f, sb.toString());
+    }
+
+    @Test
+    void follow_of_a_finished_job_delivers_every_line_once_in_order_before_end() throws Exception {
+        String id = gw.postJob(ALPHA, "{\"goal\": \"g\", \"project_id\": \"alpha\", \"steps\": ["
+                + "{\"step_id\": \"plan\", \"agent\": \"claude\", \"prompt\": \"p\"}]}").json().path("job_id").asText();
+        Lease lease = gw.store.lease("test-runner", 1).get(0);
+        Path plan = stepLog(id, "plan");
+        for (int i = 0; i < MANY; i += 50_000) {
+            writeLines(plan, i, i + 50_000);
+        }
+        gw.store.recordStep(lease, step("plan", 0, "claude", "succeeded"));
+        gw.store.finish(lease, Outcome.succeeded(Map.of("summary", "ok"), 0.02, 20, 40));
+
+        assertEveryLineOnceThenEnd(followToEnd(id, () -> { }));
+    }
+
+    @Test
+    void follow_during_the_job_delivers_every_line_once_in_order_before_end() throws Exception {
+        String id = gw.postJob(ALPHA, "{\"goal\": \"g\", \"project_id\": \"alpha\", \"steps\": ["
+                + "{\"step_id\": \"plan\", \"agent\": \"claude\", \"prompt\": \"p\"}]}").json().path("job_id").asText();
+        Lease lease = gw.store.lease("test-runner", 1).get(0);
+        gw.store.recordStep(lease, step("plan", 0, "claude", "running"));
+        Path plan = stepLog(id, "plan");
+        writeLines(plan, 0, 10);
+
+        List<String> got = followToEnd(id, () -> {
+            try {
+                // the runner's way: many small appends while the follower reads, the last one just before the end
+                for (int i = 10; i < MANY; i += 2_500) {
+                    writeLines(plan, i, Math.min(MANY, i + 2_500));
+                }
+                gw.store.recordStep(lease, step("plan", 0, "claude", "succeeded"));
+                gw.store.finish(lease, Outcome.succeeded(Map.of("summary", "ok"), 0.02, 20, 40));
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        assertEveryLineOnceThenEnd(got);
+    }
 }

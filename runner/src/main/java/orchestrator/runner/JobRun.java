@@ -485,6 +485,18 @@ final class JobRun implements Runnable {
         return id != null && SESSION_ID.matcher(id).matches() ? id : null;
     }
 
+    /** What the earlier steps that ran in this agent session spent: a resumed session's history. */
+    private JobUsage sessionUsage(String sessionId) {
+        JobUsage u = JobUsage.NONE;
+        for (StepResult r : results.values()) {
+            if (sessionId.equals(r.sessionId())) {
+                u = new JobUsage(u.costUsd() + r.usage().costUsd(), u.tokensIn() + r.usage().tokensIn(),
+                        u.tokensOut() + r.usage().tokensOut(), u.turns() + r.usage().turns());
+            }
+        }
+        return u;
+    }
+
     private Attempt attempt(Step step, AgentDefinition def, Path dir, Path promptFile, Workspace ws, int number,
                             String resumeSession) throws IOException, InterruptedException {
         Path logFile = dir.resolve("logs.txt");
@@ -573,7 +585,8 @@ final class JobRun implements Runnable {
                 Duration.ofSeconds(step.timeoutSec()), Duration.ofSeconds(idle), limits, Ids.randomHex(16), redactor,
                 LOG_CAP_BYTES, wrapper);
         OutputParser parser = adapter.parser();
-        StepMonitor monitor = new StepMonitor(parser, budget, usage);
+        StepMonitor monitor = new StepMonitor(parser, budget, usage, resumeSession != null && adapter.resumedUsageIsCumulative()
+                ? sessionUsage(resumeSession) : JobUsage.NONE);
         StepProcess.Result res;
         try {
             res = StepProcess.run(ps, () -> {

@@ -21,10 +21,18 @@ final class StepMonitor implements StepProcess.Monitor {
     private volatile String abortCode;
     private volatile String abortReason;
 
+    /** Tokens of a resumed session's earlier runs that its CLI reports again in this run's totals. */
+    private final JobUsage resumedEarlier;
+
     StepMonitor(OutputParser parser, Budget budget, JobUsage before) {
+        this(parser, budget, before, JobUsage.NONE);
+    }
+
+    StepMonitor(OutputParser parser, Budget budget, JobUsage before, JobUsage resumedEarlier) {
         this.parser = parser;
         this.budget = budget;
         this.before = before;
+        this.resumedEarlier = resumedEarlier;
     }
 
     @Override
@@ -33,7 +41,7 @@ final class StepMonitor implements StepProcess.Monitor {
         if (abortCode != null) {
             return;
         }
-        AgentReport r = parser.report();
+        AgentReport r = report();
         String over = before.plus(r).overBudget(budget, false);
         if (over != null) {
             abort("budget_exceeded", "over the job's budget: " + over);
@@ -67,6 +75,7 @@ final class StepMonitor implements StepProcess.Monitor {
     }
 
     AgentReport report() {
-        return parser.report();
+        AgentReport r = parser.report();
+        return resumedEarlier == JobUsage.NONE ? r : r.withoutEarlier(resumedEarlier.tokensIn(), resumedEarlier.tokensOut());
     }
 }

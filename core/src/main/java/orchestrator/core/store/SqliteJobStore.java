@@ -71,8 +71,32 @@ public final class SqliteJobStore implements JobStore {
         T run(Batch batch) throws SQLException;
     }
 
-    private record PendingWrite<T>(WriteOp<T> op, CompletableFuture<T> done) {
+    /**
+     * A write waiting for the writer. {@code state} decides, once, who owns its fate: the writer claims it
+     * (WAITING → CLAIMED) only once its transaction holds the database lock, and a caller that gave up
+     * abandons it (WAITING → ABANDONED) so the writer never runs it. A caller told "nothing was saved"
+     * can therefore trust it: an abandoned write is never committed later behind its back.
+     */
+    private record PendingWrite<T>(WriteOp<T> op, CompletableFuture<T> done, java.util.concurrent.atomic.AtomicInteger state) {
+        static final int WAITING = 0;
+        static final int CLAIMED = 1;
+        static final int ABANDONED = 2;
+
+        PendingWrite(WriteOp<T> op) {
+            this(op, new CompletableFuture<>(), new java.util.concurrent.atomic.AtomicInteger(WAITING));
+        }
+
+        boolean claim() {
+            return state.compareAndSet(WAITING, CLAIMED);
+        }
+
+        boolean abandon() {
+            return state.compareAndSet(WAITING, ABANDONED);
+        }
     }
+
+    /** How long a caller whose write was claimed waits for its commit past its own deadline: the lock is held by then. */
+    private static final Duration COMMIT_GRACE = Duration.ofSeconds(10);
 
     /** One batch transaction: the writer's connection, the batch's time, and the writer's prepared statements. */
     private final class Batch {
@@ -239,17 +263,31 @@ public final class SqliteJobStore implements JobStore {
         if (closed) {
             throw new StoreUnavailableException("the store is closed", null);
         }
-        PendingWrite<T> p = new PendingWrite<>(op, new CompletableFuture<>());
+        PendingWrite<T> p = new PendingWrite<>(op);
         if (!pending.offer(p)) {
             throw new StoreUnavailableException("the store's write queue is full", null);
         }
         try {
-            return p.done.get(ENQUEUE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            try {
+                return p.done.get(ENQUEUE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                if (p.abandon()) {
+                    // the writer never took it (the database lock was held elsewhere): it will not run
+                    throw new StoreUnavailableException(what + ": the database stayed locked for " + ENQUEUE_TIMEOUT.toSeconds()
+                            + " s; nothing was written", e);
+                }
+                // claimed: its transaction holds the lock and is committing; its outcome is the answer
+                return p.done.get(COMMIT_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            if (p.abandon()) {
+                throw new StoreUnavailableException("interrupted while waiting for the commit of " + what + "; nothing was written", e);
+            }
             throw new StoreUnavailableException("interrupted while waiting for the commit of " + what, e);
         } catch (TimeoutException e) {
-            throw new StoreUnavailableException(what + ": the commit did not finish within " + ENQUEUE_TIMEOUT.toSeconds() + " s", e);
+            throw new StoreUnavailableException(what + ": the commit did not finish within "
+                    + (ENQUEUE_TIMEOUT.plus(COMMIT_GRACE)).toSeconds() + " s", e);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             if (cause instanceof RuntimeException re) {
@@ -306,11 +344,13 @@ public final class SqliteJobStore implements JobStore {
 
     @SuppressWarnings("unchecked")
     private void writeBatch(WriterConnection w, List<PendingWrite<?>> batch) throws SQLException {
+        w.execute("BEGIN IMMEDIATE");
+        // the lock is ours: only now are the writes taken, and those whose callers gave up meanwhile are dropped
+        batch.removeIf(p -> !p.claim());
         Object[] results = new Object[batch.size()];
         RuntimeException[] failures = new RuntimeException[batch.size()];
         // one write alone needs no savepoint: if it fails, the whole transaction is rolled back instead
         boolean alone = batch.size() == 1;
-        w.execute("BEGIN IMMEDIATE");
         boolean ended = false;
         try {
             Batch b = new Batch(w, clock.millis());
@@ -331,7 +371,7 @@ public final class SqliteJobStore implements JobStore {
                     failures[i] = e;
                 }
             }
-            w.execute(alone && failures[0] != null ? "ROLLBACK" : "COMMIT");
+            w.execute(batch.isEmpty() || alone && failures[0] != null ? "ROLLBACK" : "COMMIT");
             ended = true;
         } finally {
             if (!ended) {
@@ -605,7 +645,7 @@ public final class SqliteJobStore implements JobStore {
         if (!pending.offer(new PendingWrite<>(b -> {
             writeStep(b, lease, s);
             return null;
-        }, new CompletableFuture<>()))) {
+        }))) {
             recordStep(lease, s); // the queue is full: wait like any other write rather than lose it
         }
     }

@@ -281,6 +281,39 @@ class SqliteJobStoreTest {
     }
 
     @Test
+    void writes_given_up_while_another_process_holds_the_lock_are_never_committed_later() throws Exception {
+        String queued = enqueue("{\"goal\":\"queued before the lock\"}");
+        // another process's long write transaction: the same file, its own connection
+        try (java.sql.Connection other = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("orchestrator.db"));
+             java.sql.Statement st = other.createStatement()) {
+            st.execute("BEGIN IMMEDIATE");
+            ExecutorService pool = Executors.newFixedThreadPool(5);
+            try {
+                List<Future<?>> tries = new ArrayList<>();
+                for (int i = 0; i < 4; i++) {
+                    String goal = "during the lock " + i;
+                    tries.add(pool.submit(() -> enqueue("{\"goal\":\"" + goal + "\"}")));
+                }
+                tries.add(pool.submit(() -> store.lease("r1", 1)));
+                for (Future<?> f : tries) {
+                    assertThatThrownBy(f::get).hasCauseInstanceOf(StoreUnavailableException.class)
+                            .hasMessageContaining("nothing was written");
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            // the lock is held past the callers' 15 s and then let go, as the other process commits
+            st.execute("COMMIT");
+        }
+        // the next write goes through the writer after whatever it still held
+        String after = enqueue("{\"goal\":\"after the lock\"}");
+        List<String> goals = store.list(new JobQuery(null, true, null, 100)).stream().map(v -> v.spec().goal()).toList();
+        assertThat(goals).containsExactlyInAnyOrder("queued before the lock", "after the lock");
+        assertThat(store.find(queued).orElseThrow().state()).as("no phantom lease").isEqualTo(JobState.QUEUED);
+        assertThat(store.find(after)).isPresent();
+    }
+
+    @Test
     void failed_job_can_be_retried_from_the_start() {
         String id = enqueue("{\"goal\":\"g\"}");
         Lease l = store.lease("r1", 1).get(0);

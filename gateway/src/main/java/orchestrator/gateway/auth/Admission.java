@@ -45,6 +45,19 @@ public final class Admission {
         return new Caller(token, client);
     }
 
+    /**
+     * Whether {@code authorization} carries a configured token, without counting a failure or a request: for
+     * deciding, before any route runs, whose request body is worth reading ahead.
+     */
+    public boolean knows(String authorization) {
+        try {
+            auth.authenticate(authorization);
+            return true;
+        } catch (ApiError e) {
+            return false;
+        }
+    }
+
     /** Counts a failed authentication that happened elsewhere (e.g. a wrong metrics token) against the address. */
     public void failed(Context ctx) {
         failuresPerAddress.acquire(clientAddress(ctx));

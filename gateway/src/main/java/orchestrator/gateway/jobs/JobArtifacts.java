@@ -2,9 +2,9 @@ package orchestrator.gateway.jobs;
 
 import io.javalin.http.Context;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
+import java.nio.channels.Channels;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.JobView;
@@ -14,65 +14,62 @@ import orchestrator.gateway.auth.ApiToken;
 
 /**
  * {@code GET /jobs/{id}/artifacts/{path}}: one regular file from {@code <artifacts>/<job id>/}, never anything
- * outside it. Every refusal (a {@code ..} segment, leftover percent-encoding, a backslash, NUL, an absolute
- * path, a symlink whose target is outside the folder, a directory, a missing file) is the same 404, so the
- * answer says nothing about what exists elsewhere on the host.
+ * outside it. A path that could not name a file inside the folder (a {@code ..} segment, leftover
+ * percent-encoding, a backslash, NUL, an absolute path), a folder and a missing file are the same 404. A
+ * file that is there but that an agent could have linked (a symlink anywhere on the way, a hard link, a
+ * FIFO) is a 403 {@code unsafe_file} naming why; no link is ever followed, so neither answer says anything
+ * about what exists elsewhere on the host.
  */
 public final class JobArtifacts {
     private final Admission admission;
     private final JobStore store;
-    private final Path artifactsDir;
+    private final JobFiles files;
 
     public JobArtifacts(Admission admission, JobStore store, Path artifactsDir) {
         this.admission = admission;
         this.store = store;
-        this.artifactsDir = artifactsDir.toAbsolutePath().normalize();
+        this.files = new JobFiles(artifactsDir);
     }
 
     public void get(Context ctx) throws IOException {
         ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
         JobView job = JobRoutes.visible(store, token, ctx.pathParam("id"));
         String relative = ctx.pathParam("path");
-        Path file = resolve(artifactsDir.resolve(job.id()), relative);
-        store.audit(job.id(), token.name(), "read artifact " + relative);
-        ctx.status(200).contentType(contentType(file.getFileName().toString()));
+        JobFiles.Opened file;
+        try {
+            file = files.open(job.id(), segments(relative)).orElseThrow(JobArtifacts::notFound);
+        } catch (JobFiles.Refused e) {
+            throw e.toApiError();
+        }
+        try {
+            store.audit(job.id(), token.name(), "read artifact " + relative);
+        } catch (RuntimeException e) {
+            file.close();
+            throw e;
+        }
+        ctx.status(200).contentType(contentType(relative.substring(relative.lastIndexOf('/') + 1)));
         ctx.header("X-Content-Type-Options", "nosniff");
         ctx.header("Content-Disposition", "inline");
-        ctx.result(Files.newInputStream(file));
+        // the stream is of the file opened without following links, not a path that could be swapped now
+        ctx.result(Channels.newInputStream(file.channel()));
     }
 
     /**
-     * The real path of {@code relative} inside {@code jobDir}, or a 404. The textual checks refuse what must
-     * never be asked for; the real-path check is what actually holds (it resolves every symlink on the way).
-     * A symlink swapped in after the check could still be followed; artifact folders are written only by
-     * the runner, never by a client, which is why that window is acceptable here.
+     * The segments of {@code relative}, or a 404 for what must never be asked for: the textual checks keep
+     * every request inside the job folder by name; {@link JobFiles} then refuses any link on the way.
      */
-    static Path resolve(Path jobDir, String relative) throws IOException {
+    static List<String> segments(String relative) {
         if (relative == null || relative.isEmpty() || relative.startsWith("/") || relative.indexOf('\\') >= 0
                 || relative.indexOf('\0') >= 0 || relative.indexOf('%') >= 0 || relative.indexOf(':') >= 0) {
             throw notFound();
         }
-        for (String segment : relative.split("/", -1)) {
+        List<String> segments = List.of(relative.split("/", -1));
+        for (String segment : segments) {
             if (segment.isEmpty() || segment.equals(".") || segment.equals("..")) {
                 throw notFound();
             }
         }
-        Path candidate = jobDir.resolve(relative).normalize();
-        if (!candidate.startsWith(jobDir) || !Files.exists(candidate, LinkOption.NOFOLLOW_LINKS)) {
-            throw notFound();
-        }
-        Path real;
-        Path realDir;
-        try {
-            real = candidate.toRealPath();
-            realDir = jobDir.toRealPath();
-        } catch (IOException e) {
-            throw notFound();
-        }
-        if (!real.startsWith(realDir) || real.equals(realDir) || !Files.isRegularFile(real, LinkOption.NOFOLLOW_LINKS)) {
-            throw notFound();
-        }
-        return real;
+        return segments;
     }
 
     static String contentType(String name) {

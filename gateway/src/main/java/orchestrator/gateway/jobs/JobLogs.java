@@ -4,15 +4,12 @@ import io.javalin.http.Context;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
+import java.nio.channels.Channels;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -20,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.locks.LockSupport;
 import orchestrator.core.Json;
@@ -42,7 +40,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The stream polls the store and the files (every {@link #POLL}) instead of being told by the runner:
  * the runner may be another process, and the files and the store are what every process shares. Each
- * follower holds a server thread, so at most {@link #MAX_FOLLOWERS} are served at once.
+ * follower holds a server thread, so at most {@link #MAX_FOLLOWERS} are served at once, and each token at
+ * most its share of them, so one token (one project's CI gone wrong) cannot take every stream.
  */
 public final class JobLogs {
     static final int MAX_FOLLOWERS = 64;
@@ -57,14 +56,22 @@ public final class JobLogs {
 
     private final Admission admission;
     private final JobStore store;
-    private final Path artifactsDir;
+    private final JobFiles files;
     private final Semaphore followers = new Semaphore(MAX_FOLLOWERS);
+    /** Streams open per token name; a token's count never passes {@link #perToken}. */
+    private final ConcurrentHashMap<String, Integer> byToken = new ConcurrentHashMap<>();
+    private final int perToken;
     private volatile boolean closing;
 
-    public JobLogs(Admission admission, JobStore store, Path artifactsDir) {
+    /**
+     * @param tokens how many tokens are configured: each may hold {@code MAX_FOLLOWERS / tokens} streams, so
+     *               that however many streams one token opens, every other token still has its share
+     */
+    public JobLogs(Admission admission, JobStore store, Path artifactsDir, int tokens) {
+        this.perToken = Math.max(1, MAX_FOLLOWERS / Math.max(1, tokens));
         this.admission = admission;
         this.store = store;
-        this.artifactsDir = artifactsDir;
+        this.files = new JobFiles(artifactsDir);
     }
 
     /** Ends every follow stream at its next poll: the server is stopping. */
@@ -77,9 +84,8 @@ public final class JobLogs {
         JobView job = JobRoutes.visible(store, token, ctx.pathParam("id"));
         String follow = ctx.queryParam("follow");
         boolean streaming = follow != null && (follow.equals("1") || follow.equalsIgnoreCase("true"));
-        if (streaming && !followers.tryAcquire()) {
-            throw new ApiError(503, "too_many_followers", "too many log streams are open; retry later")
-                    .withHeader("Retry-After", "5");
+        if (streaming) {
+            acquireFollower(token);
         }
         try {
             // recorded before a byte is sent: a read the store could not record is refused (503)
@@ -91,30 +97,83 @@ public final class JobLogs {
             }
         } finally {
             if (streaming) {
-                followers.release();
+                releaseFollower(token);
             }
         }
     }
 
-    private Path stepLog(String jobId, String stepId) {
-        // step ids are [0-9A-Za-z_-] (the job schema), so they cannot leave the job's folder
-        return artifactsDir.resolve(jobId).resolve("steps").resolve(stepId).resolve("logs.txt");
+    /**
+     * Takes a stream slot for {@code token}: 429 when the token holds its share already (its own limit: it can
+     * close a stream), 503 when every slot is taken (possible only with more tokens than slots).
+     */
+    private void acquireFollower(ApiToken token) {
+        boolean[] over = {false};
+        byToken.compute(token.name(), (name, n) -> {
+            int held = n == null ? 0 : n;
+            if (held >= perToken) {
+                over[0] = true;
+                return n;
+            }
+            return held + 1;
+        });
+        if (over[0]) {
+            log.debug("token {} holds {} log streams, its share: another is refused", token.name(), perToken);
+            throw new ApiError(429, "too_many_followers", "this token has " + perToken
+                    + " log streams open, its share of them; close one or retry later").withHeader("Retry-After", "5");
+        }
+        if (!followers.tryAcquire()) {
+            byToken.computeIfPresent(token.name(), (name, n) -> n <= 1 ? null : n - 1);
+            throw new ApiError(503, "too_many_followers", "too many log streams are open; retry later")
+                    .withHeader("Retry-After", "5");
+        }
+    }
+
+    private void releaseFollower(ApiToken token) {
+        followers.release();
+        byToken.computeIfPresent(token.name(), (name, n) -> n <= 1 ? null : n - 1);
+    }
+
+    /** The segments of a step's log inside the job folder; step ids are [0-9A-Za-z_-] (the job schema). */
+    private static List<String> stepLog(String stepId) {
+        return List.of("steps", stepId, "logs.txt");
     }
 
     private void plain(Context ctx, JobView job) throws IOException {
-        ctx.status(200).contentType("text/plain; charset=utf-8");
-        ctx.header("X-Content-Type-Options", "nosniff");
-        OutputStream out = ctx.outputStream();
-        for (Step s : job.spec().steps()) {
-            out.write(("==> " + s.stepId() + " (" + s.agent() + ") " + stepStatus(job, s.stepId()) + " <==\n")
-                    .getBytes(StandardCharsets.UTF_8));
-            try (InputStream in = Files.newInputStream(stepLog(job.id(), s.stepId()))) {
-                in.transferTo(out);
-            } catch (NoSuchFileException e) {
-                // the step has not written anything yet
+        // every log is opened (and any planted link refused, as a 403) before the first byte of the answer
+        List<Optional<JobFiles.Opened>> opened = new ArrayList<>();
+        try {
+            for (Step s : job.spec().steps()) {
+                opened.add(openLog(job.id(), s.stepId()));
+            }
+            ctx.status(200).contentType("text/plain; charset=utf-8");
+            ctx.header("X-Content-Type-Options", "nosniff");
+            OutputStream out = ctx.outputStream();
+            List<Step> steps = job.spec().steps();
+            for (int i = 0; i < steps.size(); i++) {
+                Step s = steps.get(i);
+                out.write(("==> " + s.stepId() + " (" + s.agent() + ") " + stepStatus(job, s.stepId()) + " <==\n")
+                        .getBytes(StandardCharsets.UTF_8));
+                if (opened.get(i).isPresent()) {
+                    // empty: the step has not written anything yet
+                    Channels.newInputStream(opened.get(i).get().channel()).transferTo(out);
+                }
+            }
+            out.flush();
+        } finally {
+            for (Optional<JobFiles.Opened> o : opened) {
+                if (o.isPresent()) {
+                    o.get().close();
+                }
             }
         }
-        out.flush();
+    }
+
+    private Optional<JobFiles.Opened> openLog(String jobId, String stepId) throws IOException {
+        try {
+            return files.open(jobId, stepLog(stepId));
+        } catch (JobFiles.Refused e) {
+            throw e.toApiError();
+        }
     }
 
     private static String stepStatus(JobView job, String stepId) {
@@ -122,6 +181,13 @@ public final class JobLogs {
     }
 
     private void follow(Context ctx, JobView first) throws IOException {
+        // a log an agent replaced by a link is refused as a 403 while that can still be an answer
+        for (Step s : first.spec().steps()) {
+            Optional<JobFiles.Opened> o = openLog(first.id(), s.stepId());
+            if (o.isPresent()) {
+                o.get().close();
+            }
+        }
         HttpServletResponse res = ctx.res();
         res.setStatus(200);
         res.setContentType("text/event-stream; charset=utf-8");
@@ -137,8 +203,8 @@ public final class JobLogs {
         try {
             while (true) {
                 boolean wrote = false;
-                // the state is read before the files: if it is final here, the runner wrote the logs before it,
-                // so the files read next are complete
+                // The state is read before the files: if it is final here, the runner wrote the logs before it,
+                // so the files read next are complete and are drained to their end before the end event.
                 boolean ended = ended(job.state());
                 String status = Json.write(status(job));
                 if (!status.equals(lastStatus)) {
@@ -146,16 +212,27 @@ public final class JobLogs {
                     lastStatus = status;
                     wrote = true;
                 }
-                for (Step s : job.spec().steps()) {
-                    Tail t = tails.computeIfAbsent(s.stepId(), id -> new Tail(stepLog(first.id(), id)));
-                    for (String line : t.read(ended)) {
-                        Map<String, Object> data = new LinkedHashMap<>();
-                        data.put("step_id", s.stepId());
-                        data.put("line", line);
-                        event(out, "log", Json.write(data));
-                        wrote = true;
+                boolean behind;
+                do {
+                    // at most MAX_READ_PER_POLL per step per round, so one huge log cannot hold back the others
+                    behind = false;
+                    for (Step s : job.spec().steps()) {
+                        Tail t = tails.computeIfAbsent(s.stepId(), stepId -> new Tail(first.id(), stepLog(stepId)));
+                        Tail.Read r = t.read(ended);
+                        for (String line : r.lines()) {
+                            Map<String, Object> data = new LinkedHashMap<>();
+                            data.put("step_id", s.stepId());
+                            data.put("line", line);
+                            event(out, "log", Json.write(data));
+                            wrote = true;
+                        }
+                        behind |= r.more();
                     }
-                }
+                    if (behind) {
+                        out.flush();
+                    }
+                    // once the job has ended nothing more is coming: every file is read to its end first
+                } while (behind && ended && !closing);
                 if (ended) {
                     event(out, "end", Json.write(Map.of("status", job.state().wire())));
                     out.flush();
@@ -169,7 +246,10 @@ public final class JobLogs {
                     out.flush();
                     idlePolls = 0;
                 }
-                LockSupport.parkNanos(POLL.toNanos());
+                if (!behind) {
+                    // a follower that is behind the writer reads on at once; one that has caught up waits
+                    LockSupport.parkNanos(POLL.toNanos());
+                }
                 if (closing || Thread.currentThread().isInterrupted()) {
                     return;
                 }
@@ -185,6 +265,10 @@ public final class JobLogs {
             // the answer has started: the error can only be an event now
             log.warn("log stream of job {} ends: store unavailable: {}", first.id(), e.getMessage());
             event(out, "error", Json.write(Map.of("error", "store_unavailable", "message", "the job store is unavailable")));
+            out.flush();
+        } catch (JobFiles.Refused e) {
+            // a log swapped for a link after the stream began: the stream ends, naming why, and serves nothing of it
+            event(out, "error", Json.write(Map.of("error", "unsafe_file", "message", e.getMessage())));
             out.flush();
         } catch (IOException e) {
             log.debug("log follower of job {} went away: {}", first.id(), e.getMessage());
@@ -215,52 +299,67 @@ public final class JobLogs {
         out.write(("event: " + name + "\ndata: " + jsonData + "\n\n").getBytes(StandardCharsets.UTF_8));
     }
 
-    /** Reads what was appended to one log file since the last poll, in whole lines. */
-    private static final class Tail {
-        private final Path file;
-        private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
-        private long offset;
-
-        Tail(Path file) {
-            this.file = file;
+    /**
+     * Reads what was appended to one log file since the last read, in whole lines. The file is opened
+     * afresh each time through {@link JobFiles}, so a log replaced by a link is refused, and a log replaced
+     * by another file (a retried step) is read from its start.
+     */
+    private final class Tail {
+        /** The whole lines read, and whether the file holds more than this read took. */
+        record Read(List<String> lines, boolean more) {
         }
 
-        /** @param flush also return an unterminated last line (the writer is done) */
-        List<String> read(boolean flush) throws IOException {
+        private final String jobId;
+        private final List<String> segments;
+        private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
+        private Object key;
+        private long offset;
+
+        Tail(String jobId, List<String> segments) {
+            this.jobId = jobId;
+            this.segments = segments;
+        }
+
+        /** @param flush also return an unterminated last line once the file is read to its end (the writer is done) */
+        Read read(boolean flush) throws IOException {
             List<String> lines = new ArrayList<>();
-            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-                long size = ch.size();
-                if (size < offset) {
-                    // truncated or replaced (a retried job): start over
-                    offset = 0;
-                    partial.reset();
-                }
-                ByteBuffer buf = ByteBuffer.allocate((int) Math.min(size - offset, MAX_READ_PER_POLL));
-                while (buf.hasRemaining()) {
-                    int n = ch.read(buf, offset + buf.position());
-                    if (n <= 0) {
-                        break;
+            boolean more = false;
+            Optional<JobFiles.Opened> opened = files.open(jobId, segments);
+            if (opened.isPresent()) {
+                try (SeekableByteChannel ch = opened.get().channel()) {
+                    long size = ch.size();
+                    if (size < offset || key != null && !key.equals(opened.get().key())) {
+                        // truncated or replaced (a retried step): start over
+                        offset = 0;
+                        partial.reset();
                     }
-                }
-                offset += buf.position();
-                byte[] bytes = buf.array();
-                for (int i = 0; i < buf.position(); i++) {
-                    if (bytes[i] == '\n') {
-                        lines.add(take());
-                    } else {
-                        partial.write(bytes[i]);
-                        if (partial.size() >= MAX_LINE_BYTES) {
+                    key = opened.get().key();
+                    ByteBuffer buf = ByteBuffer.allocate((int) Math.min(size - offset, MAX_READ_PER_POLL));
+                    ch.position(offset);
+                    while (buf.hasRemaining()) {
+                        if (ch.read(buf) <= 0) {
+                            break;
+                        }
+                    }
+                    offset += buf.position();
+                    more = offset < size;
+                    byte[] bytes = buf.array();
+                    for (int i = 0; i < buf.position(); i++) {
+                        if (bytes[i] == '\n') {
                             lines.add(take());
+                        } else {
+                            partial.write(bytes[i]);
+                            if (partial.size() >= MAX_LINE_BYTES) {
+                                lines.add(take());
+                            }
                         }
                     }
                 }
-            } catch (NoSuchFileException e) {
-                // not written yet
             }
-            if (flush && partial.size() > 0) {
+            if (flush && !more && partial.size() > 0) {
                 lines.add(take());
             }
-            return lines;
+            return new Read(lines, more);
         }
 
         private String take() {

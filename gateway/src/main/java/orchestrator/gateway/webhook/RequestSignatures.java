@@ -4,6 +4,8 @@ import java.nio.charset.StandardCharsets;
 import java.security.InvalidKeyException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -17,16 +19,37 @@ import orchestrator.core.config.ConfigException;
 import orchestrator.gateway.ApiError;
 
 /**
- * {@code WEBHOOK_HMAC_SECRETS=proj1=secret1|secret2,proj2=s3}: projects whose webhooks must be signed the
- * way GitHub signs them, {@code X-Hub-Signature-256: sha256=<hex of HMAC-SHA256(secret, raw body)>}. Several
+ * {@code WEBHOOK_HMAC_SECRETS=proj1=secret1|secret2,proj2=s3}: projects whose webhooks must be signed. Several
  * secrets per project allow rotation: the sender switches to the new one while both are accepted. The
  * secrets are kept only inside {@link SecretKeySpec}s; {@link #toString()} lists project names.
+ *
+ * <p>Two schemes are accepted:
+ * <ul>
+ *   <li><b>v1, timestamped</b> (like Stripe's and Slack's): {@code X-Orchestrator-Timestamp: <unix seconds>} and
+ *       {@code X-Orchestrator-Signature: v1=<hex of HMAC-SHA256(secret, timestamp + "." + raw body)>}. A timestamp
+ *       more than {@link #TOLERANCE} away from our clock is refused, so a captured request dies within minutes.</li>
+ *   <li><b>plain</b>, the way GitHub signs: {@code X-Hub-Signature-256: sha256=<hex of HMAC-SHA256(secret, raw body)>}.
+ *       Nothing in it says when it was sent, so it can be sent again at any time.</li>
+ * </ul>
+ * Either way {@link #verify} answers a replay key: a name for this exact signed request that a replay shares
+ * and no one without the secret can forge. The intake uses it as the job's idempotency key, so the store (which
+ * keeps {@code (project, idempotency_key)} unique, durably and across gateway hosts) turns a replay into the
+ * answer for the first job instead of a second job.
  */
 public final class RequestSignatures {
     public static final String VARIABLE = "WEBHOOK_HMAC_SECRETS";
     public static final String HEADER = "X-Hub-Signature-256";
+    public static final String TIMESTAMP_HEADER = "X-Orchestrator-Timestamp";
+    public static final String V1_HEADER = "X-Orchestrator-Signature";
+    /** How far a v1 timestamp may be from our clock, either way: clock skew plus the sender's retries. */
+    public static final Duration TOLERANCE = Duration.ofMinutes(5);
     private static final String PREFIX = "sha256=";
+    private static final String V1_PREFIX = "v1=";
     private static final String ALGORITHM = "HmacSHA256";
+
+    /** The signature headers of one request, any of them null when absent. */
+    public record Presented(String hubSignature, String v1Signature, String timestamp) {
+    }
 
     private final Map<String, List<SecretKeySpec>> keys;
 
@@ -72,35 +95,82 @@ public final class RequestSignatures {
     }
 
     /**
-     * Checks the signature of {@code body} when {@code project} has secrets; does nothing otherwise.
+     * Checks the signature of {@code body} when {@code project} has secrets; does nothing otherwise. A v1
+     * signature is checked when its header is present (then a plain one is not looked at), else the plain one.
      *
-     * @throws ApiError 401 {@code signature_required} without the header, 401 {@code invalid_signature} when no
-     *                  secret of the project produced it
+     * @param now our clock, for the v1 timestamp
+     * @return the replay key of the signed request ({@code sig-v1-<hex>} or {@code sig-<hex>}, the signature
+     *         itself), or null when the project does not require signatures
+     * @throws ApiError 401 {@code signature_required} without a signature, 401 {@code invalid_signature} when no
+     *                  secret of the project produced it, 401 {@code invalid_timestamp} for a v1 signature without
+     *                  a readable timestamp, 401 {@code stale_timestamp} when the timestamp is too far from now
      */
-    public void verify(String project, byte[] body, String header) {
+    public String verify(String project, byte[] body, Presented presented, Instant now) {
         if (!requiredFor(project)) {
-            return;
+            return null;
         }
-        if (header == null || header.isBlank()) {
-            throw new ApiError(401, "signature_required", "project '" + project + "' requires a " + HEADER
-                    + ": sha256=<hex HMAC-SHA256 of the body> header");
+        String v1 = blankToNull(presented.v1Signature());
+        if (v1 != null) {
+            return verifyV1(project, body, v1, blankToNull(presented.timestamp()), now);
         }
-        byte[] presented = presented(header.strip());
+        String hub = blankToNull(presented.hubSignature());
+        if (hub == null) {
+            throw new ApiError(401, "signature_required", "project '" + project + "' requires a signature: "
+                    + TIMESTAMP_HEADER + ": <unix seconds> with " + V1_HEADER + ": v1=<hex HMAC-SHA256 of timestamp.body>, or "
+                    + HEADER + ": sha256=<hex HMAC-SHA256 of the body>");
+        }
+        byte[] sig = presented(hub, PREFIX);
+        if (!matches(project, body, sig)) {
+            throw new ApiError(401, "invalid_signature", "the " + HEADER + " header does not match the body");
+        }
+        return "sig-" + HexFormat.of().formatHex(sig);
+    }
+
+    private String verifyV1(String project, byte[] body, String header, String timestamp, Instant now) {
+        if (timestamp == null || timestamp.length() > 12 || !timestamp.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            throw new ApiError(401, "invalid_timestamp", "a " + V1_HEADER + " needs " + TIMESTAMP_HEADER
+                    + ": <unix seconds>, the same value that was signed");
+        }
+        byte[] sig = presented(header, V1_PREFIX);
+        // the signature first: a timestamp is believed, and judged, only once we know the sender wrote it
+        if (!matches(project, signedV1(timestamp, body), sig)) {
+            throw new ApiError(401, "invalid_signature", "the " + V1_HEADER + " header does not match "
+                    + TIMESTAMP_HEADER + " and the body");
+        }
+        long skew = Math.abs(now.getEpochSecond() - Long.parseLong(timestamp));
+        if (skew > TOLERANCE.toSeconds()) {
+            throw new ApiError(401, "stale_timestamp", "the signed " + TIMESTAMP_HEADER + " is " + skew
+                    + " s from this server's clock; at most " + TOLERANCE.toSeconds() + " s is accepted (sign each request when it is sent)");
+        }
+        return "sig-v1-" + HexFormat.of().formatHex(sig);
+    }
+
+    private boolean matches(String project, byte[] signed, byte[] presented) {
         boolean ok = false;
         for (SecretKeySpec key : keys.get(project)) {
             // every secret is tried, without stopping at a match: the time says nothing about which one matched
-            ok |= presented != null && MessageDigest.isEqual(hmac(key, body), presented);
+            ok |= presented != null && MessageDigest.isEqual(hmac(key, signed), presented);
         }
-        if (!ok) {
-            throw new ApiError(401, "invalid_signature", "the " + HEADER + " header does not match the body");
-        }
+        return ok;
     }
 
-    private static byte[] presented(String header) {
-        if (!header.regionMatches(true, 0, PREFIX, 0, PREFIX.length())) {
+    private static byte[] signedV1(String timestamp, byte[] body) {
+        byte[] head = (timestamp + ".").getBytes(StandardCharsets.US_ASCII);
+        byte[] all = new byte[head.length + body.length];
+        System.arraycopy(head, 0, all, 0, head.length);
+        System.arraycopy(body, 0, all, head.length, body.length);
+        return all;
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s.strip();
+    }
+
+    private static byte[] presented(String header, String prefix) {
+        if (!header.regionMatches(true, 0, prefix, 0, prefix.length())) {
             return null;
         }
-        String hex = header.substring(PREFIX.length());
+        String hex = header.substring(prefix.length());
         if (hex.length() != 64) {
             return null;
         }
@@ -114,6 +184,12 @@ public final class RequestSignatures {
     /** The header value a sender computes; public for tests and for the example script's docs. */
     public static String sign(String secret, byte[] body) {
         return PREFIX + HexFormat.of().formatHex(hmac(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), ALGORITHM), body));
+    }
+
+    /** The v1 header value for a request signed at {@code timestamp} (unix seconds); public for tests and senders' docs. */
+    public static String signV1(String secret, long timestamp, byte[] body) {
+        return V1_PREFIX + HexFormat.of().formatHex(hmac(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), ALGORITHM),
+                signedV1(Long.toString(timestamp), body)));
     }
 
     private static byte[] hmac(SecretKeySpec key, byte[] body) {

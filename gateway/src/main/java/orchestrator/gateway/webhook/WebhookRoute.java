@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectReader;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
 import java.io.IOException;
+import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -48,9 +49,15 @@ public final class WebhookRoute implements Handler {
     private final Set<String> projects;
     private final JobStore store;
     private final Consumer<Integer> answered;
+    private final Clock clock;
 
-    /** @param answered told the status of every answer, errors included (the webhook counter of /metrics) */
-    public WebhookRoute(GatewayConfig config, CoreConfig core, Admission admission, JobStore store, Consumer<Integer> answered) {
+    /**
+     * @param answered told the status of every answer, errors included (the webhook counter of /metrics)
+     * @param clock    judges the timestamps of signed requests
+     */
+    public WebhookRoute(GatewayConfig config, CoreConfig core, Admission admission, JobStore store, Consumer<Integer> answered,
+                        Clock clock) {
+        this.clock = clock;
         this.config = config;
         this.admission = admission;
         this.parser = core.agents().parser();
@@ -92,7 +99,8 @@ public final class WebhookRoute implements Handler {
         if (!isJson(ctx.header("Content-Type"))) {
             throw new ApiError(415, "unsupported_media_type", "send the job as Content-Type: application/json");
         }
-        JobSpec spec = parse(body, ctx.header("Idempotency-Key"));
+        JsonNode node = readJson(body);
+        JobSpec spec = parse(node, ctx.header("Idempotency-Key"));
         String project = spec.project();
         if (project != null && !projects.contains(project)) {
             throw new ApiError(400, "unknown_project", "project_id '" + project + "' is not a configured project")
@@ -107,7 +115,18 @@ public final class WebhookRoute implements Handler {
         // on the project named inside the body. It is computed over the raw bytes as received, so parsing first
         // changes nothing about what is verified; a request for a signed project is refused before anything
         // is stored or any idempotency key is looked up.
-        config.signatures().verify(project, body, ctx.header(RequestSignatures.HEADER));
+        String replayKey = config.signatures().verify(project, body, new RequestSignatures.Presented(
+                ctx.header(RequestSignatures.HEADER), ctx.header(RequestSignatures.V1_HEADER),
+                ctx.header(RequestSignatures.TIMESTAMP_HEADER)), clock.instant());
+        if (replayKey != null) {
+            // A signed request's idempotency key must come from what is signed: the Idempotency-Key header is
+            // not, so a replay could change it (or an X-GitHub-Delivery id) and pass as new. The body's own
+            // idempotency_key is signed; without one, the signature names this exact request. Either way a
+            // replay carries the same key, and the store answers it with the first job (200), durably and on
+            // every gateway host, instead of making a second one.
+            String bodyKey = parse(node, null).idempotencyKey();
+            spec = parse(node, bodyKey != null ? bodyKey : replayKey);
+        }
 
         Map<String, Object> meta = new LinkedHashMap<>();
         meta.put("remote_addr", client);
@@ -141,7 +160,7 @@ public final class WebhookRoute implements Handler {
         ctx.res().getOutputStream().write(json);
     }
 
-    private JobSpec parse(byte[] body, String idempotencyKey) {
+    private static JsonNode readJson(byte[] body) {
         JsonNode node;
         try {
             node = READER.readTree(body);
@@ -155,6 +174,10 @@ public final class WebhookRoute implements Handler {
         if (node == null || node.isMissingNode()) {
             throw new ApiError(400, "invalid_json", "the body is empty");
         }
+        return node;
+    }
+
+    private JobSpec parse(JsonNode node, String idempotencyKey) {
         try {
             return parser.parse(node, idempotencyKey);
         } catch (InvalidJobException e) {

@@ -42,6 +42,14 @@ public interface AgentAdapter {
         return false;
     }
 
+    /**
+     * True when, after resuming a session, the CLI reports the tokens of the whole session, its earlier
+     * runs included (codex's {@code turn.completed}), rather than of this run alone.
+     */
+    default boolean resumedUsageIsCumulative() {
+        return false;
+    }
+
     /** True for the CLI agents: they call a paid API, so they count against the daily budget. */
     default boolean callsApi() {
         return true;

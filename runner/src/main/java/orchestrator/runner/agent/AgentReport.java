@@ -33,4 +33,11 @@ public record AgentReport(String finalMessage, String sessionId, int turns, long
     public long tokens() {
         return tokensIn + tokensOut;
     }
+
+    /** This report without tokens an earlier run already counted (a CLI that reports a resumed session whole). */
+    public AgentReport withoutEarlier(long earlierIn, long earlierOut) {
+        return new AgentReport(finalMessage, sessionId, turns, Math.max(0, tokensIn - earlierIn), Math.max(0, tokensOut - earlierOut),
+                costUsd, resultSeen, resultIsError, errorCode, errorDetail, events, abortCode, abortMessage, tail, deniedTools,
+                retryAfterMs);
+    }
 }

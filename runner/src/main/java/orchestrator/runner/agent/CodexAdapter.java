@@ -9,7 +9,10 @@ import orchestrator.core.agent.AgentDefinition;
  * Codex CLI: {@code codex exec --json --skip-git-repo-check --sandbox workspace-write <args> -}, the
  * prompt on stdin ({@code -}). The operator's args may choose another sandbox ({@code -s},
  * {@code --sandbox}, {@code --dangerously-bypass-approvals-and-sandbox}); then ours is left out.
- * Codex has no allowed-tools or max-turns flag: its sandbox is the tool policy.
+ * Codex has no allowed-tools or max-turns flag: its sandbox is the tool policy. A continued session
+ * is {@code codex exec <same options> resume <session id> -}: {@code resume} is a subcommand of
+ * {@code exec} with no {@code --sandbox} of its own, so every option goes before it (clap applies the
+ * parent's options to it; checked with 0.169.0: {@code --json} and the prompt on stdin still work).
  *
  * <p>Output contract ({@code --json}, JSONL): {@code thread.started {thread_id}}, {@code turn.started},
  * {@code item.started/updated/completed {item: {type: agent_message|reasoning|command_execution|
@@ -19,6 +22,18 @@ import orchestrator.core.agent.AgentDefinition;
  * without a key): five "Reconnecting... n/5" error events, then "Reconnecting... waiting for
  * network" about every 10 s forever; that last message makes the parser abort the step at once
  * with {@code provider_unreachable}.
+ *
+ * <p>Observed with 0.169.0 against an OpenAI stand-in ({@code runner/src/test/.../OpenAiStandIn}):
+ * {@code turn.completed} comes once per prompt and sums the usage of all its model calls (a tool call
+ * and the answer after it are one turn), and a resumed session's {@code turn.completed} reports the
+ * whole thread's usage so far, earlier runs included. Every HTTP error is retried five times
+ * ("Reconnecting... n/5 (…)" error events; a provider's {@code request_max_retries} and
+ * {@code stream_max_retries} change that): a 401 shows "unexpected status 401 Unauthorized", which
+ * aborts the step {@code auth_failed} at its first retry (a rejected key stays rejected); a 429 ends
+ * "exceeded retry limit, last status: 429 Too Many Requests" after codex itself honoured the
+ * provider's {@code retry-after} (never printed, so the runner's retry waits retry_backoff_sec);
+ * a 500 is reported as "We’re currently experiencing high demand, …" ({@code provider_error}), a
+ * 503 as "unexpected status 503 Service Unavailable: …".
  */
 final class CodexAdapter implements AgentAdapter {
     static final CodexAdapter INSTANCE = new CodexAdapter();
@@ -32,7 +47,19 @@ final class CodexAdapter implements AgentAdapter {
         if (!ownSandbox) {
             head.addAll(List.of("--sandbox", DEFAULT_SANDBOX));
         }
-        return new Invocation(AgentAdapter.argv(head, def, List.of("-")), def.env(), ctx.promptFile());
+        List<String> tail = opts.resumeSession() == null ? List.of("-") : List.of("resume", opts.resumeSession(), "-");
+        return new Invocation(AgentAdapter.argv(head, def, tail), def.env(), ctx.promptFile());
+    }
+
+    @Override
+    public boolean resumesSessions() {
+        return true;
+    }
+
+    /** A resumed thread's {@code turn.completed} counts the whole thread (pinned by CodexStandInTest). */
+    @Override
+    public boolean resumedUsageIsCumulative() {
+        return true;
     }
 
     @Override
@@ -56,7 +83,7 @@ final class CodexAdapter implements AgentAdapter {
                     if (type.equals("agent_message")) {
                         finalMessage = item.path("text").asText();
                     } else if (type.equals("error")) {
-                        error(ErrorText.classify(item.path("message").asText()), item.path("message").asText());
+                        error(classify(item.path("message").asText()), item.path("message").asText());
                     }
                 }
                 case "turn.completed" -> {
@@ -70,21 +97,30 @@ final class CodexAdapter implements AgentAdapter {
                     resultSeen = true;
                     resultIsError = true;
                     String msg = e.path("error").path("message").asText("turn failed");
-                    error(ErrorText.classify(msg), msg);
+                    error(classify(msg), msg);
                     if (errorDetail == null) {
                         errorDetail = cut(msg);
                     }
                 }
                 case "error" -> {
                     String msg = e.path("message").asText();
-                    error(ErrorText.classify(msg), msg);
+                    String code = classify(msg);
+                    error(code, msg);
                     if (msg.contains("waiting for network")) {
                         abort("provider_unreachable", "codex cannot reach its provider: " + msg);
+                    } else if ("auth_failed".equals(code)) {
+                        abort(code, "codex's provider refused its credentials: " + msg);
                     }
                 }
                 default -> {
                 }
             }
+        }
+
+        /** {@link ErrorText#classify}, plus the words codex puts in place of an HTTP 500's own message. */
+        static String classify(String msg) {
+            String code = ErrorText.classify(msg);
+            return code == null && msg.contains("experiencing high demand") ? "provider_error" : code;
         }
     }
 }

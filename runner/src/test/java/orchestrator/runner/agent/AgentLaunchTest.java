@@ -31,7 +31,7 @@ class AgentLaunchTest {
         assertThat(codex.argv()).containsExactly("codex", "exec", "--json", "--skip-git-repo-check", "--sandbox", "workspace-write", "-");
         assertThat(codex.stdin()).isEqualTo(ctx.promptFile());
         Invocation opencode = AgentLaunch.invocation(AgentDefinition.builtIn("opencode"), ctx, StepOptions.NONE);
-        assertThat(opencode.argv()).containsExactly("opencode", "run", "--format", "json", "--print-logs", "--log-level", "ERROR");
+        assertThat(opencode.argv()).containsExactly("opencode", "run", "--format", "json", "--print-logs", "--log-level", "ERROR", "--title", "j1/s1");
         assertThat(opencode.stdin()).isEqualTo(ctx.promptFile());
         Invocation gemini = AgentLaunch.invocation(AgentDefinition.builtIn("gemini"), ctx, StepOptions.NONE);
         assertThat(gemini.argv()).containsExactly("gemini", "--output-format", "stream-json", "--skip-trust", "-p",

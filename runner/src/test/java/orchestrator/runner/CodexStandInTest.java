@@ -1,0 +1,234 @@
+package orchestrator.runner;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import orchestrator.core.job.JobState;
+import orchestrator.core.store.JobView;
+import orchestrator.runner.standin.OpenAiStandIn;
+import orchestrator.runner.standin.OpenAiStandIn.Usage;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The real Codex CLI (0.169.0) against {@link OpenAiStandIn}'s Responses API: each ending the
+ * runner knows, reached in bounded time, with no process left and the key in no log. Codex's own
+ * retries are off in its config (see {@link OpenAiCliRig#codexEnv}).
+ */
+@Tag("slow")
+class CodexStandInTest {
+    private static final Duration BOUND = Duration.ofSeconds(90);
+
+    @TempDir
+    Path tmp;
+
+    private RunnerFixture runner(OpenAiStandIn s) throws Exception {
+        Path bin = OpenAiCliRig.binary("codex");
+        return OpenAiCliRig.runner(tmp, "codex", bin, OpenAiCliRig.codexEnv(tmp.resolve("home"), bin, s), 1);
+    }
+
+    @Test
+    void a_text_answer_succeeds_with_the_message_session_turns_and_tokens_the_provider_sent() throws Exception {
+        try (OpenAiStandIn s = new OpenAiStandIn(); RunnerFixture f = runner(s)) {
+            s.then(OpenAiStandIn.text("Hello from the stand-in.", new Usage(1234, 56)));
+            String id = f.enqueue(OpenAiCliRig.job("Say hello.", "\"timeout_sec\": 80", ""));
+            JobView v = OpenAiCliRig.finish(f, id, BOUND);
+            assertThat(v.state()).as(OpenAiCliRig.log(f, id)).isEqualTo(JobState.SUCCEEDED);
+            assertThat(v.tokensIn()).isEqualTo(1234);
+            assertThat(v.tokensOut()).isEqualTo(56);
+            assertThat(v.costUsd()).as("codex reports no cost").isZero();
+            assertThat(s.modelCalls()).hasSize(1);
+            assertThat(OpenAiStandIn.texts(s.modelCalls().get(0))).anyMatch(t -> t.equals("user: Say hello.") || t.startsWith("user: Say hello."));
+            StepOutcome o = OpenAiCliRig.outcome(f, id);
+            assertThat(o.finalMessage()).isEqualTo("Hello from the stand-in.");
+            assertThat(o.sessionId()).isNotBlank();
+            assertThat(s.modelCalls().get(0).headers().toString()).as("codex names its thread in its request headers").contains(o.sessionId());
+            assertThat(o.turns()).isEqualTo(1);
+            assertThat(o.tokensIn()).isEqualTo(1234);
+            assertThat(o.tokensOut()).isEqualTo(56);
+            assertThat(o.exitCode()).isZero();
+        }
+    }
+
+    @Test
+    void a_tool_call_that_writes_a_file_shows_in_the_jobs_patch() throws Exception {
+        try (OpenAiStandIn s = new OpenAiStandIn(); RunnerFixture f = runner(s)) {
+            s.then(OpenAiStandIn.writeFile("hello.txt", "written by codex\n", new Usage(100, 10)),
+                    OpenAiStandIn.text("Wrote hello.txt.", new Usage(200, 20)));
+            String id = f.enqueue(OpenAiCliRig.job("Write hello.txt.", "\"timeout_sec\": 80", ""));
+            JobView v = OpenAiCliRig.finish(f, id, BOUND);
+            assertThat(v.state()).as(OpenAiCliRig.log(f, id)).isEqualTo(JobState.SUCCEEDED);
+            assertThat(s.modelCalls()).as("the answer after the tool's output").hasSize(2);
+            String patch = Files.readString(f.artifacts(id).resolve("patch.diff"));
+            assertThat(patch).contains("hello.txt").contains("+written by codex");
+            // one prompt is one codex turn, whatever number of model calls it took; usage is their sum
+            assertThat(v.tokensIn()).isEqualTo(300);
+            assertThat(v.tokensOut()).isEqualTo(30);
+            assertThat(OpenAiCliRig.outcome(f, id).turns()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void a_continued_job_resumes_the_codex_thread_and_counts_only_the_new_tokens() throws Exception {
+        try (OpenAiStandIn s = new OpenAiStandIn(); RunnerFixture f = runner(s)) {
+            s.then(OpenAiStandIn.text("The first answer.", new Usage(10, 2)), OpenAiStandIn.text("The second answer.", new Usage(20, 3)));
+            String id = f.enqueue(OpenAiCliRig.job("The first prompt.", "\"timeout_sec\": 80", ""));
+            assertThat(OpenAiCliRig.finish(f, id, BOUND).state()).as(OpenAiCliRig.log(f, id)).isEqualTo(JobState.SUCCEEDED);
+            String thread = StepOutcome.read(f.artifacts(id), "s1").sessionId();
+            assertThat(f.store.continueJob(id, "The second prompt.", "test").kind()).isEqualTo(orchestrator.core.store.ActionResult.Kind.DONE);
+            JobView v = f.awaitJob(id, j -> j.state().isFinal() && j.steps().size() == 2, BOUND);
+            assertThat(v.state()).as(v.errorMessage()).isEqualTo(JobState.SUCCEEDED);
+            StepOutcome next = StepOutcome.read(f.artifacts(id), "continue_1");
+            assertThat(next.sessionId()).isEqualTo(thread);
+            assertThat(next.finalMessage()).isEqualTo("The second answer.");
+            // codex reports the resumed thread's whole usage (10 + 20): only this run's 20 is the step's
+            assertThat(next.tokensIn()).isEqualTo(20);
+            assertThat(next.tokensOut()).isEqualTo(3);
+            assertThat(v.tokensIn()).isEqualTo(30);
+            assertThat(v.tokensOut()).isEqualTo(5);
+            assertThat(OpenAiStandIn.texts(s.modelCalls().get(1))).contains("assistant: The first answer.")
+                    .anyMatch(t -> t.startsWith("user: The first prompt.")).anyMatch(t -> t.startsWith("user: The second prompt."));
+        }
+    }
+
+    @Test
+    void a_401_ends_auth_failed_quickly() throws Exception {
+        try (OpenAiStandIn s = new OpenAiStandIn(); RunnerFixture f = runner(s)) {
+            for (int i = 0; i < 10; i++) {
+                s.then(OpenAiStandIn.unauthorized());
+            }
+            long t0 = System.nanoTime();
+            String id = f.enqueue(OpenAiCliRig.job("Say hello.", "\"timeout_sec\": 80, \"max_retries\": 2", ""));
+            JobView v = OpenAiCliRig.finish(f, id, BOUND);
+            assertThat(v.errorCode()).as(OpenAiCliRig.log(f, id)).isEqualTo("auth_failed");
+            assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(30));
+            assertThat(OpenAiCliRig.attempts(f, id)).as("a refused key is not retried").isEqualTo(1);
+        }
+    }
+
+    @Test
+    void a_429_ends_rate_limited_after_the_steps_retries() throws Exception {
+        try (OpenAiStandIn s = new OpenAiStandIn(); RunnerFixture f = runner(s)) {
+            for (int i = 0; i < 10; i++) {
+                s.then(OpenAiStandIn.rateLimited(1));
+            }
+            String id = f.enqueue(OpenAiCliRig.job("Say hello.",
+                    "\"timeout_sec\": 80, \"max_retries\": 1, \"retry_backoff_sec\": 1", ""));
+            JobView v = OpenAiCliRig.finish(f, id, BOUND);
+            assertThat(v.errorCode()).as(OpenAiCliRig.log(f, id)).isEqualTo("rate_limited");
+            assertThat(OpenAiCliRig.attempts(f, id)).isEqualTo(2);
+            assertThat(s.modelCalls()).hasSize(2);
+        }
+    }
+
+    @Test
+    void a_429_then_an_answer_succeeds_on_the_second_attempt_after_the_backoff() throws Exception {
+        try (OpenAiStandIn s = new OpenAiStandIn(); RunnerFixture f = runner(s)) {
+            long[] at = new long[2];
+            s.then(ex -> {
+                at[0] = System.nanoTime();
+                OpenAiStandIn.rateLimited(2).send(ex);
+            }, ex -> {
+                at[1] = System.nanoTime();
+                OpenAiStandIn.text("Hello after the limit.", new Usage(40, 4)).send(ex);
+            });
+            String id = f.enqueue(OpenAiCliRig.job("Say hello.",
+                    "\"timeout_sec\": 80, \"max_retries\": 2, \"retry_backoff_sec\": 2", ""));
+            JobView v = OpenAiCliRig.finish(f, id, BOUND);
+            assertThat(v.state()).as(OpenAiCliRig.log(f, id)).isEqualTo(JobState.SUCCEEDED);
+            assertThat(OpenAiCliRig.attempts(f, id)).isEqualTo(2);
+            // codex prints no retry-after, so the runner's pause is the step's retry_backoff_sec
+            assertThat(Duration.ofNanos(at[1] - at[0])).isGreaterThanOrEqualTo(Duration.ofSeconds(2));
+            assertThat(OpenAiCliRig.outcome(f, id).finalMessage()).isEqualTo("Hello after the limit.");
+        }
+    }
+
+    @ParameterizedTest(name = "HTTP {0}")
+    @ValueSource(ints = {500, 503})
+    void a_server_error_ends_provider_error_in_bounded_time(int status) throws Exception {
+        try (OpenAiStandIn s = new OpenAiStandIn(); RunnerFixture f = runner(s)) {
+            for (int i = 0; i < 10; i++) {
+                s.then(status == 500 ? OpenAiStandIn.serverError() : OpenAiStandIn.overloaded());
+            }
+            long t0 = System.nanoTime();
+            String id = f.enqueue(OpenAiCliRig.job("Say hello.", "\"timeout_sec\": 80, \"retry_backoff_sec\": 1", ""));
+            JobView v = OpenAiCliRig.finish(f, id, BOUND);
+            assertThat(v.errorCode()).as("%s; log:\n%s", v.errorMessage(), OpenAiCliRig.log(f, id)).isEqualTo("provider_error");
+            assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(60));
+        }
+    }
+
+    @Test
+    void a_stream_that_stalls_halfway_ends_idle_timeout() throws Exception {
+        try (OpenAiStandIn s = new OpenAiStandIn(); RunnerFixture f = runner(s)) {
+            s.then(OpenAiStandIn.stalled());
+            String id = f.enqueue(OpenAiCliRig.job("Say hello.", "\"timeout_sec\": 80, \"idle_timeout_sec\": 6", ""));
+            JobView v = OpenAiCliRig.finish(f, id, BOUND);
+            assertThat(v.errorCode()).as("%s; log:\n%s", v.errorMessage(), OpenAiCliRig.log(f, id)).isEqualTo("idle_timeout");
+        }
+    }
+
+    @Test
+    void a_stream_that_never_ends_ends_timeout() throws Exception {
+        try (OpenAiStandIn s = new OpenAiStandIn(); RunnerFixture f = runner(s)) {
+            s.then(OpenAiStandIn.neverEnding());
+            String id = f.enqueue(OpenAiCliRig.job("Say hello.", "\"timeout_sec\": 8, \"idle_timeout_sec\": 60", ""));
+            JobView v = OpenAiCliRig.finish(f, id, BOUND);
+            assertThat(v.errorCode()).as("%s; log:\n%s", v.errorMessage(), OpenAiCliRig.log(f, id)).isEqualTo("timeout");
+        }
+    }
+
+    /**
+     * Codex prints its usage only in turn.completed, its last event, and exits at once: the exit used to
+     * win over the monitor's budget abort (1 job in 30 ended succeeded). Several jobs, each must end
+     * budget_exceeded.
+     */
+    @Test
+    void usage_over_max_tokens_in_the_last_event_ends_budget_exceeded_every_time() throws Exception {
+        try (OpenAiStandIn s = new OpenAiStandIn(); RunnerFixture f = runner(s)) {
+            for (int run = 0; run < 4; run++) {
+                s.then(OpenAiStandIn.text("That was expensive.", new Usage(2_400_000, 100_000)));
+                String id = f.enqueue(OpenAiCliRig.job("Say hello.", "\"timeout_sec\": 80",
+                        "{\"budget\": {\"max_tokens\": 100000}}"));
+                JobView v = OpenAiCliRig.finish(f, id, BOUND);
+                assertThat(v.errorCode()).as("run %d: %s %s", run, v.state(), v.errorMessage()).isEqualTo("budget_exceeded");
+                assertThat(v.tokensIn() + v.tokensOut()).isEqualTo(2_500_000);
+            }
+        }
+    }
+
+    @Test
+    void a_resumed_session_sends_the_first_prompt_and_answer_again() throws Exception {
+        Path bin = OpenAiCliRig.binary("codex");
+        try (OpenAiStandIn s = new OpenAiStandIn()) {
+            Map<String, String> env = OpenAiCliRig.codexEnv(tmp.resolve("home"), bin, s);
+            Path ws = RunnerFixture.gitProject(tmp.resolve("ws"), Map.of("README.md", "# demo\n"));
+            s.then(OpenAiStandIn.text("The first answer.", new Usage(10, 2)), OpenAiStandIn.text("The second answer.", new Usage(20, 3)));
+            OpenAiCliRig.Run first = OpenAiCliRig.runOnce("codex", bin, env, ws, "The first prompt.", null);
+            assertThat(first.exit()).as(first.output()).isZero();
+            assertThat(first.report().sessionId()).isNotBlank();
+            OpenAiCliRig.Run second = OpenAiCliRig.runOnce("codex", bin, env, ws, "The second prompt.", first.report().sessionId());
+            assertThat(second.exit()).as(second.output()).isZero();
+            assertThat(second.report().sessionId()).isEqualTo(first.report().sessionId());
+            assertThat(second.report().finalMessage()).isEqualTo("The second answer.");
+            // known limit (docs/agents/codex.md): after a resume turn.completed is the whole thread's usage
+            assertThat(second.report().tokensIn()).isEqualTo(10 + 20);
+            assertThat(second.report().tokensOut()).isEqualTo(2 + 3);
+            List<String> sent = OpenAiStandIn.texts(s.modelCalls().get(1));
+            assertThat(sent).anyMatch(t -> t.startsWith("user: The first prompt."))
+                    .contains("assistant: The first answer.")
+                    .anyMatch(t -> t.startsWith("user: The second prompt."));
+            // resume has no --sandbox of its own: the one before it must still apply (without it codex
+            // tells the model the resumed session is read-only)
+            String lastSandbox = sent.stream().filter(t -> t.contains("`sandbox_mode` is")).reduce((a, b) -> b).orElse("");
+            assertThat(lastSandbox).contains("`sandbox_mode` is `workspace-write`");
+        }
+    }
+}
