@@ -287,6 +287,10 @@ class GeminiStandInTest {
             StepOutcome second = StepOutcome.read(f.artifacts(first.id()), "continue_1");
             assertThat(second.finalMessage()).isEqualTo("The second answer.");
             assertThat(second.sessionId()).isEqualTo(first.step().sessionId());
+            // a resumed gemini reports this run's usage only, not the session's (resumedUsageIsCumulative stays false)
+            assertThat(second.tokensIn()).isEqualTo(30);
+            assertThat(second.tokensOut()).isEqualTo(4);
+            assertThat(second.turns()).isEqualTo(1);
 
             // the resumed session sends the whole conversation: first prompt, first answer, then the follow-up
             List<JsonNode> calls = api.modelCallBodies();
