@@ -155,4 +155,25 @@ class HostileAgentTest {
             assertThat(Json.parse(Files.readString(f.artifacts(id).resolve("result.json"))).get("secrets_check").asText()).isEqualTo("failed");
         }
     }
+
+    @Test
+    void a_step_forking_past_its_max_procs_is_killed_as_root_too_and_one_within_it_runs() throws Exception {
+        // the runner here runs as root, for whom RLIMIT_NPROC is not enforced: only counting holds the limit
+        String agents = Json.write(Map.of(
+                "forker", Map.of("type", "command", "argv", java.util.List.of("sh", "-c", "for i in $(seq 1 300); do sleep 60 & done; wait")),
+                "modest", Map.of("type", "command", "argv", java.util.List.of("sh", "-c", "for i in $(seq 1 10); do sleep 1 & done; wait; echo ok"))));
+        try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of()).start()) {
+            String bomb = f.enqueue("{\"goal\": \"g\", \"steps\": [{\"step_id\": \"s1\", \"agent\": \"forker\", \"prompt\": \"p\","
+                    + " \"max_retries\": 2, \"limits\": {\"max_procs\": 20}}]}");
+            String ok = f.enqueue("{\"goal\": \"g\", \"steps\": [{\"step_id\": \"s1\", \"agent\": \"modest\", \"prompt\": \"p\","
+                    + " \"limits\": {\"max_procs\": 20}}]}");
+            JobView v = f.awaitFinal(bomb, FINISH);
+            assertThat(v.state()).isEqualTo(JobState.FAILED);
+            assertThat(v.errorCode()).isEqualTo("limit_exceeded");
+            assertThat(v.errorMessage()).contains("over max_procs 20");
+            assertThat(StepOutcome.read(f.artifacts(bomb), "s1").raw().get("attempts").asInt()).as("not retried").isEqualTo(1);
+            RunnerFixture.await("no process of the forking job left", () -> RealCliTest.processesOf(bomb).isEmpty(), Duration.ofSeconds(10));
+            assertThat(f.awaitFinal(ok, FINISH).state()).isEqualTo(JobState.SUCCEEDED);
+        }
+    }
 }

@@ -50,6 +50,8 @@ public record StepVerdict(String status, Integer exitCode, String errorCode, Str
             // the runner's own timers are facts; what the output said is only a guess at why, so it goes
             // in the message (a CLI printing "Unable to connect" on every start must not make a stall,
             // a timeout and a crash read the same)
+            // the same fork would be over the limit again: not retried
+            case PROCESS_LIMIT -> new StepVerdict("failed", killed, "limit_exceeded", "killed: " + res.stopReason(), fm, false);
             case TIMEOUT -> failed(killed, "timeout", "killed after timeout_sec " + timeoutSec + lastError(r), fm);
             case IDLE_TIMEOUT -> failed(killed, "idle_timeout", "killed after " + idleSec + " s without output" + lastError(r), fm);
             case RESULT_NO_EXIT -> abortCode != null

@@ -228,6 +228,36 @@ final class ProcessTree {
         return field == 3 ? ids : null;
     }
 
+    /**
+     * How many processes are in session {@code sid} (a step's session: its leader is the step's process).
+     * Processes, not threads: {@code max_procs} bounds what a step forks, and a Node CLI alone runs a dozen
+     * threads. A process that starts a session of its own is not counted (it still dies with the step: it
+     * carries the step's token).
+     */
+    static int countSession(long sid) {
+        String[] names = PROC.list();
+        if (names == null) {
+            return 0;
+        }
+        byte[] buf = new byte[512];
+        int n = 0;
+        for (String entry : names) {
+            long pid = pidOf(entry);
+            if (pid < 0) {
+                continue;
+            }
+            try {
+                long[] ids = parentGroupSession(readSmall("/proc/" + entry + "/stat", buf));
+                if (ids != null && ids[2] == sid) {
+                    n++;
+                }
+            } catch (IOException e) {
+                // gone meanwhile
+            }
+        }
+        return n;
+    }
+
     /** Kills every process whose environment carries the token, until none is left (bounded). */
     static void killByToken(String token) throws InterruptedException {
         killByEnv(ProcessSpec.TOKEN_VARIABLE, token);

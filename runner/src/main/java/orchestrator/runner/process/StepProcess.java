@@ -4,6 +4,7 @@ import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
@@ -51,7 +52,14 @@ public final class StepProcess {
      * ABORTED: killed because the monitor asked (a budget, a CLI stuck waiting for the network);
      * RESULT_NO_EXIT: killed {@link #RESULT_EXIT_GRACE_MS} after the final result, still running.
      */
-    public enum Ending { EXITED, TIMEOUT, IDLE_TIMEOUT, STOPPED, ABORTED, RESULT_NO_EXIT }
+    public enum Ending { EXITED, TIMEOUT, IDLE_TIMEOUT, STOPPED, ABORTED, RESULT_NO_EXIT, PROCESS_LIMIT }
+
+    /**
+     * How often a running step's processes are counted against its {@code max_procs}. RLIMIT_NPROC cannot
+     * do it: root ignores it, and for a service user it counts every process and thread of the user, the
+     * runner's own JVM threads included, so a small limit stops the step from forking at all.
+     */
+    static final long PROCESS_COUNT_EVERY_MS = 200;
 
     /**
      * Watches a step's output while it runs. {@link #line} is called on the log pump's thread with
@@ -127,13 +135,47 @@ public final class StepProcess {
         return ProcessTree.killByEnv(LEASE_VARIABLE, lease);
     }
 
+    /** True when the runner runs as root, for whom RLIMIT_NPROC is not enforced at all. */
+    private static final boolean ROOT = "0".equals(effectiveUid());
+
+    private static String effectiveUid() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("Uid:")) {
+                    return line.split("\\s+")[2];
+                }
+            }
+        } catch (IOException e) {
+            // not Linux: no /proc
+        }
+        return "";
+    }
+
+    /**
+     * The RLIMIT_NPROC given to a step: only a backstop, since {@link #PROCESS_COUNT_EVERY_MS} counting
+     * enforces {@code max_procs}. The kernel counts every task of the user, this JVM's threads and other
+     * steps included, so the limit is {@code max_procs} above every task on the host now (the fourth
+     * field of /proc/loadavg): a step can always fork up to its own limit.
+     */
+    static long nprocBackstop(long maxProcs) {
+        if (ROOT) {
+            return maxProcs; // ignored by the kernel for root; kept so the command line says what was asked
+        }
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return maxProcs + Long.parseLong(f[3].substring(f[3].indexOf('/') + 1));
+        } catch (IOException | RuntimeException e) {
+            return maxProcs + 32_768;
+        }
+    }
+
     /** The full argv: session, rlimits, the sandbox wrapper if any, then the agent's command. */
     static List<String> wrap(ProcessSpec spec) {
         Limits l = spec.limits();
         List<String> argv = new ArrayList<>(List.of("setsid", "prlimit",
                 "--cpu=" + l.cpuSec(),
                 "--as=" + l.memoryMb() * MB,
-                "--nproc=" + l.maxProcs(),
+                "--nproc=" + nprocBackstop(l.maxProcs()),
                 "--fsize=" + l.maxFileMb() * MB,
                 "--nofile=" + l.maxOpenFiles(),
                 "--"));
@@ -185,6 +227,7 @@ public final class StepProcess {
         long idle = spec.idleTimeout().toNanos();
         long resultSeenAt = 0;
         boolean resultSeen = false;
+        long nextCount = start + TimeUnit.MILLISECONDS.toNanos(PROCESS_COUNT_EVERY_MS);
         try {
             while (true) {
                 if (process.waitFor(SUPERVISE_POLL_MS, TimeUnit.MILLISECONDS)) {
@@ -192,6 +235,15 @@ public final class StepProcess {
                     break;
                 }
                 long now = System.nanoTime();
+                if (now - nextCount >= 0) {
+                    nextCount = now + TimeUnit.MILLISECONDS.toNanos(PROCESS_COUNT_EVERY_MS);
+                    int procs = ProcessTree.countSession(process.pid());
+                    if (procs > spec.limits().maxProcs()) {
+                        ending = Ending.PROCESS_LIMIT;
+                        stopReason = procs + " processes, over max_procs " + spec.limits().maxProcs();
+                        break;
+                    }
+                }
                 if (now - start >= wall) {
                     ending = Ending.TIMEOUT;
                     break;
