@@ -12,6 +12,7 @@ import orchestrator.gateway.jobs.JobArtifacts;
 import orchestrator.gateway.jobs.JobLogs;
 import orchestrator.gateway.jobs.JobRoutes;
 import orchestrator.gateway.metrics.Metrics;
+import orchestrator.gateway.runners.RunnerRoutes;
 import orchestrator.gateway.webhook.WebhookRoute;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,12 +49,13 @@ public final class GatewayServer implements AutoCloseable {
             throw new IllegalStateException("the gateway is already started");
         }
         admission = new Admission(config, clock);
-        Metrics metrics = new Metrics(store, clock, admission);
+        Metrics metrics = new Metrics(store, clock, admission, core.runnerStaleAfter());
         WebhookRoute webhook = new WebhookRoute(config, core, admission, store, metrics::webhook, clock);
         JobRoutes jobs = new JobRoutes(admission, store);
         logs = new JobLogs(admission, store, core.artifactsDir(), config.tokens().size());
         JobArtifacts artifacts = new JobArtifacts(admission, store, core.artifactsDir());
-        Probes probes = new Probes(store, clock, core.databasePath());
+        Probes probes = new Probes(store, clock, core.databasePath(), core.runnerStaleAfter(), config.readyRequiresRunner());
+        RunnerRoutes runners = new RunnerRoutes(admission, store, clock, core.runnerStaleAfter());
         app = Javalin.create(cfg -> {
             cfg.startup.showJavalinBanner = false;
             cfg.startup.showOldJavalinVersionWarning = false;
@@ -80,6 +82,7 @@ public final class GatewayServer implements AutoCloseable {
             cfg.routes.post("/jobs/{id}/continue", jobs::continueJob);
             cfg.routes.get("/jobs/{id}/logs", logs::get);
             cfg.routes.get("/jobs/{id}/artifacts/<path>", artifacts::get);
+            cfg.routes.get("/runners", runners::list);
             cfg.routes.get("/health", probes::health);
             cfg.routes.get("/ready", probes::ready);
             cfg.routes.get("/metrics", metrics::scrape);

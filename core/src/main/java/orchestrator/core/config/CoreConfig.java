@@ -19,20 +19,25 @@ import orchestrator.core.job.JobSpecParser;
  * @param projects        {@code PROJECT_ALIASES}: project id to its repository folder, in the order given
  * @param logsDir         {@code LOG_DIR}: where long-running processes write their log files
  *                        (default {@code $ORCH_HOME/logs}; the systemd units use {@code /var/log/orchestrator})
+ * @param runnerStaleAfter {@code RUNNER_STALE_SEC}: a runner whose registry heartbeat is older than this is stale
+ *                        (runners beat well within it; {@code /ready} needs a live one)
  * @param artifactsDir    {@code ARTIFACTS_ROOT} (the prototype's name): one folder per job, default {@code $ORCH_HOME/artifacts}
  * @param workspacesDir   {@code WORKSPACES_ROOT} (the prototype's name): one workspace per job, default {@code $ORCH_HOME/workspaces}
  */
 public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int maxLeaseAttempts, AgentCatalog agents,
-                         Map<String, Path> projects, Path logsDir, Path artifactsDir, Path workspacesDir) {
+                         Map<String, Path> projects, Path logsDir, Duration runnerStaleAfter, Path artifactsDir,
+                         Path workspacesDir) {
     public static final String DEFAULT_HOME = "./var";
     public static final int DEFAULT_LEASE_TTL_SEC = 30;
     public static final int DEFAULT_MAX_LEASE_ATTEMPTS = 3;
+    /** A minute: a dozen missed beats (runners beat every 5 s), well past a long GC pause or a busy disk. */
+    public static final int DEFAULT_RUNNER_STALE_SEC = 60;
 
     /** The folders under {@code home}, as before ARTIFACTS_ROOT and WORKSPACES_ROOT could move them. */
     public CoreConfig(Path home, Path databasePath, Duration leaseTtl, int maxLeaseAttempts, AgentCatalog agents,
-                      Map<String, Path> projects, Path logsDir) {
-        this(home, databasePath, leaseTtl, maxLeaseAttempts, agents, projects, logsDir, home.resolve("artifacts"),
-                home.resolve("workspaces"));
+                      Map<String, Path> projects, Path logsDir, Duration runnerStaleAfter) {
+        this(home, databasePath, leaseTtl, maxLeaseAttempts, agents, projects, logsDir, runnerStaleAfter,
+                home.resolve("artifacts"), home.resolve("workspaces"));
     }
 
     public static CoreConfig from(Env env) {
@@ -54,10 +59,12 @@ public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int ma
             projects.put(id, Path.of(dir).toAbsolutePath().normalize());
         });
         Path logs = Path.of(env.string("LOG_DIR", home.resolve("logs").toString())).toAbsolutePath().normalize();
+        // at least 2 s: runners beat every quarter of it (at most every 5 s), and a beat needs a commit
+        Duration stale = Duration.ofSeconds(env.integer("RUNNER_STALE_SEC", DEFAULT_RUNNER_STALE_SEC, 2, 86_400));
         Path artifacts = Path.of(env.string("ARTIFACTS_ROOT", home.resolve("artifacts").toString())).toAbsolutePath().normalize();
         Path workspaces = Path.of(env.string("WORKSPACES_ROOT", home.resolve("workspaces").toString())).toAbsolutePath().normalize();
         return new CoreConfig(home, db, ttl, attempts, AgentCatalog.from(env), Collections.unmodifiableMap(projects), logs,
-                artifacts, workspaces);
+                stale, artifacts, workspaces);
     }
 
     private static Path databasePath(String url, Path home) {
@@ -87,7 +94,7 @@ public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int ma
     /** A copy with the agents and projects of {@code fresh}: all of this a reload changes. */
     public CoreConfig withReloadable(AgentCatalog newAgents, Map<String, Path> newProjects) {
         return new CoreConfig(home, databasePath, leaseTtl, maxLeaseAttempts, newAgents,
-                Collections.unmodifiableMap(new LinkedHashMap<>(newProjects)), logsDir,
+                Collections.unmodifiableMap(new LinkedHashMap<>(newProjects)), logsDir, runnerStaleAfter,
                 artifactsDir, workspacesDir);
     }
 }
