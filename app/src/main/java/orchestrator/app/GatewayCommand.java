@@ -27,8 +27,8 @@ final class GatewayCommand implements Callable<Integer> {
         JobStore store = ctx.openStore(core);
         GatewayServer gateway = new GatewayServer(config, core, store, ctx.clock);
         int port = gateway.start();
-        log.info("orchestrator {} gateway ready: http://{}:{}", Main.VERSION, config.host(), port);
-        Lifecycle.awaitShutdown(List.of(gateway::close, store::close), () -> ctx.reload(null, gateway));
+        Lifecycle.awaitShutdown(List.of(gateway::close, store::close), () -> ctx.reload(null, gateway),
+                () -> log.info("orchestrator {} gateway ready: http://{}:{}", Main.VERSION, config.host(), port));
         return 0;
     }
 }

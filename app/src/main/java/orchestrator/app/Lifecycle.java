@@ -31,6 +31,14 @@ final class Lifecycle {
      *                 the configuration. Runs on the signal thread and must not throw.
      */
     static void awaitShutdown(List<StopAction> actions, Runnable onHangup) {
+        awaitShutdown(actions, onHangup, () -> { });
+    }
+
+    /**
+     * @param ready runs once the signal handlers are in place: where a command says it is ready, since a
+     *              SIGTERM sent on seeing that line before the handlers existed killed the JVM with 143
+     */
+    static void awaitShutdown(List<StopAction> actions, Runnable onHangup, Runnable ready) {
         Signal.handle(new Signal("HUP"), sig -> {
             try {
                 Logging.reopen();
@@ -46,6 +54,7 @@ final class Lifecycle {
                 stop.countDown();
             });
         }
+        ready.run();
         try {
             stop.await();
         } catch (InterruptedException e) {

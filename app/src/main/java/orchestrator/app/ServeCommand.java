@@ -38,13 +38,13 @@ final class ServeCommand implements Callable<Integer> {
         int port = gateway.start();
         runner.start();
         scheduler.start();
-        log.info("orchestrator {} ready: http://{}:{} (data in {})", Main.VERSION, gatewayConfig.host(), port, core.home());
         Lifecycle.awaitShutdown(List.of(
                 scheduler::close,
                 () -> runner.drain(Duration.ofSeconds(runnerConfig.drainGraceSec())),
                 gateway::close,
                 store::close),
-                () -> ctx.reload(runner, gateway));
+                () -> ctx.reload(runner, gateway),
+                () -> log.info("orchestrator {} ready: http://{}:{} (data in {})", Main.VERSION, gatewayConfig.host(), port, core.home()));
         return 0;
     }
 }
