@@ -54,6 +54,28 @@ class GatewayReloadTest {
     }
 
     @Test
+    void reload_starts_and_rotates_request_signing_secrets() {
+        gw = new RunningGateway(home);
+        String job = "{\"goal\": \"g\", \"project_id\": \"alpha\"}";
+        Map<String, String> base = Map.of("WEBHOOK_TOKEN", ADMIN, "PROJECT_ALIASES", "alpha=" + home.resolve("repos/alpha"));
+        assertThat(gw.postJob(ADMIN, job).status()).as("unsigned before the reload").isEqualTo(202);
+
+        Map<String, String> signed = new java.util.HashMap<>(base);
+        signed.put("WEBHOOK_HMAC_SECRETS", "alpha=first-secret");
+        gw.server.reload(config(signed));
+        assertThat(gw.postJob(ADMIN, job).status()).as("unsigned after alpha became signed").isEqualTo(401);
+        String sig = orchestrator.gateway.webhook.RequestSignatures.sign("first-secret", job.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        assertThat(gw.postJob(ADMIN, job, orchestrator.gateway.webhook.RequestSignatures.HEADER, sig).status()).isEqualTo(202);
+
+        signed.put("WEBHOOK_HMAC_SECRETS", "alpha=second-secret");
+        gw.server.reload(config(signed));
+        String other = "{\"goal\": \"h\", \"project_id\": \"alpha\"}";
+        String oldSig = orchestrator.gateway.webhook.RequestSignatures.sign("first-secret", other.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        assertThat(gw.postJob(ADMIN, other, orchestrator.gateway.webhook.RequestSignatures.HEADER, oldSig).status())
+                .as("signed with the retired secret").isEqualTo(401);
+    }
+
+    @Test
     void reload_applies_new_rate_limits() {
         gw = new RunningGateway(home);
         gw.server.reload(config(Map.of("WEBHOOK_TOKEN", ADMIN, "WEBHOOK_RATE_LIMIT_MAX_REQUESTS", "2")));
