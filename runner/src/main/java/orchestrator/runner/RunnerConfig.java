@@ -202,10 +202,11 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
         List<String> wrapper = sandboxWrapper(env.get("SANDBOX_WRAPPER"), env.get("PATH") != null ? env.get("PATH") : System.getenv("PATH"));
         // the prototype kept the wrapper's command and its arguments apart; both end up as one argv prefix
         String wrapperArgs = env.get("SANDBOX_WRAPPER_ARGS");
-        if (wrapperArgs != null) {
-            if (wrapper.isEmpty()) {
-                throw new ConfigException("SANDBOX_WRAPPER_ARGS", "is set but SANDBOX_WRAPPER is not: set the wrapper command too");
-            }
+        if (wrapperArgs != null && wrapper.isEmpty()) {
+            // the prototype ran such a file (the arguments had nothing to follow), so it must start here too
+            org.slf4j.LoggerFactory.getLogger(RunnerConfig.class).warn(
+                    "SANDBOX_WRAPPER_ARGS is set but SANDBOX_WRAPPER is not: the arguments have no command to follow and are ignored");
+        } else if (wrapperArgs != null) {
             List<String> all = new java.util.ArrayList<>(wrapper);
             try {
                 all.addAll(ShellWords.split(wrapperArgs));

@@ -165,7 +165,9 @@ class RunnerPolicyTest {
     @Test
     void bad_policy_variables_fail_the_start_naming_the_variable() {
         String path = System.getenv("PATH");
-        assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("SANDBOX_WRAPPER_ARGS", "--unshare-net"))))
+        assertThat(RunnerConfig.from(new Env(Map.of("SANDBOX_WRAPPER_ARGS", "--unshare-net"))).sandboxWrapper())
+                .as("arguments without a wrapper are ignored (and warned about), as the prototype ran them").isEmpty();
+        assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("SANDBOX_WRAPPER", "env", "SANDBOX_WRAPPER_ARGS", "'unclosed"))))
                 .isInstanceOf(ConfigException.class).hasMessageStartingWith("SANDBOX_WRAPPER_ARGS");
         assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("MIN_BINARY_VERSIONS", "claude=latest"))))
                 .isInstanceOf(ConfigException.class).hasMessageStartingWith("MIN_BINARY_VERSIONS");
