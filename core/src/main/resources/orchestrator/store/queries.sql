@@ -207,3 +207,16 @@ UPDATE callbacks SET status = ?1, next_attempt_at = ?2, last_error = ?3, claimed
 
 -- name: find_callback
 SELECT job_id, url, payload, attempts, next_attempt_at, status, last_error FROM callbacks WHERE job_id = ?
+
+-- name: pause_schedule
+-- ?1 schedule id, ?2 now, ?3 actor. 1 row when it was running (a first pause inserts the row), 0 when already paused.
+INSERT INTO schedule_state (schedule_id, paused, paused_at, paused_by) VALUES (?1, 1, ?2, ?3)
+ON CONFLICT (schedule_id) DO UPDATE SET paused = 1, paused_at = excluded.paused_at, paused_by = excluded.paused_by
+ WHERE paused = 0
+
+-- name: resume_schedule
+-- ?1 now, ?2 actor, ?3 schedule id. 0 rows when it was not paused.
+UPDATE schedule_state SET paused = 0, resumed_at = ?1, resumed_by = ?2 WHERE schedule_id = ?3 AND paused = 1
+
+-- name: schedule_states
+SELECT schedule_id, paused, paused_at, paused_by, resumed_at, resumed_by FROM schedule_state

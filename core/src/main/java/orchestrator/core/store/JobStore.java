@@ -97,6 +97,27 @@ public interface JobStore extends AutoCloseable {
     List<ScheduleFire> recentFires(String scheduleId, int limit);
 
     /**
+     * Pauses a schedule for every scheduler process, until {@link #resumeSchedule}; it survives restarts.
+     * A paused schedule's fire times are recorded as skipped instead of enqueuing. The store does not
+     * know which schedules exist (they are files): the caller checks the id.
+     *
+     * @param actor who paused it (a token name, {@code cli:<user>}), kept for the listing
+     * @return true when it was paused by this call, false when it already was
+     */
+    boolean pauseSchedule(String scheduleId, String actor);
+
+    /**
+     * Ends a pause. Fires after this go ahead; which fires skipped during the pause are made up for is
+     * the scheduler's misfire policy, keyed on the resume time recorded here.
+     *
+     * @return true when it was resumed by this call, false when it was not paused
+     */
+    boolean resumeSchedule(String scheduleId, String actor);
+
+    /** Every schedule that was ever paused, by id: one read, so a scheduler's tick costs one query. */
+    java.util.Map<String, ScheduleState> scheduleStates();
+
+    /**
      * Counts one agent call against the project's budget for {@code day} (UTC), atomically: two runners
      * can never both take the last allowed call.
      *
