@@ -220,3 +220,20 @@ UPDATE schedule_state SET paused = 0, resumed_at = ?1, resumed_by = ?2 WHERE sch
 
 -- name: schedule_states
 SELECT schedule_id, paused, paused_at, paused_by, resumed_at, resumed_by FROM schedule_state
+
+-- name: integrity_check
+-- restore: a backup must answer one row 'ok'
+PRAGMA integrity_check
+
+-- name: schema_version
+PRAGMA user_version
+
+-- name: table_names
+SELECT name FROM sqlite_master WHERE type = 'table'
+
+-- name: count_jobs
+SELECT count(*) FROM jobs
+
+-- name: checkpoint_truncate
+-- restore: folds the WAL into the database file, so the file kept aside is complete by itself
+PRAGMA wal_checkpoint(TRUNCATE)

@@ -6,12 +6,14 @@ import java.time.Clock;
 import java.util.Objects;
 import orchestrator.core.config.CoreConfig;
 import orchestrator.core.job.JobSchema;
+import orchestrator.core.schedule.ScheduleControl;
 import orchestrator.core.store.JobStore;
 import orchestrator.gateway.auth.Admission;
 import orchestrator.gateway.jobs.JobArtifacts;
 import orchestrator.gateway.jobs.JobLogs;
 import orchestrator.gateway.jobs.JobRoutes;
 import orchestrator.gateway.metrics.Metrics;
+import orchestrator.gateway.schedules.ScheduleRoutes;
 import orchestrator.gateway.webhook.WebhookRoute;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,10 +29,18 @@ public final class GatewayServer implements AutoCloseable {
     private final CoreConfig core;
     private final JobStore store;
     private final Clock clock;
+    private final ScheduleControl schedules;
     private Javalin app;
     private JobLogs logs;
 
+    /** A gateway without schedules: {@code /schedules} answers 503. */
     public GatewayServer(GatewayConfig config, CoreConfig core, JobStore store, Clock clock) {
+        this(config, core, store, clock, null);
+    }
+
+    /** @param schedules what {@code /schedules} lists and controls (the app wires the scheduler's), or null for none */
+    public GatewayServer(GatewayConfig config, CoreConfig core, JobStore store, Clock clock, ScheduleControl schedules) {
+        this.schedules = schedules;
         this.config = Objects.requireNonNull(config, "config");
         this.core = Objects.requireNonNull(core, "core");
         this.store = Objects.requireNonNull(store, "store");
@@ -52,6 +62,7 @@ public final class GatewayServer implements AutoCloseable {
         JobRoutes jobs = new JobRoutes(admission, store);
         logs = new JobLogs(admission, store, core.artifactsDir(), config.tokens().size());
         JobArtifacts artifacts = new JobArtifacts(admission, store, core.artifactsDir());
+        ScheduleRoutes scheduleRoutes = new ScheduleRoutes(admission, schedules);
         Probes probes = new Probes(store, clock, core.databasePath());
         app = Javalin.create(cfg -> {
             cfg.startup.showJavalinBanner = false;
@@ -79,6 +90,10 @@ public final class GatewayServer implements AutoCloseable {
             cfg.routes.post("/jobs/{id}/continue", jobs::continueJob);
             cfg.routes.get("/jobs/{id}/logs", logs::get);
             cfg.routes.get("/jobs/{id}/artifacts/<path>", artifacts::get);
+            cfg.routes.get("/schedules", scheduleRoutes::list);
+            cfg.routes.post("/schedules/{id}/pause", scheduleRoutes::pause);
+            cfg.routes.post("/schedules/{id}/resume", scheduleRoutes::resume);
+            cfg.routes.post("/schedules/{id}/run", scheduleRoutes::run);
             cfg.routes.get("/health", probes::health);
             cfg.routes.get("/ready", probes::ready);
             cfg.routes.get("/metrics", metrics::scrape);

@@ -1,5 +1,7 @@
 package orchestrator.core.schedule;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import orchestrator.core.store.FireResult;
 
 /**
@@ -18,5 +20,23 @@ public record ScheduleAction(Kind kind, String message, ScheduleStatus status, F
         NOT_FOUND,
         /** the schedule's file is broken, so it cannot be run */
         BROKEN
+    }
+
+    /**
+     * The answer body of {@code POST /schedules/{id}/pause|resume|run}, which the CLI prints too: {@code changed}
+     * false for a pause of a paused schedule; for run, the fire's {@code outcome} and {@code job_id}.
+     */
+    public Map<String, Object> apiBody(String scheduleId) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("id", scheduleId);
+        body.put("changed", kind == Kind.DONE);
+        body.put("message", message);
+        if (fire != null) {
+            body.put("outcome", fire.kind().name().toLowerCase(java.util.Locale.ROOT));
+            body.put("job_id", fire.jobId());
+            body.put("status_url", fire.jobId() == null ? null : "/jobs/" + fire.jobId());
+        }
+        body.put("schedule", status == null ? null : status.apiBody());
+        return body;
     }
 }
