@@ -41,16 +41,16 @@ public final class ScheduleRoutes {
     }
 
     public void pause(Context ctx) {
-        act(ctx, "pause", control()::pause);
+        act(ctx, "pause", (id, by) -> control().pause(id, by)); // control() after admission: 401 before 503
     }
 
     public void resume(Context ctx) {
-        act(ctx, "resume", control()::resume);
+        act(ctx, "resume", (id, by) -> control().resume(id, by));
     }
 
     /** Fires once now, as {@code orchestrator schedules run ID}; the answer names the job it enqueued, if any. */
     public void run(Context ctx) {
-        act(ctx, "run", control()::run);
+        act(ctx, "run", (id, by) -> control().run(id, by));
     }
 
     private void act(Context ctx, String action, BiFunction<String, String, ScheduleAction> op) {
