@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "orchestrator", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Webhook gateway and runner pool for CLI coding-agent jobs.",
         subcommands = {ServeCommand.class, GatewayCommand.class, RunnerCommand.class, SchedulerCommand.class,
-                SchedulesCommand.class, SubmitCommand.class, StatusCommand.class, ListCommand.class, LogsCommand.class,
+                SchedulesCommand.class, SubmitCommand.class, StatusCommand.class, RunnersCommand.class, ListCommand.class, LogsCommand.class,
                 EventsCommand.class, JobActionCommands.Cancel.class, JobActionCommands.Approve.class, JobActionCommands.Reject.class,
                 JobActionCommands.Retry.class, ContinueCommand.class, ConfigCommand.class, DoctorCommand.class, BackupCommand.class,
                 RestoreCommand.class, CompletionCommand.class, CommandLine.HelpCommand.class})

@@ -13,6 +13,7 @@ import orchestrator.gateway.jobs.JobArtifacts;
 import orchestrator.gateway.jobs.JobLogs;
 import orchestrator.gateway.jobs.JobRoutes;
 import orchestrator.gateway.metrics.Metrics;
+import orchestrator.gateway.runners.RunnerRoutes;
 import orchestrator.gateway.schedules.ScheduleRoutes;
 import orchestrator.gateway.webhook.WebhookRoute;
 import org.slf4j.Logger;
@@ -57,13 +58,14 @@ public final class GatewayServer implements AutoCloseable {
             throw new IllegalStateException("the gateway is already started");
         }
         Admission admission = new Admission(config, clock);
-        Metrics metrics = new Metrics(store, clock, admission, config.metricsToken());
+        Metrics metrics = new Metrics(store, clock, admission, config.metricsToken(), core.runnerStaleAfter());
         WebhookRoute webhook = new WebhookRoute(config, core, admission, store, metrics::webhook, clock);
         JobRoutes jobs = new JobRoutes(admission, store);
         logs = new JobLogs(admission, store, core.artifactsDir(), config.tokens().size());
         JobArtifacts artifacts = new JobArtifacts(admission, store, core.artifactsDir());
         ScheduleRoutes scheduleRoutes = new ScheduleRoutes(admission, schedules);
-        Probes probes = new Probes(store, clock, core.databasePath());
+        Probes probes = new Probes(store, clock, core.databasePath(), core.runnerStaleAfter(), config.readyRequiresRunner());
+        RunnerRoutes runners = new RunnerRoutes(admission, store, clock, core.runnerStaleAfter());
         app = Javalin.create(cfg -> {
             cfg.startup.showJavalinBanner = false;
             cfg.startup.showOldJavalinVersionWarning = false;
@@ -94,6 +96,7 @@ public final class GatewayServer implements AutoCloseable {
             cfg.routes.post("/schedules/{id}/pause", scheduleRoutes::pause);
             cfg.routes.post("/schedules/{id}/resume", scheduleRoutes::resume);
             cfg.routes.post("/schedules/{id}/run", scheduleRoutes::run);
+            cfg.routes.get("/runners", runners::list);
             cfg.routes.get("/health", probes::health);
             cfg.routes.get("/ready", probes::ready);
             cfg.routes.get("/metrics", metrics::scrape);
