@@ -72,6 +72,7 @@ public final class GatewayServer implements AutoCloseable {
             cfg.routes.get("/schema/job.json", GatewayServer::schema);
             cfg.routes.get("/jobs", jobs::list);
             cfg.routes.get("/jobs/{id}", jobs::get);
+            cfg.routes.get("/jobs/{id}/events", jobs::events);
             cfg.routes.post("/jobs/{id}/cancel", jobs::cancel);
             cfg.routes.post("/jobs/{id}/approve", jobs::approve);
             cfg.routes.post("/jobs/{id}/reject", jobs::reject);

@@ -156,7 +156,8 @@ public interface JobStore extends AutoCloseable {
 
     /**
      * Records the result of attempt {@code attempt}: {@code status} {@code delivered}, {@code failed}
-     * (gave up) or {@code pending} with the time of the next attempt. Ignored when the row was claimed
+     * (gave up), {@code refused} (will never be sent: {@code error} says why) or {@code pending} with the
+     * time of the next attempt. Ignored when the row was claimed
      * again meanwhile. @return true when recorded
      */
     boolean recordCallback(String jobId, int attempt, String status, java.time.Instant nextAttemptAt, String error);
