@@ -37,8 +37,13 @@ final class Probes {
         this.databaseDir = databaseFile.toAbsolutePath().getParent();
         this.clock = clock;
         this.started = clock.instant();
+        this.version = version();
+    }
+
+    /** The jar's version, or {@code dev} when run from classes. */
+    static String version() {
         String v = GatewayServer.class.getPackage().getImplementationVersion();
-        this.version = v == null ? "dev" : v;
+        return v == null ? "dev" : v;
     }
 
     void health(Context ctx) {
