@@ -343,6 +343,22 @@ final class JobRun implements Runnable {
                         sessionId = a.report().sessionId();
                     }
                 }
+                if (resume != null && (a.errorCode() != null && List.of("agent_exit_nonzero", "parse_error").contains(a.errorCode()))
+                        && job.stopRequest() == null) {
+                    // the CLI could not resume the session (gone with its HOME, or unknown to it: gemini exits
+                    // 42): go on in a fresh session whose prompt carries the earlier report, once, whatever
+                    // max_retries says, since the failure was the resume and not the step
+                    log.warn("could not resume the agent's session {} ({}); going on in a fresh session", resume, a.message());
+                    resume = null;
+                    try {
+                        JobArtifacts.writeAtomically(promptFile, redact(PromptBuilder.build(spec, step, artifacts.root(), earlier,
+                                conversation, false)));
+                    } catch (PromptBuilder.RefusedInput e) {
+                        a = new Attempt("failed", null, "policy", e.getMessage(), null, null);
+                        break;
+                    }
+                    continue;
+                }
                 boolean retry = a.retryable() && attempts <= step.maxRetries()
                         && job.stopRequest() == null;
                 if (!retry) {

@@ -61,4 +61,29 @@ class ContinueJobTest {
             assertThat(third.spec().step("continue_2").continues()).isEqualTo("continue_1");
         }
     }
+
+    @Test
+    void a_session_the_cli_cannot_resume_goes_on_in_a_fresh_session_with_the_earlier_report() throws Exception {
+        // a claude-shaped CLI that knows no earlier session: --resume fails as the real one does for an unknown id
+        Path fake = Files.writeString(tmp.resolve("fake-claude"), String.join("\n", "#!/bin/sh",
+                "case \" $* \" in *\" --resume \"*) echo 'No conversation found with session ID' >&2; exit 1;; esac",
+                "cat > /dev/null",
+                "echo '{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"sess-1\"}'",
+                "echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"done\",\"num_turns\":1,"
+                        + "\"session_id\":\"sess-1\",\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}'", ""));
+        fake.toFile().setExecutable(true);
+        String agents = Json.write(Map.of("c", Map.of("type", "claude", "binary", fake.toString())));
+        try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of("ENABLE_REAL_CLI", "1")).start()) {
+            String id = f.enqueue("{\"goal\": \"g\", \"steps\": [{\"step_id\": \"s1\", \"agent\": \"c\", \"prompt\": \"first\","
+                    + " \"max_retries\": 0}]}");
+            assertThat(f.awaitFinal(id, FINISH).state()).isEqualTo(JobState.SUCCEEDED);
+            f.store.continueJob(id, "second", "test");
+            JobView v = f.awaitJob(id, j -> j.state().isFinal() && j.steps().size() == 2, FINISH);
+            assertThat(v.state()).as(v.errorMessage()).isEqualTo(JobState.SUCCEEDED);
+            Path a = f.artifacts(id);
+            assertThat(StepOutcome.read(a, "continue_1").raw().get("attempts").asInt()).isEqualTo(2);
+            assertThat(Files.readString(a.resolve("steps/continue_1/logs.txt"))).contains("No conversation found");
+            assertThat(Files.readString(a.resolve("steps/continue_1/prompt.txt"))).startsWith("second").contains("## The earlier run (step s1)");
+        }
+    }
 }

@@ -67,6 +67,13 @@ public interface AgentAdapter {
         };
     }
 
+    /** The adapter's own variables for its CLI, then the agent definition's {@code env}, which wins. */
+    static java.util.Map<String, String> env(java.util.Map<String, String> adapterDefaults, AgentDefinition def) {
+        java.util.Map<String, String> env = new java.util.HashMap<>(adapterDefaults);
+        env.putAll(def.env());
+        return env;
+    }
+
     /** {@code head} then the agent definition's extra args then {@code tail}: variadic options go last. */
     static List<String> argv(List<String> head, AgentDefinition def, List<String> tail) {
         List<String> argv = new ArrayList<>(head);

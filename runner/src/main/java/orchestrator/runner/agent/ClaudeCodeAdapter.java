@@ -59,8 +59,7 @@ final class ClaudeCodeAdapter implements AgentAdapter {
         }
         List<String> tail = opts.allowedTools() == null ? List.of()
                 : List.of("--allowedTools", String.join(",", opts.allowedTools()));
-        Map<String, String> env = new HashMap<>(DEFAULT_ENV);
-        env.putAll(def.env());
+        Map<String, String> env = AgentAdapter.env(DEFAULT_ENV, def);
         return new Invocation(AgentAdapter.argv(head, def, tail), env, ctx.promptFile());
     }
 

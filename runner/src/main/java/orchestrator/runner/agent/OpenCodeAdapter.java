@@ -1,7 +1,6 @@
 package orchestrator.runner.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import orchestrator.core.agent.AgentDefinition;
@@ -46,8 +45,7 @@ final class OpenCodeAdapter implements AgentAdapter {
         List<String> head = List.of(def.binary(), "run", "--format", "json", "--print-logs", "--log-level", "ERROR",
                 "--title", "{job_id}/{step_id}");
         List<String> tail = opts.resumeSession() == null ? List.of() : List.of("--session", opts.resumeSession());
-        Map<String, String> env = new HashMap<>(ENV);
-        env.putAll(def.env());
+        Map<String, String> env = AgentAdapter.env(ENV, def);
         return new Invocation(AgentAdapter.argv(head, def, tail), env, ctx.promptFile());
     }
 

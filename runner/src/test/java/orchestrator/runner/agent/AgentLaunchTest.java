@@ -35,7 +35,7 @@ class AgentLaunchTest {
         assertThat(opencode.stdin()).isEqualTo(ctx.promptFile());
         Invocation gemini = AgentLaunch.invocation(AgentDefinition.builtIn("gemini"), ctx, StepOptions.NONE);
         assertThat(gemini.argv()).containsExactly("gemini", "--output-format", "stream-json", "--skip-trust", "-p",
-                "Carry out the task described above.");
+                "Carry out the task described above.", "--approval-mode", "auto_edit");
         assertThat(gemini.stdin()).isEqualTo(ctx.promptFile());
         Invocation aider = AgentLaunch.invocation(AgentDefinition.builtIn("aider"), ctx, StepOptions.NONE);
         assertThat(aider.argv()).containsExactly("aider", "--message-file", "/a/steps/s1/prompt.txt", "--yes-always", "--no-auto-commits");
@@ -49,7 +49,8 @@ class AgentLaunchTest {
         assertThat(claude.argv()).containsExactly("/opt/claude", "-p", "--output-format", "stream-json", "--verbose",
                 "--max-turns", "7", "--permission-mode", "acceptEdits", "--model", "m", "--allowedTools", "Read,Bash(git diff:*)");
         Invocation gemini = AgentLaunch.invocation(AgentDefinition.builtIn("gemini"), ctx, opts);
-        assertThat(gemini.argv()).endsWith("--allowed-tools", "Read", "Bash(git diff:*)");
+        // one comma-separated value: gemini's option takes one, a second word would be a positional prompt
+        assertThat(gemini.argv()).endsWith("--allowed-tools", "Read,Bash(git diff:*)");
         Invocation codex = AgentLaunch.invocation(new AgentDefinition("x", "codex", null, List.of("-s", "read-only"), List.of(), Map.of(), 0), ctx, opts);
         assertThat(codex.argv()).containsExactly("codex", "exec", "--json", "--skip-git-repo-check", "-s", "read-only", "-");
     }
