@@ -212,7 +212,9 @@ def phase_ingest():
     h = home("ingest")
     port = free_port()
     db = os.path.join(h, "orchestrator.db")
-    p = start(["gateway"], {"ORCH_HOME": h, "HTTP_PORT": str(port), "WEBHOOK_TOKEN": TOKEN, "WEBHOOK_RATE_LIMIT_MAX_REQUESTS": "0"}, "ingest-gateway")
+    # the ingest phase runs the gateway alone on purpose: ready without a runner
+    p = start(["gateway"], {"ORCH_HOME": h, "HTTP_PORT": str(port), "WEBHOOK_TOKEN": TOKEN, "WEBHOOK_RATE_LIMIT_MAX_REQUESTS": "0",
+                            "READY_REQUIRES_RUNNER": "0"}, "ingest-gateway")
     wait_ready(port)
     idle = rss_mb(p.pid)
     peer, peer_port = start_peer()
@@ -273,8 +275,9 @@ def phase_latency():
     agents = os.path.join(h, "agents.json")
     with open(agents, "w") as f:
         json.dump({"stamp": {"type": "command", "argv": ["sh", "-c", "date +%s%N > {artifacts_dir}/started"]}}, f)
+    # the gateway starts before its runners: ready means "the HTTP side answers" here
     env = {"ORCH_HOME": h, "HTTP_PORT": str(port), "WEBHOOK_TOKEN": TOKEN, "WEBHOOK_RATE_LIMIT_MAX_REQUESTS": "0",
-           "AGENTS_FILE": agents, "RUNNER_CONCURRENCY": "4"}
+           "READY_REQUIRES_RUNNER": "0", "AGENTS_FILE": agents, "RUNNER_CONCURRENCY": "4"}
     gw = start(["gateway"], env, "latency-gateway")
     wait_ready(port)
     runners = [start(["runner", "--instance", str(i)], env, f"latency-runner-{i}") for i in range(1, 5)]
@@ -325,8 +328,9 @@ def phase_throughput(runner_count, agent, jobs, rnd=1):
     agents = os.path.join(h, "agents.json")
     with open(agents, "w") as f:
         json.dump({"noop": {"type": "simulate", "delay_ms": 0}, "true": {"type": "command", "argv": ["true"]}}, f)
+    # the gateway starts before its runners: ready means "the HTTP side answers" here
     env = {"ORCH_HOME": h, "HTTP_PORT": str(port), "WEBHOOK_TOKEN": TOKEN, "WEBHOOK_RATE_LIMIT_MAX_REQUESTS": "0",
-           "AGENTS_FILE": agents, "RUNNER_CONCURRENCY": "32" if agent == "noop" else "16"}
+           "READY_REQUIRES_RUNNER": "0", "AGENTS_FILE": agents, "RUNNER_CONCURRENCY": "32" if agent == "noop" else "16"}
     gw = start(["gateway"], env, f"tp-gateway-{name}")
     wait_ready(port)
     warm = 250 * runner_count

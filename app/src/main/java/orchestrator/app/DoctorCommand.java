@@ -24,6 +24,7 @@ import orchestrator.core.config.Env;
 import orchestrator.core.store.JobQuery;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.JobView;
+import orchestrator.core.store.RunnerView;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
@@ -32,7 +33,7 @@ import picocli.CommandLine.Mixin;
  * one line per check. Exit 1 when any check FAILs; WARNs do not fail.
  */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
-        description = "Check configuration, store, folders, agent binaries, the port, token strength and the clock. Exit 1 on any failure.")
+        description = "Check configuration, store, live runners, folders, agent binaries, the port, token strength and the clock. Exit 1 on any failure.")
 final class DoctorCommand implements Callable<Integer> {
     /** Shorter tokens are refused by the gateway's config as weak; this is the length doctor asks for. */
     static final int GOOD_TOKEN_LENGTH = 32;
@@ -58,7 +59,7 @@ final class DoctorCommand implements Callable<Integer> {
         }
         CoreConfig core = settings.core();
         folders(core);
-        store(core);
+        store(core, settings.gateway().readyRequiresRunner());
         agents(core);
         port(settings.gateway().host(), settings.gateway().port());
         tokens(env, settings.gateway().devMode());
@@ -96,7 +97,7 @@ final class DoctorCommand implements Callable<Integer> {
         }
     }
 
-    private void store(CoreConfig core) {
+    private void store(CoreConfig core, boolean requireRunner) {
         try (JobStore store = ctx.openStore(core)) {
             if (!store.ready(Duration.ofSeconds(5))) {
                 fail("store", core.databasePath() + " does not accept writes (disk full, read-only, or locked for over 5 s)");
@@ -113,8 +114,40 @@ final class DoctorCommand implements Callable<Integer> {
             } else {
                 ok("clock", "now is " + now + " (UTC)");
             }
+            runners(store, core, now, requireRunner);
         } catch (OrchestratorException e) {
             fail("store", e.getMessage());
+        }
+    }
+
+    /**
+     * Whether anything will lease the queue: the check whose absence let jobs sit queued while every other
+     * probe looked fine. Runners that died (stale) or queued jobs with no live runner fail; no runner at all
+     * on a quiet store only warns, since doctor also runs before the services are first started.
+     */
+    private void runners(JobStore store, CoreConfig core, Instant now, boolean requireRunner) {
+        Duration staleAfter = core.runnerStaleAfter();
+        List<RunnerView> all = store.runners();
+        List<RunnerView> taking = all.stream().filter(r -> r.takesJobs(now, staleAfter)).toList();
+        if (!taking.isEmpty()) {
+            int slots = taking.stream().mapToInt(RunnerView::slots).sum();
+            ok("runners", taking.size() + " live runner(s) with " + slots + " slot(s): "
+                    + taking.stream().map(RunnerView::runnerId).collect(java.util.stream.Collectors.joining(", ")));
+            return;
+        }
+        List<RunnerView> stale = all.stream().filter(r -> r.status(now, staleAfter) == RunnerView.Status.STALE).toList();
+        long queued = store.countByState().getOrDefault(orchestrator.core.job.JobState.QUEUED, 0L);
+        String why = stale.isEmpty() ? "" : "; stale (no heartbeat for over " + staleAfter.toSeconds() + " s, killed or hung): "
+                + stale.stream().map(r -> r.runnerId() + " last seen " + r.heartbeatAge(now).toSeconds() + " s ago")
+                        .collect(java.util.stream.Collectors.joining(", "));
+        String message = "no live runner takes jobs" + why + (queued > 0 ? "; " + queued + " queued job(s) will not start" : "")
+                + " (start orchestrator runner or serve; orchestrator runners lists them)";
+        if (!requireRunner) {
+            warn("runners", message + "; READY_REQUIRES_RUNNER=0, so the gateway is meant to run alone");
+        } else if (!stale.isEmpty() || queued > 0) {
+            fail("runners", message);
+        } else {
+            warn("runners", message);
         }
     }
 

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "orchestrator", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Webhook gateway and runner pool for CLI coding-agent jobs.",
         subcommands = {ServeCommand.class, GatewayCommand.class, RunnerCommand.class, SchedulerCommand.class,
-                SchedulesCommand.class, SubmitCommand.class, StatusCommand.class, ContinueCommand.class, ConfigCommand.class, DoctorCommand.class, BackupCommand.class, CommandLine.HelpCommand.class})
+                SchedulesCommand.class, SubmitCommand.class, StatusCommand.class, RunnersCommand.class, ContinueCommand.class, ConfigCommand.class, DoctorCommand.class, BackupCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     static final String VERSION = versionString();
 

@@ -221,3 +221,27 @@ UPDATE callbacks SET status = ?1, next_attempt_at = ?2, last_error = ?3, claimed
 
 -- name: find_callback
 SELECT job_id, url, payload, attempts, next_attempt_at, status, last_error FROM callbacks WHERE job_id = ?
+
+-- name: runner_heartbeat
+-- ?1 id, ?2 host, ?3 pid, ?4 version, ?5 slots, ?6 running_jobs (JSON), ?7 draining, ?8 started_at,
+-- ?9 now. Registers the runner or refreshes its row. A row marked stopped is revived only by a new
+-- start (another started_at): a beat of the same run that lands after its stop changes nothing.
+INSERT INTO runners (id, host, pid, version, slots, running_jobs, draining, started_at, last_heartbeat, stopped_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL)
+ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, version = excluded.version,
+       slots = excluded.slots, running_jobs = excluded.running_jobs, draining = excluded.draining,
+       started_at = excluded.started_at, last_heartbeat = excluded.last_heartbeat, stopped_at = NULL
+ WHERE runners.stopped_at IS NULL OR runners.started_at <> excluded.started_at
+
+-- name: runner_stopped
+-- ?1 now, ?2 id, ?3 started_at: only the run that registered the row can mark it stopped
+UPDATE runners SET stopped_at = ?1, last_heartbeat = ?1, running_jobs = '[]', draining = 0
+ WHERE id = ?2 AND started_at = ?3 AND stopped_at IS NULL
+
+-- name: list_runners
+SELECT id, host, pid, version, slots, running_jobs, draining, started_at, last_heartbeat, stopped_at
+  FROM runners ORDER BY host, id
+
+-- name: prune_runners
+-- ?1 the oldest last_heartbeat kept
+DELETE FROM runners WHERE last_heartbeat < ?1

@@ -31,10 +31,13 @@ import org.slf4j.LoggerFactory;
  * @param metricsToken         {@code METRICS_TOKEN}, or null (then {@code /metrics} is for loopback only)
  * @param devTokenFile         the development token file when no token was configured, else null
  * @param signatures           {@code WEBHOOK_HMAC_SECRETS}: projects whose webhooks must be signed
+ * @param readyRequiresRunner  {@code READY_REQUIRES_RUNNER}: {@code /ready} answers 503 while no live runner takes jobs;
+ *                             0 for a gateway that runs without runners on purpose
  */
 public record GatewayConfig(String host, int port, List<ApiToken> tokens, long maxWebhookBodyBytes,
                             Duration rateLimitWindow, int rateLimitMaxRequests, TrustedProxies trustedProxies,
-                            String metricsToken, Path devTokenFile, RequestSignatures signatures) {
+                            String metricsToken, Path devTokenFile, RequestSignatures signatures,
+                            boolean readyRequiresRunner) {
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
     public static final long DEFAULT_MAX_WEBHOOK_BODY_BYTES = 1_048_576;
@@ -67,6 +70,7 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
         List<String> proxyItems = env.get("TRUSTED_PROXIES") == null
                 ? List.of(TrustedProxies.DEFAULT.split(",")) : env.list("TRUSTED_PROXIES");
         TrustedProxies proxies = TrustedProxies.parse("TRUSTED_PROXIES", proxyItems);
+        boolean readyRequiresRunner = env.bool("READY_REQUIRES_RUNNER", true);
         String metricsToken = env.get("METRICS_TOKEN");
         if (metricsToken != null && metricsToken.length() < MIN_TOKEN_LENGTH) {
             log.warn("METRICS_TOKEN is shorter than {} characters; use a long random value", MIN_TOKEN_LENGTH);
@@ -84,7 +88,8 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
                 host = DEFAULT_HOST;
             }
         }
-        return new GatewayConfig(host, port, tokens, maxBody, window, maxRequests, proxies, metricsToken, devFile, signatures);
+        return new GatewayConfig(host, port, tokens, maxBody, window, maxRequests, proxies, metricsToken, devFile, signatures,
+                readyRequiresRunner);
     }
 
     private static List<ApiToken> configuredTokens(Env env, Map<String, Path> projects) {
@@ -144,6 +149,7 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
         return "GatewayConfig[host=" + host + ", port=" + port + ", tokens=" + tokens + ", maxWebhookBodyBytes="
                 + maxWebhookBodyBytes + ", rateLimitWindow=" + rateLimitWindow + ", rateLimitMaxRequests="
                 + rateLimitMaxRequests + ", trustedProxies=" + trustedProxies + ", metricsToken="
-                + Env.mask(metricsToken) + ", devTokenFile=" + devTokenFile + ", signedProjects=" + signatures.projects() + "]";
+                + Env.mask(metricsToken) + ", devTokenFile=" + devTokenFile + ", signedProjects=" + signatures.projects()
+                + ", readyRequiresRunner=" + readyRequiresRunner + "]";
     }
 }

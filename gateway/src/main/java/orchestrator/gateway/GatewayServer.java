@@ -14,6 +14,7 @@ import orchestrator.gateway.jobs.JobArtifacts;
 import orchestrator.gateway.jobs.JobLogs;
 import orchestrator.gateway.jobs.JobRoutes;
 import orchestrator.gateway.metrics.Metrics;
+import orchestrator.gateway.runners.RunnerRoutes;
 import orchestrator.gateway.webhook.WebhookRoute;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,13 +51,14 @@ public final class GatewayServer implements AutoCloseable {
             throw new IllegalStateException("the gateway is already started");
         }
         Admission admission = new Admission(config, clock);
-        Metrics metrics = new Metrics(store, clock, admission, config.metricsToken());
+        Metrics metrics = new Metrics(store, clock, admission, config.metricsToken(), core.runnerStaleAfter());
         WebhookRoute webhook = new WebhookRoute(config, core, admission, store, metrics::webhook, clock);
         JobRoutes jobs = new JobRoutes(admission, store);
         logs = new JobLogs(admission, store, core.artifactsDir(), config.tokens().size());
         JobArtifacts artifacts = new JobArtifacts(admission, store, core.artifactsDir());
-        Probes probes = new Probes(store, clock, core.databasePath());
-        routes = routes(webhook, jobs, logs, artifacts, probes, metrics);
+        Probes probes = new Probes(store, clock, core.databasePath(), core.runnerStaleAfter(), config.readyRequiresRunner());
+        RunnerRoutes runners = new RunnerRoutes(admission, store, clock, core.runnerStaleAfter());
+        routes = routes(webhook, jobs, logs, artifacts, probes, metrics, runners);
         app = Javalin.create(cfg -> {
             cfg.startup.showJavalinBanner = false;
             cfg.startup.showOldJavalinVersionWarning = false;
@@ -88,7 +90,7 @@ public final class GatewayServer implements AutoCloseable {
      * other way is not documented, and OpenApiTest fails.
      */
     private static List<ApiRoute> routes(WebhookRoute webhook, JobRoutes jobs, JobLogs logs, JobArtifacts artifacts,
-                                         Probes probes, Metrics metrics) {
+                                         Probes probes, Metrics metrics, RunnerRoutes runners) {
         Map<String, Object> string = Map.of("type", "string");
         String id = "the job id";
         List<ApiRoute> api = new java.util.ArrayList<>(List.of(
@@ -162,11 +164,16 @@ public final class GatewayServer implements AutoCloseable {
                         .storeErrors().build(),
                 ApiRoute.get("/schema/job.json", GatewayServer::schema).tag("api").summary("The job payload's JSON Schema")
                         .auth(ApiRoute.Auth.NONE).answer(200, "JSON Schema 2020-12", "application/schema+json", Map.of("type", "object")).build(),
+                ApiRoute.get("/runners", runners::list).tag("operations").summary("Registered runners and whether they are live")
+                        .description("Job ids of running jobs are listed for unscoped tokens only.")
+                        .auth(ApiRoute.Auth.TOKEN).json(200, "every registered runner", ApiRoute.ref("RunnerList"))
+                        .storeErrors().build(),
                 ApiRoute.get("/health", probes::health).tag("operations").summary("Liveness")
                         .auth(ApiRoute.Auth.NONE).json(200, "the process answers", ApiRoute.ref("Health")).build(),
                 ApiRoute.get("/ready", probes::ready).tag("operations").summary("Readiness: the store answers a read and a write")
                         .auth(ApiRoute.Auth.NONE).json(200, "ready", ApiRoute.ref("Ready"))
-                        .error(503, "the store does not answer or its disk is full").build(),
+                        .error(503, "the store does not answer, its disk is full, or no live runner takes jobs "
+                                + "(`no_live_runner`; READY_REQUIRES_RUNNER=0 for a gateway without runners)").build(),
                 ApiRoute.get("/metrics", metrics::scrape).tag("operations").summary("Prometheus metrics")
                         .auth(ApiRoute.Auth.METRICS)
                         .answer(200, "Prometheus text format", "text/plain")

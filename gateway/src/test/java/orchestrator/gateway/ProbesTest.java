@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import orchestrator.core.store.RunnerBeat;
 import orchestrator.gateway.RunningGateway.Answer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -33,11 +34,13 @@ class ProbesTest {
         assertThat(a.json().path("status").asText()).isEqualTo("ok");
         assertThat(a.json().path("version").asText()).isNotBlank();
         assertThat(a.json().path("uptime_seconds").asLong()).isEqualTo(42);
-        assertThat(a.json().size()).isEqualTo(3);
+        assertThat(a.json().path("runners").path("live").asInt()).isZero();
+        assertThat(a.json().size()).isEqualTo(4);
     }
 
     @Test
     void ready_follows_the_store() {
+        gw.store.runnerHeartbeat(new RunnerBeat("r1", "h", 1, "v", 1, java.util.List.of(), false, gw.clock.instant()));
         Answer ok = gw.get("/ready", null);
         assertThat(ok.status()).isEqualTo(200);
         assertThat(ok.json().path("status").asText()).isEqualTo("ready");

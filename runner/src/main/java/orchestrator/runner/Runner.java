@@ -35,6 +35,12 @@ import org.slf4j.MDC;
  * {@value #REQUEUE_EVERY_MS} ms) and the heartbeat loop (every lease TTL / 3; turns a
  * cancel request or a lost lease into a stop request for the job's worker). Both survive any
  * error. {@link #drain} is the SIGTERM path.
+ *
+ * <p>A third loop writes the runner's row in the store's {@code runners} table (host, pid, version,
+ * slots, running jobs) every quarter of {@code RUNNER_STALE_SEC}, at most every {@value #REGISTRY_MAX_EVERY_MS}
+ * ms: that is how the gateway, {@code doctor} and {@code orchestrator runners} know that something will
+ * lease the queue. It is a loop of its own, not part of the lease heartbeat, so an idle runner (no leases
+ * to extend) still shows up and a slow registry write never delays a lease extension.
  */
 public final class Runner implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Runner.class);
@@ -59,6 +65,12 @@ public final class Runner implements AutoCloseable {
     private static final long MAX_BACKOFF_MS = 5_000;
     /** close(): how long running jobs may finish before they are killed and released. */
     static final Duration CLOSE_GRACE = Duration.ofSeconds(2);
+    /** The longest pause between two registry heartbeats, whatever {@code RUNNER_STALE_SEC} is. */
+    static final long REGISTRY_MAX_EVERY_MS = 5_000;
+    /** Rows of runners not heard of for this long are deleted (by any runner). */
+    static final Duration REGISTRY_ROW_TTL = Duration.ofDays(1);
+    /** How often a runner prunes those rows. */
+    static final long REGISTRY_PRUNE_EVERY_MS = 10 * 60 * 1000;
     /** After the kill at the end of a drain: how long the workers get to release their jobs. */
     private static final Duration RELEASE_WAIT = Duration.ofSeconds(30);
 
@@ -85,6 +97,10 @@ public final class Runner implements AutoCloseable {
     private Thread callbackThread;
     private Thread retentionThread;
     private Thread orphanThread;
+    private Thread registryThread;
+    /** When this run started (the store tells runs under one id apart by it); null until {@link #start}. */
+    private volatile java.time.Instant startedAt;
+    private String host;
     /** Counted down by drain: ends the callback and retention loops. */
     private final CountDownLatch backgroundStop = new CountDownLatch(1);
     private final CallbackSender callbacks;
@@ -136,7 +152,7 @@ public final class Runner implements AutoCloseable {
         RunnerContext old = context;
         CoreConfig c = old.core();
         CoreConfig next = new CoreConfig(c.home(), c.databasePath(), c.leaseTtl(), c.maxLeaseAttempts(), newAgents,
-                c.projects(), c.logsDir());
+                c.projects(), c.logsDir(), c.runnerStaleAfter());
         context = context(newConfig, next);
         log.info("runner {} reloaded its configuration: concurrency {} -> {}, {} agents", runnerId,
                 old.config().concurrency(), newConfig.concurrency(), newAgents.names().size());
@@ -165,6 +181,14 @@ public final class Runner implements AutoCloseable {
         heartbeatThread = new Thread(this::heartbeatLoop, "runner-" + runnerId + "-heartbeat");
         leaseThread.setDaemon(true);
         heartbeatThread.setDaemon(true);
+        startedAt = clock.instant();
+        host = hostname();
+        // registered before the first lease: a gateway in the same process (serve) is ready as soon as this returns
+        registryBeat();
+        pruneRegistry();
+        registryThread = new Thread(this::registryLoop, "runner-" + runnerId + "-registry");
+        registryThread.setDaemon(true);
+        registryThread.start();
         leaseThread.start();
         heartbeatThread.start();
         callbackThread = background("callbacks", () -> CALLBACK_POLL_MS, () -> callbacks.deliverDue() == CallbackSender.BATCH);
@@ -394,6 +418,73 @@ public final class Runner implements AutoCloseable {
         }
     }
 
+    // ------------------------------------------------------------------ registry
+
+    private void registryLoop() {
+        MDC.put("runner_id", runnerId);
+        long every = Math.max(250, Math.min(REGISTRY_MAX_EVERY_MS, core.runnerStaleAfter().toMillis() / 4));
+        long nextPrune = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(REGISTRY_PRUNE_EVERY_MS);
+        while (true) {
+            try {
+                if (backgroundStop.await(every, TimeUnit.MILLISECONDS)) {
+                    return;
+                }
+                registryBeat();
+                if (System.nanoTime() - nextPrune >= 0) {
+                    nextPrune = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(REGISTRY_PRUNE_EVERY_MS);
+                    pruneRegistry();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (Throwable t) {
+                log.error("registry loop error", t);
+            }
+        }
+    }
+
+    /** Writes this runner's row; a failure is logged and the next beat tries again. */
+    private void registryBeat() {
+        try {
+            boolean written = store.runnerHeartbeat(new orchestrator.core.store.RunnerBeat(runnerId, host,
+                    ProcessHandle.current().pid(), VERSION, context.config().concurrency(), List.copyOf(running.keySet()),
+                    draining.get(), startedAt));
+            if (!written) {
+                log.debug("registry heartbeat after this runner was marked stopped; ignored");
+            }
+        } catch (RuntimeException e) {
+            // also called from start and drain, which must go on: the loop tries again
+            log.warn("registry heartbeat failed; this runner shows as stale after {} s if this persists: {}",
+                    core.runnerStaleAfter().toSeconds(), e.toString());
+        }
+    }
+
+    private void pruneRegistry() {
+        try {
+            int n = store.pruneRunners(clock.instant().minus(REGISTRY_ROW_TTL));
+            if (n > 0) {
+                log.info("pruned {} runner rows not heard of for {} h", n, REGISTRY_ROW_TTL.toHours());
+            }
+        } catch (RuntimeException e) {
+            log.warn("pruning old runner rows failed: {}", e.toString());
+        }
+    }
+
+    private static final String VERSION = version();
+
+    private static String version() {
+        String v = Runner.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
+    }
+
+    private static String hostname() {
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            return "localhost";
+        }
+    }
+
     // ------------------------------------------------------------------ drain
 
     /**
@@ -409,6 +500,10 @@ public final class Runner implements AutoCloseable {
         leasing = false;
         signal();
         join(leaseThread);
+        if (startedAt != null) {
+            // at once, not at the next beat: /ready should stop counting a runner that takes no more jobs
+            registryBeat();
+        }
         if (!awaitIdle(grace)) {
             log.warn("drain grace over; killing and releasing {} jobs", running.size());
             running.values().forEach(j -> j.stop(RunningJob.Stop.DRAINING));
@@ -422,8 +517,22 @@ public final class Runner implements AutoCloseable {
         join(callbackThread);
         join(retentionThread);
         join(orphanThread);
+        join(registryThread);
         workers.shutdownNow();
+        markStopped();
         log.info("runner {} drained", runnerId);
+    }
+
+    private void markStopped() {
+        if (startedAt == null) {
+            return;
+        }
+        try {
+            store.runnerStopped(runnerId, startedAt);
+        } catch (RuntimeException e) {
+            log.warn("could not mark runner {} stopped; it shows as stale after {} s: {}", runnerId,
+                    core.runnerStaleAfter().toSeconds(), e.toString());
+        }
     }
 
     private boolean awaitIdle(Duration max) {

@@ -19,12 +19,16 @@ import orchestrator.core.job.JobSpecParser;
  * @param projects        {@code PROJECT_ALIASES}: project id to its repository folder, in the order given
  * @param logsDir         {@code LOG_DIR}: where long-running processes write their log files
  *                        (default {@code $ORCH_HOME/logs}; the systemd units use {@code /var/log/orchestrator})
+ * @param runnerStaleAfter {@code RUNNER_STALE_SEC}: a runner whose registry heartbeat is older than this is stale
+ *                        (runners beat well within it; {@code /ready} needs a live one)
  */
 public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int maxLeaseAttempts, AgentCatalog agents,
-                         Map<String, Path> projects, Path logsDir) {
+                         Map<String, Path> projects, Path logsDir, Duration runnerStaleAfter) {
     public static final String DEFAULT_HOME = "./var";
     public static final int DEFAULT_LEASE_TTL_SEC = 30;
     public static final int DEFAULT_MAX_LEASE_ATTEMPTS = 3;
+    /** A minute: a dozen missed beats (runners beat every 5 s), well past a long GC pause or a busy disk. */
+    public static final int DEFAULT_RUNNER_STALE_SEC = 60;
 
     public static CoreConfig from(Env env) {
         Path home = Path.of(env.string("ORCH_HOME", DEFAULT_HOME)).toAbsolutePath().normalize();
@@ -42,7 +46,9 @@ public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int ma
             projects.put(id, Path.of(dir).toAbsolutePath().normalize());
         });
         Path logs = Path.of(env.string("LOG_DIR", home.resolve("logs").toString())).toAbsolutePath().normalize();
-        return new CoreConfig(home, db, ttl, attempts, AgentCatalog.from(env), Collections.unmodifiableMap(projects), logs);
+        // at least 2 s: runners beat every quarter of it (at most every 5 s), and a beat needs a commit
+        Duration stale = Duration.ofSeconds(env.integer("RUNNER_STALE_SEC", DEFAULT_RUNNER_STALE_SEC, 2, 86_400));
+        return new CoreConfig(home, db, ttl, attempts, AgentCatalog.from(env), Collections.unmodifiableMap(projects), logs, stale);
     }
 
     private static Path databasePath(String url, Path home) {

@@ -164,4 +164,30 @@ public interface JobStore extends AutoCloseable {
 
     /** The job's callback, if its spec had a {@code callback_url} and it reached a final state. */
     Optional<Callback> findCallback(String jobId);
+    /**
+     * Registers a runner or refreshes its row: host, pid, version, slots, the jobs it runs, and
+     * {@code last_heartbeat} set to now. A runner calls it at start and then every few seconds, from a loop
+     * of its own (never the lease loop), so that other processes can tell whether anything will lease the
+     * queue. One upsert through the store's single writer: it shares the batch transaction of whatever else
+     * this process writes.
+     *
+     * @return false, and nothing changed, when this run of the runner ({@link RunnerBeat#startedAt}) was
+     *         already marked stopped: a beat that lands after {@link #runnerStopped} does not revive it
+     */
+    boolean runnerHeartbeat(RunnerBeat beat);
+
+    /**
+     * Marks the run of {@code runnerId} that started at {@code startedAt} as stopped (after a clean drain),
+     * with no running jobs. @return false when there was no such running row
+     */
+    boolean runnerStopped(String runnerId, java.time.Instant startedAt);
+
+    /** Every registered runner, live, stale or stopped, by host then id. */
+    List<RunnerView> runners();
+
+    /**
+     * Deletes the rows of runners whose last heartbeat (or stop) is older than {@code before}: runners that
+     * died or stopped long ago. @return the number of rows deleted
+     */
+    int pruneRunners(java.time.Instant before);
 }

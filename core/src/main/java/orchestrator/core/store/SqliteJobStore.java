@@ -48,7 +48,7 @@ import org.slf4j.LoggerFactory;
 public final class SqliteJobStore implements JobStore {
     private static final Logger log = LoggerFactory.getLogger(SqliteJobStore.class);
     private static final List<String> MIGRATIONS = List.of("V1__jobs.sql", "V2__schedule_fires.sql", "V3__daily_usage.sql", "V4__store_probe.sql",
-            "V5__callbacks.sql");
+            "V5__callbacks.sql", "V6__runners.sql");
     private static final int MAX_BATCH = 1024;
     private static final Duration ENQUEUE_TIMEOUT = Duration.ofSeconds(15);
     /** How long a write waits for another process's lock before it fails. */
@@ -1382,5 +1382,61 @@ public final class SqliteJobStore implements JobStore {
     private static Callback callback(ResultSet rs) throws SQLException {
         return new Callback(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4),
                 Instant.ofEpochMilli(rs.getLong(5)), rs.getString(6), rs.getString(7));
+    }
+    // ---------------------------------------------------------------- runner registry
+
+    @Override
+    public boolean runnerHeartbeat(RunnerBeat beat) {
+        String jobs = Json.writeCompact(beat.runningJobs());
+        return write("runner heartbeat", b -> {
+            PreparedStatement ps = b.prepare("runner_heartbeat");
+            ps.setString(1, beat.runnerId());
+            ps.setString(2, beat.host());
+            ps.setLong(3, beat.pid());
+            ps.setString(4, beat.version());
+            ps.setInt(5, beat.slots());
+            ps.setString(6, jobs);
+            ps.setInt(7, beat.draining() ? 1 : 0);
+            ps.setLong(8, beat.startedAt().toEpochMilli());
+            ps.setLong(9, b.now);
+            return ps.executeUpdate() == 1;
+        });
+    }
+
+    @Override
+    public boolean runnerStopped(String runnerId, Instant startedAt) {
+        return write("runner stopped", b -> {
+            PreparedStatement ps = b.prepare("runner_stopped");
+            ps.setLong(1, b.now);
+            ps.setString(2, runnerId);
+            ps.setLong(3, startedAt.toEpochMilli());
+            return ps.executeUpdate() == 1;
+        });
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public List<RunnerView> runners() {
+        try (Connection c = connection(); PreparedStatement ps = c.prepareStatement(sql.get("list_runners"));
+             ResultSet rs = ps.executeQuery()) {
+            List<RunnerView> out = new ArrayList<>();
+            while (rs.next()) {
+                out.add(new RunnerView(rs.getString("id"), rs.getString("host"), rs.getLong("pid"), rs.getString("version"),
+                        rs.getInt("slots"), Json.read(rs.getString("running_jobs"), List.class), rs.getInt("draining") == 1,
+                        time(rs, "started_at"), time(rs, "last_heartbeat"), time(rs, "stopped_at")));
+            }
+            return out;
+        } catch (SQLException e) {
+            throw unavailable("list runners", e);
+        }
+    }
+
+    @Override
+    public int pruneRunners(Instant before) {
+        return write("prune runners", b -> {
+            PreparedStatement ps = b.prepare("prune_runners");
+            ps.setLong(1, before.toEpochMilli());
+            return ps.executeUpdate();
+        });
     }
 }

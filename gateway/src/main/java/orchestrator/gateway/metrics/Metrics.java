@@ -13,6 +13,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -22,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import orchestrator.core.job.JobState;
 import orchestrator.core.store.JobStore;
+import orchestrator.core.store.RunnerView;
 import orchestrator.core.store.StoreStats;
 import orchestrator.core.store.StoreUnavailableException;
 import orchestrator.gateway.ApiError;
@@ -50,6 +52,7 @@ public final class Metrics {
     private final java.util.concurrent.ConcurrentMap<String, Timer> timers = new java.util.concurrent.ConcurrentHashMap<>();
     private final java.util.concurrent.ConcurrentMap<Integer, Counter> webhookCounters = new java.util.concurrent.ConcurrentHashMap<>();
     private final JobStore store;
+    private final Duration runnerStaleAfter;
     private final Clock clock;
     private final Admission admission;
     private final byte[] tokenDigest;
@@ -57,9 +60,13 @@ public final class Metrics {
     private String cachedStoreText;
     private long cachedAtMillis;
 
-    /** @param metricsToken {@code METRICS_TOKEN}, or null: then only loopback peers may scrape */
-    public Metrics(JobStore store, Clock clock, Admission admission, String metricsToken) {
+    /**
+     * @param metricsToken     {@code METRICS_TOKEN}, or null: then only loopback peers may scrape
+     * @param runnerStaleAfter {@code RUNNER_STALE_SEC}: when a registered runner counts as stale
+     */
+    public Metrics(JobStore store, Clock clock, Admission admission, String metricsToken, Duration runnerStaleAfter) {
         this.store = store;
+        this.runnerStaleAfter = runnerStaleAfter;
         this.clock = clock;
         this.admission = admission;
         this.tokenDigest = metricsToken == null ? null : sha256(metricsToken);
@@ -153,8 +160,10 @@ public final class Metrics {
 
     private String render() {
         StoreStats s;
+        List<RunnerView> runners;
         try {
             s = store.stats();
+            runners = store.runners();
         } catch (StoreUnavailableException e) {
             log.warn("metrics without store series: {}", e.getMessage());
             return "# HELP orchestrator_store_up Whether the job store answered the last metrics query.\n"
@@ -208,6 +217,22 @@ public final class Metrics {
 
         header(b, "orchestrator_leases_lost_total", "counter", "Leases that expired without a heartbeat.");
         b.append("orchestrator_leases_lost_total ").append(s.leasesLost()).append('\n');
+
+        Instant now = clock.instant();
+        header(b, "orchestrator_runners", "gauge", "Registered runners by status (live: heartbeat within RUNNER_STALE_SEC).");
+        RunnerView.countByStatus(runners, now, runnerStaleAfter).forEach((st, n) ->
+                b.append("orchestrator_runners{state=\"").append(st.wire()).append("\"} ").append(n).append('\n'));
+        int slots = 0;
+        int busy = 0;
+        for (RunnerView r : runners) {
+            if (r.takesJobs(now, runnerStaleAfter)) {
+                slots += r.slots();
+                busy += r.runningJobs().size();
+            }
+        }
+        header(b, "orchestrator_runner_slots", "gauge", "Job slots of live runners that take jobs, and how many of them are busy.");
+        b.append("orchestrator_runner_slots{state=\"total\"} ").append(slots).append('\n');
+        b.append("orchestrator_runner_slots{state=\"busy\"} ").append(busy).append('\n');
         return b.toString();
     }
 
