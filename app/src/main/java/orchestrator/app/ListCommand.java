@@ -12,7 +12,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 @Command(name = "list", mixinStandardHelpOptions = true,
-        description = {"List jobs, newest first, as GET /jobs. With --url, a page ends with the --cursor of the next one."},
+        description = {"List jobs, newest first, as GET /jobs. A full page ends with 'more: --cursor C': pass it (with the same"
+                + " filters) for the next page."},
         exitCodeListHeading = ExitCodes.HEADING,
         exitCodeList = {ExitCodes.L_OK, ExitCodes.L_USAGE, ExitCodes.L_UNAVAILABLE})
 final class ListCommand implements Callable<Integer> {
@@ -37,7 +38,7 @@ final class ListCommand implements Callable<Integer> {
     @Option(names = "--limit", paramLabel = "N", defaultValue = "50", description = "At most N jobs (1 to 500; default ${DEFAULT-VALUE}).")
     int limit;
 
-    @Option(names = "--cursor", paramLabel = "CURSOR", description = "The next page: the cursor the previous page printed (with --url).")
+    @Option(names = "--cursor", paramLabel = "CURSOR", description = "The next page: the cursor the previous page printed.")
     String cursor;
 
     @Option(names = "--json", description = "Print the API's answer as JSON: {\"jobs\": [...], \"next_cursor\": ...}.")

@@ -22,6 +22,7 @@ import orchestrator.core.schedule.ScheduleAction;
 import orchestrator.core.schedule.ScheduleStatus;
 import orchestrator.core.store.ActionResult;
 import orchestrator.core.store.JobEvent;
+import orchestrator.core.store.JobPage;
 import orchestrator.core.store.JobQuery;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.JobView;
@@ -59,26 +60,30 @@ final class StoreOperations implements Operations {
 
     @Override
     public JsonNode jobs(String state, String project, String tag, int limit, String cursor) {
-        if (cursor != null) {
-            throw new ExitCodes.Failure(ExitCodes.USAGE, "--cursor pages through a gateway's listing: use it with --url");
-        }
         JobState st = state == null ? null : parseState(state);
-        // the store lists by project and state; a tag is filtered here, over the newest MAX_LIMIT jobs
-        JobQuery q = new JobQuery(project == null ? null : Set.of(project), project == null, st,
-                tag == null ? limit : JobQuery.MAX_LIMIT);
-        List<Map<String, Object>> jobs = new ArrayList<>();
-        for (JobView v : store.list(q)) {
-            if (tag == null || v.spec().tags().contains(tag)) {
-                jobs.add(v.apiBody());
-            }
-            if (jobs.size() == limit) {
-                break;
-            }
-        }
+        JobPage page = store.page(new JobQuery(project == null ? null : Set.of(project), project == null, st, limit,
+                cursor == null ? null : beforeId(cursor), tag, null, null, null));
         Map<String, Object> body = new LinkedHashMap<>();
-        body.put("jobs", jobs);
-        body.put("next_cursor", null);
+        body.put("jobs", page.jobs().stream().map(JobView::apiBody).toList());
+        // on the store the cursor is the last job id of the page: nothing to hide from the service user
+        body.put("next_cursor", page.nextBeforeId());
         return tree(body);
+    }
+
+    /** A cursor this command printed (a job id), or one a gateway gave out ({@code j1:<id>} in base64url). */
+    private static String beforeId(String cursor) {
+        if (cursor.matches("[0-9a-f]{32}")) {
+            return cursor;
+        }
+        try {
+            String text = new String(java.util.Base64.getUrlDecoder().decode(cursor), StandardCharsets.US_ASCII);
+            if (text.startsWith("j1:") && text.substring(3).matches("[0-9a-f]{32}")) {
+                return text.substring(3);
+            }
+        } catch (IllegalArgumentException e) {
+            // falls through to the usage error
+        }
+        throw new ExitCodes.Failure(ExitCodes.USAGE, "--cursor " + cursor + " is not a cursor a listing printed");
     }
 
     static JobState parseState(String state) {
@@ -104,7 +109,10 @@ final class StoreOperations implements Operations {
             m.put("reason", e.reason());
             events.add(m);
         }
-        return tree(Map.of("events", events));
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("job_id", jobId);
+        body.put("events", events);
+        return tree(body);
     }
 
     @Override

@@ -168,9 +168,41 @@ class OperatorCommandsTest {
         assertThat(ids(remote(ADMIN, "list", "--json", "--state", "awaiting_approval").json())).containsExactly(waiting);
         assertThat(remote(ADMIN, "list", "--json").json().has("jobs")).isTrue();
 
+        assertThat(ids(remote(ADMIN, "list", "--json", "--tag", "nightly").json())).containsExactly(tagged);
+
         assertThat(cli("list", "--state", "sleeping").code()).isEqualTo(2);
         assertThat(cli("list", "--limit", "0").code()).isEqualTo(2);
         assertThat(remote(ALPHA, "list", "--project", "beta").code()).isEqualTo(2); // 403: not this token's project
+    }
+
+    @Test
+    void list_pages_with_the_cursor_it_prints_on_the_store_and_over_http() throws Exception {
+        List<String> submitted = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            submitted.add(0, submit(ADMIN, "{\"goal\": \"g" + i + "\"}"));
+        }
+        for (boolean viaHttp : new boolean[] {false, true}) {
+            List<String> seen = new ArrayList<>();
+            String cursor = null;
+            int pages = 0;
+            do {
+                List<String> args = new ArrayList<>(List.of("list", "--json", "--limit", "2"));
+                if (cursor != null) {
+                    args.addAll(List.of("--cursor", cursor));
+                }
+                JsonNode page = (viaHttp ? remote(ADMIN, args.toArray(String[]::new)) : cli(args.toArray(String[]::new))).json();
+                seen.addAll(ids(page));
+                cursor = page.path("next_cursor").isTextual() ? page.path("next_cursor").asText() : null;
+                pages++;
+            } while (cursor != null && pages < 10);
+            assertThat(seen).as(viaHttp ? "over http" : "on the store").containsExactlyElementsOf(submitted);
+        }
+        Run table = cli("list", "--limit", "2");
+        assertThat(table.out()).containsPattern("more: --cursor \\S+");
+        String printed = table.out().replaceAll("(?s).*more: --cursor (\\S+).*", "$1").strip();
+        assertThat(ids(cli("list", "--json", "--limit", "2", "--cursor", printed).json())).containsExactlyElementsOf(submitted.subList(2, 4));
+        assertThat(cli("list", "--cursor", "garbage").code()).isEqualTo(2);
+        assertThat(remote(ADMIN, "list", "--cursor", "garbage").code()).isEqualTo(2);
     }
 
     // ------------------------------------------------------------------ actions
@@ -218,6 +250,10 @@ class OperatorCommandsTest {
         assertThat(events.json().path("events").path(1).path("actor").asText()).startsWith("cli:");
         assertThat(cli("events", id).out()).contains("awaiting_approval -> queued");
         assertThat(cli("events", "nope").code()).isEqualTo(1);
+        Run overHttp = remote(ALPHA, "events", "--json", id);
+        assertThat(overHttp.code()).as(overHttp.err()).isZero();
+        assertThat(overHttp.json()).isEqualTo(events.json());
+        assertThat(remote(BETA, "events", id).code()).isEqualTo(1);
 
         Run status = cli("status", id);
         assertThat(status.json().path("status").asText()).isEqualTo("queued");

@@ -60,8 +60,15 @@ public interface JobStore extends AutoCloseable {
 
     Optional<JobView> find(String jobId);
 
-    /** Newest first. */
+    /** Newest first: the first page of {@link #page}. */
     List<JobView> list(JobQuery query);
+
+    /**
+     * One page of jobs, newest first (by id, which begins with the creation time). The next page is the same
+     * query with {@code beforeId} set to {@link JobPage#nextBeforeId()}; paging on to the end lists every job that
+     * matched exactly once, also while new jobs arrive (they sort before the first page).
+     */
+    JobPage page(JobQuery query);
 
     List<JobEvent> events(String jobId);
 
@@ -170,7 +177,8 @@ public interface JobStore extends AutoCloseable {
 
     /**
      * Records the result of attempt {@code attempt}: {@code status} {@code delivered}, {@code failed}
-     * (gave up) or {@code pending} with the time of the next attempt. Ignored when the row was claimed
+     * (gave up), {@code refused} (will never be sent: {@code error} says why) or {@code pending} with the
+     * time of the next attempt. Ignored when the row was claimed
      * again meanwhile. @return true when recorded
      */
     boolean recordCallback(String jobId, int attempt, String status, java.time.Instant nextAttemptAt, String error);

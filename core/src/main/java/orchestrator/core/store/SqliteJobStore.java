@@ -885,21 +885,48 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public List<JobView> list(JobQuery q) {
+        return page(q).jobs();
+    }
+
+    /** Sorts after every job id (32 lower-case hex characters): the bound of the first page. */
+    static final String ABOVE_EVERY_ID = "g";
+
+    @Override
+    public JobPage page(JobQuery q) {
         try (Connection c = connection();
              PreparedStatement ps = c.prepareStatement(sql.get("list_jobs"))) {
             ps.setString(1, q.projects() == null ? null : Json.write(q.projects()));
             ps.setInt(2, q.includeUnscoped() ? 1 : 0);
             ps.setString(3, q.state() == null ? null : q.state().wire());
-            ps.setInt(4, q.limit());
+            // one row more than asked: whether it exists tells if there is a next page
+            ps.setInt(4, q.limit() + 1);
+            ps.setString(5, q.beforeId() == null ? ABOVE_EVERY_ID : q.beforeId());
+            ps.setString(6, q.tag());
+            ps.setString(7, q.sourceType());
+            setMillis(ps, 8, q.createdAfter());
+            setMillis(ps, 9, q.createdBefore());
             List<JobView> out = new ArrayList<>();
+            boolean more = false;
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
+                    if (out.size() == q.limit()) {
+                        more = true;
+                        break;
+                    }
                     out.add(view(rs, steps(c, rs.getString("id"))));
                 }
             }
-            return out;
+            return new JobPage(out, more ? out.get(out.size() - 1).id() : null);
         } catch (SQLException e) {
             throw unavailable("list jobs", e);
+        }
+    }
+
+    private static void setMillis(PreparedStatement ps, int index, Instant t) throws SQLException {
+        if (t == null) {
+            ps.setNull(index, Types.INTEGER);
+        } else {
+            ps.setLong(index, t.toEpochMilli());
         }
     }
 
