@@ -79,6 +79,11 @@ final class HttpOperations implements Operations {
     }
 
     @Override
+    public JsonNode continueJob(String jobId, String prompt) {
+        return post("/jobs/" + seg(jobId) + "/continue", Json.writeCompact(java.util.Map.of("prompt", prompt)));
+    }
+
+    @Override
     public void logs(String jobId, boolean follow, LogSink sink) {
         // the stream's status events name steps without their agents: the job has them
         Map<String, String> agents = new java.util.HashMap<>();
@@ -182,8 +187,12 @@ final class HttpOperations implements Operations {
     }
 
     private JsonNode post(String path) {
+        return post(path, "{}");
+    }
+
+    private JsonNode post(String path, String json) {
         return answer(send(request(path).timeout(REQUEST_TIMEOUT).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString()));
+                .POST(HttpRequest.BodyPublishers.ofString(json)).build(), HttpResponse.BodyHandlers.ofString()));
     }
 
     private HttpRequest.Builder request(String path) {

@@ -21,6 +21,9 @@ interface Operations extends AutoCloseable {
     /** {@code POST /jobs/{id}/cancel|approve|reject|retry}: {@code {"job_id", "status"}} */
     JsonNode act(String jobId, String action);
 
+    /** {@code POST /jobs/{id}/continue} with {@code {"prompt"}}: {@code {"job_id", "status", "step_id", "continues", …}} */
+    JsonNode continueJob(String jobId, String prompt);
+
     /** The step logs, each under a {@code ==> step (agent) status <==} line; {@code follow} until the job ends. */
     void logs(String jobId, boolean follow, LogSink sink);
 

@@ -137,6 +137,25 @@ final class StoreOperations implements Operations {
     }
 
     @Override
+    public JsonNode continueJob(String jobId, String prompt) {
+        ActionResult r = store.continueJob(jobId, prompt, actor);
+        return switch (r.kind()) {
+            case NOT_FOUND -> throw new ExitCodes.Failure(ExitCodes.NOT_FOUND, "no job " + jobId);
+            case CONFLICT -> throw new ExitCodes.Failure(ExitCodes.CONFLICT, r.message());
+            case DONE -> {
+                JobView v = find(jobId);
+                Map<String, Object> out = new LinkedHashMap<>();
+                out.put("job_id", jobId);
+                out.put("status", r.state().wire());
+                out.put("step_id", v.resumeStep());
+                out.put("continues", v.spec().step(v.resumeStep()).continues());
+                out.put("status_url", "/jobs/" + jobId);
+                yield tree(out);
+            }
+        };
+    }
+
+    @Override
     public void logs(String jobId, boolean follow, LogSink sink) {
         JobView job = find(jobId);
         Map<String, Long> offsets = new HashMap<>();

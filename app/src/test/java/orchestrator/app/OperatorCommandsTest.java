@@ -316,6 +316,35 @@ class OperatorCommandsTest {
         assertThat(cli("logs", "nope").code()).isEqualTo(1);
     }
 
+    private String finishedJob() throws Exception {
+        String id = submit(ADMIN, "{\"goal\": \"g\", \"project_id\": \"alpha\", \"steps\": [{\"step_id\": \"plan\", \"agent\": \"claude\","
+                + " \"prompt\": \"p\"}]}");
+        Lease lease = store.lease("test-runner", 1).get(0);
+        store.recordStep(lease, step("plan", 0, "claude", "succeeded"));
+        store.finish(lease, Outcome.succeeded(Map.of("summary", "ok"), 0.02, 20, 40));
+        return id;
+    }
+
+    @Test
+    void continue_queues_a_follow_up_step_on_the_store_and_over_http_and_refuses_a_queued_job_with_3() throws Exception {
+        String local = finishedJob();
+        Run c = cli("continue", local, "now add tests");
+        assertThat(c.code()).as(c.err()).isZero();
+        assertThat(c.json().path("status").asText()).isEqualTo("queued");
+        assertThat(c.json().path("continues").asText()).isEqualTo("plan");
+        assertThat(cli("continue", local, "again").code()).as("it is queued now").isEqualTo(3);
+        assertThat(cli("continue", "nope", "x").code()).isEqualTo(1);
+        assertThat(cli("continue", local, " ").code()).isEqualTo(2);
+
+        store.lease("test-runner", 1); // the continued job leaves the queue, so the next lease is the next job's
+        String remoteJob = finishedJob();
+        Run r = remote(ALPHA, "continue", remoteJob, "now add tests");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.json().path("step_id").asText()).isEqualTo(c.json().path("step_id").asText());
+        assertThat(remote(ALPHA, "continue", remoteJob, "again").code()).isEqualTo(3);
+        assertThat(remote(BETA, "continue", remoteJob, "x").code()).isEqualTo(1);
+    }
+
     // ------------------------------------------------------------------ schedules
 
     @Test
@@ -427,7 +456,7 @@ class OperatorCommandsTest {
     void every_operator_command_documents_its_exit_codes_in_its_help() {
         for (List<String> cmd : List.of(List.of("list"), List.of("logs"), List.of("events"), List.of("status"), List.of("cancel"),
                 List.of("approve"), List.of("reject"), List.of("retry"), List.of("schedules"), List.of("schedules", "pause"),
-                List.of("schedules", "resume"), List.of("schedules", "run"), List.of("restore"))) {
+                List.of("schedules", "resume"), List.of("schedules", "run"), List.of("continue"), List.of("restore"))) {
             List<String> args = new ArrayList<>(cmd);
             args.add("--help");
             Run help = cli(args.toArray(String[]::new));
