@@ -7,6 +7,8 @@ import orchestrator.core.config.Env;
 import orchestrator.core.store.JobStore;
 import orchestrator.gateway.GatewayConfig;
 import orchestrator.gateway.GatewayServer;
+import orchestrator.scheduler.Scheduler;
+import orchestrator.scheduler.SchedulerConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -25,7 +27,10 @@ final class GatewayCommand implements Callable<Integer> {
         CoreConfig core = ctx.start(env, "gateway");
         GatewayConfig config = GatewayConfig.from(env, core);
         JobStore store = ctx.openStore(core);
-        GatewayServer gateway = new GatewayServer(config, core, store, ctx.clock);
+        // never started: it only reads the schedule files and acts through the store for /schedules, while the
+        // scheduler processes (orchestrator-scheduler) fire; a pause set here holds for them through the store
+        Scheduler schedules = new Scheduler(SchedulerConfig.from(env, core), core, store, ctx.clock, Lifecycle.runnerId("gateway"));
+        GatewayServer gateway = new GatewayServer(config, core, store, ctx.clock, schedules);
         int port = gateway.start();
         Lifecycle.awaitShutdown(List.of(gateway::close, store::close), () -> ctx.reload(null, gateway),
                 () -> log.info("orchestrator {} gateway ready: http://{}:{}", Main.VERSION, config.host(), port));

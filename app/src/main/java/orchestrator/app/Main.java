@@ -7,7 +7,10 @@ import picocli.CommandLine.Command;
 @Command(name = "orchestrator", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Webhook gateway and runner pool for CLI coding-agent jobs.",
         subcommands = {ServeCommand.class, GatewayCommand.class, RunnerCommand.class, SchedulerCommand.class,
-                SchedulesCommand.class, SubmitCommand.class, StatusCommand.class, RunnersCommand.class, ContinueCommand.class, ConfigCommand.class, DoctorCommand.class, BackupCommand.class, CommandLine.HelpCommand.class})
+                SchedulesCommand.class, SubmitCommand.class, StatusCommand.class, RunnersCommand.class, ListCommand.class, LogsCommand.class,
+                EventsCommand.class, JobActionCommands.Cancel.class, JobActionCommands.Approve.class, JobActionCommands.Reject.class,
+                JobActionCommands.Retry.class, ContinueCommand.class, ConfigCommand.class, DoctorCommand.class, BackupCommand.class,
+                RestoreCommand.class, CompletionCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     static final String VERSION = versionString();
 
@@ -32,6 +35,16 @@ public final class Main {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             // a bad configuration or input is the operator's to fix: one clear line, no stack trace
+            if (ex instanceof ExitCodes.Failure f) {
+                cmd.getErr().println("orchestrator: " + f.getMessage());
+                cmd.getErr().flush();
+                return f.code;
+            }
+            if (ex instanceof orchestrator.core.store.StoreUnavailableException) {
+                cmd.getErr().println("orchestrator: " + ex.getMessage());
+                cmd.getErr().flush();
+                return ExitCodes.UNAVAILABLE;
+            }
             if (ex instanceof orchestrator.core.OrchestratorException) {
                 cmd.getErr().println("orchestrator: " + ex.getMessage());
                 return 2;

@@ -33,8 +33,8 @@ final class ServeCommand implements Callable<Integer> {
         RunnerConfig runnerConfig = RunnerConfig.from(env);
         JobStore store = ctx.openStore(core);
         Runner runner = new Runner(runnerConfig, core, store, ctx.clock, Lifecycle.runnerId("serve"));
-        GatewayServer gateway = new GatewayServer(gatewayConfig, core, store, ctx.clock);
         Scheduler scheduler = new Scheduler(SchedulerConfig.from(env, core), core, store, ctx.clock, Lifecycle.runnerId("serve"));
+        GatewayServer gateway = new GatewayServer(gatewayConfig, core, store, ctx.clock, scheduler);
         int port = gateway.start();
         runner.start();
         scheduler.start();

@@ -77,11 +77,25 @@ SELECT * FROM jobs WHERE id = ?
 SELECT * FROM job_steps WHERE job_id = ? ORDER BY idx
 
 -- name: list_jobs
--- ?1: JSON array of projects, or NULL for all; ?2: 1 to include jobs without a project; ?3: state or NULL
+-- Keyset paging, newest first, on the primary key: a job id begins with its creation time (Ids), so
+-- "id < ?5 ORDER BY id DESC" walks the id index backwards from the cursor and stops after LIMIT rows;
+-- a page never reads the rows of the pages before it, and needs no sort. The first page passes 'g',
+-- which sorts after every lower-case hex id, rather than NULL: "?5 IS NULL OR id < ?5" would keep
+-- SQLite from using the index range. The filters are all written "?n IS NULL OR ..." on purpose: they
+-- are checked on the rows the walk meets and keep the planner off the state and project indexes, which
+-- would sort every matching row on every page (SqliteJobStoreTest checks the plan). A rare filter
+-- therefore reads more rows per page, never more than the table once over the whole paging.
+-- ?1 projects (JSON array) or NULL for all; ?2 1 to include jobs without a project; ?3 state; ?4 rows;
+-- ?5 id bound; ?6 tag; ?7 source type; ?8 created_at >= (ms); ?9 created_at < (ms)
 SELECT * FROM jobs
- WHERE (?1 IS NULL OR project IN (SELECT value FROM json_each(?1)) OR (?2 = 1 AND project IS NULL))
+ WHERE id < ?5
+   AND (?1 IS NULL OR project IN (SELECT value FROM json_each(?1)) OR (?2 = 1 AND project IS NULL))
    AND (?3 IS NULL OR state = ?3)
- ORDER BY created_at DESC, rowid DESC
+   AND (?6 IS NULL OR EXISTS (SELECT 1 FROM json_each(spec, '$.tags') WHERE value = ?6))
+   AND (?7 IS NULL OR source_type = ?7)
+   AND (?8 IS NULL OR created_at >= ?8)
+   AND (?9 IS NULL OR created_at < ?9)
+ ORDER BY id DESC
  LIMIT ?4
 
 -- name: list_events
@@ -231,3 +245,33 @@ SELECT id, host, pid, version, slots, running_jobs, draining, started_at, last_h
 -- name: prune_runners
 -- ?1 the oldest last_heartbeat kept
 DELETE FROM runners WHERE last_heartbeat < ?1
+
+-- name: pause_schedule
+-- ?1 schedule id, ?2 now, ?3 actor. 1 row when it was running (a first pause inserts the row), 0 when already paused.
+INSERT INTO schedule_state (schedule_id, paused, paused_at, paused_by) VALUES (?1, 1, ?2, ?3)
+ON CONFLICT (schedule_id) DO UPDATE SET paused = 1, paused_at = excluded.paused_at, paused_by = excluded.paused_by
+ WHERE paused = 0
+
+-- name: resume_schedule
+-- ?1 now, ?2 actor, ?3 schedule id. 0 rows when it was not paused.
+UPDATE schedule_state SET paused = 0, resumed_at = ?1, resumed_by = ?2 WHERE schedule_id = ?3 AND paused = 1
+
+-- name: schedule_states
+SELECT schedule_id, paused, paused_at, paused_by, resumed_at, resumed_by FROM schedule_state
+
+-- name: integrity_check
+-- restore: a backup must answer one row 'ok'
+PRAGMA integrity_check
+
+-- name: schema_version
+PRAGMA user_version
+
+-- name: table_names
+SELECT name FROM sqlite_master WHERE type = 'table'
+
+-- name: count_jobs
+SELECT count(*) FROM jobs
+
+-- name: checkpoint_truncate
+-- restore: folds the WAL into the database file, so the file kept aside is complete by itself
+PRAGMA wal_checkpoint(TRUNCATE)

@@ -58,8 +58,13 @@ final class Probes {
         this.started = clock.instant();
         this.runnerStaleAfter = runnerStaleAfter;
         this.requireRunner = requireRunner;
+        this.version = version();
+    }
+
+    /** The jar's version, or {@code dev} when run from classes. */
+    static String version() {
         String v = GatewayServer.class.getPackage().getImplementationVersion();
-        this.version = v == null ? "dev" : v;
+        return v == null ? "dev" : v;
     }
 
     void health(Context ctx) {

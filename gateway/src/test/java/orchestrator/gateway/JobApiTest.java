@@ -102,6 +102,118 @@ class JobApiTest {
         assertThat(ids(gw.get("/jobs?state=queued", BETA))).containsExactly(b1);
     }
 
+    @Test
+    void listing_pages_through_more_than_500_jobs_each_exactly_once_with_next_cursor_null_at_the_end() throws Exception {
+        java.util.Set<String> submitted = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+        try {
+            java.util.List<java.util.concurrent.Future<?>> fs = new java.util.ArrayList<>();
+            for (int i = 0; i < 520; i++) {
+                // straight into the store: 520 POSTs would meet the webhook's rate limit
+                fs.add(pool.submit(() -> submitted.add(gw.store.enqueue(new orchestrator.core.store.NewJob(
+                        gw.core.agents().parser().parse(orchestrator.core.Json.parse("{\"goal\": \"g\", \"project_id\": \"alpha\"}")),
+                        orchestrator.core.job.Source.of("webhook"), "test")).jobId())));
+            }
+            for (var f : fs) {
+                f.get();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        String betas = submit(BETA, "beta");
+
+        java.util.List<String> seen = new java.util.ArrayList<>();
+        String cursor = null;
+        int pages = 0;
+        do {
+            Answer a = gw.get("/jobs?limit=200" + (cursor == null ? "" : "&cursor=" + cursor), ALPHA);
+            seen.addAll(ids(a));
+            cursor = a.json().path("next_cursor").isNull() ? null : a.json().path("next_cursor").asText();
+            assertThat(a.json().has("next_cursor")).isTrue();
+            pages++;
+        } while (cursor != null && pages < 10);
+
+        assertThat(pages).isEqualTo(3);
+        assertThat(seen).hasSize(520).doesNotHaveDuplicates().containsExactlyInAnyOrderElementsOf(submitted)
+                .doesNotContain(betas).isSortedAccordingTo(java.util.Comparator.reverseOrder());
+        assertThat(gw.get("/jobs?limit=" + orchestrator.core.store.JobQuery.MAX_LIMIT, ADMIN).json().path("jobs")).hasSize(500);
+    }
+
+    @Test
+    void listing_filters_combine_and_bad_values_are_400_naming_the_field() {
+        String tagged = gw.postJob(ALPHA, "{\"goal\": \"g\", \"project_id\": \"alpha\", \"tags\": [\"nightly\"]}").json().path("job_id").asText();
+        String plain = submit(ALPHA, "alpha");
+        gw.clock.advance(java.time.Duration.ofHours(1));
+        String laterTagged = gw.postJob(ALPHA, "{\"goal\": \"g\", \"project_id\": \"alpha\", \"tags\": [\"nightly\"]}").json().path("job_id").asText();
+        String betaTagged = gw.postJob(BETA, "{\"goal\": \"g\", \"project_id\": \"beta\", \"tags\": [\"nightly\"]}").json().path("job_id").asText();
+        gw.send("POST", "/jobs/" + laterTagged + "/cancel", ALPHA, null, null);
+
+        assertThat(ids(gw.get("/jobs?tag=nightly", ALPHA))).containsExactly(laterTagged, tagged);
+        assertThat(ids(gw.get("/jobs?tag=nightly", ADMIN))).containsExactly(betaTagged, laterTagged, tagged);
+        assertThat(ids(gw.get("/jobs?tag=nightly&state=queued&source=webhook", ALPHA))).containsExactly(tagged);
+        assertThat(ids(gw.get("/jobs?source=cron", ALPHA))).isEmpty();
+        assertThat(ids(gw.get("/jobs?created_after=2026-01-31T09:30:00Z", ALPHA))).containsExactly(laterTagged);
+        assertThat(ids(gw.get("/jobs?created_before=2026-01-31T10:30:00%2B01:00&project=alpha", ADMIN))).containsExactly(plain, tagged);
+        assertThat(ids(gw.get("/jobs?tag=nightly&created_after=2026-01-31T09:30:00Z&project=beta", BETA))).containsExactly(betaTagged);
+        assertThat(gw.get("/jobs?tag=nightly&project=beta", ALPHA).status()).as("scope still applies").isEqualTo(403);
+
+        for (String[] bad : new String[][] {{"cursor", "not-a-cursor"}, {"cursor", "ajE6eHl6"}, {"created_after", "yesterday"},
+                {"created_before", "2026-13-01T00:00:00Z"}, {"source", "email"}, {"state", "done"}, {"limit", "501"}}) {
+            Answer a = gw.get("/jobs?" + bad[0] + "=" + bad[1], ALPHA);
+            assertThat(a.status()).as(bad[0] + "=" + bad[1]).isEqualTo(400);
+            assertThat(a.error()).isEqualTo("invalid_query");
+            assertThat(a.json().path("field").asText()).isEqualTo(bad[0]);
+        }
+    }
+
+    @Test
+    void events_are_the_jobs_audit_trail_and_hidden_like_the_job() {
+        String id = submit(ALPHA, "alpha");
+        gw.send("POST", "/jobs/" + id + "/cancel", ALPHA, null, null);
+
+        Answer a = gw.get("/jobs/" + id + "/events", ALPHA);
+        assertThat(a.status()).isEqualTo(200);
+        assertThat(a.json().path("job_id").asText()).isEqualTo(id);
+        JsonNode events = a.json().path("events");
+        assertThat(events).hasSize(2);
+        assertThat(events.get(0).path("to").asText()).isEqualTo("queued");
+        assertThat(events.get(0).path("from").isNull()).isTrue();
+        assertThat(events.get(1).path("from").asText()).isEqualTo("queued");
+        assertThat(events.get(1).path("to").asText()).isEqualTo("cancelled");
+        assertThat(events.get(1).path("actor").asText()).startsWith("token-");
+        assertThat(events.get(1).path("at").asText()).isEqualTo("2026-01-31T09:00:00Z");
+        assertThat(events.get(1).path("id").asLong()).isGreaterThan(events.get(0).path("id").asLong());
+
+        Answer hidden = gw.get("/jobs/" + id + "/events", BETA);
+        assertThat(hidden.status()).isEqualTo(404);
+        assertThat(hidden.text()).isEqualTo(gw.get("/jobs/0123456789abcdef0123456789abcdef/events", BETA).text());
+        assertThat(gw.get("/jobs/" + id + "/events", null).status()).isEqualTo(401);
+    }
+
+    @Test
+    void callback_shows_on_the_job_pending_until_the_runner_tries_it_then_refused_with_the_reason() {
+        String id = gw.postJob(ALPHA, "{\"goal\": \"g\", \"project_id\": \"alpha\", \"callback_url\": \"http://127.0.0.1:9/hook\"}")
+                .json().path("job_id").asText();
+        assertThat(gw.get("/jobs/" + submit(ALPHA, "alpha"), ALPHA).json().path("callback").isNull()).as("no callback_url").isTrue();
+        JsonNode before = gw.get("/jobs/" + id, ALPHA).json().path("callback");
+        assertThat(before.path("status").asText()).isEqualTo("pending");
+        assertThat(before.path("attempts").asInt()).isZero();
+
+        var lease = gw.store.lease("r", 1).stream().filter(l -> l.jobId().equals(id)).findFirst().orElseThrow();
+        gw.store.finish(lease, orchestrator.core.store.Outcome.succeeded(Map.of(), 0, 0, 0));
+        // what the runner's CallbackSender records for a loopback address (CallbackTest runs the real one)
+        var claimed = gw.store.claimCallbacks(gw.clock.instant(), java.time.Duration.ofSeconds(60), 16).get(0);
+        String why = "127.0.0.1 resolves to 127.0.0.1, a loopback, link-local or private address (CALLBACK_ALLOW_PRIVATE=1 allows it)";
+        assertThat(gw.store.recordCallback(id, claimed.attempts(), "refused", gw.clock.instant(), why)).isTrue();
+
+        JsonNode after = gw.get("/jobs/" + id, ALPHA).json().path("callback");
+        assertThat(after.path("status").asText()).isEqualTo("refused");
+        assertThat(after.path("attempts").asInt()).isEqualTo(1);
+        assertThat(after.path("reason").asText()).contains("private address").contains("CALLBACK_ALLOW_PRIVATE");
+        assertThat(after.path("last_error").asText()).isEqualTo(why);
+        assertThat(after.path("next_attempt_at").isNull()).isTrue();
+    }
+
     private static java.util.List<String> ids(Answer a) {
         assertThat(a.status()).isEqualTo(200);
         java.util.List<String> out = new java.util.ArrayList<>();

@@ -41,6 +41,11 @@ public final class RunningGateway implements AutoCloseable {
             .connectTimeout(Duration.ofSeconds(5)).build();
 
     public RunningGateway(Path home, Map<String, String> overrides) {
+        this(home, overrides, true);
+    }
+
+    /** @param withSchedules false for a gateway started without schedules ({@code /schedules} answers 503) */
+    public RunningGateway(Path home, Map<String, String> overrides, boolean withSchedules) {
         Map<String, String> vars = new HashMap<>();
         vars.put("ORCH_HOME", home.toString());
         vars.put("HTTP_PORT", "0");
@@ -53,7 +58,8 @@ public final class RunningGateway implements AutoCloseable {
         core = CoreConfig.from(env);
         config = GatewayConfig.from(env, core);
         store = new SqliteJobStore(core.databasePath(), clock, core.leaseTtl(), core.maxLeaseAttempts());
-        server = new GatewayServer(config, core, store, clock);
+        server = new GatewayServer(config, core, store, clock, withSchedules ? new FixedSchedules(store, clock,
+                core.agents().parser().parse(orchestrator.core.Json.parse("{\"goal\": \"nightly\", \"project_id\": \"alpha\"}"))) : null);
         port = server.start();
     }
 

@@ -152,6 +152,20 @@ class CallbackTest {
     }
 
     @Test
+    void job_run_by_a_default_runner_with_a_loopback_callback_ends_with_the_callback_refused_and_why() throws IOException {
+        String url = startServer();
+        try (RunnerFixture f = new RunnerFixture(tmp, AGENTS, Map.of()).start()) {
+            String id = f.enqueue(job(url));
+            assertThat(f.awaitFinal(id, Duration.ofSeconds(30)).state()).isEqualTo(JobState.SUCCEEDED);
+            RunnerFixture.await("the callback to be refused",
+                    () -> f.store.findCallback(id).map(c -> c.status().equals("refused")).orElse(false), Duration.ofSeconds(20));
+            Callback c = f.store.findCallback(id).orElseThrow();
+            assertThat(c.lastError()).contains("127.0.0.1").contains("private").contains("CALLBACK_ALLOW_PRIVATE=1");
+            assertThat(requests).isEmpty();
+        }
+    }
+
+    @Test
     void default_config_refuses_loopback_and_private_addresses_without_a_request() throws IOException {
         String url = startServer();
         try (RunnerFixture f = new RunnerFixture(tmp, AGENTS, Map.of())) {
@@ -164,7 +178,7 @@ class CallbackTest {
             assertThat(requests).isEmpty();
             for (String id : List.of(loop, priv)) {
                 Callback c = f.store.findCallback(id).orElseThrow();
-                assertThat(c.status()).isEqualTo("failed");
+                assertThat(c.status()).isEqualTo("refused");
                 assertThat(c.lastError()).contains("private").contains("CALLBACK_ALLOW_PRIVATE");
                 assertThat(f.store.events(id)).anyMatch(e -> e.reason() != null && e.reason().startsWith("callback refused"));
             }

@@ -13,11 +13,15 @@ import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import orchestrator.core.config.CoreConfig;
+import orchestrator.core.schedule.ScheduleAction;
+import orchestrator.core.schedule.ScheduleControl;
+import orchestrator.core.schedule.ScheduleStatus;
 import orchestrator.core.job.Source;
 import orchestrator.core.store.FireResult;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.NewJob;
 import orchestrator.core.store.ScheduleFire;
+import orchestrator.core.store.ScheduleState;
 import orchestrator.core.store.StoreUnavailableException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,9 +39,18 @@ import org.slf4j.LoggerFactory;
  * schedule's misfire policy decides; otherwise every due time fires. A disabled schedule's {@code last}
  * follows the clock, so enabling it later does not replay the disabled period.
  *
+ * <p>A paused schedule ({@link JobStore#pauseSchedule}, read from the store on every tick, so it holds for
+ * every scheduler process and across restarts) records each due time as skipped instead of enqueuing,
+ * the way an overlap skip is recorded, so the listing shows what the pause cost. On resume nothing fires
+ * in a burst: the skipped times are recorded, hence not missed. Only a {@code run_once} or {@code catch_up}
+ * schedule makes up for a pause that skipped fires, with one fire at the resume time (the store's
+ * {@code resumed_at}, the same for every scheduler, so the fire row's key makes it one fire); catch_up does
+ * not replay each paused time, since a pause is an operator's decision not to run them. A scheduler that
+ * was down for the whole pause sees the gap as downtime, and the misfire policy applies as after any outage.
+ *
  * <p>Thread-safe: {@link #tick}, {@link #runNow} and {@link #statuses} take one lock.
  */
-public final class Scheduler implements AutoCloseable {
+public final class Scheduler implements ScheduleControl, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Scheduler.class);
     /** A fire time this late or less is on time; older due times are misfires. */
     static final Duration MISFIRE_TOLERANCE = Duration.ofSeconds(60);
@@ -48,6 +61,9 @@ public final class Scheduler implements AutoCloseable {
     /** Wake this much after a fire time, so the clock read at wake-up is past it. */
     private static final Duration WAKE_MARGIN = Duration.ofMillis(2);
     private static final int STATUS_NEXT_TIMES = 3;
+    private static final int STATUS_RECENT_FIRES = 5;
+    /** The reason of a fire skipped because the schedule was paused; a restarted scheduler recognises it by this prefix. */
+    static final String PAUSED_REASON = "paused";
 
     private final JobStore store;
     private final Clock clock;
@@ -61,6 +77,8 @@ public final class Scheduler implements AutoCloseable {
     private List<ScheduleDirectory.Entry> entries = List.of();
     private final Map<String, Schedule> schedules = new LinkedHashMap<>();
     private final Map<String, Instant> lastFire = new HashMap<>();
+    /** Schedules whose newest known fire was skipped because of a pause: on resume, the misfire policy decides on one fire. */
+    private final java.util.Set<String> skippedWhilePaused = new java.util.HashSet<>();
     private Instant nextDue;
     private Thread loop;
 
@@ -149,13 +167,29 @@ public final class Scheduler implements AutoCloseable {
         synchronized (lock) {
             Instant now = clock.instant();
             reload(now);
+            // read before anything fires: when it cannot be read, nothing fires (a paused schedule must not)
+            Map<String, ScheduleState> states;
+            try {
+                states = store.scheduleStates();
+            } catch (StoreUnavailableException e) {
+                log.warn("scheduler {}: cannot read which schedules are paused, firing none this tick: {}", schedulerId, e.getMessage());
+                return;
+            }
             Instant earliest = null;
             for (Schedule s : schedules.values()) {
                 if (!s.enabled()) {
                     continue;
                 }
                 try {
-                    fireDue(s, now);
+                    ScheduleState state = states.get(s.id());
+                    if (state != null && state.paused()) {
+                        skipPaused(s, now, state);
+                    } else {
+                        if (state != null) {
+                            afterPause(s, state);
+                        }
+                        fireDue(s, now);
+                    }
                 } catch (StoreUnavailableException e) {
                     log.warn("schedule {}: store unavailable, will retry: {}", s.id(), e.getMessage());
                     continue; // its due time stays in the past: retry at the loop's normal pace, not in a spin
@@ -187,6 +221,7 @@ public final class Scheduler implements AutoCloseable {
             }
         }
         lastFire.keySet().retainAll(schedules.keySet());
+        skippedWhilePaused.retainAll(schedules.keySet());
         for (Schedule s : schedules.values()) {
             if (!s.enabled()) {
                 lastFire.put(s.id(), now);
@@ -194,6 +229,9 @@ public final class Scheduler implements AutoCloseable {
                 try {
                     List<ScheduleFire> recent = store.recentFires(s.id(), 1);
                     lastFire.put(s.id(), recent.isEmpty() ? now : recent.get(0).fireTime());
+                    if (!recent.isEmpty() && pausedSkip(recent.get(0))) {
+                        skippedWhilePaused.add(s.id());
+                    }
                 } catch (StoreUnavailableException e) {
                     log.warn("schedule {}: cannot read its last fire, will retry: {}", s.id(), e.getMessage());
                 }
@@ -243,9 +281,56 @@ public final class Scheduler implements AutoCloseable {
         }
     }
 
+    private static boolean pausedSkip(ScheduleFire f) {
+        return "skipped".equals(f.outcome()) && f.reason() != null && f.reason().startsWith(PAUSED_REASON);
+    }
+
+    /**
+     * Records the newest due time of a paused schedule as skipped. Only the newest: on the loop's pace that is
+     * every due time, and after a downtime one row says enough, not one per missed time.
+     */
+    private void skipPaused(Schedule s, Instant now, ScheduleState state) {
+        Instant last = lastFire.get(s.id());
+        if (last == null) {
+            return;
+        }
+        Instant first = s.fireTimes().next(last);
+        if (first == null || first.isAfter(now)) {
+            return;
+        }
+        Instant newest = s.fireTimes().newest(last, now, 1).times().get(0);
+        skip(s, newest, PAUSED_REASON + " by " + state.pausedBy() + " at " + state.pausedAt());
+        skippedWhilePaused.add(s.id());
+    }
+
+    /** The first tick after a resume that followed skipped fires: one make-up fire if the misfire policy wants it. */
+    private void afterPause(Schedule s, ScheduleState state) {
+        if (state.resumedAt() == null || !skippedWhilePaused.contains(s.id())) {
+            return;
+        }
+        Instant last = lastFire.get(s.id());
+        if (last != null && !state.resumedAt().isAfter(last)) {
+            skippedWhilePaused.remove(s.id()); // a fire after the resume is already known: handled
+            return;
+        }
+        if (s.misfire() == MisfirePolicy.SKIP) {
+            log.info("schedule {} resumed by {}: misfire=skip, the fires skipped while paused are not made up", s.id(), state.resumedBy());
+        } else {
+            log.info("schedule {} resumed by {}: misfire={} makes up for the paused fires with one fire at the resume", s.id(),
+                    state.resumedBy(), s.misfire().wire());
+            fire(s, state.resumedAt());
+        }
+        // due times between the last skip and the resume fell in the pause: they are not fired either
+        if (last == null || state.resumedAt().isAfter(last)) {
+            lastFire.put(s.id(), state.resumedAt());
+        }
+        skippedWhilePaused.remove(s.id());
+    }
+
     private void fire(Schedule s, Instant fireTime) {
-        FireResult r = store.fire(s.id(), fireTime, newJob(s, fireTime), s.overlap() == OverlapPolicy.SKIP_IF_RUNNING, null);
+        FireResult r = store.fire(s.id(), fireTime, newJob(s, fireTime, actor), s.overlap() == OverlapPolicy.SKIP_IF_RUNNING, null);
         lastFire.put(s.id(), fireTime);
+        skippedWhilePaused.remove(s.id());
         switch (r.kind()) {
             case ENQUEUED -> log.info("schedule {} fired for {}: job {} enqueued", s.id(), fireTime, r.jobId());
             case SKIPPED_OVERLAP -> log.info("schedule {} fire for {} skipped: its previous job is still running (overlap=skip_if_running)", s.id(), fireTime);
@@ -257,21 +342,29 @@ public final class Scheduler implements AutoCloseable {
     private void skip(Schedule s, Instant fireTime, String reason) {
         FireResult r = store.fire(s.id(), fireTime, null, false, reason);
         lastFire.put(s.id(), fireTime);
+        if (!reason.startsWith(PAUSED_REASON)) {
+            skippedWhilePaused.remove(s.id());
+        }
         log.info("schedule {} fire for {} recorded as skipped ({}): {}", s.id(), fireTime, r.kind(), reason);
     }
 
-    private NewJob newJob(Schedule s, Instant fireTime) {
-        return new NewJob(s.spec(), new Source("cron", Map.of("schedule_id", s.id(), "fire_time", fireTime.toString())), actor);
+    private static NewJob newJob(Schedule s, Instant fireTime, String by) {
+        return new NewJob(s.spec(), new Source("cron", Map.of("schedule_id", s.id(), "fire_time", fireTime.toString())), by);
     }
 
     /**
-     * Fires a schedule now, whether or not it is enabled or due: fire time is now truncated to the second.
-     * {@code overlap=skip_if_running} still applies. A fire at the same second as a scheduled one is the
-     * same fire ({@code ALREADY_FIRED} for whichever comes second).
+     * Fires a schedule now, whether or not it is enabled, paused or due: fire time is now truncated to the
+     * second. {@code overlap=skip_if_running} still applies. A fire at the same second as a scheduled one is
+     * the same fire ({@code ALREADY_FIRED} for whichever comes second). The job's actor is this scheduler.
      *
      * @throws ScheduleException for an unknown id or a broken schedule file
      */
     public FireResult runNow(String scheduleId) {
+        return runNow(scheduleId, actor);
+    }
+
+    /** {@link #runNow(String)} on behalf of {@code by} (a token name, {@code cli:<user>}), who the audit log names. */
+    public FireResult runNow(String scheduleId, String by) {
         synchronized (lock) {
             Instant now = clock.instant();
             reload(now);
@@ -286,29 +379,78 @@ public final class Scheduler implements AutoCloseable {
                         + "SCHEDULES_DIR are " + schedules.keySet());
             }
             Instant fireTime = now.truncatedTo(ChronoUnit.SECONDS);
-            FireResult r = store.fire(s.id(), fireTime, newJob(s, fireTime), s.overlap() == OverlapPolicy.SKIP_IF_RUNNING, null);
-            log.info("schedule {} run now for {} by {}: {} {}", s.id(), fireTime, actor, r.kind(), r.jobId() == null ? "" : r.jobId());
+            FireResult r = store.fire(s.id(), fireTime, newJob(s, fireTime, by), s.overlap() == OverlapPolicy.SKIP_IF_RUNNING, null);
+            log.info("schedule {} run now for {} by {}: {} {}", s.id(), fireTime, by, r.kind(), r.jobId() == null ? "" : r.jobId());
             return r;
         }
     }
 
-    /** Every schedule file, valid or broken, sorted by file name, with its next and last fires. */
+    @Override
+    public ScheduleAction run(String scheduleId, String by) {
+        FireResult r;
+        try {
+            r = runNow(scheduleId, by);
+        } catch (ScheduleException e) {
+            return new ScheduleAction(known(scheduleId) ? ScheduleAction.Kind.BROKEN : ScheduleAction.Kind.NOT_FOUND,
+                    e.getMessage(), status(scheduleId), null);
+        }
+        return new ScheduleAction(ScheduleAction.Kind.DONE, scheduleId + ": " + r.kind().name().toLowerCase(java.util.Locale.ROOT)
+                + (r.jobId() == null ? "" : " job " + r.jobId()), status(scheduleId), r);
+    }
+
+    @Override
+    public ScheduleAction pause(String scheduleId, String by) {
+        return setPaused(scheduleId, by, true);
+    }
+
+    @Override
+    public ScheduleAction resume(String scheduleId, String by) {
+        return setPaused(scheduleId, by, false);
+    }
+
+    /** Any schedule file with this id, broken ones too: a broken schedule can be paused before it is fixed. */
+    private ScheduleAction setPaused(String scheduleId, String by, boolean pause) {
+        synchronized (lock) {
+            reload(clock.instant());
+            if (!known(scheduleId)) {
+                return new ScheduleAction(ScheduleAction.Kind.NOT_FOUND, "unknown schedule '" + scheduleId
+                        + "'; the schedules in SCHEDULES_DIR are " + schedules.keySet(), null, null);
+            }
+            boolean changed = pause ? store.pauseSchedule(scheduleId, by) : store.resumeSchedule(scheduleId, by);
+            log.info("schedule {} {} by {}{}", scheduleId, pause ? "paused" : "resumed", by,
+                    changed ? "" : pause ? " (it already was)" : " (it was not paused)");
+            String message = scheduleId + (changed ? pause ? ": paused" : ": resumed" : pause ? ": already paused" : ": not paused");
+            return new ScheduleAction(changed ? ScheduleAction.Kind.DONE : ScheduleAction.Kind.UNCHANGED, message,
+                    status(scheduleId), null);
+        }
+    }
+
+    private boolean known(String scheduleId) {
+        return entries.stream().anyMatch(e -> scheduleId.equals(e.parsed().id()));
+    }
+
+    private ScheduleStatus status(String scheduleId) {
+        return statuses().stream().filter(st -> scheduleId.equals(st.id())).findFirst().orElse(null);
+    }
+
+    /** Every schedule file, valid or broken, sorted by file name, with its next and last fires and its pause. */
+    @Override
     public List<ScheduleStatus> statuses() {
         synchronized (lock) {
             Instant now = clock.instant();
             reload(now);
+            Map<String, ScheduleState> states = store.scheduleStates();
             List<ScheduleStatus> out = new ArrayList<>();
             for (ScheduleDirectory.Entry e : entries) {
                 ScheduleFileParser.Parsed p = e.parsed();
                 Schedule s = e.schedule();
-                ScheduleFire last = p.id() == null ? null : store.recentFires(p.id(), 1).stream().findFirst().orElse(null);
+                List<ScheduleFire> recent = p.id() == null ? List.of() : store.recentFires(p.id(), STATUS_RECENT_FIRES);
                 List<Instant> next = s == null || !s.enabled() ? List.of()
                         : s.fireTimes().nextTimes(later(now, lastFire.get(s.id())), STATUS_NEXT_TIMES);
                 out.add(new ScheduleStatus(p.id(), e.file(), p.enabled(), p.expression(), p.timezone(),
-                        s == null ? null : s.misfire().wire(), s == null ? null : s.overlap().wire(), next,
-                        last == null ? null : last.fireTime(),
-                        last == null ? null : "skipped".equals(last.outcome()) ? "skipped: " + last.reason() : last.outcome(),
-                        last == null ? null : last.jobId(), last == null ? null : last.jobState(), e.error()));
+                        s == null ? null : s.misfire().wire(), s == null ? null : s.overlap().wire(),
+                        s == null ? null : s.spec().project(), next, recent,
+                        p.id() == null ? null : states.get(p.id()), e.error()));
             }
             return out;
         }

@@ -23,6 +23,7 @@ import orchestrator.core.config.Env;
 import orchestrator.core.job.JobState;
 import orchestrator.core.store.FireResult;
 import orchestrator.core.store.JobQuery;
+import orchestrator.core.schedule.ScheduleStatus;
 import orchestrator.core.store.JobView;
 import orchestrator.core.store.ScheduleFire;
 import orchestrator.core.store.SqliteJobStore;
@@ -379,6 +380,103 @@ class SchedulerTest {
         s.tick();
         store = new SqliteJobStore(home.resolve("orchestrator.db"), clock, Duration.ofSeconds(30), 3);
         assertThat(fires("s")).isEmpty();
+    }
+
+    @Test
+    void a_paused_schedule_records_its_fires_as_skipped_in_every_scheduler_and_across_a_restart() throws IOException {
+        schedule("s", "*/5 * * * *", ", \"misfire\": \"skip\"");
+        Scheduler a = scheduler("a");
+        Scheduler b = scheduler("b");
+        a.tick();
+        b.tick();
+        assertThat(a.pause("s", "op").kind()).isEqualTo(orchestrator.core.schedule.ScheduleAction.Kind.DONE);
+        assertThat(b.pause("s", "op").kind()).isEqualTo(orchestrator.core.schedule.ScheduleAction.Kind.UNCHANGED);
+        for (int i = 0; i < 2; i++) {
+            clock.advance(Duration.ofMinutes(5));
+            a.tick();
+            b.tick();
+        }
+        Scheduler restarted = scheduler("a2"); // a new process reads the pause from the store
+        clock.advance(Duration.ofMinutes(5));
+        restarted.tick();
+        b.tick();
+        assertThat(jobsOf("s")).isEmpty();
+        assertThat(fires("s")).extracting(ScheduleFire::fireTime).containsExactly(T0.plus(Duration.ofMinutes(5)),
+                T0.plus(Duration.ofMinutes(10)), T0.plus(Duration.ofMinutes(15)));
+        assertThat(fires("s")).allSatisfy(f -> {
+            assertThat(f.outcome()).isEqualTo("skipped");
+            assertThat(f.reason()).startsWith("paused by op");
+        });
+        ScheduleStatus st = restarted.statuses().get(0);
+        assertThat(st.paused()).isTrue();
+        assertThat(st.state().pausedBy()).isEqualTo("op");
+        assertThat(st.recentFires()).hasSize(3);
+        assertThat(st.lastOutcome()).startsWith("skipped: paused by op");
+    }
+
+    @Test
+    void resuming_a_misfire_skip_schedule_fires_nothing_until_its_next_time() throws IOException {
+        schedule("s", "*/5 * * * *", ", \"misfire\": \"skip\"");
+        Scheduler a = scheduler("a");
+        a.tick();
+        a.pause("s", "op");
+        tickEvery(a, Duration.ofMinutes(5), Duration.ofMinutes(30));
+        clock.advance(Duration.ofMinutes(1));
+        assertThat(a.resume("s", "op").kind()).isEqualTo(orchestrator.core.schedule.ScheduleAction.Kind.DONE);
+        assertThat(a.resume("s", "op").kind()).isEqualTo(orchestrator.core.schedule.ScheduleAction.Kind.UNCHANGED);
+        a.tick();
+        assertThat(jobsOf("s")).isEmpty();
+        clock.advance(Duration.ofMinutes(4));
+        a.tick();
+        assertThat(enqueuedTimes("s")).containsExactly(T0.plus(Duration.ofMinutes(35)));
+        assertThat(a.statuses().get(0).paused()).isFalse();
+    }
+
+    @Test
+    void resuming_a_run_once_or_catch_up_schedule_makes_up_with_one_fire_at_the_resume_in_any_number_of_schedulers() throws IOException {
+        schedule("once", "*/5 * * * *", ", \"misfire\": \"run_once\"");
+        schedule("all", "*/5 * * * *", ", \"misfire\": \"catch_up\"");
+        Scheduler a = scheduler("a");
+        Scheduler b = scheduler("b");
+        a.tick();
+        b.tick();
+        a.pause("once", "op");
+        a.pause("all", "op");
+        for (int i = 0; i < 6; i++) {
+            clock.advance(Duration.ofMinutes(5));
+            a.tick();
+            b.tick();
+        }
+        clock.advance(Duration.ofSeconds(90));
+        Instant resumedAt = clock.instant();
+        a.resume("once", "op");
+        a.resume("all", "op");
+        a.tick();
+        b.tick();
+        clock.advance(Duration.ofSeconds(1));
+        a.tick();
+        b.tick();
+        assertThat(enqueuedTimes("once")).containsExactly(resumedAt);
+        assertThat(enqueuedTimes("all")).containsExactly(resumedAt);
+        clock.advance(Duration.ofMinutes(5));
+        a.tick();
+        b.tick();
+        assertThat(enqueuedTimes("once")).containsExactly(resumedAt, T0.plus(Duration.ofMinutes(35)));
+    }
+
+    @Test
+    void pause_and_resume_refuse_an_unknown_id_and_run_now_fires_a_paused_schedule() throws IOException {
+        schedule("s", "0 0 1 1 *", "");
+        Scheduler a = scheduler("a");
+        assertThat(a.pause("nope", "op").kind()).isEqualTo(orchestrator.core.schedule.ScheduleAction.Kind.NOT_FOUND);
+        assertThat(a.resume("nope", "op").kind()).isEqualTo(orchestrator.core.schedule.ScheduleAction.Kind.NOT_FOUND);
+        assertThat(a.run("nope", "op").kind()).isEqualTo(orchestrator.core.schedule.ScheduleAction.Kind.NOT_FOUND);
+        a.pause("s", "op");
+        orchestrator.core.schedule.ScheduleAction r = a.run("s", "token-x");
+        assertThat(r.kind()).isEqualTo(orchestrator.core.schedule.ScheduleAction.Kind.DONE);
+        assertThat(r.fire().kind()).isEqualTo(FireResult.Kind.ENQUEUED);
+        assertThat(store.events(r.fire().jobId()).get(0).actor()).isEqualTo("token-x");
+        assertThat(r.status().paused()).isTrue();
     }
 
     @Test

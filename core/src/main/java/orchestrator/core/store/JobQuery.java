@@ -1,13 +1,21 @@
 package orchestrator.core.store;
 
+import java.time.Instant;
 import java.util.Set;
 import orchestrator.core.job.JobState;
 
 /**
- * A listing filter. {@code projects} null means every project (a {@code *} token); an empty set
- * sees only jobs without a project.
+ * A listing filter and page, newest first. {@code projects} null means every project (a {@code *}
+ * token); an empty set sees only jobs without a project. Every other filter is null for "any".
+ *
+ * @param beforeId      keyset cursor: only jobs whose id sorts before it (the last id of the previous page)
+ * @param tag           jobs whose spec lists this tag
+ * @param sourceType    {@code webhook}, {@code cron}, {@code cli}, {@code api}, …
+ * @param createdAfter  jobs created at or after this instant
+ * @param createdBefore jobs created strictly before this instant
  */
-public record JobQuery(Set<String> projects, boolean includeUnscoped, JobState state, int limit) {
+public record JobQuery(Set<String> projects, boolean includeUnscoped, JobState state, int limit, String beforeId,
+                       String tag, String sourceType, Instant createdAfter, Instant createdBefore) {
     public static final int MAX_LIMIT = 500;
 
     public JobQuery {
@@ -15,5 +23,10 @@ public record JobQuery(Set<String> projects, boolean includeUnscoped, JobState s
             throw new IllegalArgumentException("limit must be between 1 and " + MAX_LIMIT);
         }
         projects = projects == null ? null : Set.copyOf(projects);
+    }
+
+    /** The first page, filtered by scope and state only. */
+    public JobQuery(Set<String> projects, boolean includeUnscoped, JobState state, int limit) {
+        this(projects, includeUnscoped, state, limit, null, null, null, null, null);
     }
 }

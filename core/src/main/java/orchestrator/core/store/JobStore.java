@@ -60,8 +60,15 @@ public interface JobStore extends AutoCloseable {
 
     Optional<JobView> find(String jobId);
 
-    /** Newest first. */
+    /** Newest first: the first page of {@link #page}. */
     List<JobView> list(JobQuery query);
+
+    /**
+     * One page of jobs, newest first (by id, which begins with the creation time). The next page is the same
+     * query with {@code beforeId} set to {@link JobPage#nextBeforeId()}; paging on to the end lists every job that
+     * matched exactly once, also while new jobs arrive (they sort before the first page).
+     */
+    JobPage page(JobQuery query);
 
     List<JobEvent> events(String jobId);
 
@@ -95,6 +102,27 @@ public interface JobStore extends AutoCloseable {
 
     /** The newest fires of a schedule, newest first, with their jobs' current states. */
     List<ScheduleFire> recentFires(String scheduleId, int limit);
+
+    /**
+     * Pauses a schedule for every scheduler process, until {@link #resumeSchedule}; it survives restarts.
+     * A paused schedule's fire times are recorded as skipped instead of enqueuing. The store does not
+     * know which schedules exist (they are files): the caller checks the id.
+     *
+     * @param actor who paused it (a token name, {@code cli:<user>}), kept for the listing
+     * @return true when it was paused by this call, false when it already was
+     */
+    boolean pauseSchedule(String scheduleId, String actor);
+
+    /**
+     * Ends a pause. Fires after this go ahead; which fires skipped during the pause are made up for is
+     * the scheduler's misfire policy, keyed on the resume time recorded here.
+     *
+     * @return true when it was resumed by this call, false when it was not paused
+     */
+    boolean resumeSchedule(String scheduleId, String actor);
+
+    /** Every schedule that was ever paused, by id: one read, so a scheduler's tick costs one query. */
+    java.util.Map<String, ScheduleState> scheduleStates();
 
     /**
      * Counts one agent call against the project's budget for {@code day} (UTC), atomically: two runners
@@ -149,7 +177,8 @@ public interface JobStore extends AutoCloseable {
 
     /**
      * Records the result of attempt {@code attempt}: {@code status} {@code delivered}, {@code failed}
-     * (gave up) or {@code pending} with the time of the next attempt. Ignored when the row was claimed
+     * (gave up), {@code refused} (will never be sent: {@code error} says why) or {@code pending} with the
+     * time of the next attempt. Ignored when the row was claimed
      * again meanwhile. @return true when recorded
      */
     boolean recordCallback(String jobId, int attempt, String status, java.time.Instant nextAttemptAt, String error);

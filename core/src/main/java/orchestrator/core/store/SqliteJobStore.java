@@ -48,7 +48,7 @@ import org.slf4j.LoggerFactory;
 public final class SqliteJobStore implements JobStore {
     private static final Logger log = LoggerFactory.getLogger(SqliteJobStore.class);
     private static final List<String> MIGRATIONS = List.of("V1__jobs.sql", "V2__schedule_fires.sql", "V3__daily_usage.sql", "V4__store_probe.sql",
-            "V5__callbacks.sql", "V6__runners.sql");
+            "V5__callbacks.sql", "V6__runners.sql", "V7__schedule_state.sql");
     private static final int MAX_BATCH = 1024;
     private static final Duration ENQUEUE_TIMEOUT = Duration.ofSeconds(15);
     /** How long a write waits for another process's lock before it fails. */
@@ -220,8 +220,13 @@ public final class SqliteJobStore implements JobStore {
                     version = rs.next() ? rs.getInt(1) : 0;
                 }
                 // checked inside the write transaction: two processes starting together apply each migration once
-                for (int v = version; v < MIGRATIONS.size(); v++) {
-                    String name = MIGRATIONS.get(v);
+                for (String name : MIGRATIONS) {
+                    // the file's number is its version: migrations are numbered by whoever adds them, and a gap
+                    // (one being written on another branch) must not shift the numbers of the ones after it
+                    int v = migrationVersion(name) - 1;
+                    if (v < version) {
+                        continue;
+                    }
                     for (String stmt : SqlFile.read("/orchestrator/store/" + name).split("\n;\n?")) {
                         if (!stmt.isBlank() && !stmt.strip().lines().allMatch(l -> l.strip().startsWith("--") || l.isBlank())) {
                             try (Statement st = c.createStatement()) {
@@ -240,6 +245,19 @@ public final class SqliteJobStore implements JobStore {
             throw new StoreUnavailableException("cannot open or migrate the database: " + e.getMessage(), e);
         }
     }
+
+    /** The version a migration file sets: {@code V7__x.sql} is 7. */
+    static int migrationVersion(String file) {
+        return Integer.parseInt(file.substring(1, file.indexOf("__")));
+    }
+
+    /** The newest schema version this build knows: a database beyond it was written by a newer build. */
+    public static int schemaVersion() {
+        return migrationVersion(MIGRATIONS.get(MIGRATIONS.size() - 1));
+    }
+
+    /** Tables every orchestrator database has, whatever its version: what tells a store from any SQLite file. */
+    public static final List<String> CORE_TABLES = List.of("jobs", "job_events", "job_steps", "schedule_fires");
 
     // ---------------------------------------------------------------- group commit
 
@@ -526,6 +544,53 @@ public final class SqliteJobStore implements JobStore {
             return out;
         } catch (SQLException e) {
             throw unavailable("recent fires of " + scheduleId, e);
+        }
+    }
+
+    @Override
+    public boolean pauseSchedule(String scheduleId, String actor) {
+        try (Connection c = connection()) {
+            return inTx(c, () -> {
+                try (PreparedStatement ps = c.prepareStatement(sql.get("pause_schedule"))) {
+                    ps.setString(1, scheduleId);
+                    ps.setLong(2, clock.millis());
+                    ps.setString(3, actor);
+                    return ps.executeUpdate() == 1;
+                }
+            });
+        } catch (SQLException e) {
+            throw unavailable("pause schedule " + scheduleId, e);
+        }
+    }
+
+    @Override
+    public boolean resumeSchedule(String scheduleId, String actor) {
+        try (Connection c = connection()) {
+            return inTx(c, () -> {
+                try (PreparedStatement ps = c.prepareStatement(sql.get("resume_schedule"))) {
+                    ps.setLong(1, clock.millis());
+                    ps.setString(2, actor);
+                    ps.setString(3, scheduleId);
+                    return ps.executeUpdate() == 1;
+                }
+            });
+        } catch (SQLException e) {
+            throw unavailable("resume schedule " + scheduleId, e);
+        }
+    }
+
+    @Override
+    public Map<String, ScheduleState> scheduleStates() {
+        try (Connection c = connection(); PreparedStatement ps = c.prepareStatement(sql.get("schedule_states"));
+             ResultSet rs = ps.executeQuery()) {
+            Map<String, ScheduleState> out = new java.util.HashMap<>();
+            while (rs.next()) {
+                out.put(rs.getString(1), new ScheduleState(rs.getString(1), rs.getInt(2) == 1, time(rs, "paused_at"),
+                        rs.getString(4), time(rs, "resumed_at"), rs.getString(6)));
+            }
+            return out;
+        } catch (SQLException e) {
+            throw unavailable("schedule states", e);
         }
     }
 
@@ -820,21 +885,48 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public List<JobView> list(JobQuery q) {
+        return page(q).jobs();
+    }
+
+    /** Sorts after every job id (32 lower-case hex characters): the bound of the first page. */
+    static final String ABOVE_EVERY_ID = "g";
+
+    @Override
+    public JobPage page(JobQuery q) {
         try (Connection c = connection();
              PreparedStatement ps = c.prepareStatement(sql.get("list_jobs"))) {
             ps.setString(1, q.projects() == null ? null : Json.write(q.projects()));
             ps.setInt(2, q.includeUnscoped() ? 1 : 0);
             ps.setString(3, q.state() == null ? null : q.state().wire());
-            ps.setInt(4, q.limit());
+            // one row more than asked: whether it exists tells if there is a next page
+            ps.setInt(4, q.limit() + 1);
+            ps.setString(5, q.beforeId() == null ? ABOVE_EVERY_ID : q.beforeId());
+            ps.setString(6, q.tag());
+            ps.setString(7, q.sourceType());
+            setMillis(ps, 8, q.createdAfter());
+            setMillis(ps, 9, q.createdBefore());
             List<JobView> out = new ArrayList<>();
+            boolean more = false;
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
+                    if (out.size() == q.limit()) {
+                        more = true;
+                        break;
+                    }
                     out.add(view(rs, steps(c, rs.getString("id"))));
                 }
             }
-            return out;
+            return new JobPage(out, more ? out.get(out.size() - 1).id() : null);
         } catch (SQLException e) {
             throw unavailable("list jobs", e);
+        }
+    }
+
+    private static void setMillis(PreparedStatement ps, int index, Instant t) throws SQLException {
+        if (t == null) {
+            ps.setNull(index, Types.INTEGER);
+        } else {
+            ps.setLong(index, t.toEpochMilli());
         }
     }
 

@@ -424,4 +424,36 @@ class SqliteJobStoreTest {
         enqueue("{\"goal\":\"own\"}");
         assertThat(store.changeCounter()).as("this store's own pool commits count too").isNotEqualTo(afterOther);
     }
+
+    @Test
+    void pausing_and_resuming_a_schedule_change_it_once_and_a_second_store_on_the_file_sees_it() {
+        assertThat(store.scheduleStates()).isEmpty();
+        assertThat(store.pauseSchedule("nightly", "op")).isTrue();
+        assertThat(store.pauseSchedule("nightly", "someone-else")).as("already paused").isFalse();
+        try (SqliteJobStore other = new SqliteJobStore(dir.resolve("orchestrator.db"), clock, TTL, 3)) {
+            ScheduleState st = other.scheduleStates().get("nightly");
+            assertThat(st.paused()).isTrue();
+            assertThat(st.pausedBy()).isEqualTo("op");
+            assertThat(st.pausedAt()).isEqualTo(clock.instant());
+            clock.advance(Duration.ofMinutes(5));
+            assertThat(other.resumeSchedule("nightly", "op2")).isTrue();
+        }
+        assertThat(store.resumeSchedule("nightly", "op2")).as("not paused any more").isFalse();
+        assertThat(store.resumeSchedule("never-paused", "op")).isFalse();
+        ScheduleState st = store.scheduleStates().get("nightly");
+        assertThat(st.paused()).isFalse();
+        assertThat(st.resumedAt()).isEqualTo(clock.instant());
+        assertThat(st.resumedBy()).isEqualTo("op2");
+        assertThat(store.pauseSchedule("nightly", "op3")).isTrue();
+        assertThat(store.scheduleStates().get("nightly").pausedBy()).isEqualTo("op3");
+    }
+
+    @Test
+    void a_migration_sets_the_version_its_file_is_numbered_with() throws Exception {
+        try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("orchestrator.db"));
+             var st = c.createStatement(); var rs = st.executeQuery("PRAGMA user_version")) {
+            assertThat(rs.getInt(1)).isEqualTo(SqliteJobStore.schemaVersion());
+        }
+        assertThat(SqliteJobStore.migrationVersion("V7__schedule_state.sql")).isEqualTo(7);
+    }
 }

@@ -8,7 +8,12 @@ import java.util.Set;
 import java.util.function.BiFunction;
 import orchestrator.core.Json;
 import orchestrator.core.job.JobState;
+import java.time.Instant;
+import orchestrator.core.job.Source;
 import orchestrator.core.store.ActionResult;
+import orchestrator.core.store.Callback;
+import orchestrator.core.store.JobEvent;
+import orchestrator.core.store.JobPage;
 import orchestrator.core.store.JobQuery;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.JobView;
@@ -35,27 +40,71 @@ public final class JobRoutes {
         this.store = store;
     }
 
-    /** {@code GET /jobs/{id}} */
+    /** {@code GET /jobs/{id}}, with the state of its completion callback when it has one. */
     public void get(Context ctx) {
         ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
-        json(ctx, 200, visible(store, token, ctx.pathParam("id")).apiBody());
+        JobView v = visible(store, token, ctx.pathParam("id"));
+        Map<String, Object> body = v.apiBody();
+        body.put("callback", v.spec().callbackUrl() == null ? null : callbackBody(store.findCallback(v.id()).orElse(null)));
+        json(ctx, 200, body);
     }
 
-    /** {@code GET /jobs?project=&state=&limit=}, newest first. */
+    /**
+     * The callback's delivery state. The outbox row is written when the job reaches a final state, so until then
+     * the callback is {@code pending} with no attempt; a URL the runner would not send to (a private address
+     * without {@code CALLBACK_ALLOW_PRIVATE}, a bad scheme) ends {@code refused} with the reason.
+     */
+    static Map<String, Object> callbackBody(Callback c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("status", c == null ? "pending" : c.status());
+        m.put("attempts", c == null ? 0 : c.attempts());
+        m.put("last_error", c == null ? null : c.lastError());
+        if (c != null && c.status().equals("refused")) {
+            m.put("reason", c.lastError());
+        }
+        m.put("next_attempt_at", c == null || !c.status().equals("pending") ? null : c.nextAttemptAt().toString());
+        return m;
+    }
+
+    /** {@code GET /jobs/{id}/events}: the job's audit trail, oldest first. */
+    public void events(Context ctx) {
+        ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
+        String id = visible(store, token, ctx.pathParam("id")).id();
+        List<Map<String, Object>> events = new java.util.ArrayList<>();
+        for (JobEvent e : store.events(id)) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("id", e.id());
+            m.put("at", e.at().toString());
+            m.put("actor", e.actor());
+            m.put("from", e.fromState());
+            m.put("to", e.toState());
+            m.put("reason", e.reason());
+            events.add(m);
+        }
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("job_id", id);
+        body.put("events", events);
+        json(ctx, 200, body);
+    }
+
+    /**
+     * {@code GET /jobs?project=&state=&tag=&source=&created_after=&created_before=&limit=&cursor=}, newest first.
+     * {@code next_cursor} continues the same listing (pass it with the same filters) and is null on the last page.
+     */
     public void list(Context ctx) {
         ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
-        String project = blankToNull(ctx.queryParam("project"));
+        String project = param(ctx, "project");
         JobState state = null;
-        String stateText = blankToNull(ctx.queryParam("state"));
+        String stateText = param(ctx, "state");
         if (stateText != null) {
             try {
                 state = JobState.fromWire(stateText);
             } catch (IllegalArgumentException e) {
-                throw new ApiError(400, "invalid_query", "state must be one of " + states()).with("field", "state");
+                throw invalid("state", "state must be one of " + states());
             }
         }
         int limit = DEFAULT_LIMIT;
-        String limitText = blankToNull(ctx.queryParam("limit"));
+        String limitText = param(ctx, "limit");
         if (limitText != null) {
             try {
                 limit = Integer.parseInt(limitText);
@@ -63,23 +112,63 @@ public final class JobRoutes {
                 limit = -1;
             }
             if (limit < 1 || limit > JobQuery.MAX_LIMIT) {
-                throw new ApiError(400, "invalid_query", "limit must be between 1 and " + JobQuery.MAX_LIMIT)
-                        .with("field", "limit");
+                throw invalid("limit", "limit must be between 1 and " + JobQuery.MAX_LIMIT);
             }
         }
-        JobQuery query;
+        String source = param(ctx, "source");
+        if (source != null && !Source.TYPES.contains(source)) {
+            throw invalid("source", "source must be one of " + new java.util.TreeSet<>(Source.TYPES));
+        }
+        String tag = param(ctx, "tag");
+        if (tag != null && tag.length() > MAX_TAG) {
+            throw invalid("tag", "tag must be at most " + MAX_TAG + " characters");
+        }
+        Instant after = instant(ctx, "created_after");
+        Instant before = instant(ctx, "created_before");
+        String beforeId = Cursor.decode(param(ctx, "cursor"));
+        Set<String> projects;
+        boolean unscoped;
         if (project != null) {
             if (!token.sees(project)) {
                 throw new ApiError(403, "forbidden_project", "this token may not read jobs of project '" + project + "'");
             }
-            query = new JobQuery(Set.of(project), false, state, limit);
+            projects = Set.of(project);
+            unscoped = false;
         } else if (token.everyProject()) {
-            query = new JobQuery(null, true, state, limit);
+            projects = null;
+            unscoped = true;
         } else {
-            query = new JobQuery(token.projects(), false, state, limit);
+            projects = token.projects();
+            unscoped = false;
         }
-        List<Map<String, Object>> jobs = store.list(query).stream().map(JobView::apiBody).toList();
-        json(ctx, 200, Map.of("jobs", jobs));
+        JobPage page = store.page(new JobQuery(projects, unscoped, state, limit, beforeId, tag, source, after, before));
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("jobs", page.jobs().stream().map(JobView::apiBody).toList());
+        body.put("next_cursor", page.nextBeforeId() == null ? null : Cursor.encode(page.nextBeforeId()));
+        json(ctx, 200, body);
+    }
+
+    private static final int MAX_TAG = 200;
+
+    /** An ISO-8601 instant ({@code 2026-01-31T09:00:00Z}, or with an offset), or null when the parameter is absent. */
+    private static Instant instant(Context ctx, String name) {
+        String text = param(ctx, name);
+        if (text == null) {
+            return null;
+        }
+        try {
+            return java.time.OffsetDateTime.parse(text).toInstant();
+        } catch (java.time.format.DateTimeParseException e) {
+            throw invalid(name, name + " must be an ISO-8601 instant such as 2026-01-31T09:00:00Z");
+        }
+    }
+
+    private static String param(Context ctx, String name) {
+        return blankToNull(ctx.queryParam(name));
+    }
+
+    static ApiError invalid(String field, String message) {
+        return new ApiError(400, "invalid_query", message).with("field", field);
     }
 
     public void cancel(Context ctx) {

@@ -115,7 +115,9 @@ public final class CallbackSender {
         }
         String error = r.error.length() > MAX_ERROR_CHARS ? r.error.substring(0, MAX_ERROR_CHARS) + "…" : r.error;
         if (r.permanent || attempt >= s.maxAttempts()) {
-            if (store.recordCallback(cb.jobId(), attempt, "failed", clock.instant(), error)) {
+            // refused (never sent: the SSRF guard, a bad URL) is told apart from failed (sent, never accepted),
+            // so GET /jobs/{id} can say which one the client has to fix
+            if (store.recordCallback(cb.jobId(), attempt, r.permanent ? "refused" : "failed", clock.instant(), error)) {
                 String why = r.permanent ? "callback refused: " + error
                         : "callback failed after " + attempt + " attempts: " + error;
                 store.audit(cb.jobId(), actor, why);

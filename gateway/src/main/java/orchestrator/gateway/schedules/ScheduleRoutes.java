@@ -1,0 +1,91 @@
+package orchestrator.gateway.schedules;
+
+import io.javalin.http.Context;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiFunction;
+import orchestrator.core.Json;
+import orchestrator.core.schedule.ScheduleAction;
+import orchestrator.core.schedule.ScheduleControl;
+import orchestrator.core.schedule.ScheduleStatus;
+import orchestrator.gateway.ApiError;
+import orchestrator.gateway.auth.Admission;
+import orchestrator.gateway.auth.ApiToken;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code GET /schedules} for any valid token, and {@code POST /schedules/{id}/pause|resume|run} for a token
+ * that may act on the schedule's project (what a fire enqueues is a job of that project, so acting on the
+ * schedule is acting on its jobs; a schedule without a project needs a {@code *} token, like its jobs).
+ * The schedules themselves come from a {@link ScheduleControl} the app wires in: the gateway does not
+ * know the scheduler module (DESIGN §1).
+ */
+public final class ScheduleRoutes {
+    private static final Logger log = LoggerFactory.getLogger(ScheduleRoutes.class);
+
+    private final Admission admission;
+    private final ScheduleControl schedules;
+
+    /** @param schedules null when this process was started without schedules: every route then answers 503 */
+    public ScheduleRoutes(Admission admission, ScheduleControl schedules) {
+        this.admission = admission;
+        this.schedules = schedules;
+    }
+
+    /** {@code GET /schedules}: every schedule file, broken ones too, sorted by file name. */
+    public void list(Context ctx) {
+        admission.admit(ctx, Admission.Budget.API);
+        List<Map<String, Object>> all = control().statuses().stream().map(ScheduleStatus::apiBody).toList();
+        json(ctx, 200, Map.of("schedules", all));
+    }
+
+    public void pause(Context ctx) {
+        act(ctx, "pause", (id, by) -> control().pause(id, by)); // control() after admission: 401 before 503
+    }
+
+    public void resume(Context ctx) {
+        act(ctx, "resume", (id, by) -> control().resume(id, by));
+    }
+
+    /** Fires once now, as {@code orchestrator schedules run ID}; the answer names the job it enqueued, if any. */
+    public void run(Context ctx) {
+        act(ctx, "run", (id, by) -> control().run(id, by));
+    }
+
+    private void act(Context ctx, String action, BiFunction<String, String, ScheduleAction> op) {
+        ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
+        String id = ctx.pathParam("id");
+        ScheduleStatus before = control().statuses().stream().filter(s -> id.equals(s.id())).findFirst()
+                .orElseThrow(() -> notFound(id));
+        if (!token.sees(before.project())) {
+            throw new ApiError(403, "forbidden_project", before.project() == null
+                    ? "schedule '" + id + "' enqueues jobs without a project: only a token for every project may " + action + " it"
+                    : "this token may not act on schedules of project '" + before.project() + "'");
+        }
+        ScheduleAction r = op.apply(id, token.name());
+        switch (r.kind()) {
+            case NOT_FOUND -> throw notFound(id); // its file went away in between
+            case BROKEN -> throw new ApiError(409, "schedule_broken", r.message()).with("id", id);
+            default -> { }
+        }
+        log.info("schedule {}: {} by token {}: {}", id, action, token.name(), r.message());
+        Map<String, Object> body = r.apiBody(id);
+        json(ctx, 200, body);
+    }
+
+    private ScheduleControl control() {
+        if (schedules == null) {
+            throw new ApiError(503, "schedules_unavailable", "this gateway was started without the schedules");
+        }
+        return schedules;
+    }
+
+    private static ApiError notFound(String id) {
+        return new ApiError(404, "not_found", "no schedule '" + id + "'");
+    }
+
+    private static void json(Context ctx, int status, Object body) {
+        ctx.status(status).contentType("application/json").result(Json.write(body));
+    }
+}
