@@ -43,6 +43,15 @@ final class SubmitCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new OrchestratorException(file + ": " + e.getMessage());
         }
+        if (spec.workdir() != null && spec.project() == null) {
+            // a local, trusted submission: its workdir is a folder on this host, copied into the job's
+            // workspace as the prototype did; relative to where the command runs, checked now
+            Path dir = Path.of(spec.workdir()).toAbsolutePath().normalize();
+            if (!Files.isDirectory(dir)) {
+                throw new OrchestratorException(file + ": workdir: " + dir + " is not a folder");
+            }
+            spec = spec.withWorkdir(dir.toString());
+        }
         if (spec.project() != null && !core.projects().containsKey(spec.project())) {
             throw new OrchestratorException(file + ": project_id: unknown project '" + spec.project() + "'; known: " + core.projects().keySet());
         }

@@ -269,6 +269,16 @@ class JobApiTest {
     }
 
     @Test
+    void a_webhooks_workdir_is_not_used_and_kept_as_metadata_ignored_workdir() {
+        Answer a = gw.postJob(ALPHA, "{\"goal\": \"g\", \"project_id\": \"alpha\", \"workdir\": \"/home/someone/repo\","
+                + " \"metadata\": {\"source\": \"curl\"}}");
+        assertThat(a.status()).isEqualTo(202);
+        var spec = gw.store.find(a.json().path("job_id").asText()).orElseThrow().spec();
+        assertThat(spec.workdir()).isNull();
+        assertThat(spec.metadata()).containsEntry("ignored_workdir", "/home/someone/repo").containsEntry("source", "curl");
+    }
+
+    @Test
     void approval_and_rejection_move_a_waiting_job() {
         String waiting = "{\"goal\": \"g\", \"project_id\": \"alpha\", \"policy\": {\"requires_approval\": true}}";
         String id1 = gw.postJob(ALPHA, waiting).json().path("job_id").asText();

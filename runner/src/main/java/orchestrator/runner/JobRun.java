@@ -152,7 +152,7 @@ final class JobRun implements Runnable {
 
         Workspace ws;
         try {
-            Path project = lease.project() == null ? null : ctx.core().projects().get(lease.project());
+            Path project = lease.project() == null ? cliWorkdir() : ctx.core().projects().get(lease.project());
             ws = Workspaces.prepare(ctx.core().workspacesDir(), lease.jobId(), project, lease.resumeStep() != null, ctx.childEnv());
             // a resumed or continued run goes on in the workspace as the earlier run left it, and its
             // patches are still measured from where the job started
@@ -270,6 +270,19 @@ final class JobRun implements Runnable {
 
     private void writeContext() throws IOException {
         JobArtifacts.writeAtomically(artifacts.file("context.json"), redact(Json.writePretty(conversation.document(lease.jobId()))));
+    }
+
+    /**
+     * The folder a job submitted with {@code orchestrator submit} names as its {@code workdir}: a trusted,
+     * local submission (the CLI resolved and checked it), copied into the workspace like a project.
+     * Any other source's workdir names a folder on the client's machine and is never used.
+     */
+    private Path cliWorkdir() {
+        if (!"cli".equals(lease.source().type()) || spec.workdir() == null) {
+            return null;
+        }
+        Path dir = Path.of(spec.workdir());
+        return dir.isAbsolute() ? dir : null;
     }
 
     private Outcome failed(StepResult r, String more) {

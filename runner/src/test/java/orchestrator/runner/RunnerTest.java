@@ -410,4 +410,23 @@ class RunnerTest {
         assertThat(JobRun.retryPause(step, withRetryAfter.apply(7_500L))).isEqualTo(Duration.ofMillis(7_500));
         assertThat(JobRun.retryPause(step, withRetryAfter.apply(3_600_000L))).isEqualTo(Duration.ofMinutes(5));
     }
+
+    @Test
+    void a_cli_submitted_jobs_workdir_is_copied_into_its_workspace_and_any_other_sources_is_not_used() throws Exception {
+        Path local = Files.createDirectories(tmp.resolve("local-project"));
+        Files.writeString(local.resolve("notes.txt"), "from the workdir\n");
+        String agents = "{\"ls\": {\"type\": \"command\", \"argv\": [\"sh\", \"-c\", \"ls > {artifacts_dir}/seen.txt\"]}}";
+        try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of()).start()) {
+            String payload = "{\"goal\": \"g\", \"workdir\": " + orchestrator.core.Json.write(local.toString())
+                    + ", \"steps\": [{\"step_id\": \"s1\", \"agent\": \"ls\", \"prompt\": \"p\"}]}";
+            var spec = f.core.agents().parser().parse(orchestrator.core.Json.parse(payload));
+            String cli = f.store.enqueue(new orchestrator.core.store.NewJob(spec, orchestrator.core.job.Source.of("cli"), "test")).jobId();
+            String api = f.enqueue(payload);
+            assertThat(f.awaitFinal(cli, FINISH).state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(f.awaitFinal(api, FINISH).state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(Files.readString(f.artifacts(cli).resolve("seen.txt"))).contains("notes.txt");
+            assertThat(Files.readString(f.artifacts(api).resolve("seen.txt"))).doesNotContain("notes.txt");
+            assertThat(Files.readString(local.resolve("notes.txt"))).isEqualTo("from the workdir\n");
+        }
+    }
 }

@@ -50,6 +50,27 @@ public record JobSpec(String goal, String project, List<Step> steps, Policy poli
         }
     }
 
+    /** The spec with another {@code workdir} (a CLI submission resolves a relative one against its own folder). */
+    public JobSpec withWorkdir(String dir) {
+        return new JobSpec(goal, project, steps, policy, priority, runAt, idempotencyKey, concurrencyKey, tags, metadata,
+                callbackUrl, artifactHandoff, contextWindow, contextStrategy, dir);
+    }
+
+    /**
+     * The spec as a webhook's job keeps it, as the prototype did: a client's {@code workdir} names a folder
+     * on the client's machine, never one of ours, so it is not used; it is kept as
+     * {@code metadata.ignored_workdir} so the job still says what was asked.
+     */
+    public JobSpec withWorkdirIgnored() {
+        if (workdir == null) {
+            return this;
+        }
+        Map<String, Object> m = new java.util.LinkedHashMap<>(metadata);
+        m.put("ignored_workdir", workdir);
+        return new JobSpec(goal, project, steps, policy, priority, runAt, idempotencyKey, concurrencyKey, tags, m,
+                callbackUrl, artifactHandoff, contextWindow, contextStrategy, null);
+    }
+
     /** The most steps a job may reach by being continued (a payload may hold up to 50). */
     public static final int MAX_STEPS_CONTINUED = 100;
 

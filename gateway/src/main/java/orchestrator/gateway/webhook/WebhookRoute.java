@@ -138,7 +138,7 @@ public final class WebhookRoute implements Handler {
         if (ua != null) {
             meta.put("user_agent", ua.length() > MAX_USER_AGENT ? ua.substring(0, MAX_USER_AGENT) : ua);
         }
-        Enqueued e = store.enqueue(new NewJob(spec, new Source("webhook", meta), token.name()));
+        Enqueued e = store.enqueue(new NewJob(spec.withWorkdirIgnored(), new Source("webhook", meta), token.name()));
         MDC.put("job_id", e.jobId());
         try {
             if (e.created()) {
