@@ -28,8 +28,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("slow")
 class RealCliTest {
-    /** Each step's idle timeout: long enough for a CLI's start, short enough for the suite. */
-    private static final int IDLE_SEC = 15;
     private static final Duration BOUND = Duration.ofSeconds(90);
 
     @TempDir
@@ -43,16 +41,19 @@ class RealCliTest {
 
     @ParameterizedTest(name = "{0} {1} ends {3}")
     @CsvSource({
-            "claude,   claude,   '',                                     auth_failed",
-            // with a key claude is silent ~18 s before its first event (start-up calls time out): longer than IDLE_SEC
-            "claude,   claude,   ANTHROPIC_API_KEY=sk-ant-api03-notarealkeynotarealkey, idle_timeout",
-            "codex,    codex,    '',                                     provider_unreachable",
-            "opencode, opencode, '',                                     provider_unreachable",
-            "gemini,   gemini,   '',                                     auth_failed",
-            "gemini,   gemini,   GEMINI_API_KEY=AIzaSyNotARealKeyNotARealKeyNotAReal00, provider_unreachable",
+            "claude,   claude,   '',                                     auth_failed,          15",
+            // with a key claude is silent ~18 s before its first event (start-up calls time out): longer than the idle limit
+            "claude,   claude,   ANTHROPIC_API_KEY=sk-ant-api03-notarealkeynotarealkey, idle_timeout, 15",
+            "codex,    codex,    '',                                     provider_unreachable, 15",
+            // opencode's first start on a fresh HOME migrates its database before it prints anything: on a
+            // loaded machine that alone took more than 15 s (an empty log, idle_timeout); its connection
+            // errors then come 2, 4 and 10 s apart
+            "opencode, opencode, '',                                     provider_unreachable, 45",
+            "gemini,   gemini,   '',                                     auth_failed,          15",
+            "gemini,   gemini,   GEMINI_API_KEY=AIzaSyNotARealKeyNotARealKeyNotAReal00, provider_unreachable, 15",
     })
     void real_cli_without_credentials_or_network_ends_with_its_code_and_leaves_no_process(
-            String type, String bin, String extraEnv, String expected) throws IOException {
+            String type, String bin, String extraEnv, String expected, int idleSec) throws IOException {
         Path binary = binDir().resolve(bin);
         assumeTrue(Files.isExecutable(binary), binary + " is not installed: run scripts/install-agent-clis.sh"
                 + " (ORCH_AGENT_CLIS sets its folder)");
@@ -68,7 +69,7 @@ class RealCliTest {
         try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of("ENABLE_REAL_CLI", "1")).start()) {
             long t0 = System.nanoTime();
             String id = f.enqueue("{\"goal\": \"g\", \"steps\": [{\"step_id\": \"s1\", \"agent\": \"real\", \"prompt\": \"Say hello.\","
-                    + " \"timeout_sec\": 80, \"idle_timeout_sec\": " + IDLE_SEC + "}]}");
+                    + " \"timeout_sec\": 80, \"idle_timeout_sec\": " + idleSec + "}]}");
             JobView v = f.awaitFinal(id, BOUND);
             long ms = (System.nanoTime() - t0) / 1_000_000;
             String log = Files.readString(f.artifacts(id).resolve("steps/s1/logs.txt"));
