@@ -16,8 +16,17 @@ final class Context {
 
     final Clock clock = Clock.systemUTC();
 
+    /** Settings a command's own options fix, over the environment and the file (a SIGHUP reload keeps them). */
+    final java.util.Map<String, String> overrides = new java.util.HashMap<>();
+
     Env env() {
-        return Env.load(configFile);
+        Env loaded = Env.load(configFile);
+        if (overrides.isEmpty()) {
+            return loaded;
+        }
+        java.util.Map<String, String> env = new java.util.HashMap<>(System.getenv());
+        env.putAll(overrides);
+        return new Env(configFile == null ? java.util.Map.of() : Env.parseFile(configFile), env);
     }
 
     /** Reads the configuration and sets up logging; a long-running process also logs to $ORCH_HOME/logs/{@code logName}.log. */

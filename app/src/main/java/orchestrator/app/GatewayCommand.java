@@ -21,8 +21,15 @@ final class GatewayCommand implements Callable<Integer> {
     @Mixin
     Context ctx;
 
+    @picocli.CommandLine.Option(names = "--no-runners",
+            description = "This gateway runs without runners on purpose: /ready does not wait for a live runner (READY_REQUIRES_RUNNER=0).")
+    boolean noRunners;
+
     @Override
     public Integer call() {
+        if (noRunners) {
+            ctx.overrides.put("READY_REQUIRES_RUNNER", "0");
+        }
         Env env = ctx.env();
         CoreConfig core = ctx.start(env, "gateway");
         GatewayConfig config = GatewayConfig.from(env, core);

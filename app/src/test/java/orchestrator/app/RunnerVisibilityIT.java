@@ -75,6 +75,16 @@ class RunnerVisibilityIT {
     }
 
     @Test
+    void a_gateway_started_with_no_runners_is_ready_without_any_runner() throws Exception {
+        Map<String, String> env = Map.of("ORCH_HOME", home.toString(), "HTTP_PORT", "0", "WEBHOOK_TOKEN", TOKEN);
+        try (OrchestratorProcess gateway = OrchestratorProcess.start(home.resolve("gateway.out"), env, "gateway", "--no-runners")) {
+            String base = "http://127.0.0.1:" + gateway.awaitOutput("gateway ready: http://127\\.0\\.0\\.1:(\\d+)", Duration.ofSeconds(60));
+            assertThat(get(base, "/ready", null).status()).isEqualTo(200);
+            assertThat(gateway.terminate(Duration.ofSeconds(30))).isZero();
+        }
+    }
+
+    @Test
     void sigkilled_runner_turns_stale_after_the_threshold_and_the_gateway_stops_being_ready() throws Exception {
         Map<String, String> env = Map.of("ORCH_HOME", home.toString(), "HTTP_PORT", "0", "WEBHOOK_TOKEN", TOKEN,
                 "RUNNER_STALE_SEC", "3");
