@@ -144,22 +144,11 @@ public final class GeminiStandIn extends ProviderStandIn {
      * the step is never idle and only a wall timeout ends it. Each chunk differs: the CLI's loop
      * detection stops a stream that repeats one chunk ten times ("Loop detected, stopping execution")
      * and ends the run as a success, so {@link ProviderStandIn.Stream#forever}'s fixed keep-alive will
-     * not do. It ends when the CLI goes away (the write fails) or the stand-in closes (its pool
-     * interrupts the handler).
+     * not do. It ends when the CLI goes away (the write fails) or the stand-in closes.
      */
     public static Reply forever(Duration period) {
-        return ex -> {
-            ProviderStandIn.Stream s = ex.sse();
-            try {
-                for (long i = 1; ; i++) {
-                    s.event(null, chunk(List.of(Map.of("text", "part " + i + " of " + Long.toHexString(i * 0x9E3779B97F4A7C15L) + ". ")),
-                            null, null));
-                    Thread.sleep(period.toMillis());
-                }
-            } catch (InterruptedException closing) {
-                Thread.currentThread().interrupt();
-            }
-        };
+        return ex -> ex.sse().forever(i -> "data: " + chunk(List.of(Map.of("text", "part " + i + " of "
+                + Long.toHexString(i * 0x9E3779B97F4A7C15L) + ". ")), null, null) + "\n\n", period);
     }
 
     private static String chunk(List<Map<String, Object>> parts, String finishReason, Map<String, Object> usage) {

@@ -217,8 +217,19 @@ public abstract class ProviderStandIn implements AutoCloseable {
          * (bytes keep coming, so only a wall timeout can end the step).
          */
         public void forever(String keepAlive, Duration period) throws IOException {
-            while (!awaitClose(period)) {
-                raw(keepAlive);
+            forever(n -> keepAlive, period);
+        }
+
+        /**
+         * As {@link #forever(String, Duration)}, with the {@code n}-th piece sent made by {@code piece}
+         * (from 1): for a CLI that stops a stream repeating itself.
+         */
+        public void forever(java.util.function.LongFunction<String> piece, Duration period) throws IOException {
+            for (long n = 1; ; n++) {
+                raw(piece.apply(n));
+                if (awaitClose(period)) {
+                    break;
+                }
             }
             out.close();
         }
