@@ -1,0 +1,34 @@
+package orchestrator.core.testing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import org.junit.jupiter.api.Test;
+
+class TestPostgresTest {
+
+    @Test
+    void a_new_database_is_empty_and_survives_a_restart_of_its_server() throws Exception {
+        try (TestPostgres pg = new TestPostgres()) {
+            String url = pg.newDatabase();
+            try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
+                s.execute("CREATE TABLE t (v int)");
+                s.execute("INSERT INTO t VALUES (7)");
+            }
+            pg.stop();
+            assertThatThrownBy(() -> DriverManager.getConnection(url).close()).isInstanceOf(SQLException.class);
+            pg.start();
+            try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement();
+                 ResultSet rs = s.executeQuery("SELECT v FROM t")) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getInt(1)).isEqualTo(7);
+            }
+            assertThat(TestPostgres.databaseOf(url)).startsWith("t_");
+        }
+    }
+}
