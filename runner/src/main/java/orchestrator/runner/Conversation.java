@@ -20,6 +20,8 @@ final class Conversation {
 
     private final String strategy;
     private final List<Map<String, Object>> messages = new ArrayList<>();
+    /** {@link #kept()} until the next {@link #add}: a step's prompt and context.json both ask for it. */
+    private List<String> kept;
 
     Conversation(JobSpec spec) {
         this.strategy = spec.contextStrategy();
@@ -41,6 +43,7 @@ final class Conversation {
         m.put("step_id", r.stepId());
         m.put("agent", r.agent());
         messages.add(m);
+        kept = null;
     }
 
     boolean isEmpty() {
@@ -49,6 +52,13 @@ final class Conversation {
 
     /** The messages as prompt lines, as the strategy keeps them, with a note where some were left out. */
     List<String> kept() {
+        if (kept == null) {
+            kept = List.copyOf(keptNow());
+        }
+        return kept;
+    }
+
+    private List<String> keptNow() {
         List<String> lines = new ArrayList<>();
         for (Map<String, Object> m : messages) {
             Object who = m.containsKey("step_id") ? m.getOrDefault("role", "assistant") + " " + m.get("step_id")

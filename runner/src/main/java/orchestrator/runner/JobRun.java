@@ -148,7 +148,7 @@ final class JobRun implements Runnable {
             log.warn("killed {} process(es) left by an earlier attempt of this job", leftovers);
         }
         artifacts.createFolders();
-        JobArtifacts.writeAtomically(artifacts.file("job.json"), redact(Json.writePretty(jobDocument())));
+        artifacts.write(artifacts.file("job.json"), redact(Json.writePretty(jobDocument())));
 
         Workspace ws;
         try {
@@ -171,8 +171,8 @@ final class JobRun implements Runnable {
         if (lease.resumeStep() != null) {
             earlierRun();
         }
-        state = new RunState(artifacts.file("state.json"), lease.jobId(), lease.attempt(), steps, results.values(), ctx.clock());
-        state.write();
+        Path stateFile = artifacts.file("state.json");
+        state = new RunState(text -> artifacts.write(stateFile, redact(text)), lease.jobId(), lease.attempt(), steps, results.values(), ctx.clock());
         writeContext();
         Map<String, Integer> runs = new HashMap<>();
         Outcome ending = null;
@@ -229,6 +229,7 @@ final class JobRun implements Runnable {
             return;
         }
         if (stop == RunningJob.Stop.DRAINING) {
+            state.flush();
             boolean released = ctx.store().release(lease, "runner " + ctx.runnerId() + " draining");
             log.info(released ? "job released back to the queue (runner draining)"
                     : "job could not be released: its lease was already lost");
@@ -269,7 +270,7 @@ final class JobRun implements Runnable {
     }
 
     private void writeContext() throws IOException {
-        JobArtifacts.writeAtomically(artifacts.file("context.json"), redact(Json.writePretty(conversation.document(lease.jobId()))));
+        artifacts.write(artifacts.file("context.json"), redact(Json.writePretty(conversation.document(lease.jobId()))));
     }
 
     /**
@@ -327,7 +328,7 @@ final class JobRun implements Runnable {
             log.info("resuming the agent's session of step {}", step.continues());
         }
         try {
-            JobArtifacts.writeAtomically(promptFile, redact(PromptBuilder.build(spec, step, artifacts.root(), earlier, conversation,
+            artifacts.write(promptFile, redact(PromptBuilder.build(spec, step, artifacts.root(), earlier, conversation,
                     resume != null, ctx.config().output())));
         } catch (PromptBuilder.RefusedInput e) {
             a = new Attempt("failed", null, "policy", e.getMessage(), null, null);
@@ -340,9 +341,10 @@ final class JobRun implements Runnable {
             }
         }
         if (a != null) {
-            JobArtifacts.writeAtomically(dir.resolve("logs.txt"), redact(a.message()) + "\n");
+            artifacts.write(dir.resolve("logs.txt"), redact(a.message()) + "\n");
         } else if (def == null) {
             a = new Attempt("failed", null, "unknown_agent", "agent '" + step.agent() + "' is not defined on this runner", null, null);
+            // unmasked, so not remembered as the runner's own: the secrets scan looks at it as before
             JobArtifacts.writeAtomically(dir.resolve("logs.txt"), a.message() + "\n");
         } else {
             while (true) {
@@ -363,7 +365,7 @@ final class JobRun implements Runnable {
                     log.warn("could not resume the agent's session {} ({}); going on in a fresh session", resume, a.message());
                     resume = null;
                     try {
-                        JobArtifacts.writeAtomically(promptFile, redact(PromptBuilder.build(spec, step, artifacts.root(), earlier,
+                        artifacts.write(promptFile, redact(PromptBuilder.build(spec, step, artifacts.root(), earlier,
                                 conversation, false)));
                     } catch (PromptBuilder.RefusedInput e) {
                         a = new Attempt("failed", null, "policy", e.getMessage(), null, null);
@@ -403,16 +405,15 @@ final class JobRun implements Runnable {
         String after = treeBefore;
         try {
             after = ws.snapshot();
-            ws.writeDiff(treeBefore, after, dir.resolve("patch.diff"));
-            redactFile(dir.resolve("patch.diff"));
+            writePatch(ws, treeBefore, after, dir.resolve("patch.diff"));
         } catch (WorkspaceException e) {
             log.warn("cannot compute the step's patch: {}", e.getMessage());
-            JobArtifacts.writeAtomically(dir.resolve("patch.diff"), "");
+            artifacts.write(dir.resolve("patch.diff"), "");
         }
         treeAfter[0] = after;
         r = r.withChanged(Files.size(dir.resolve("patch.diff")) > 0);
-        JobArtifacts.writeAtomically(dir.resolve("result.json"), redact(Json.writePretty(r.document(lease.jobId()))));
-        JobArtifacts.writeAtomically(dir.resolve("report.md"), redact(stepReport(r, step)));
+        artifacts.write(dir.resolve("result.json"), redact(Json.writePretty(r.document(lease.jobId()))));
+        artifacts.write(dir.resolve("report.md"), redact(stepReport(r, step)));
         // not waited for: the job's finish (or the next step's write) commits after it, and fails if the lease was lost
         ctx.store().recordStepLater(lease, new StepRecord(step.stepId(), index, step.agent(), r.status(), r.exitCode(),
                 r.errorCode(), r.errorMessage(), started, finished, stepUsage.costUsd(), stepUsage.tokensIn(), stepUsage.tokensOut()));
@@ -532,10 +533,10 @@ final class JobRun implements Runnable {
             String msg = AgentLaunch.simulatedMessage(def, step.role(), step.prompt());
             boolean stopped = def.delayMs() > 0 && job.awaitStop(Duration.ofMillis(def.delayMs()));
             if (stopped || job.stopRequest() != null) {
-                JobArtifacts.writeAtomically(logFile, "[simulate] stopped: " + job.stopRequest() + "\n");
+                artifacts.write(logFile, "[simulate] stopped: " + job.stopRequest() + "\n");
                 return new Attempt("cancelled", null, "cancelled", "stopped: " + job.stopRequest(), null, null);
             }
-            JobArtifacts.writeAtomically(logFile, redact("[simulate] " + msg + "\n"));
+            artifacts.write(logFile, redact("[simulate] " + msg + "\n"));
             return new Attempt("succeeded", 0, null, null, msg, null);
         }
         if (number > 1) {
@@ -558,7 +559,7 @@ final class JobRun implements Runnable {
         Map<String, String> env = new HashMap<>(ctx.childEnv());
         env.putAll(inv.env());
         env.put(StepProcess.JOB_ID_VARIABLE, lease.jobId());
-        env.put(StepProcess.LEASE_VARIABLE, OrphanSweep.leaseValue(Runner.storeTag(ctx.core()), ctx.runnerId(), lease.jobId()));
+        env.put(StepProcess.LEASE_VARIABLE, OrphanSweep.leaseValue(ctx.storeTag(), ctx.runnerId(), lease.jobId()));
         env.put("ORCH_STEP_ID", step.stepId());
         String refused = refusedBinary(inv.argv().get(0));
         if (refused == null && wrapped() && ctx.config().sandboxUnavailable()) {
@@ -628,6 +629,7 @@ final class JobRun implements Runnable {
         StepMonitor monitor = new StepMonitor(parser, budget, usage, resumeSession != null && adapter.resumedUsageIsCumulative()
                 ? sessionUsage(resumeSession) : JobUsage.NONE);
         StepProcess.Result res;
+        artifacts.agentMayWrite();
         try {
             res = StepProcess.run(ps, () -> {
                 RunningJob.Stop s = job.stopRequest();
@@ -710,14 +712,13 @@ final class JobRun implements Runnable {
         Instant finishedAt = ctx.clock().instant();
         artifacts.createFolders();
         if (patch == null) {
-            JobArtifacts.writeAtomically(artifacts.file("patch.diff"), "");
+            artifacts.write(artifacts.file("patch.diff"), "");
         } else {
             try {
-                patch.ws().writeDiff(patch.from(), patch.to(), artifacts.file("patch.diff"));
-                redactFile(artifacts.file("patch.diff"));
+                writePatch(patch.ws(), patch.from(), patch.to(), artifacts.file("patch.diff"));
             } catch (WorkspaceException e) {
                 log.warn("cannot compute the job's patch: {}", e.getMessage());
-                JobArtifacts.writeAtomically(artifacts.file("patch.diff"), "");
+                artifacts.write(artifacts.file("patch.diff"), "");
             }
         }
         writeJobLogs(steps);
@@ -731,8 +732,8 @@ final class JobRun implements Runnable {
         }
         boolean changed = Files.size(artifacts.file("patch.diff")) > 0;
         Map<String, Object> result = jobResult(steps, outcome, changed, finishedAt);
-        JobArtifacts.writeAtomically(artifacts.file("report.md"), redact(jobReport(result, steps, outcome)));
-        JobArtifacts.writeAtomically(artifacts.file("result.json"), redact(Json.writePretty(result)));
+        artifacts.write(artifacts.file("report.md"), redact(jobReport(result, steps, outcome)));
+        artifacts.write(artifacts.file("result.json"), redact(Json.writePretty(result)));
         if (state != null) {
             state.finished((String) result.get("status"));
         }
@@ -748,6 +749,16 @@ final class JobRun implements Runnable {
         }
     }
 
+    /** A patch between two snapshots, masked; without git there is nothing to diff, and nothing to read back. */
+    private void writePatch(Workspace ws, String from, String to, Path target) throws IOException {
+        if (!ws.diffs(from, to)) {
+            artifacts.write(target, "");
+            return;
+        }
+        ws.writeDiff(from, to, target);
+        redactFile(target);
+    }
+
     /**
      * Masks secrets in a written file (a patch: an agent may have put a key into a source file).
      * Read as ISO-8859-1, which maps every byte to one char and back, so a patch whose files are not
@@ -757,12 +768,14 @@ final class JobRun implements Runnable {
         String text = new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1);
         String clean = redactor.redact(text);
         if (!clean.equals(text)) {
-            JobArtifacts.writeAtomically(file, clean.getBytes(StandardCharsets.ISO_8859_1));
+            artifacts.write(file, clean.getBytes(StandardCharsets.ISO_8859_1));
             String name = artifacts.root().relativize(file).toString();
             log.warn("masked secrets in {}", name);
             if (redactor.holdsSecretValue(text) && !secretsFound.contains(name)) {
                 secretsFound.add(name);
             }
+        } else {
+            artifacts.written(file);
         }
     }
 
@@ -773,14 +786,15 @@ final class JobRun implements Runnable {
      * The prototype's {@code secrets_check}: every file in the job's artifact folder (the agent may have
      * written files of its own there) is masked in place, so that what the gateway serves holds no secret,
      * and each file that held a secret value is remembered for the job's verdict. Links are skipped: they
-     * are not the job's files and are never served.
+     * are not the job's files and are never served. The files the runner wrote itself, masked, since an
+     * agent's process last ran are not read again: no one else wrote them.
      */
     private void scanArtifactsForSecrets() throws IOException {
         List<Path> files = new ArrayList<>();
         Files.walkFileTree(artifacts.root(), new java.nio.file.SimpleFileVisitor<>() {
             @Override
             public java.nio.file.FileVisitResult visitFile(Path f, java.nio.file.attribute.BasicFileAttributes attrs) {
-                if (attrs.isRegularFile() && !f.getFileName().toString().startsWith(".")) {
+                if (attrs.isRegularFile() && !f.getFileName().toString().startsWith(".") && !artifacts.isOurs(f)) {
                     files.add(f);
                 }
                 return java.nio.file.FileVisitResult.CONTINUE;
@@ -868,29 +882,27 @@ final class JobRun implements Runnable {
     /** The steps' logs one after another, each under a header, copied as streams (logs can be megabytes). */
     private void writeJobLogs(List<StepResult> steps) throws IOException {
         Path target = artifacts.file("logs.txt");
-        Path tmp = JobArtifacts.temporaryFor(target);
-        try {
-            try (OutputStream out = Files.newOutputStream(tmp)) {
-                for (StepResult r : steps) {
-                    out.write(("===== step " + r.stepId() + " (agent " + r.agent() + ", " + r.status() + ") =====\n")
-                            .getBytes(StandardCharsets.UTF_8));
-                    Path stepLog = artifacts.stepDir(r.stepId()).resolve("logs.txt");
-                    if (JobArtifacts.plainFile(stepLog)) {
-                        try (InputStream in = Files.newInputStream(stepLog, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                            in.transferTo(out);
-                        }
-                    } else if (Files.exists(stepLog, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                        out.write("(not copied: the step's log was replaced by a link)\n".getBytes(StandardCharsets.UTF_8));
+        boolean[] masked = {true}; // every piece is the runner's own masked file, so the whole is too
+        JobArtifacts.writeAtomically(target, out -> {
+            for (StepResult r : steps) {
+                String header = "===== step " + r.stepId() + " (agent " + r.agent() + ", " + r.status() + ") =====\n";
+                masked[0] &= redact(header).equals(header);
+                out.write(header.getBytes(StandardCharsets.UTF_8));
+                Path stepLog = artifacts.stepDir(r.stepId()).resolve("logs.txt");
+                boolean ours = artifacts.isOurs(stepLog); // renamed into place by the runner: a plain file
+                masked[0] &= ours;
+                if (ours || JobArtifacts.plainFile(stepLog)) {
+                    try (InputStream in = Files.newInputStream(stepLog, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                        in.transferTo(out);
                     }
-                    out.write('\n');
+                } else if (Files.exists(stepLog, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    out.write("(not copied: the step's log was replaced by a link)\n".getBytes(StandardCharsets.UTF_8));
                 }
+                out.write('\n');
             }
-            JobArtifacts.moveIntoPlace(tmp, target);
-            tmp = null;
-        } finally {
-            if (tmp != null) {
-                Files.deleteIfExists(tmp);
-            }
+        });
+        if (masked[0]) {
+            artifacts.written(target);
         }
     }
 

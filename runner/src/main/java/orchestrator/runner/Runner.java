@@ -138,7 +138,7 @@ public final class Runner implements AutoCloseable {
                 secrets.add(own.get(name));
             }
         }
-        return new RunnerContext(config, core, store, clock, runnerId, Map.copyOf(childEnv), new Redactor(secrets), versions);
+        return new RunnerContext(config, core, store, clock, runnerId, Map.copyOf(childEnv), new Redactor(secrets), versions, storeTag(core));
     }
 
     /**

@@ -12,7 +12,8 @@ import orchestrator.runner.process.Redactor;
  * @param childEnv the allowlisted part of the runner's environment, the base of every step's environment
  * @param redactor masks the runner's own sensitive values
  * @param versions the runner's cache of agent binaries' versions ({@code MIN_BINARY_VERSIONS})
+ * @param storeTag {@link Runner#storeTag} of {@code core}, hashed once here rather than for every step
  */
 record RunnerContext(RunnerConfig config, CoreConfig core, JobStore store, Clock clock, String runnerId,
-                     Map<String, String> childEnv, Redactor redactor, VersionCheck versions) {
+                     Map<String, String> childEnv, Redactor redactor, VersionCheck versions, String storeTag) {
 }

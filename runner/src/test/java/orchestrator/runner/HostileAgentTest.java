@@ -146,6 +146,27 @@ class HostileAgentTest {
     }
 
     @Test
+    void a_secret_an_agent_writes_into_the_runners_own_files_is_masked_and_fails_the_job_though_a_later_step_ran_no_process() throws Exception {
+        // the runner skips re-reading the files it wrote itself, masked, since an agent last ran: an agent's
+        // process may overwrite them (job.json and its own prompt were written before it started)
+        String script = "printf '%s\\n' \"$TOK\" >> {artifacts_dir}/job.json; printf 'p %s' \"$TOK\" > {artifacts_dir}/steps/s1/prompt.txt; echo done";
+        String agents = Json.write(Map.of("tamper", Map.of("type", "command", "argv", java.util.List.of("sh", "-c", script),
+                "env", Map.of("TOK", TOKEN)), "sim", Map.of("type", "simulate")));
+        try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of("SENSITIVE_ENV_VARS", "TOK")).start()) {
+            String id = f.enqueue("{\"goal\": \"g\", \"steps\": [{\"step_id\": \"s1\", \"agent\": \"tamper\", \"prompt\": \"p\"},"
+                    + " {\"step_id\": \"s2\", \"agent\": \"sim\", \"prompt\": \"p\"}]}");
+            JobView v = f.awaitFinal(id, FINISH);
+            assertThat(v.state()).isEqualTo(JobState.FAILED);
+            assertThat(v.errorCode()).isEqualTo("secrets_check");
+            assertThat(v.errorMessage()).contains("job.json", "steps/s1/prompt.txt").doesNotContain(TOKEN);
+            Path a = f.artifacts(id);
+            assertThat(Files.readString(a.resolve("job.json"))).contains("[REDACTED]").doesNotContain(TOKEN);
+            assertThat(Files.readString(a.resolve("steps/s1/prompt.txt"))).isEqualTo("p [REDACTED]");
+            assertThat(Files.readString(a.resolve("steps/s2/logs.txt"))).startsWith("[simulate]");
+        }
+    }
+
+    @Test
     void with_secrets_check_redact_a_leaky_job_is_masked_but_not_failed() throws Exception {
         try (RunnerFixture f = leaky(Map.of("SECRETS_CHECK", "redact"))) {
             String id = f.enqueue(LEAKY_JOB);

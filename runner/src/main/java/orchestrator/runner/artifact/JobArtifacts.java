@@ -2,6 +2,8 @@ package orchestrator.runner.artifact;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
@@ -13,6 +15,8 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -21,6 +25,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * and {@code steps/<step_id>/} with the same files. A reader (the gateway's artifact route, a
  * user's {@code cat}) sees a file either whole or not at all: every file but a step's streamed
  * log is written to a temporary file in the same folder and renamed over the target.
+ *
+ * <p>An instance also remembers what the runner itself made since an agent's process last ran
+ * (only an agent's process writes into the folder besides the runner): the files it wrote, already
+ * masked, and the folders it checked to be real. Until {@link #agentMayWrite} those need no second
+ * look, neither a secrets scan nor a link check. An instance belongs to the job's worker thread.
  */
 public final class JobArtifacts {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(JobArtifacts.class);
@@ -31,6 +40,10 @@ public final class JobArtifacts {
     private static final FileAttribute<?> OWNER_ONLY = PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
 
     private final Path root;
+    /** Files the runner wrote (masked) or checked since an agent's process last ran: no agent changed them since. */
+    private final Set<Path> ours = new HashSet<>();
+    /** Folders made or found real since an agent's process last ran: no link can stand there since. */
+    private final Set<Path> realFolders = new HashSet<>();
 
     public JobArtifacts(Path root) {
         this.root = root;
@@ -50,16 +63,54 @@ public final class JobArtifacts {
 
     /** The job's folder and its {@code steps/}, each a real folder ({@link #folder}). */
     public void createFolders() throws IOException {
-        folder(root);
-        folder(root.resolve("steps"));
+        checkedFolder(root);
+        checkedFolder(root.resolve("steps"));
     }
 
     /** A step's folder, with the job's folders above it, each a real folder where a link may have stood. */
     public Path stepFolder(String stepId) throws IOException {
         createFolders();
         Path dir = stepDir(stepId);
-        folder(dir);
+        checkedFolder(dir);
         return dir;
+    }
+
+    /** {@link #folder}, once until an agent's process runs again: nothing else can plant a link meanwhile. */
+    private void checkedFolder(Path dir) throws IOException {
+        if (!realFolders.contains(dir)) {
+            folder(dir);
+            realFolders.add(dir);
+        }
+    }
+
+    /**
+     * An agent's process is about to run: it may write anywhere in the folder, so whatever the runner
+     * wrote or checked so far must be looked at again (secrets scan, link checks).
+     */
+    public void agentMayWrite() {
+        ours.clear();
+        realFolders.clear();
+    }
+
+    /** {@link #writeAtomically}, remembering the file as the runner's own: {@code content} must be masked already. */
+    public void write(Path target, String content) throws IOException {
+        write(target, content.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** {@link #writeAtomically}, remembering the file as the runner's own: {@code content} must be masked already. */
+    public void write(Path target, byte[] content) throws IOException {
+        writeAtomically(target, content);
+        ours.add(target);
+    }
+
+    /** Remembers a file the runner wrote or checked otherwise (masked, by rename) as its own. */
+    public void written(Path file) {
+        ours.add(file);
+    }
+
+    /** True when the runner wrote or checked {@code file} since an agent's process last ran. */
+    public boolean isOurs(Path file) {
+        return ours.contains(file);
     }
 
     /**
@@ -120,11 +171,24 @@ public final class JobArtifacts {
     }
 
     public static void writeAtomically(Path target, byte[] content) throws IOException {
-        Path tmp = temporaryFor(target);
+        writeAtomically(target, out -> out.write(content));
+    }
+
+    /** What {@link #writeAtomically(Path, Content)} writes, a stream at a time (a log can be megabytes). */
+    public interface Content {
+        void writeTo(OutputStream out) throws IOException;
+    }
+
+    /**
+     * Writes {@code target} atomically from a stream: into a temporary file that is opened once, created
+     * and opened by the same {@code O_EXCL} call, then renamed over the target.
+     */
+    public static void writeAtomically(Path target, Content content) throws IOException {
+        Path tmp = temporaryName(target);
         boolean moved = false;
         try {
-            try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.WRITE)) {
-                out.write(content);
+            try (OutputStream out = Channels.newOutputStream(createExclusive(tmp, target))) {
+                content.writeTo(out);
             }
             moveIntoPlace(tmp, target);
             moved = true;
@@ -135,6 +199,23 @@ public final class JobArtifacts {
         }
     }
 
+    private static final Set<StandardOpenOption> CREATE_NEW = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+
+    /** Creates and opens {@code tmp} (owner only, {@code O_EXCL}); a missing folder is created on the first failure only. */
+    private static FileChannel createExclusive(Path tmp, Path target) throws IOException {
+        try {
+            return FileChannel.open(tmp, CREATE_NEW, OWNER_ONLY);
+        } catch (NoSuchFileException e) {
+            Files.createDirectories(target.getParent());
+            return FileChannel.open(tmp, CREATE_NEW, OWNER_ONLY);
+        }
+    }
+
+    /** The temporary name beside {@code target}: unique within the process by the counter, across processes by the pid. */
+    private static Path temporaryName(Path target) {
+        return target.resolveSibling("." + target.getFileName() + "." + PID + "-" + TEMPORARIES.incrementAndGet() + ".tmp");
+    }
+
     /**
      * A fresh, empty temporary file next to {@code target}: same folder, so the rename is atomic. Created
      * with {@code O_EXCL} under a name no other writer uses (no random name, no folder check per file: a
@@ -142,13 +223,9 @@ public final class JobArtifacts {
      * a second). A missing folder is created on the first failure only.
      */
     public static Path temporaryFor(Path target) throws IOException {
-        Path tmp = target.resolveSibling("." + target.getFileName() + "." + PID + "-" + TEMPORARIES.incrementAndGet() + ".tmp");
-        try {
-            return Files.createFile(tmp, OWNER_ONLY);
-        } catch (NoSuchFileException e) {
-            Files.createDirectories(target.getParent());
-            return Files.createFile(tmp, OWNER_ONLY);
-        }
+        Path tmp = temporaryName(target);
+        createExclusive(tmp, target).close();
+        return tmp;
     }
 
     public static void moveIntoPlace(Path tmp, Path target) throws IOException {

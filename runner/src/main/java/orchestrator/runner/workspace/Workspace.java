@@ -100,9 +100,14 @@ public record Workspace(String jobId, Path dir, boolean git, Map<String, String>
         }
     }
 
+    /** True when {@link #writeDiff} has two snapshots to diff: otherwise it writes an empty file. */
+    public boolean diffs(String fromTree, String toTree) {
+        return git && fromTree != null && toTree != null;
+    }
+
     /** Writes {@code git diff} between two snapshots to {@code target} atomically; an empty file without git. */
     public void writeDiff(String fromTree, String toTree, Path target) throws IOException {
-        if (!git || fromTree == null || toTree == null) {
+        if (!diffs(fromTree, toTree)) {
             JobArtifacts.writeAtomically(target, "");
             return;
         }
