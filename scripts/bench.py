@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """The measurements behind docs/PERFORMANCE.md. Run through scripts/bench.sh (which installs wrk
 and webhook and builds the jar). Every server is on 127.0.0.1, every phase is bounded in time and
-count, and every process started here is stopped at the end."""
-import http.client, json, os, platform, re, shutil, signal, socket, sqlite3, statistics, subprocess, sys, tempfile, threading, time
+count, and every process started here is stopped at the end.
+
+`--store postgres` measures on a throwaway PostgreSQL server instead (started here, stopped at the
+end): durable ingest, enqueue-to-start, and no-op lease throughput side by side with db-scheduler
+(the bench module's DbSchedulerBench) on the same server with the same number of processes."""
+import glob, http.client, json, os, platform, re, shutil, signal, socket, sqlite3, statistics, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCHER = os.path.join(ROOT, "scripts", "orchestrator")  # what users run, with its JVM defaults
@@ -27,6 +31,7 @@ def start(args, env, name):
     log = open(os.path.join(OUT, name + ".log"), "w")
     full = dict(os.environ, **env)
     p = subprocess.Popen([LAUNCHER] + args, env=full, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    p.args_log = log.name
     procs.append(p)
     return p
 
@@ -41,9 +46,15 @@ def stop(p, sig=signal.SIGTERM):
             p.wait()
 
 
-def wait_ready(port, timeout=60):
+class Refused(Exception):
+    """A process of ours exited before it was ready: on PostgreSQL, most likely a store that refuses DATABASE_URL."""
+
+
+def wait_ready(port, timeout=60, proc=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise Refused(f"exited {proc.returncode} before /ready: {first_error(proc)}")
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             c.request("GET", "/ready")
@@ -53,6 +64,19 @@ def wait_ready(port, timeout=60):
             pass
         time.sleep(0.005)
     raise SystemExit(f"port {port} not ready within {timeout} s")
+
+
+def first_error(proc):
+    """The first line of a process's log that says what went wrong (its log is OUT/NAME.log)."""
+    try:
+        with open(proc.args_log) as f:
+            lines = [l.strip() for l in f if l.strip()]
+    except (OSError, AttributeError):
+        return "(no log)"
+    for l in lines:
+        if re.search(r"error|refus|invalid|unsupported|not supported|cannot", l, re.I):
+            return l[:300]
+    return lines[-1][:300] if lines else "(empty log)"
 
 
 def rss_mb(pid):
@@ -110,20 +134,51 @@ def home(name):
     return d
 
 
-def count_jobs(db, final_only=False):
-    c = sqlite3.connect(db)
-    try:
-        where = " where state in ('succeeded','failed','cancelled')" if final_only else ""
-        return c.execute("select count(*) from jobs" + where).fetchone()[0]
-    finally:
-        c.close()
+FINAL = "state in ('succeeded','failed','cancelled')"
+# the measured jobs of a lease phase: their first start, last finish (epoch ms) and failures
+SPAN = "select min(started_at), max(finished_at), sum(case when state != 'succeeded' then 1 else 0 end) from jobs where run_at >= {since}"
 
 
-def settled_count(db):
+class SqliteStore:
+    """The default store: $ORCH_HOME/orchestrator.db, read with Python's sqlite3."""
+    def __init__(self, h, name):
+        self.db, self.env = os.path.join(h, "orchestrator.db"), {}
+
+    def query(self, sql):
+        c = sqlite3.connect(self.db)
+        try:
+            return c.execute(sql).fetchone()
+        finally:
+            c.close()
+
+
+class PostgresStore:
+    """A fresh database on the bench's PostgreSQL server for each phase, named in DATABASE_URL. Read
+    with psql; the queries assume the jobs table has the SQLite store's columns (the PostgreSQL
+    JobStore shares them: one behaviour, two stores)."""
+    def __init__(self, h, name):
+        self.name = re.sub(r"\W", "_", name).lower()
+        PG.create_database(self.name)
+        self.env = {"DATABASE_URL": PG.url(self.name)}
+
+    def query(self, sql):
+        row = PG.psql(self.name, sql)
+        return tuple(None if v == "" else int(v) for v in row.split("|"))
+
+
+STORE = SqliteStore  # main() sets PostgresStore for --store postgres
+PG = None  # the PostgreSQL server of --store postgres
+
+
+def count_jobs(store, final_only=False):
+    return store.query("select count(*) from jobs" + (" where " + FINAL if final_only else ""))[0]
+
+
+def settled_count(store):
     """The job count once requests still in flight have landed: unchanged for 300 ms."""
     last, stable_since = -1, time.time()
     while time.time() - stable_since < 0.3:
-        n = count_jobs(db)
+        n = count_jobs(store)
         if n != last:
             last, stable_since = n, time.time()
         time.sleep(0.05)
@@ -205,19 +260,19 @@ def listed(values, fmt="{:,.0f}"):
     return ", ".join(fmt.format(v) for v in values)
 
 
-def phase_ingest():
+def phase_ingest(peer_too=True, target="≥ 15,000"):
     """Our gateway and the peer, both started, loaded in turn: ours, peer, ours, peer ... ROUNDS times,
     each load SECONDS long. The targets are medians; alternating rounds keep a slow minute of this
-    shared machine from landing on one side only."""
+    shared machine from landing on one side only. On PostgreSQL (peer_too False) only ours is loaded."""
     h = home("ingest")
     port = free_port()
-    db = os.path.join(h, "orchestrator.db")
+    db = STORE(h, "ingest")
     # the ingest phase runs the gateway alone on purpose: ready without a runner
     p = start(["gateway"], {"ORCH_HOME": h, "HTTP_PORT": str(port), "WEBHOOK_TOKEN": TOKEN, "WEBHOOK_RATE_LIMIT_MAX_REQUESTS": "0",
-                            "READY_REQUIRES_RUNNER": "0"}, "ingest-gateway")
-    wait_ready(port)
+                            "READY_REQUIRES_RUNNER": "0", **db.env}, "ingest-gateway")
+    wait_ready(port, proc=p)
     idle = rss_mb(p.pid)
-    peer, peer_port = start_peer()
+    peer, peer_port = start_peer() if peer_too else (None, None)
     # warm-up: the JIT compiles the request path in the first seconds; counted in the store check too
     wrk(f"http://127.0.0.1:{port}/webhook", post_script(), seconds=WARMUP)
     sampler = RssSampler([p.pid]); sampler.start()
@@ -232,18 +287,16 @@ def phase_ingest():
         # counted, so the store may hold up to 64 more than the 2xx answers, never fewer
         ok2xx, stored = w["total"] - w["non2xx"], after - before
         checks.append((ok2xx, stored, ok2xx <= stored <= ok2xx + CONNECTIONS, w["non2xx"], w["errors"]))
-        wait_quiet()
-        theirs.append(wrk(f"http://127.0.0.1:{peer_port}/hooks/bench", post_script()))
+        if peer:
+            wait_quiet()
+            theirs.append(wrk(f"http://127.0.0.1:{peer_port}/hooks/bench", post_script()))
     sampler.running = False
     wait_quiet()
     health = wrk(f"http://127.0.0.1:{port}/health")
     stop(p)
-    stop(peer)
     rates = [w["rps"] for w in ours]
-    peer_rates = [w["rps"] for w in theirs]
-    ratios = [a / b for a, b in zip(rates, peer_rates)]
     med = statistics.median(rates)
-    results.append((f"ingest: durable jobs/s (POST /webhook, 64 connections), median of {ROUNDS} rounds ({listed(rates)})", f"{med:,.0f}", "≥ 15,000"))
+    results.append((f"ingest: durable jobs/s (POST /webhook, 64 connections), median of {ROUNDS} rounds ({listed(rates)})", f"{med:,.0f}", target))
     results.append((f"ingest: latency p50 / p99, medians of the rounds (p99s: {listed([w['p99'] for w in ours], '{:.2f}')})",
                     f"{statistics.median(w['p50'] for w in ours):.2f} / {statistics.median(w['p99'] for w in ours):.2f} ms", "p99 ≤ 20 ms"))
     consistent = all(c[2] for c in checks)
@@ -254,6 +307,11 @@ def phase_ingest():
     results.append(("HTTP ceiling: GET /health req/s, p99", f"{health['rps']:,.0f}, {health['p99']:.2f} ms", ""))
     results.append(("ingest as a ratio of the /health ceiling", f"{med / health['rps']:.2f}", ""))
     results.append(("gateway resident memory: idle / peak under ingest", f"{idle:.0f} / {sampler.peak[p.pid]:.0f} MB", "≤ 200 MB under load"))
+    if not peer:
+        return
+    stop(peer)
+    peer_rates = [w["rps"] for w in theirs]
+    ratios = [a / b for a, b in zip(rates, peer_rates)]
     version = subprocess.run(["webhook", "-version"], capture_output=True, text=True).stdout.strip() or "webhook"
     results.append((f"peer: {version} running /bin/true per hook, req/s, median of {ROUNDS} rounds ({listed(peer_rates)}), p99 median",
                     f"{statistics.median(peer_rates):,.0f}, {statistics.median(w['p99'] for w in theirs):.2f} ms", ""))
@@ -269,24 +327,25 @@ def wait_final(db, jobs, timeout):
         time.sleep(0.05)
 
 
-def phase_latency():
+def phase_latency(target="p50 ≤ 15 ms, p99 ≤ 60 ms"):
     h = home("latency")
     port = free_port()
+    db = STORE(h, "latency")
     agents = os.path.join(h, "agents.json")
     with open(agents, "w") as f:
         json.dump({"stamp": {"type": "command", "argv": ["sh", "-c", "date +%s%N > {artifacts_dir}/started"]}}, f)
     # the gateway starts before its runners: ready means "the HTTP side answers" here
     env = {"ORCH_HOME": h, "HTTP_PORT": str(port), "WEBHOOK_TOKEN": TOKEN, "WEBHOOK_RATE_LIMIT_MAX_REQUESTS": "0",
-           "READY_REQUIRES_RUNNER": "0", "AGENTS_FILE": agents, "RUNNER_CONCURRENCY": "4"}
+           "READY_REQUIRES_RUNNER": "0", "AGENTS_FILE": agents, "RUNNER_CONCURRENCY": "4", **db.env}
     gw = start(["gateway"], env, "latency-gateway")
-    wait_ready(port)
+    wait_ready(port, proc=gw)
     runners = [start(["runner", "--instance", str(i)], env, f"latency-runner-{i}") for i in range(1, 5)]
     body = '{"goal":"latency","steps":[{"step_id":"s1","agent":"stamp","prompt":"p"}]}'
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     # warm-up, not measured: each runner's first jobs load and compile the code of a job's path
     post_jobs(port, 80, body, threads=4)
     # then every warm-up job must be final: the measurement is of idle, warm runners
-    wait_final(os.path.join(h, "orchestrator.db"), 80, 60)
+    wait_final(db, 80, 60)
     sent = {}
     n = min(400, 20 * SECONDS)
     for _ in range(n):
@@ -310,7 +369,7 @@ def phase_latency():
     stop(gw)
     lat.sort()
     results.append((f"enqueue-to-start, 4 idle runner processes, {n} jobs: p50 / p99 (202 answered -> agent's first instruction)",
-                    f"{statistics.median(lat):.1f} / {lat[int(len(lat) * 0.99) - 1]:.1f} ms", "p50 ≤ 15 ms, p99 ≤ 60 ms"))
+                    f"{statistics.median(lat):.1f} / {lat[int(len(lat) * 0.99) - 1]:.1f} ms", target))
     results.append(("runner resident memory, idle (largest of 4)", f"{runner_rss:.0f} MB", ""))
 
 
@@ -331,17 +390,18 @@ def phase_throughput(runner_count, agent, jobs, rnd=1):
     # the gateway starts before its runners: ready means "the HTTP side answers" here
     env = {"ORCH_HOME": h, "HTTP_PORT": str(port), "WEBHOOK_TOKEN": TOKEN, "WEBHOOK_RATE_LIMIT_MAX_REQUESTS": "0",
            "READY_REQUIRES_RUNNER": "0", "AGENTS_FILE": agents, "RUNNER_CONCURRENCY": "32" if agent == "noop" else "16"}
+    db = STORE(h, f"tp-{name}")
+    env.update(db.env)
     gw = start(["gateway"], env, f"tp-gateway-{name}")
-    wait_ready(port)
+    wait_ready(port, proc=gw)
     warm = 250 * runner_count
     post_jobs(port, warm, '{"goal":"warm-up","steps":[{"step_id":"s1","agent":"%s","prompt":"p"}]}' % agent)
     # due once everything is posted and the runners have started and run the warm-up: posting runs at
-    # about 2,000 jobs/s, a runner JVM starts in about a second
-    due = time.time() + jobs / 1500 + 12
+    # about 2,000 jobs/s, a runner JVM starts in about a second (20 s: on a busy shared machine 12 s was not enough)
+    due = time.time() + jobs / 1500 + 20
     run_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(due)) + "Z"
     post_jobs(port, jobs, '{"goal":"tp","run_at":"%s","steps":[{"step_id":"s1","agent":"%s","prompt":"p"}]}' % (run_at, agent))
     stop(gw)
-    db = os.path.join(h, "orchestrator.db")
     runners = [start(["runner", "--instance", str(i)], env, f"tp-runner-{name}-{i}") for i in range(1, runner_count + 1)]
     wait_final(db, warm, 120)
     if time.time() > due - 1:
@@ -349,22 +409,23 @@ def phase_throughput(runner_count, agent, jobs, rnd=1):
     sampler = RssSampler([r.pid for r in runners]); sampler.start()
     time.sleep(max(0.0, due - 0.2 - time.time()))
     cpu_before = [cpu_seconds(r.pid) for r in runners]
+    pg_before = PG.cpu_seconds() if PG else 0
     wait_final(db, warm + jobs, 300)
     cpu_after = [cpu_seconds(r.pid) for r in runners]
+    pg_cpu = ((PG.cpu_seconds() - pg_before) / jobs * 1000) if PG else None
     sampler.running = False
     for r in runners:
         stop(r)
-    c = sqlite3.connect(db)
-    first, last, failed = c.execute("select min(started_at), max(finished_at), sum(state != 'succeeded') from jobs "
-                                    "where run_at >= ?", (int((due - 1) * 1000),)).fetchone()
-    c.close()
+    first, last, failed = db.query(SPAN.format(since=int((due - 1) * 1000)))
     rate = jobs / ((last - first) / 1000)
     what = ("no-op jobs (simulate, no child process; RUNNER_CONCURRENCY=32)" if agent == "noop"
             else "`true` jobs (command agent, one child process; RUNNER_CONCURRENCY=16)")
     target = ("≥ 5,000" if runner_count == 4 else "") if agent == "noop" else "≥ 300"
+    if PG:
+        target = "≥ 3,000 and ≥ 1.5× db-scheduler" if runner_count == 4 else "≥ 1.5× db-scheduler"
     own = sum(a[0] - b[0] for a, b in zip(cpu_after, cpu_before)) / jobs * 1000
     children = sum(a[1] - b[1] for a, b in zip(cpu_after, cpu_before)) / jobs * 1000
-    return rate, failed, max(sampler.peak.values()), what, target, own, children
+    return rate, failed, max(sampler.peak.values()), what, target, own, children, pg_cpu
 
 
 def cpu_seconds(pid):
@@ -388,6 +449,169 @@ def throughput(runner_count, agent, jobs, rounds):
                     f"{statistics.median(r[5] for r in runs):.2f} / {statistics.median(r[6] for r in runs):.2f} ms", ""))
     if runner_count == 4:
         results.append((f"runner resident memory under load ({what}, largest of 4)", f"{max(r[2] for r in runs):.0f} MB", ""))
+
+
+class Postgres:
+    """A throwaway PostgreSQL server, as the tests' TestPostgres starts one: Debian's binaries, a cluster
+    in a temporary folder, 127.0.0.1 on a free port, trust auth for user orch, durable commits (fsync and
+    synchronous_commit on). As root it runs as the postgres user (initdb refuses root). stop() removes it."""
+    USER = "orch"
+
+    def __init__(self):
+        ctls = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda c: int(re.sub(r"\D", "", c.split("/")[4]) or 0))
+        if not ctls:
+            raise SystemExit("bench.py --store postgres: no PostgreSQL server under /usr/lib/postgresql (apt-get install -y postgresql)")
+        self.bin = os.path.dirname(ctls[-1])
+        self.version = ctls[-1].split("/")[4]
+        self.dir = tempfile.mkdtemp(prefix="orch-bench-pg-")
+        self.data = os.path.join(self.dir, "data")
+        self.as_postgres = os.getuid() == 0
+        self.port = free_port()
+        self.running = False
+        if self.as_postgres:
+            subprocess.run(["chown", "-R", "postgres", self.dir], check=True)
+        self._run(["initdb", "-D", self.data, "-A", "trust", "-U", self.USER, "-E", "UTF8", "--no-sync", "--locale=C"])
+        self._run(["pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "server.log"), "-w", "-t", "60", "-o",
+                   f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=128MB"
+                   " -c fsync=on -c synchronous_commit=on", "start"])
+        self.running = True
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            self.pid = int(f.readline())
+
+    def _run(self, cmd):
+        cmd = [os.path.join(self.bin, cmd[0])] + cmd[1:]
+        if self.as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--"] + cmd
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise SystemExit(f"bench.py: {' '.join(cmd)} exited {r.returncode}: {(r.stdout + r.stderr).strip()[-500:]}")
+
+    def stop(self):
+        if self.running:
+            self.running = False
+            try:
+                self._run(["pg_ctl", "-D", self.data, "-m", "fast", "-w", "-t", "60", "stop"])
+            finally:
+                shutil.rmtree(self.dir, ignore_errors=True)
+
+    def psql(self, db, sql):
+        r = subprocess.run([os.path.join(self.bin, "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.USER, "-d", db,
+                            "-At", "-v", "ON_ERROR_STOP=1", "-c", sql], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise SystemExit(f"bench.py: psql on database {db}: {sql}: {r.stderr.strip()}")
+        return r.stdout.strip()
+
+    def create_database(self, name):
+        self.psql("postgres", f"CREATE DATABASE {name}")
+
+    def url(self, db):
+        """The operator's form, as DATABASE_URL takes it."""
+        return f"postgresql://{self.USER}@127.0.0.1:{self.port}/{db}"
+
+    def jdbc(self, db):
+        return f"jdbc:postgresql://127.0.0.1:{self.port}/{db}?user={self.USER}"
+
+    def cpu_seconds(self):
+        """The server's CPU time so far: the postmaster's, its live backends', and its reaped backends'."""
+        total = sum(cpu_seconds(self.pid))
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open(f"/proc/{d}/stat") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == self.pid:
+                    total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+
+BENCH_JAR = os.path.join(ROOT, "bench", "target", "db-scheduler-bench.jar")
+# the peer's JVMs get our runners' flags (scripts/orchestrator's defaults for a runner) unless told otherwise
+PEER_JAVA_OPTS = os.environ.get("BENCH_PEER_JAVA_OPTS", "-XX:+UseSerialGC -Xms64m -Xmx256m -Xss512k -XX:TieredStopAtLevel=1").split()
+PEER_THREADS = 32  # as RUNNER_CONCURRENCY for our no-op phases
+
+
+def peer_bench(args):
+    r = subprocess.run(["java"] + PEER_JAVA_OPTS + ["-jar", BENCH_JAR] + args, capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise SystemExit(f"bench.py: db-scheduler-bench {args[0]} exited {r.returncode}: {r.stderr.strip()[-500:]}")
+
+
+def phase_dbscheduler(procs_count, jobs, rnd):
+    """db-scheduler's side of a lease phase, set up as ours: a fresh database, a warm-up batch of 250
+    executions per process due at once, then `jobs` no-op one-time executions due a few seconds later,
+    when the processes are started, warm and idle. Each process exits when the table is empty and
+    reports its measured executions' first start and last completion (epoch ms) and its CPU time since
+    just before they came due. Rate = jobs / (last completion - first start)."""
+    name = f"dbs_{procs_count}_r{rnd}"
+    PG.create_database(name)
+    url = PG.jdbc(name)
+    peer_bench(["setup", url])
+    warm = 250 * procs_count
+    peer_bench(["schedule", url, "w", str(warm), str(int(time.time() * 1000))])
+    due = time.time() + 10 + procs_count
+    peer_bench(["schedule", url, "m", str(jobs), str(int(due * 1000))])
+    ps = []
+    for i in range(1, procs_count + 1):
+        log = open(os.path.join(OUT, f"dbs-{procs_count}-r{rnd}-{i}.log"), "w")
+        p = subprocess.Popen(["java"] + PEER_JAVA_OPTS + ["-jar", BENCH_JAR, "run", url, str(PEER_THREADS), "m", str(int(due * 1000))],
+                             stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True)
+        procs.append(p)
+        ps.append(p)
+    while int(PG.psql(name, "select count(*) from scheduled_tasks where task_instance like 'w-%'")) > 0:
+        if time.time() > due - 1:
+            raise SystemExit(f"db-scheduler x{procs_count}: the warm-up was not done a second before the jobs came due; raise the margin")
+        time.sleep(0.1)
+    time.sleep(max(0.0, due - 0.2 - time.time()))
+    pg_before = PG.cpu_seconds()
+    outs = []
+    for p in ps:
+        out, _ = p.communicate(timeout=600)
+        if p.returncode != 0:
+            raise SystemExit(f"db-scheduler x{procs_count}: a process exited {p.returncode}; see {OUT}/dbs-{procs_count}-r{rnd}-*.log")
+        outs.append(json.loads(out.strip().splitlines()[-1]))
+    pg_cpu = (PG.cpu_seconds() - pg_before) / jobs * 1000
+    measured = sum(o["measured"] for o in outs)
+    if measured != jobs:
+        raise SystemExit(f"db-scheduler x{procs_count}: {measured} measured executions completed, {jobs} scheduled")
+    first = min(o["first_ms"] for o in outs if o["measured"])
+    last = max(o["last_ms"] for o in outs if o["measured"])
+    return jobs / ((last - first) / 1000), sum(o["cpu_ms"] for o in outs) / jobs, pg_cpu
+
+
+def side_by_side(runner_count, jobs, rounds, ours_refused):
+    """Our no-op lease phase and db-scheduler's, alternating round by round; rows for both and their ratio."""
+    ours, theirs = [], []
+    for r in range(1, rounds + 1):
+        if not ours_refused:
+            try:
+                ours.append(phase_throughput(runner_count, "noop", jobs, r))
+            except Refused as e:
+                ours_refused = str(e)
+        theirs.append(phase_dbscheduler(runner_count, jobs, r))
+    more = f", median of {rounds} runs" if rounds > 1 else ""
+    peer_rates = [t[0] for t in theirs]
+    results.append((f"db-scheduler {DB_SCHEDULER_VERSION}: no-op one-time task, {runner_count} process(es) × {PEER_THREADS} threads,"
+                    f" lock-and-fetch, {jobs:,} executions due at once, warm idle processes{more}"
+                    + (f" ({listed(peer_rates)})" if rounds > 1 else ""), f"{statistics.median(peer_rates):,.0f} executions/s", ""))
+    results.append(("CPU per execution, median of the rounds: the db-scheduler JVMs / the PostgreSQL server",
+                    f"{statistics.median(t[1] for t in theirs):.2f} / {statistics.median(t[2] for t in theirs):.2f} ms", ""))
+    if ours:
+        rates = [o[0] for o in ours]
+        target = ours[0][4]
+        results.append((f"orchestrator on PostgreSQL: no-op jobs (simulate; RUNNER_CONCURRENCY=32), {runner_count} runner process(es),"
+                        f" {jobs:,} jobs due at once, warm idle runners{more}" + (f" ({listed(rates)})" if rounds > 1 else ""),
+                        f"{statistics.median(rates):,.0f} jobs/s (failed {sum(o[1] for o in ours)})", target))
+        results.append(("CPU per job, median of the rounds: the runner JVMs / the PostgreSQL server",
+                        f"{statistics.median(o[5] for o in ours):.2f} / {statistics.median(o[7] for o in ours):.2f} ms", ""))
+        ratios = [o[0] / t[0] for o, t in zip(ours, theirs)]
+        results.append((f"ours as a ratio of db-scheduler, {runner_count} process(es)" + (f": median of the rounds' ratios ({listed(ratios, '{:.2f}')})" if rounds > 1 else ""),
+                        f"{statistics.median(ratios):.2f}", "≥ 1.5"))
+    return ours_refused
+
+
+DB_SCHEDULER_VERSION = "16.7.1"  # the parent pom's db-scheduler.version
 
 
 LAYOUT = ["job.json", "result.json", "report.md", "patch.diff", "logs.txt",
@@ -426,7 +650,64 @@ def phase_fs_ceiling():
                     "written by rename), 2 processes, 6,000 jobs", f"{rate:,.0f} jobs/s", ""))
 
 
+def report(t0):
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+    lines = [f"Machine: {os.cpu_count()} cores ({cpu}), {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, "
+             f"{platform.system()} {platform.release()}, {java}" + (f", PostgreSQL {PG.version}" if PG else "")
+             + f"; load phases {SECONDS} s; run took {time.time() - t0:.0f} s.", "",
+             "| measurement | result | target |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in results]
+    text = "\n".join(lines)
+    print(text)
+    with open(os.path.join(OUT, "results.md"), "w") as f:
+        f.write(text + "\n")
+
+
+def measure_sqlite():
+    phase_ready()
+    phase_ingest()
+    phase_latency()
+    for n in (1, 2, 4):
+        throughput(n, "noop", 5000 * n, ROUNDS if n == 4 else 1)
+    throughput(4, "true", 3000, ROUNDS)
+    phase_fs_ceiling()
+    return None
+
+
+def measure_postgres():
+    """Ours and db-scheduler on one throwaway server; returns why ours was not measured, or None."""
+    global STORE, PG
+    STORE = PostgresStore
+    PG = Postgres()
+    refused = None
+    try:
+        phase_ingest(peer_too=False, target="≥ 10,000")
+        phase_latency(target="p99 ≤ 25 ms (NOTIFY)")
+    except Refused as e:
+        refused = str(e)
+    for n in (1, 2, 4):
+        refused = side_by_side(n, 5000 * n, ROUNDS if n == 4 else 1, refused)
+    if refused:
+        results.insert(0, ("orchestrator on PostgreSQL", f"**not measured**: the gateway given DATABASE_URL={PG.url('…')} {refused}", ""))
+    return refused
+
+
 def main():
+    store = "sqlite"
+    args = sys.argv[1:]
+    while args:
+        a = args.pop(0)
+        if a == "--store" and args:
+            store = args.pop(0)
+        elif a.startswith("--store="):
+            store = a.split("=", 1)[1]
+        else:
+            raise SystemExit(f"bench.py: unknown argument {a!r} (use --store sqlite|postgres)")
+    if store not in ("sqlite", "postgres"):
+        raise SystemExit(f"bench.py: --store {store!r}: sqlite or postgres")
+    # a SIGTERM (a CI timeout, kill) must stop what was started here too, the PostgreSQL server included
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # The last run's folders hold hundreds of thousands of files. Deleting them now would slow every
     # file this run creates: ext4 without a journal (as on this machine) scans past recently deleted
     # inodes when it allocates new ones. So they are moved aside and deleted after the measurements.
@@ -436,31 +717,22 @@ def main():
         os.rename(OUT, old)
     os.makedirs(OUT, exist_ok=True)
     t0 = time.time()
+    refused = None
     try:
-        phase_ready()
-        phase_ingest()
-        phase_latency()
-        for n in (1, 2, 4):
-            throughput(n, "noop", 5000 * n, ROUNDS if n == 4 else 1)
-        throughput(4, "true", 3000, ROUNDS)
-        phase_fs_ceiling()
+        refused = measure_postgres() if store == "postgres" else measure_sqlite()
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
-    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
-    lines = [f"Machine: {os.cpu_count()} cores ({cpu}), {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, "
-             f"{platform.system()} {platform.release()}, {java}; load phases {SECONDS} s; run took {time.time() - t0:.0f} s.", "",
-             "| measurement | result | target |", "|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} |" for a, b, c in results]
-    text = "\n".join(lines)
-    print(text)
-    with open(os.path.join(OUT, "results.md"), "w") as f:
-        f.write(text + "\n")
+        if PG:
+            PG.stop()
+    report(t0)
     if old:
         shutil.rmtree(old, ignore_errors=True)
+    if refused:
+        raise SystemExit(f"bench.py --store postgres: orchestrator did not run on PostgreSQL: {refused}. "
+                         "Only db-scheduler was measured (above). Is this a build with the PostgreSQL JobStore?")
 
 
 if __name__ == "__main__":
