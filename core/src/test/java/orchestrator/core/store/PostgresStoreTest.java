@@ -291,6 +291,43 @@ class PostgresStoreTest {
     }
 
     @Test
+    void concurrent_enqueues_share_commits() throws Exception {
+        String url = PostgresStores.newDatabase();
+        PostgresJobStore s = store(url);
+        int threads = 64;
+        int perThread = 80;
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            long commitsBefore = count(url, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<?>> fs = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                fs.add(pool.submit(() -> {
+                    go.await();
+                    for (int i = 0; i < perThread; i++) {
+                        s.enqueue(job("{\"goal\":\"ingest\"}"));
+                    }
+                    return null;
+                }));
+            }
+            long t0 = System.nanoTime();
+            go.countDown();
+            for (Future<?> f : fs) {
+                f.get(120, TimeUnit.SECONDS);
+            }
+            long ms = Math.max(1, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+            int jobs = threads * perThread;
+            long commits = count(url, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()") - commitsBefore;
+            System.out.println("PostgreSQL group commit: " + jobs + " enqueues from " + threads + " threads in " + ms + " ms ("
+                    + jobs * 1000L / ms + " jobs/s), " + commits + " transactions");
+            assertThat(s.countByState().get(JobState.QUEUED)).isEqualTo(jobs);
+            assertThat(commits).as("transactions for " + jobs + " enqueues").isLessThan(jobs / 4);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
     void backup_is_refused_with_the_postgres_tool_named() {
         PostgresJobStore s = store(PostgresStores.newDatabase());
         assertThatThrownBy(() -> s.backup(Path.of("/tmp/never.db"))).isInstanceOf(UnsupportedOperationException.class)
