@@ -295,7 +295,7 @@ class PostgresStoreTest {
         String url = PostgresStores.newDatabase();
         PostgresJobStore s = store(url);
         int threads = 64;
-        int perThread = 80;
+        int perThread = Integer.getInteger("pg.ingest.perThread", 80);
         ExecutorService pool = Executors.newFixedThreadPool(threads);
         try {
             long commitsBefore = count(url, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
@@ -322,6 +322,42 @@ class PostgresStoreTest {
                     + jobs * 1000L / ms + " jobs/s), " + commits + " transactions");
             assertThat(s.countByState().get(JobState.QUEUED)).isEqualTo(jobs);
             assertThat(commits).as("transactions for " + jobs + " enqueues").isLessThan(jobs / 4);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void a_job_the_database_refuses_fails_alone_and_the_enqueues_committed_with_it_stay() throws Exception {
+        String url = PostgresStores.newDatabase();
+        PostgresJobStore s = store(url);
+        int n = 40;
+        ExecutorService pool = Executors.newFixedThreadPool(n);
+        try {
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<Enqueued>> fs = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                // jsonb has no NUL character: the one job PostgreSQL refuses, sent among others so that they share a batch
+                String goal = i == n / 2 ? "bad \\u0000 goal" : "good " + i;
+                fs.add(pool.submit(() -> {
+                    go.await();
+                    return s.enqueue(job("{\"goal\":\"" + goal + "\"}"));
+                }));
+            }
+            go.countDown();
+            int failed = 0;
+            for (int i = 0; i < n; i++) {
+                try {
+                    assertThat(fs.get(i).get(60, TimeUnit.SECONDS).created()).isTrue();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    assertThat(i).as("only the bad job fails: " + e.getCause()).isEqualTo(n / 2);
+                    assertThat(e.getCause()).isInstanceOf(StoreUnavailableException.class);
+                    failed++;
+                }
+            }
+            assertThat(failed).isEqualTo(1);
+            assertThat(count(url, "SELECT count(*) FROM jobs")).isEqualTo(n - 1);
+            assertThat(count(url, "SELECT count(*) FROM job_events")).isEqualTo(n - 1);
         } finally {
             pool.shutdownNow();
         }
