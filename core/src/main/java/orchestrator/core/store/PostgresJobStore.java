@@ -255,11 +255,12 @@ public final class PostgresJobStore extends JdbcJobStore {
             } catch (SQLException e) {
                 b.execute("ROLLBACK TO lease");
                 b.execute("RELEASE lease");
-                if (!"23505".equals(e.getSQLState())) {
+                // 23505: another runner leased a job of the same concurrency key a moment ago (jobs_running_key):
+                // a fresh statement sees it running and passes over that key. 40P01: two runners each waited
+                // for the other's key (each leasing a job of a key the other just took); one is told to let go
+                if (!"23505".equals(e.getSQLState()) && !"40P01".equals(e.getSQLState())) {
                     throw e;
                 }
-                // another runner leased a job of the same concurrency key a moment ago (jobs_running_key):
-                // a fresh statement sees it running and passes over that key
                 if (attempt >= KEY_RACE_RETRIES) {
                     log.debug("lease lost {} races for a concurrency key; trying at the next wake: {}", attempt, e.getMessage());
                     return List.of();
