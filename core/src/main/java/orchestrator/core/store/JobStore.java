@@ -147,11 +147,43 @@ public interface JobStore extends AutoCloseable {
     void backup(java.nio.file.Path target);
 
     /**
-     * A number that changes whenever any process commits to the store: an idle runner polls it (a
-     * shared-memory read, no lock) and tries a lease only when it moved, instead of a write
-     * transaction per poll.
+     * A number that changes when another process may have made a job leasable: an idle runner waits for it
+     * to move ({@link #awaitChange}) and tries a lease only then, instead of a write transaction per poll.
+     * SQLite: {@code data_version}, which every commit by anyone moves (a shared-memory read, no lock).
+     * PostgreSQL: a count of the {@code NOTIFY}s that commits making a job leasable send (enqueue, requeue,
+     * release, approve, retry, continue, schedule fire, the end of a job with a concurrency key), moved a
+     * moment after the commit, and once more whenever the listener reconnects.
      */
     long changeCounter();
+
+    /** How often {@link #awaitChange}'s default reads {@link #changeCounter()}. */
+    long CHANGE_POLL_MS = 2;
+
+    /**
+     * Waits until {@link #changeCounter()} differs from {@code seen} or {@code maxWaitMs} passed: what an idle
+     * runner's lease loop waits in. The default reads the counter every {@value #CHANGE_POLL_MS} ms (SQLite's
+     * {@code data_version} is a shared-memory read); a store that is told of changes (PostgreSQL's
+     * {@code LISTEN}) blocks instead and makes no query while nothing changes. An interrupt ends the wait
+     * early with the interrupt flag kept.
+     *
+     * @return true when the counter moved
+     */
+    default boolean awaitChange(long seen, long maxWaitMs) {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(maxWaitMs);
+        while (changeCounter() == seen) {
+            long left = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            if (left <= 0) {
+                return false;
+            }
+            try {
+                Thread.sleep(Math.min(CHANGE_POLL_MS, left)); // a poll interval, not a wait for a condition
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
 
     /** Appends an audit row that records an action without a transition (e.g. a read of logs). */
     void audit(String jobId, String actor, String reason);

@@ -32,12 +32,17 @@ class JobPagingTest {
     @TempDir
     Path dir;
     SettableClock clock = new SettableClock(Instant.parse("2026-11-23T10:00:00Z"));
-    SqliteJobStore store;
+    JobStore store;
     JobSpecParser parser = CoreConfig.from(new Env(Map.of())).agents().parser();
 
     @BeforeEach
     void open() {
-        store = new SqliteJobStore(dir.resolve("orchestrator.db"), clock, Duration.ofSeconds(30), 3);
+        store = openStore();
+    }
+
+    /** The store under test: SQLite here, PostgreSQL in the subclass that runs these tests again. */
+    JobStore openStore() {
+        return new SqliteJobStore(dir.resolve("orchestrator.db"), clock, Duration.ofSeconds(30), 3);
     }
 
     @AfterEach
@@ -154,7 +159,7 @@ class JobPagingTest {
     @Test
     void a_page_walks_the_id_index_from_the_cursor_and_sorts_nothing() throws Exception {
         enqueueMany(200, "{\"goal\":\"g\",\"project_id\":\"p1\"}");
-        String sql = SqlFile.load("/orchestrator/store/queries.sql").get("list_jobs");
+        String sql = SqlFile.load(true, SqliteJobStore.SQL).get("list_jobs");
         List<String> plan = new ArrayList<>();
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("orchestrator.db"));
              PreparedStatement ps = c.prepareStatement("EXPLAIN QUERY PLAN " + sql)) {
