@@ -25,12 +25,24 @@ public final class TestStoredFiles implements AutoCloseable {
         this(TestPostgres.shared().newDatabase(), clock);
     }
 
+    /** On a database of its own: {@code V2__files.sql} is applied to it first. */
     public TestStoredFiles(String jdbcUrl, Clock clock) {
+        this(jdbcUrl, clock, true);
+    }
+
+    /** Another host's view of a database whose tables exist already (a second pool, as another process has). */
+    public static TestStoredFiles attach(String jdbcUrl, Clock clock) {
+        return new TestStoredFiles(jdbcUrl, clock, false);
+    }
+
+    private TestStoredFiles(String jdbcUrl, Clock clock, boolean migrate) {
         this.url = jdbcUrl;
-        try (Connection c = java.sql.DriverManager.getConnection(jdbcUrl); Statement s = c.createStatement()) {
-            s.execute(schema());
-        } catch (SQLException e) {
-            throw new IllegalStateException("cannot apply V2__files.sql: " + e.getMessage(), e);
+        if (migrate) {
+            try (Connection c = java.sql.DriverManager.getConnection(jdbcUrl); Statement s = c.createStatement()) {
+                s.execute(schema());
+            } catch (SQLException e) {
+                throw new IllegalStateException("cannot apply V2__files.sql: " + e.getMessage(), e);
+            }
         }
         HikariConfig cfg = new HikariConfig();
         cfg.setJdbcUrl(jdbcUrl);
