@@ -95,6 +95,8 @@ public final class StoreShipping implements AutoCloseable {
         private final String jobId;
         private final Path root;
         private final Map<String, LogShipper> shippers = new HashMap<>();
+        /** The shippers of steps that ended: looked at once more when the job ends. */
+        private final List<LogShipper> finished = new ArrayList<>();
         /** What was stored of each file (size, mtime), so the job's end does not store an unchanged file again. */
         private final Map<String, String> stored = new HashMap<>();
 
@@ -133,6 +135,7 @@ public final class StoreShipping implements AutoCloseable {
             LogShipper s = shippers.remove(stepId);
             if (s != null) {
                 s.finish();
+                finished.add(s);
             }
             for (String name : STEP_FILES) {
                 put(stepDir.resolve(name));
@@ -147,10 +150,14 @@ public final class StoreShipping implements AutoCloseable {
             if (files == null) {
                 return;
             }
-            for (Map.Entry<String, LogShipper> open : shippers.entrySet()) {
-                open.getValue().finish(); // a step that ended without stepEnded (the run stopped)
+            for (LogShipper open : shippers.values()) {
+                open.finish(); // a step that ended without stepEnded (the run stopped)
             }
             shippers.clear();
+            // the secrets check may have rewritten a step's log after it was shipped: what changed is sent again
+            for (LogShipper done : finished) {
+                done.finish();
+            }
             List<Path> found = new ArrayList<>();
             try {
                 Files.walkFileTree(root, new SimpleFileVisitor<>() {
