@@ -110,7 +110,7 @@ public final class StoreShipping implements AutoCloseable {
          * log is removed first (every run of a step rewrites it from its first byte anyway), so the shipper
          * never sends an earlier run's bytes.
          */
-        public void stepStarted(String stepId, Path logFile) throws IOException {
+        public void stepStarted(String stepId, Path logFile) {
             if (files == null) {
                 return;
             }
@@ -118,7 +118,12 @@ public final class StoreShipping implements AutoCloseable {
             if (old != null) {
                 old.finish();
             }
-            Files.deleteIfExists(logFile);
+            try {
+                Files.deleteIfExists(logFile);
+            } catch (IOException e) {
+                // a folder an agent planted there: the step's own writes fail on it as they did before
+                log.warn("cannot remove the earlier log of step {} before it runs: {}", stepId, e.toString());
+            }
             LogShipper s = new LogShipper(files, jobId, stepId, logFile, runnerId);
             shippers.put(stepId, s);
             s.start(ticks);
@@ -185,6 +190,9 @@ public final class StoreShipping implements AutoCloseable {
 
         /** The run ends however it ends (a lost lease, a drain): no shipper keeps ticking for it. Nothing more is sent. */
         public void stop() {
+            if (files == null) {
+                return;
+            }
             for (LogShipper s : shippers.values()) {
                 s.cancel();
             }
