@@ -33,6 +33,7 @@ public final class GatewayServer implements AutoCloseable {
     private final JobStore store;
     private final Clock clock;
     private final ScheduleControl schedules;
+    private final java.util.Optional<orchestrator.core.store.StoredFiles> storedFiles;
     private Javalin app;
     private JobLogs logs;
     private Admission admission;
@@ -45,6 +46,16 @@ public final class GatewayServer implements AutoCloseable {
 
     /** @param schedules what {@code /schedules} lists and controls (the app wires the scheduler's), or null for none */
     public GatewayServer(GatewayConfig config, CoreConfig core, JobStore store, Clock clock, ScheduleControl schedules) {
+        this(config, core, store, clock, schedules, java.util.Optional.empty());
+    }
+
+    /**
+     * @param storedFiles the jobs' logs and artifacts as the store keeps them for every host (PostgreSQL): served
+     *                    first, this host's folder for what they lack; empty (SQLite): this host's folder only
+     */
+    public GatewayServer(GatewayConfig config, CoreConfig core, JobStore store, Clock clock, ScheduleControl schedules,
+                         java.util.Optional<orchestrator.core.store.StoredFiles> storedFiles) {
+        this.storedFiles = Objects.requireNonNull(storedFiles, "storedFiles");
         this.schedules = schedules;
         this.config = Objects.requireNonNull(config, "config");
         this.core = Objects.requireNonNull(core, "core");
@@ -65,8 +76,8 @@ public final class GatewayServer implements AutoCloseable {
         Metrics metrics = new Metrics(store, clock, admission, core.runnerStaleAfter());
         WebhookRoute webhook = new WebhookRoute(config, core, admission, store, metrics::webhook, clock);
         JobRoutes jobs = new JobRoutes(admission, store);
-        logs = new JobLogs(admission, store, core.artifactsDir(), config.tokens().size());
-        JobArtifacts artifacts = new JobArtifacts(admission, store, core.artifactsDir());
+        logs = new JobLogs(admission, store, core.artifactsDir(), config.tokens().size(), storedFiles);
+        JobArtifacts artifacts = new JobArtifacts(admission, store, core.artifactsDir(), storedFiles);
         ScheduleRoutes scheduleRoutes = new ScheduleRoutes(admission, schedules);
         Probes probes = new Probes(store, clock, core.databasePath(), core.runnerStaleAfter(), config.readyRequiresRunner());
         RunnerRoutes runners = new RunnerRoutes(admission, store, clock, core.runnerStaleAfter());
@@ -185,6 +196,18 @@ public final class GatewayServer implements AutoCloseable {
                         .error(404, "no such job, or one of a project the token cannot see")
                         .error(429, "rate limited, or this token holds its share of log streams")
                         .error(503, "the store is unavailable, or every log stream slot is taken").build(),
+                ApiRoute.get("/jobs/{id}/artifacts", artifacts::list).summary("The job's artifact files")
+                        .description("Every file of the job's artifact folder (on PostgreSQL, as the store keeps them for every "
+                                + "host), by path; at most 1000.")
+                        .auth(ApiRoute.Auth.SCOPED).pathParam("id", id)
+                        .json(200, "the files", Map.of("type", "object", "required", List.of("job_id", "artifacts"), "properties", Map.of(
+                                "job_id", string,
+                                "artifacts", Map.of("type", "array", "items", Map.of("type", "object",
+                                        "required", List.of("path", "size", "modified_at"), "properties", Map.of(
+                                                "path", string, "size", Map.of("type", "integer"),
+                                                "modified_at", Map.of("type", "string", "format", "date-time")))))))
+                        .error(404, "no such job, or one of a project the token cannot see")
+                        .storeErrors().build(),
                 ApiRoute.get("/jobs/{id}/artifacts/<path>", artifacts::get).summary("A file of the job's artifacts")
                         .description("e.g. result.json, report.md, patch.diff, steps/01_plan/logs.txt; never a file outside the job's folder.")
                         .auth(ApiRoute.Auth.SCOPED).pathParam("id", id).pathParam("path", "the file's path inside the artifact folder")

@@ -92,6 +92,14 @@ public final class PostgresJobStore extends JdbcJobStore {
         }
     }
 
+    /**
+     * The store's connection pool, for what shares the database but not the job tables: the stored logs and
+     * artifacts ({@link PostgresStoredFiles}). Closing the store closes it, so close those first.
+     */
+    public javax.sql.DataSource dataSource() {
+        return pool;
+    }
+
     /** host:port/db of a JDBC URL: what messages name. */
     static String where(String jdbcUrl) {
         String s = jdbcUrl.startsWith("jdbc:postgresql://") ? jdbcUrl.substring("jdbc:postgresql://".length()) : jdbcUrl;
