@@ -60,6 +60,7 @@ import orchestrator.core.store.StoreUnavailableException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Disabled;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -245,6 +246,12 @@ public abstract class JobStoreContract {
 
     /** Runs the tasks at the same moment (all wait at one barrier first) and returns what each did, in order. */
     protected <T> List<Try<T>> atOnce(List<Callable<T>> tasks) {
+        return atOnce(tasks, Duration.ofSeconds(40));
+    }
+
+    /** {@link #atOnce(List)} with a limit on how long the tasks may take. */
+    protected <T> List<Try<T>> atOnce(List<Callable<T>> tasks, Duration limit) {
+        long until = System.nanoTime() + limit.toNanos();
         CyclicBarrier barrier = new CyclicBarrier(tasks.size());
         List<Future<T>> fs = new ArrayList<>();
         for (Callable<T> t : tasks) {
@@ -256,7 +263,7 @@ public abstract class JobStoreContract {
         List<Try<T>> out = new ArrayList<>();
         for (Future<T> f : fs) {
             try {
-                out.add(new Try<>(f.get(40, TimeUnit.SECONDS), null));
+                out.add(new Try<>(f.get(Math.max(0, until - System.nanoTime()), TimeUnit.NANOSECONDS), null));
             } catch (ExecutionException e) {
                 out.add(new Try<>(null, e.getCause()));
             } catch (Exception e) {
@@ -588,6 +595,105 @@ public abstract class JobStoreContract {
         assertThat(leasedTimes).hasSize(keys * perKey);
         assertThat(leasedTimes.values()).containsOnly(1);
         assertThat(store.countByState().get(JobState.SUCCEEDED)).isEqualTo((long) keys * perKey);
+    }
+
+    /**
+     * db-scheduler's cluster test on one database: workers on two instances lease, finish, release or drop
+     * (a runner that died) jobs while a reaper expires what is left behind; every job ends succeeded with
+     * exactly one finish that returned, and a finish refused with a lost lease is never counted.
+     */
+    @Test
+    @Tag("slow")
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void a_cluster_of_workers_on_two_instances_completes_every_job_exactly_once() throws Exception {
+        int jobs = 900;
+        JobStore a = track(open(clock, TTL, 10_000));
+        JobStore b = track(open(clock, TTL, 10_000));
+        List<Callable<Void>> fill = new ArrayList<>();
+        for (int t = 0; t < 6; t++) {
+            JobStore s = t % 2 == 0 ? a : b;
+            fill.add(() -> {
+                for (int i = 0; i < jobs / 6; i++) {
+                    enqueue(s, DEFAULT_JOB);
+                }
+                return null;
+            });
+        }
+        values(atOnce(fill));
+        Map<String, Integer> finishes = new ConcurrentHashMap<>();
+        java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        List<Callable<Void>> workers = new ArrayList<>();
+        for (int t = 0; t < 6; t++) {
+            JobStore s = t % 2 == 0 ? a : b;
+            String owner = "worker-" + t;
+            workers.add(() -> {
+                while (!done.get() && System.nanoTime() < deadline) {
+                    long seen = s.changeCounter();
+                    List<Lease> got = s.lease(owner, 4);
+                    if (got.isEmpty()) {
+                        // idle, as a runner idles: no write until another instance commits something
+                        while (s.changeCounter() == seen && !done.get() && System.nanoTime() < deadline) {
+                            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // a poll, not a spin: 2 cores
+                        }
+                    }
+                    for (Lease l : got) {
+                        // the token moves with every lease, so a job released or dropped meets another fate next time
+                        int fate = (int) Math.floorMod(l.jobId().hashCode() + l.token(), 20L);
+                        try {
+                            if (fate == 0) {
+                                continue; // died holding it: the reaper must bring it back
+                            } else if (fate == 1) {
+                                s.release(l, "draining");
+                            } else {
+                                s.recordStep(l, step("01_plan", 0, "claude", "succeeded"));
+                                s.finish(l, Outcome.succeeded(Map.of(), 0, 0, 0));
+                                finishes.merge(l.jobId(), 1, Integer::sum);
+                            }
+                        } catch (LeaseLostException lost) {
+                            // the reaper moved the clock and took it back: someone else finishes it
+                        }
+                    }
+                }
+                return null;
+            });
+        }
+        workers.add(() -> {
+            while (!done.get() && System.nanoTime() < deadline) {
+                Map<JobState, Long> n = b.countByState();
+                if (n.get(JobState.SUCCEEDED) == jobs) {
+                    done.set(true);
+                } else if (n.get(JobState.QUEUED) == 0 && n.get(JobState.RUNNING) > 0) {
+                    // only held jobs are left, some by dead workers: let their leases run out
+                    clock.advance(TTL.plusSeconds(1));
+                    a.requeueExpired("reaper");
+                } else {
+                    java.util.concurrent.locks.LockSupport.parkNanos(5_000_000); // the next look, not an ordering
+                }
+            }
+            return null;
+        });
+        values(atOnce(workers, Duration.ofSeconds(90)));
+        assertThat(done).as("every job succeeded within the deadline: " + b.countByState()).isTrue();
+        assertThat(finishes).hasSize(jobs);
+        assertThat(finishes.values()).as("no job finished twice").containsOnly(1);
+        for (JobView v : pageAll(b)) {
+            assertThat(v.state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(v.steps()).hasSize(1);
+        }
+    }
+
+    private List<JobView> pageAll(JobStore s) {
+        List<JobView> all = new ArrayList<>();
+        JobQuery q = new JobQuery(null, true, null, JobQuery.MAX_LIMIT);
+        while (true) {
+            JobPage p = s.page(q);
+            all.addAll(p.jobs());
+            if (p.nextBeforeId() == null) {
+                return all;
+            }
+            q = new JobQuery(null, true, null, JobQuery.MAX_LIMIT, p.nextBeforeId(), null, null, null, null);
+        }
     }
 
     // ================================================================================================ fencing
