@@ -85,7 +85,7 @@ public abstract class JobStoreContract {
     protected static final Duration TTL = Duration.ofSeconds(30);
     protected static final int MAX_LEASE_ATTEMPTS = 3;
     /** Rounds of each race: enough for the writes to meet in every order, few enough to keep the suite fast. */
-    protected static final int ROUNDS = 25;
+    protected static final int ROUNDS = 15;
     protected static final Instant T0 = Instant.parse("2026-11-23T10:00:00Z");
     protected static final LocalDate DAY = LocalDate.of(2026, 11, 23);
 
@@ -109,9 +109,16 @@ public abstract class JobStoreContract {
 
     /**
      * Opens what {@link JobStore#backup} wrote to {@code file} as a store, to check that the copy holds the
-     * jobs. A store whose backups are not opened this way aborts the test (an assumption).
+     * jobs (only called when {@link #assumeFileBackups} let the test go on).
      */
     protected abstract JobStore openBackup(Path file, Clock clock, Duration leaseTtl, int maxLeaseAttempts);
+
+    /**
+     * Aborts the backup test (an assumption) for a store whose {@link JobStore#backup} does not write a file
+     * (PostgreSQL is backed up with {@code pg_dump}); a subclass may test its own answer instead.
+     */
+    protected void assumeFileBackups() {
+    }
 
     @BeforeEach
     void openStore() {
@@ -235,6 +242,27 @@ public abstract class JobStoreContract {
         }
         assertThat(view(id).state()).isEqualTo(state);
         return id;
+    }
+
+    /**
+     * Enqueues every job from 8 threads on both instances at once (so that they share group commits, as a
+     * busy gateway's do) and returns their ids in the order of {@code jsons}.
+     */
+    protected List<String> enqueueAll(List<String> jsons) {
+        String[] ids = new String[jsons.size()];
+        List<Callable<Void>> tasks = new ArrayList<>();
+        for (int t = 0; t < 8; t++) {
+            JobStore s = t % 2 == 0 ? store : other();
+            int first = t;
+            tasks.add(() -> {
+                for (int i = first; i < ids.length; i += 8) {
+                    ids[i] = enqueue(s, jsons.get(i));
+                }
+                return null;
+            });
+        }
+        values(atOnce(tasks));
+        return List.of(ids);
     }
 
     /** What a task of a race did: its value, or what it threw. */
@@ -543,10 +571,8 @@ public abstract class JobStoreContract {
 
     @Test
     void two_instances_leasing_at_once_never_lease_a_job_twice() {
-        int jobs = 300;
-        for (int i = 0; i < jobs; i++) {
-            enqueue("{\"goal\":\"g" + i + "\"}");
-        }
+        int jobs = 200;
+        enqueueAll(IntStream.range(0, jobs).mapToObj(i -> "{\"goal\":\"g" + i + "\"}").toList());
         Map<String, Integer> leased = new ConcurrentHashMap<>();
         List<Callable<Void>> tasks = new ArrayList<>();
         for (int t = 0; t < 6; t++) {
@@ -638,7 +664,9 @@ public abstract class JobStoreContract {
                     got.forEach(l -> newestLease.merge(l.jobId(), l.token(), Math::max));
                     if (got.isEmpty() && held.isEmpty()) {
                         // idle, as a runner idles: no write until another instance commits something
-                        while (s.changeCounter() == seen && !done.get() && System.nanoTime() < deadline) {
+                        // (at most 50 ms: a store may move the counter only for commits that make a job leasable)
+                        long idleUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
+                        while (s.changeCounter() == seen && !done.get() && System.nanoTime() < idleUntil) {
                             java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // a poll, not a spin: 2 cores
                         }
                     }
@@ -866,7 +894,9 @@ public abstract class JobStoreContract {
                 store.recordStep(l, step("01_plan", 0, "claude", "succeeded"));
                 return null;
             }, () -> other().requeueExpired("reaper"));
-            assertThat(values(List.of(r.get(1)))).as("round " + round).containsExactly(1);
+            // a requeue may pass over a row another write holds (SKIP LOCKED): the next sweep takes it
+            int changed = (Integer) values(List.of(r.get(1))).get(0) + other().requeueExpired("reaper");
+            assertThat(changed).as("round " + round + ": requeued once").isEqualTo(1);
             JobView v = view(id);
             if (r.get(0).ok()) {
                 assertThat(v.steps()).as("round " + round + ": the write returned, so it is there").hasSize(1);
@@ -886,7 +916,8 @@ public abstract class JobStoreContract {
             clock.advance(TTL.plusSeconds(1));
             List<Object> r = values(atOnce(() -> store.cancel(id, "op"), () -> other().requeueExpired("reaper")));
             assertThat(((ActionResult) r.get(0)).kind()).as("round " + round).isEqualTo(ActionResult.Kind.DONE);
-            assertThat(r.get(1)).isEqualTo(1);
+            // a requeue may pass over a row another write holds (SKIP LOCKED): the next sweep takes it
+            assertThat((Integer) r.get(1) + other().requeueExpired("reaper")).as("round " + round).isEqualTo(1);
             assertThat(view(id).state()).as("round " + round + ": the cancel is not lost").isEqualTo(JobState.CANCELLED);
             assertThat(store.events(id)).filteredOn(e -> "cancelled".equals(e.toState())).hasSize(1);
         }
@@ -1115,16 +1146,7 @@ public abstract class JobStoreContract {
     @Test
     void repeated_requeues_reach_every_expired_lease_once_however_many_there_are() throws Exception {
         int jobs = 520;
-        List<Callable<Void>> tasks = new ArrayList<>();
-        for (int t = 0; t < 8; t++) {
-            tasks.add(() -> {
-                for (int i = 0; i < jobs / 8; i++) {
-                    enqueue(DEFAULT_JOB);
-                }
-                return null;
-            });
-        }
-        values(atOnce(tasks));
+        enqueueAll(Collections.nCopies(jobs, DEFAULT_JOB));
         assertThat(store.lease("dead", jobs)).hasSize(jobs);
         clock.advance(TTL.plusSeconds(1));
         int total = 0;
@@ -1437,9 +1459,11 @@ public abstract class JobStoreContract {
         assertThat(events).extracting(JobEvent::actor).containsExactly("test", "op:alice", "runner-1", "tok-b", "runner-1", "op:bob");
         assertThat(events).extracting(JobEvent::at).containsExactly(T0, T0.plusSeconds(1), T0.plusSeconds(2), T0.plusSeconds(3),
                 T0.plusSeconds(4), T0.plusSeconds(5));
-        assertThat(events).extracting(JobEvent::fromState)
-                .containsExactly(null, "awaiting_approval", "queued", events.get(3).toState(), "running", "failed");
-        assertThat(toStates(events)).containsExactly("awaiting_approval", "queued", "running", events.get(3).fromState(), "failed", "queued");
+        List<JobEvent> transitions = List.of(events.get(0), events.get(1), events.get(2), events.get(4), events.get(5));
+        assertThat(transitions).extracting(JobEvent::fromState).containsExactly(null, "awaiting_approval", "queued", "running", "failed");
+        assertThat(toStates(transitions)).containsExactly("awaiting_approval", "queued", "running", "failed", "queued");
+        assertThat(events.get(3).reason()).isEqualTo("read logs");
+        assertThat(events.get(3).fromState()).as("the audit row is no transition").isEqualTo(events.get(3).toState());
         assertThat(events).extracting(JobEvent::id).isSorted().doesNotHaveDuplicates();
         assertThat(events).extracting(JobEvent::jobId).containsOnly(id);
         assertThat(events.get(4).reason()).isEqualTo("timeout: too slow");
@@ -1554,10 +1578,11 @@ public abstract class JobStoreContract {
     @Test
     void paging_to_the_end_lists_every_matching_job_exactly_once_while_new_jobs_arrive() {
         List<String> matching = new ArrayList<>();
-        for (int i = 0; i < 130; i++) {
-            String id = enqueue(i % 2 == 0 ? store : other(), "{\"goal\":\"g\",\"project_id\":\"" + (i % 3 == 0 ? "p2" : "p1") + "\"}");
+        List<String> ids = enqueueAll(IntStream.range(0, 130)
+                .mapToObj(i -> "{\"goal\":\"g\",\"project_id\":\"" + (i % 3 == 0 ? "p2" : "p1") + "\"}").toList());
+        for (int i = 0; i < ids.size(); i++) {
             if (i % 3 != 0) {
-                matching.add(id);
+                matching.add(ids.get(i));
             }
         }
         List<String> arrived = new ArrayList<>();
@@ -1794,37 +1819,59 @@ public abstract class JobStoreContract {
         for (int t = 0; t < 8; t++) {
             JobStore s = t % 2 == 0 ? store : other();
             tasks.add(() -> {
-                for (int i = 0; i < 20; i++) {
+                for (int i = 0; i < 8; i++) {
                     s.addDailyCost("p1", DAY, 0.25);
                 }
                 return null;
             });
         }
         values(atOnce(tasks));
-        assertThat(store.dailyUsage("p1", DAY).costUsd()).isEqualTo(40.0);
+        assertThat(store.dailyUsage("p1", DAY).costUsd()).isEqualTo(16.0);
     }
 
     // ================================================================================================ change counter, ready, backup
 
+    /**
+     * The change counter's promise both stores keep: it moves after a commit that makes a job leasable, on
+     * any instance (at once on SQLite, where every commit moves it; a moment later on a store told of changes
+     * by its database, such as PostgreSQL's NOTIFY), and it stays put while nothing commits.
+     */
     @Test
-    void the_change_counter_moves_when_any_instance_commits_and_stays_while_none_does() {
+    void the_change_counter_moves_after_any_instance_makes_a_job_leasable_and_stays_while_nothing_commits() {
         long before = store.changeCounter();
         assertThat(store.changeCounter()).as("no commit, no change").isEqualTo(before);
         enqueue(other(), DEFAULT_JOB);
-        long afterOther = store.changeCounter();
-        assertThat(afterOther).as("another instance committed").isNotEqualTo(before);
-        String id = enqueue(DEFAULT_JOB);
-        long afterOwn = store.changeCounter();
-        assertThat(afterOwn).as("this instance committed").isNotEqualTo(afterOther);
-        other().lease("r2", 1);
-        assertThat(store.changeCounter()).as("a lease on another instance").isNotEqualTo(afterOwn);
-        long beforeCancel = store.changeCounter();
-        other().cancel(id, "op");
-        assertThat(store.changeCounter()).as("an action on another instance").isNotEqualTo(beforeCancel);
+        long seen = awaitMove(store, before, "an enqueue on another instance");
+        String own = enqueue("{\"goal\":\"g\",\"policy\":{\"requires_approval\":true}}");
+        seen = awaitMove(store, seen, "an enqueue on this instance");
+        Lease l = store.lease("r1", 1).get(0);
+        seen = store.changeCounter();
+        other().release(l, "draining");
+        seen = awaitMove(store, seen, "a release on another instance");
+        store.lease("r1", 1);
+        clock.advance(TTL.plusSeconds(1));
+        seen = store.changeCounter();
+        assertThat(other().requeueExpired("reaper")).isEqualTo(1);
+        seen = awaitMove(store, seen, "a requeue on another instance");
+        seen = store.changeCounter();
+        other().approve(own, "op");
+        awaitMove(store, seen, "an approval on another instance");
+    }
+
+    /** Waits, with a deadline, for {@code s}'s change counter to differ from {@code seen}; returns the new value. */
+    private static long awaitMove(JobStore s, long seen, String after) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        long now;
+        while ((now = s.changeCounter()) == seen) {
+            assertThat(System.nanoTime()).as("the change counter moved within 5 s after " + after).isLessThan(deadline);
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // a poll interval, not an ordering
+        }
+        return now;
     }
 
     @Test
     void a_backup_of_the_live_store_holds_its_jobs_and_refuses_an_existing_target() throws Exception {
+        assumeFileBackups();
         String id = enqueue("{\"goal\":\"keep me\"}");
         leaseOnly("r1", id);
         Path target = tmp.resolve("backup");

@@ -17,8 +17,7 @@ import org.junit.jupiter.api.Assumptions;
  *
  * <p>Written before {@code PostgresJobStore} exists: it opens the store reflectively and is skipped while
  * the class is absent. Once the store lands, replace {@link #open} with the direct call, e.g.
- * {@code return new PostgresJobStore(url, TestPostgres.USER, "", clock, leaseTtl, maxLeaseAttempts);}, and
- * {@link #openBackup} with whatever opens a backup (or keep the abort if backups are pg_dump's job).
+ * {@code return new PostgresJobStore(url, TestPostgres.USER, "", clock, leaseTtl, maxLeaseAttempts);}.
  */
 class PostgresJobStoreContractTest extends JobStoreContract {
     private static final String STORE_CLASS = "orchestrator.core.store.PostgresJobStore";
@@ -58,8 +57,12 @@ class PostgresJobStoreContractTest extends JobStoreContract {
     }
 
     @Override
+    protected void assumeFileBackups() {
+        Assumptions.abort("a PostgreSQL store is backed up with pg_dump, not JobStore.backup");
+    }
+
+    @Override
     protected JobStore openBackup(Path file, Clock clock, Duration leaseTtl, int maxLeaseAttempts) {
-        Assumptions.abort("how a PostgreSQL backup is opened is not decided yet");
-        return null;
+        throw new UnsupportedOperationException("a PostgreSQL store writes no backup file");
     }
 }
