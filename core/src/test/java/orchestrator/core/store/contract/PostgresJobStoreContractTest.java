@@ -1,9 +1,5 @@
 package orchestrator.core.store.contract;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
-import java.lang.reflect.Constructor;
-import java.lang.reflect.InvocationTargetException;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -13,6 +9,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.UUID;
 import orchestrator.core.store.JobStore;
+import orchestrator.core.store.PostgresJobStore;
 import orchestrator.core.testing.TestPostgres;
 import org.junit.jupiter.api.Assumptions;
 
@@ -21,32 +18,15 @@ import org.junit.jupiter.api.Assumptions;
  * ({@link TestPostgres}), every instance a pool of its own on it, as hosts have. Each test's database is a
  * copy of one the store migrated once ({@code CREATE DATABASE … TEMPLATE}): migrating a fresh database per
  * test cost more than the test.
- *
- * <p>Written before {@code PostgresJobStore} is on this branch: it opens the store reflectively and is
- * skipped while the class is absent. Once the store lands, replace {@link #construct} with the direct call,
- * {@code return new PostgresJobStore(url, TestPostgres.USER, "", clock, leaseTtl, maxLeaseAttempts);}.
  */
 class PostgresJobStoreContractTest extends JobStoreContract {
-    private static final String STORE_CLASS = "orchestrator.core.store.PostgresJobStore";
-    /** Whether the store is on the class path yet; checked per test so that every test shows as skipped, not none. */
-    private static final boolean PRESENT = present();
     /** The database the store migrated once, that each test's database copies; null until the first test. */
     private static String template;
     /** This test's database, created on the first {@link #open}. */
     private String url;
 
-    private static boolean present() {
-        try {
-            Class.forName(STORE_CLASS);
-            return true;
-        } catch (ClassNotFoundException e) {
-            return false;
-        }
-    }
-
     @Override
     protected JobStore open(Clock clock, Duration leaseTtl, int maxLeaseAttempts) {
-        assumeTrue(PRESENT, STORE_CLASS + " is not written yet");
         if (url == null) {
             url = migratedDatabase();
         }
@@ -54,18 +34,7 @@ class PostgresJobStoreContractTest extends JobStoreContract {
     }
 
     private static JobStore construct(String url, Clock clock, Duration leaseTtl, int maxLeaseAttempts) {
-        try {
-            Constructor<?> c = Class.forName(STORE_CLASS)
-                    .getConstructor(String.class, String.class, String.class, Clock.class, Duration.class, int.class);
-            return (JobStore) c.newInstance(url, TestPostgres.USER, "", clock, leaseTtl, maxLeaseAttempts);
-        } catch (InvocationTargetException e) {
-            if (e.getCause() instanceof RuntimeException re) {
-                throw re;
-            }
-            throw new IllegalStateException(e.getCause());
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("open " + STORE_CLASS + " (fix this call to its real constructor): " + e, e);
-        }
+        return new PostgresJobStore(url, TestPostgres.USER, "", clock, leaseTtl, maxLeaseAttempts);
     }
 
     /** A new database holding the store's schema and nothing else: a copy of the one migrated on first use. */
