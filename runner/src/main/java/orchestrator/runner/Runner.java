@@ -102,6 +102,9 @@ public final class Runner implements AutoCloseable {
     /** Counted down by drain: ends the callback and retention loops. */
     private final CountDownLatch backgroundStop = new CountDownLatch(1);
     private final CallbackSender callbacks;
+    /** Results back to GitHub and Slack for the jobs this host ran (its workspaces are here). */
+    private final orchestrator.runner.delivery.Deliveries deliveries;
+    private Thread deliveryThread;
 
     public Runner(RunnerConfig config, CoreConfig core, JobStore store, Clock clock, String runnerId) {
         this.core = core;
@@ -113,6 +116,8 @@ public final class Runner implements AutoCloseable {
             RunnerConfig.Callbacks c = context.config().callbacks();
             return new CallbackSender.Settings(c.hmacSecret(), c.maxAttempts(), c.allowPrivate());
         }, runnerId, CallbackSender.DEFAULT_BACKOFF_BASE);
+        this.deliveries = new orchestrator.runner.delivery.Deliveries(store, clock, () -> context.core(),
+                () -> context.config().delivery(), () -> context.childEnv(), runnerId, CallbackSender.DEFAULT_BACKOFF_BASE);
         AtomicInteger n = new AtomicInteger();
         // not a fixed pool: RUNNER_CONCURRENCY can change on reload; the lease loop bounds the jobs in flight
         this.workers = Executors.newCachedThreadPool(r -> {
@@ -128,6 +133,11 @@ public final class Runner implements AutoCloseable {
         Map<String, String> childEnv = new LinkedHashMap<>();
         Map<String, String> own = System.getenv();
         for (String name : config.envAllowlist()) {
+            if (orchestrator.runner.delivery.DeliverySettings.CREDENTIALS.contains(name)) {
+                // the integrations' credentials are the runner's, for delivery; no agent step gets them
+                log.warn("ENV_ALLOWLIST names {}: not passed to agent steps (the GitHub/Slack credentials never are)", name);
+                continue;
+            }
             if (own.containsKey(name)) {
                 childEnv.put(name, own.get(name));
             }
@@ -220,6 +230,7 @@ public final class Runner implements AutoCloseable {
         leaseThread.start();
         heartbeatThread.start();
         callbackThread = background("callbacks", () -> CALLBACK_POLL_MS, () -> callbacks.deliverDue() == CallbackSender.BATCH);
+        deliveryThread = background("deliveries", () -> CALLBACK_POLL_MS, deliveries::deliverDue);
         // retention sweeps: once at start, then every RETENTION_INTERVAL_SEC (10 minutes) plus up to 10 % jitter
         RetentionSweep sweep = new RetentionSweep(store, clock, core.artifactsDir(), core.workspacesDir(),
                 () -> context.config().retention(), runnerId);
@@ -547,6 +558,7 @@ public final class Runner implements AutoCloseable {
         join(heartbeatThread);
         backgroundStop.countDown();
         join(callbackThread);
+        join(deliveryThread);
         join(retentionThread);
         join(orphanThread);
         join(registryThread);
