@@ -163,7 +163,8 @@ public final class GatewayServer implements AutoCloseable {
                         .description("application/x-www-form-urlencoded, signed with X-Slack-Signature v0 by SLACK_SIGNING_SECRET and "
                                 + "X-Slack-Request-Timestamp within 5 minutes. Answers an ephemeral message naming the job.")
                         .auth(ApiRoute.Auth.NONE)
-                        .body(Map.of("type", "object"), "command=%2Fagent&text=fix+the+flaky+test&channel_id=C1&user_id=U1", true)
+                        .body("application/x-www-form-urlencoded", Map.of("type", "object"),
+                                "command=%2Fagent&text=fix+the+flaky+test&channel_id=C1&user_id=U1", true)
                         .json(200, "an ephemeral Slack message: the queued job, or what to fix", Map.of("type", "object"))
                         .error(401, "SLACK_SIGNING_SECRET unset, a bad signature, or a stale timestamp")
                         .error(413, "body over MAX_WEBHOOK_BODY_BYTES")

@@ -173,13 +173,15 @@ final class GitHubEvents {
         gh.put("head_ref", branch);
         gh.put("head_sha", run.path("head_sha").asText(null));
         gh.put("html_url", run.path("html_url").asText(null));
-        gh.put("workflow", run.path("name").asText(null));
+        // the run's own name is often empty; the workflow's is what the Actions tab shows
+        String name = run.path("name").asText("").isBlank() ? p.path("workflow").path("name").asText("?") : run.path("name").asText();
+        gh.put("workflow", name);
         JsonNode prs = run.path("pull_requests");
         if (prs.isArray() && prs.size() > 0) {
             gh.put("number", prs.get(0).path("number").asLong());
             gh.put("is_pull_request", true);
         }
-        String goal = "The GitHub Actions workflow '" + run.path("name").asText("?") + "' ended " + conclusion + " on branch "
+        String goal = "The GitHub Actions workflow '" + name + "' ended " + conclusion + " on branch "
                 + branch + " of " + gh.get("repo") + " at commit " + gh.get("head_sha") + ". Find the cause and fix it.\n\n"
                 + "Run: " + run.path("html_url").asText("") + "\nCommit message: "
                 + cut(run.path("head_commit").path("message").asText(run.path("display_title").asText("")));
