@@ -130,18 +130,8 @@ public final class Runner implements AutoCloseable {
     private final VersionCheck versions = new VersionCheck();
 
     private RunnerContext context(RunnerConfig config, CoreConfig core) {
-        Map<String, String> childEnv = new LinkedHashMap<>();
         Map<String, String> own = System.getenv();
-        for (String name : config.envAllowlist()) {
-            if (orchestrator.runner.delivery.DeliverySettings.CREDENTIALS.contains(name)) {
-                // the integrations' credentials are the runner's, for delivery; no agent step gets them
-                log.warn("ENV_ALLOWLIST names {}: not passed to agent steps (the GitHub/Slack credentials never are)", name);
-                continue;
-            }
-            if (own.containsKey(name)) {
-                childEnv.put(name, own.get(name));
-            }
-        }
+        Map<String, String> childEnv = stepEnvironment(own, config.envAllowlist());
         List<String> secrets = new ArrayList<>();
         for (String name : config.sensitiveEnvVars()) {
             if (own.get(name) != null) {
@@ -149,6 +139,25 @@ public final class Runner implements AutoCloseable {
             }
         }
         return new RunnerContext(config, core, store, clock, runnerId, Map.copyOf(childEnv), new Redactor(secrets), versions);
+    }
+
+    /**
+     * The base of every step's environment: the allowlisted variables of the runner's own, except the
+     * integrations' credentials ({@code GITHUB_TOKEN}, {@code SLACK_BOT_TOKEN}, the signing secrets), which
+     * are the runner's for delivery and reach no agent step even when ENV_ALLOWLIST names them.
+     */
+    static Map<String, String> stepEnvironment(Map<String, String> own, List<String> allowlist) {
+        Map<String, String> childEnv = new LinkedHashMap<>();
+        for (String name : allowlist) {
+            if (orchestrator.runner.delivery.DeliverySettings.CREDENTIALS.contains(name)) {
+                log.warn("ENV_ALLOWLIST names {}: not passed to agent steps (the GitHub/Slack credentials never are)", name);
+                continue;
+            }
+            if (own.containsKey(name)) {
+                childEnv.put(name, own.get(name));
+            }
+        }
+        return childEnv;
     }
 
     /**

@@ -516,7 +516,7 @@ public final class Deliveries {
         }
         if (r.commit() != null) {
             sb.append("\n- Branch: `").append(BRANCH_PREFIX).append(job.id()).append('`');
-        } else if (r.done.path("branch").has("skipped")) {
+        } else if (r.wants("branch") && r.done.path("branch").has("skipped")) {
             sb.append("\n- No branch: ").append(r.done.path("branch").path("skipped").asText());
         }
         JsonNode pull = r.pull();
