@@ -153,8 +153,7 @@ public final class GatewayServer implements AutoCloseable {
                         .json(200, "a redelivery (the first job), a ping, or a refusal of an author outside the allowed associations",
                                 Map.of("type", "object"))
                         .answer(204, "an event or action that starts nothing (logged)", null)
-                        .error(401, "no secret configured, no signature, or a signature no secret of the project produced")
-                        .error(404, "not a configured project")
+                        .error(401, "no secret configured (or no such project), no signature, or a signature no secret of the project produced")
                         .error(409, "a continuation of a job that is queued or running")
                         .error(413, "body over MAX_WEBHOOK_BODY_BYTES")
                         .error(415, "neither JSON nor a form with payload=")

@@ -140,7 +140,9 @@ class GitHubHookTest {
                 "X-GitHub-Event", "issue_comment", RequestSignatures.HEADER, RequestSignatures.sign(SECRET, signed));
         assertThat(tampered.status()).isEqualTo(401);
         assertThat(gw.store.list(new JobQuery(null, true, null, 10))).hasSize(1);
-        assertThat(deliver("nope", "issue_comment", body, SECRET, "d3").status()).isEqualTo(404);
+        RunningGateway.Answer unknown = deliver("nope", "issue_comment", body, SECRET, "d3");
+        assertThat(unknown.status()).as("a project that does not exist looks like one without a secret").isEqualTo(401);
+        assertThat(unknown.error()).isEqualTo("not_configured");
     }
 
     @Test

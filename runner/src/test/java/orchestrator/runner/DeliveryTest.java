@@ -86,6 +86,20 @@ class DeliveryTest {
     }
 
     @Test
+    void with_a_bot_token_the_reply_is_a_chat_post_message_in_the_commands_channel() throws Exception {
+        Path project = RunnerFixture.gitProject(dir.resolve("proj"), Map.of("a.txt", "one\n"));
+        f = new RunnerFixture(dir, AGENTS, Map.of("PROJECT_ALIASES", "proj=" + project, "SLACK_BOT_TOKEN", "xoxb-standin-bot-token",
+                "SLACK_API_URL", standIn.url() + "/api")).start();
+        String id = f.enqueue(payload("{\"source\": \"slack\", \"slack\": {\"channel_id\": \"C2147483705\","
+                + " \"response_url\": \"https://hooks.slack.com/commands/1234/5678\"}, \"deliver\": {\"slack_reply\": true}}"));
+        GitHubStandIn.Request post = standIn.await(r -> r.path().equals("/api/chat.postMessage"), Duration.ofSeconds(30));
+        assertThat(post.authorization()).isEqualTo("Bearer xoxb-standin-bot-token");
+        assertThat(post.json().path("channel").asText()).isEqualTo("C2147483705");
+        assertThat(post.json().path("text").asText()).contains(id, "succeeded");
+        assertThat(standIn.requests()).hasSize(1);
+    }
+
+    @Test
     void a_failing_github_is_retried_and_each_action_is_done_once() throws Exception {
         fixture();
         standIn.failNext(2, 502);

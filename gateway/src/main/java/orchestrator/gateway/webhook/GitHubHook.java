@@ -16,7 +16,6 @@ import orchestrator.core.job.Source;
 import orchestrator.core.store.ActionResult;
 import orchestrator.core.store.Enqueued;
 import orchestrator.core.store.JobView;
-import orchestrator.core.store.StoreUnavailableException;
 import orchestrator.gateway.ApiError;
 import orchestrator.gateway.GatewayConfig;
 import orchestrator.gateway.auth.Admission;
@@ -25,8 +24,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@code POST /hooks/github/{project}}: a GitHub webhook delivery. Checks, in order: the address's failed
- * authentications and the rate limit (429), the project (404), the body cap (413), {@code X-Hub-Signature-256}
- * with the project's secrets (401), the JSON (400); then the project's rule decides (see {@link GitHubEvents}).
+ * authentications and the rate limit (429), the body cap (413), {@code X-Hub-Signature-256} with the project's
+ * secrets (401, also for a project that does not exist), the JSON (415, 400); then the project's rule decides (see {@link GitHubEvents}).
  * A job is committed before the answer (202, or 200 with the first job for a redelivery: the idempotency key is
  * the signature, which a redelivery shares); anything else is answered 204 and logged. Nothing slow runs before
  * the answer: the refusal's comment goes out afterwards.
@@ -53,19 +52,7 @@ public final class GitHubHook implements Handler {
 
     @Override
     public void handle(Context ctx) throws IOException {
-        try {
-            intake(ctx);
-            answered.accept(ctx.statusCode());
-        } catch (ApiError e) {
-            answered.accept(e.status());
-            throw e;
-        } catch (StoreUnavailableException e) {
-            answered.accept(503);
-            throw e;
-        } catch (RuntimeException | IOException e) {
-            answered.accept(500);
-            throw e;
-        }
+        HookJobs.counted(ctx, answered, () -> intake(ctx));
     }
 
     private void intake(Context ctx) throws IOException {
@@ -73,11 +60,9 @@ public final class GitHubHook implements Handler {
         Admission.Caller caller = admission.admitSigned(ctx, "github:" + project);
         GatewayConfig live = caller.config();
         Integrations in = live.integrations();
-        if (!live.projects().contains(project)) {
-            throw new ApiError(404, "unknown_project", "'" + project + "' is not a configured project (PROJECT_ALIASES)");
-        }
         byte[] body = jobs.body(ctx);
-        if (!in.github().requiredFor(project)) {
+        // an unknown project is answered as one without a secret: no one learns project names by asking
+        if (!live.projects().contains(project) || !in.github().requiredFor(project)) {
             admission.failed(ctx);
             throw new ApiError(401, "not_configured", "no GitHub webhook secret is configured for project '" + project
                     + "' (GITHUB_WEBHOOK_SECRET or its secrets in INTEGRATIONS_FILE)");

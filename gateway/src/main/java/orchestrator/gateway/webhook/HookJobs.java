@@ -101,6 +101,27 @@ final class HookJobs implements AutoCloseable {
         }
     }
 
+    interface Intake {
+        void run() throws IOException;
+    }
+
+    /** Runs a hook's intake and tells {@code answered} the status of its answer, errors included (/metrics). */
+    static void counted(Context ctx, java.util.function.Consumer<Integer> answered, Intake intake) throws IOException {
+        try {
+            intake.run();
+            answered.accept(ctx.statusCode());
+        } catch (ApiError e) {
+            answered.accept(e.status());
+            throw e;
+        } catch (orchestrator.core.store.StoreUnavailableException e) {
+            answered.accept(503);
+            throw e;
+        } catch (RuntimeException | IOException e) {
+            answered.accept(500);
+            throw e;
+        }
+    }
+
     static void json(Context ctx, int status, Map<String, ?> body) throws IOException {
         byte[] json = Json.write(body).getBytes(StandardCharsets.UTF_8);
         ctx.status(status).contentType("application/json");

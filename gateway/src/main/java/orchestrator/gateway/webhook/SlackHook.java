@@ -21,7 +21,6 @@ import orchestrator.core.job.JobSpecParser;
 import orchestrator.core.job.Source;
 import orchestrator.core.store.Enqueued;
 import orchestrator.core.store.JobStore;
-import orchestrator.core.store.StoreUnavailableException;
 import orchestrator.gateway.ApiError;
 import orchestrator.gateway.GatewayConfig;
 import orchestrator.gateway.auth.Admission;
@@ -56,19 +55,7 @@ public final class SlackHook implements Handler {
 
     @Override
     public void handle(Context ctx) throws IOException {
-        try {
-            intake(ctx);
-            answered.accept(ctx.statusCode());
-        } catch (ApiError e) {
-            answered.accept(e.status());
-            throw e;
-        } catch (StoreUnavailableException e) {
-            answered.accept(503);
-            throw e;
-        } catch (RuntimeException | IOException e) {
-            answered.accept(500);
-            throw e;
-        }
+        HookJobs.counted(ctx, answered, () -> intake(ctx));
     }
 
     private void intake(Context ctx) throws IOException {
