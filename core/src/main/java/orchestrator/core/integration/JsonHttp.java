@@ -24,6 +24,22 @@ public final class JsonHttp {
     }
 
     /**
+     * Checks a configured base URL: http(s), with a host, without user info (a password there would be logged
+     * with the URL). @throws orchestrator.core.config.ConfigException naming {@code variable}
+     */
+    public static void checkUrl(String variable, String value) {
+        URI u;
+        try {
+            u = new URI(value);
+        } catch (java.net.URISyntaxException e) {
+            throw new orchestrator.core.config.ConfigException(variable, "is not a URL: " + e.getReason());
+        }
+        if (u.getScheme() == null || !u.getScheme().matches("https?") || u.getHost() == null || u.getUserInfo() != null) {
+            throw new orchestrator.core.config.ConfigException(variable, "must be an http(s) URL with a host and no user:password@");
+        }
+    }
+
+    /**
      * Sends {@code body} (null for none) as JSON and answers the response's JSON (a missing node for an empty body).
      *
      * @param authorization the whole {@code Authorization} header value, or null

@@ -5,10 +5,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import orchestrator.core.config.ConfigException;
 import orchestrator.core.config.CoreConfig;
 import orchestrator.core.config.Env;
 import orchestrator.core.integration.GitHubApi;
+import orchestrator.core.integration.JsonHttp;
 
 /**
  * The gateway's GitHub and Slack settings, read with the rest of its configuration (and so reloaded on SIGHUP).
@@ -47,26 +47,13 @@ public record Integrations(IntegrationRules rules, RequestSignatures github, Lis
         List<byte[]> slack = env.list("SLACK_SIGNING_SECRET").stream()
                 .map(s -> s.getBytes(java.nio.charset.StandardCharsets.UTF_8)).toList();
         String apiUrl = env.string("GITHUB_API_URL", GitHubApi.DEFAULT_URL);
-        checkUrl("GITHUB_API_URL", apiUrl);
+        JsonHttp.checkUrl("GITHUB_API_URL", apiUrl);
         String publicUrl = env.get("PUBLIC_URL");
         if (publicUrl != null) {
-            checkUrl("PUBLIC_URL", publicUrl);
+            JsonHttp.checkUrl("PUBLIC_URL", publicUrl);
             publicUrl = publicUrl.endsWith("/") ? publicUrl.substring(0, publicUrl.length() - 1) : publicUrl;
         }
         return new Integrations(rules, RequestSignatures.of(secrets), slack, new GitHubApi(apiUrl, env.get("GITHUB_TOKEN")), publicUrl);
-    }
-
-    /** An http(s) URL with a host and without user info (a password there would be logged with the URL). */
-    public static void checkUrl(String variable, String value) {
-        java.net.URI u;
-        try {
-            u = new java.net.URI(value);
-        } catch (java.net.URISyntaxException e) {
-            throw new ConfigException(variable, "is not a URL: " + e.getReason());
-        }
-        if (u.getScheme() == null || !u.getScheme().matches("https?") || u.getHost() == null || u.getUserInfo() != null) {
-            throw new ConfigException(variable, "must be an http(s) URL with a host and no user:password@");
-        }
     }
 
     /** A link to the job for people: {@code PUBLIC_URL/jobs/<id>}, or the API path when PUBLIC_URL is unset. */

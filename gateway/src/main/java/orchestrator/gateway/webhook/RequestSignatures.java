@@ -205,6 +205,11 @@ public final class RequestSignatures {
                 signedV1(Long.toString(timestamp), body)));
     }
 
+    /** HMAC-SHA256 of {@code data} with a raw secret (Slack's signing secret). */
+    static byte[] hmac(byte[] secret, byte[] data) {
+        return hmac(new SecretKeySpec(secret, ALGORITHM), data);
+    }
+
     private static byte[] hmac(SecretKeySpec key, byte[] body) {
         try {
             Mac mac = Mac.getInstance(ALGORITHM);

@@ -14,8 +14,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.function.Consumer;
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
 import orchestrator.core.Json;
 import orchestrator.core.job.JobSpecParser;
 import orchestrator.core.job.Source;
@@ -152,13 +150,10 @@ public final class SlackHook implements Handler {
                 presented = null;
             }
         }
-        byte[] head = ("v0:" + ts + ":").getBytes(StandardCharsets.US_ASCII);
-        byte[] signed = new byte[head.length + body.length];
-        System.arraycopy(head, 0, signed, 0, head.length);
-        System.arraycopy(body, 0, signed, head.length, body.length);
+        byte[] signed = signed(ts, body);
         boolean ok = false;
         for (byte[] secret : secrets) {
-            ok |= presented != null && MessageDigest.isEqual(hmac(secret, signed), presented);
+            ok |= presented != null && MessageDigest.isEqual(RequestSignatures.hmac(secret, signed), presented);
         }
         if (!ok) {
             throw new ApiError(401, "invalid_signature", "the " + SIGNATURE + " header does not match the body and its timestamp");
@@ -173,21 +168,17 @@ public final class SlackHook implements Handler {
 
     /** The signature Slack would send: public for tests and for checking a setup by hand. */
     public static String sign(String secret, long timestamp, byte[] body) {
-        byte[] head = ("v0:" + timestamp + ":").getBytes(StandardCharsets.US_ASCII);
-        byte[] signed = new byte[head.length + body.length];
-        System.arraycopy(head, 0, signed, 0, head.length);
-        System.arraycopy(body, 0, signed, head.length, body.length);
-        return "v0=" + HexFormat.of().formatHex(hmac(secret.getBytes(StandardCharsets.UTF_8), signed));
+        return "v0=" + HexFormat.of().formatHex(RequestSignatures.hmac(secret.getBytes(StandardCharsets.UTF_8),
+                signed(Long.toString(timestamp), body)));
     }
 
-    private static byte[] hmac(byte[] secret, byte[] data) {
-        try {
-            Mac mac = Mac.getInstance("HmacSHA256");
-            mac.init(new SecretKeySpec(secret, "HmacSHA256"));
-            return mac.doFinal(data);
-        } catch (java.security.GeneralSecurityException e) {
-            throw new IllegalStateException("every Java runtime has HmacSHA256", e);
-        }
+    /** What Slack signs: {@code v0:<timestamp>:<raw body>}. */
+    private static byte[] signed(String timestamp, byte[] body) {
+        byte[] head = ("v0:" + timestamp + ":").getBytes(StandardCharsets.US_ASCII);
+        byte[] all = new byte[head.length + body.length];
+        System.arraycopy(head, 0, all, 0, head.length);
+        System.arraycopy(body, 0, all, head.length, body.length);
+        return all;
     }
 
     static Map<String, String> form(String body) {

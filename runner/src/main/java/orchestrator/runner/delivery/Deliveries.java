@@ -212,7 +212,7 @@ public final class Deliveries {
             return false; // the finish is not committed yet, or the runner died before it
         }
         DeliverySettings s = settings.get();
-        Round r = new Round(job, (ObjectNode) e.with("done"), s, readState(jobId));
+        Round r = new Round(job, e.withObjectProperty("done"), s, readState(jobId));
         try {
             for (Action a : Action.values()) {
                 if (r.done.has(a.key)) {
@@ -312,7 +312,6 @@ public final class Deliveries {
 
     /** @return what was done, to record; a skipped action records why */
     private Object run(Action a, Round r) throws IOException {
-        JobView job = r.job;
         return switch (a) {
             case BRANCH -> branch(r);
             case PULL_REQUEST -> pullRequest(r);

@@ -1,11 +1,9 @@
 package orchestrator.runner.delivery;
 
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.util.List;
-import orchestrator.core.config.ConfigException;
 import orchestrator.core.config.Env;
 import orchestrator.core.integration.GitHubApi;
+import orchestrator.core.integration.JsonHttp;
 
 /**
  * How a finished job's results go back to GitHub and Slack (the runner's side of the integrations).
@@ -46,14 +44,7 @@ public record DeliverySettings(String githubToken, String githubApiUrl, String s
 
     private static String url(Env env, String name, String dflt) {
         String v = env.string(name, dflt);
-        try {
-            URI u = new URI(v);
-            if (u.getScheme() == null || !u.getScheme().matches("https?") || u.getHost() == null || u.getUserInfo() != null) {
-                throw new ConfigException(name, "must be an http(s) URL with a host and no user:password@");
-            }
-        } catch (URISyntaxException e) {
-            throw new ConfigException(name, "is not a URL: " + e.getReason());
-        }
+        JsonHttp.checkUrl(name, v);
         return v;
     }
 
