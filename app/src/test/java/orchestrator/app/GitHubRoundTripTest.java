@@ -185,7 +185,7 @@ class GitHubRoundTripTest {
                 Duration.ofSeconds(5));
         assertThat(status.json().path("state").asText()).isEqualTo("success");
         assertThat(comment.json().path("body").asText()).contains(id, "succeeded", branch,
-                "https://github.com/Codertocat/Hello-World/pull/1", "https://orchestrator.example.com/jobs/" + id);
+                "https://github.com/Codertocat/Hello-World/pull/" + GitHubStandIn.FIRST_PULL, "https://orchestrator.example.com/jobs/" + id);
         // the token went to the GitHub API, as a bearer token, and nowhere else
         assertThat(github.requests()).allSatisfy(r -> assertThat(r.authorization()).isEqualTo("Bearer " + TOKEN));
 
@@ -209,17 +209,19 @@ class GitHubRoundTripTest {
         // a /agent comment on the pull request continues the job in its workspace; delivery then comes again
         ObjectNode again = (ObjectNode) Json.parse(fixture());
         ObjectNode issue = (ObjectNode) again.get("issue");
-        issue.put("number", 1).put("title", pr.path("title").asText()).put("body", github.pulls().get(0).get("body").toString());
-        issue.set("pull_request", Json.parse("{\"url\": \"https://api.github.com/repos/Codertocat/Hello-World/pulls/1\"}"));
+        issue.put("number", GitHubStandIn.FIRST_PULL).put("title", pr.path("title").asText()).put("body", github.pulls().get(0).get("body").toString());
+        issue.set("pull_request", Json.parse("{\"url\": \"https://api.github.com/repos/Codertocat/Hello-World/pulls/101\"}"));
         ((ObjectNode) again.get("comment")).put("id", 492700401).put("body", "/agent also check the other files");
-        int before = github.requests("POST", "/repos/Codertocat/Hello-World/issues/1/comments").size();
+        String prComments = "/repos/Codertocat/Hello-World/issues/" + GitHubStandIn.FIRST_PULL + "/comments";
+        assertThat(github.requests("POST", prComments)).as("the first round commented on the issue only").isEmpty();
         HttpResponse<String> continued = post(port, "issue_comment", "c0ffee00-0000-0000-0000-000000000001", Json.write(again));
         assertThat(continued.statusCode()).as(continued.body()).isEqualTo(202);
         assertThat(Json.parse(continued.body()).path("job_id").asText()).isEqualTo(id);
-        await("the continued job's second comment",
-                () -> github.requests("POST", "/repos/Codertocat/Hello-World/issues/1/comments").size() > before, Duration.ofSeconds(60));
+        await("the continued job's comment on its pull request",
+                () -> github.requests("POST", prComments).size() == 1, Duration.ofSeconds(60));
+        assertThat(github.requests("POST", "/repos/Codertocat/Hello-World/issues/1/comments")).as("the issue: once").hasSize(1);
         assertThat(github.requests("POST", "/repos/Codertocat/Hello-World/pulls")).as("no second pull request").hasSize(1);
-        assertThat(github.requests("PATCH", "/repos/Codertocat/Hello-World/pulls/1")).hasSize(1);
+        assertThat(github.requests("PATCH", "/repos/Codertocat/Hello-World/pulls/" + GitHubStandIn.FIRST_PULL)).hasSize(1);
         String repushed = git(dir, "--git-dir", remote.toString(), "rev-parse", "refs/heads/" + branch);
         assertThat(git(dir, "--git-dir", remote.toString(), "rev-parse", repushed + "^")).isEqualTo(base);
         assertThat(store.find(id).orElseThrow().spec().steps()).hasSize(4);

@@ -38,6 +38,9 @@ public final class GitHubStandIn implements AutoCloseable {
     private static final Pattern PULL = Pattern.compile("/repos/([^/]+/[^/]+)/pulls/(\\d+)");
     private static final Pattern STATUS = Pattern.compile("/repos/([^/]+/[^/]+)/statuses/([0-9a-f]+)");
 
+    /** The number of the first pull request opened here. */
+    public static final int FIRST_PULL = 101;
+
     private final HttpServer server;
     private final List<Request> requests = new ArrayList<>();
     private final List<Map<String, Object>> pulls = new ArrayList<>();
@@ -127,7 +130,8 @@ public final class GitHubStandIn implements AutoCloseable {
         }
         if (r.method().equals("POST") && (m = PULLS.matcher(r.path())).matches()) {
             JsonNode b = r.json();
-            int number = pulls.size() + 1;
+            // numbered apart from the issues of the fixtures (#1, #2), so a comment's target tells which was meant
+            int number = FIRST_PULL + pulls.size();
             Map<String, Object> pr = new LinkedHashMap<>();
             pr.put("number", number);
             pr.put("html_url", "https://github.com/" + m.group(1) + "/pull/" + number);
@@ -139,12 +143,12 @@ public final class GitHubStandIn implements AutoCloseable {
             return new Object[] {201, pr};
         }
         if (r.method().equals("PATCH") && (m = PULL.matcher(r.path())).matches()) {
-            int n = Integer.parseInt(m.group(2));
-            if (n < 1 || n > pulls.size()) {
+            int n = Integer.parseInt(m.group(2)) - FIRST_PULL;
+            if (n < 0 || n >= pulls.size()) {
                 return new Object[] {404, Map.of("message", "Not Found")};
             }
-            pulls.get(n - 1).put("body", r.json().path("body").asText());
-            return new Object[] {200, pulls.get(n - 1)};
+            pulls.get(n).put("body", r.json().path("body").asText());
+            return new Object[] {200, pulls.get(n)};
         }
         if (r.method().equals("POST") && STATUS.matcher(r.path()).matches()) {
             return new Object[] {201, Map.of("id", ids.incrementAndGet(), "state", r.json().path("state").asText())};

@@ -38,10 +38,6 @@ public final class GitHubHook implements Handler {
     private final Consumer<Integer> answered;
     private final Clock clock;
 
-    HookJobs jobs() {
-        return jobs;
-    }
-
     public GitHubHook(GatewayConfig config, Admission admission, orchestrator.core.job.JobSpecParser parser,
                       orchestrator.core.store.JobStore store, Consumer<Integer> answered, Clock clock) {
         this.admission = admission;
