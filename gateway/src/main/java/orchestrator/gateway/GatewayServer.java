@@ -72,8 +72,10 @@ public final class GatewayServer implements AutoCloseable {
         ScheduleRoutes scheduleRoutes = new ScheduleRoutes(admission, schedules);
         Probes probes = new Probes(store, clock, core.databasePath(), core.runnerStaleAfter(), config.readyRequiresRunner());
         RunnerRoutes runners = new RunnerRoutes(admission, store, clock, core.runnerStaleAfter());
-        GitHubHook github = new GitHubHook(config, admission, core.agents().parser(), store, metrics::webhook, clock);
-        SlackHook slack = new SlackHook(config, admission, core.agents().parser(), store, metrics::webhook, clock);
+        GitHubHook github = new GitHubHook(config, admission, core.agents().parser(), store,
+                (event, outcome, status) -> metrics.hook("github", event, outcome, status), clock);
+        SlackHook slack = new SlackHook(config, admission, core.agents().parser(), store,
+                (event, outcome, status) -> metrics.hook("slack", event, outcome, status), clock);
         routes = routes(webhook, jobs, logs, artifacts, probes, metrics, runners, scheduleRoutes, github, slack);
         app = Javalin.create(cfg -> {
             cfg.startup.showJavalinBanner = false;

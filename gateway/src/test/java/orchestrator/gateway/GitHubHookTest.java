@@ -186,6 +186,11 @@ class GitHubHookTest {
         assertThat(deliver("issues", fixture("github/issues.labeled.json")).status()).isEqualTo(204);
         assertThat(deliver("issue_comment", comment("/agentx not a trigger", "OWNER")).status()).isEqualTo(204);
         assertThat(gw.store.list(new JobQuery(null, true, null, 10))).isEmpty();
+        // each is recorded: a log line, and a counter by event and outcome (an unknown event name is "other")
+        String metrics = gw.get("/metrics", null).text();
+        assertThat(metrics).containsPattern("orchestrator_hook_requests_total\\{[^}]*event=\"issue_comment\"[^}]*outcome=\"ignored\"[^}]*status=\"204\"[^}]*\\} 2.0")
+                .containsPattern("orchestrator_hook_requests_total\\{[^}]*event=\"other\"[^}]*outcome=\"ignored\"")
+                .containsPattern("orchestrator_hook_requests_total\\{[^}]*event=\"ping\"[^}]*outcome=\"ping\"[^}]*status=\"200\"");
     }
 
     private Path rules(String yaml) throws IOException {

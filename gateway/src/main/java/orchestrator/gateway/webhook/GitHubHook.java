@@ -10,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.function.Consumer;
 import orchestrator.core.Json;
 import orchestrator.core.job.Source;
 import orchestrator.core.store.ActionResult;
@@ -35,23 +34,23 @@ public final class GitHubHook implements Handler {
 
     private final Admission admission;
     private final HookJobs jobs;
-    private final Consumer<Integer> answered;
+    private final HookCounter counter;
     private final Clock clock;
 
     public GitHubHook(GatewayConfig config, Admission admission, orchestrator.core.job.JobSpecParser parser,
-                      orchestrator.core.store.JobStore store, Consumer<Integer> answered, Clock clock) {
+                      orchestrator.core.store.JobStore store, HookCounter counter, Clock clock) {
         this.admission = admission;
         this.jobs = new HookJobs(parser, store, config.maxWebhookBodyBytes());
-        this.answered = answered;
+        this.counter = counter;
         this.clock = clock;
     }
 
     @Override
     public void handle(Context ctx) throws IOException {
-        HookJobs.counted(ctx, answered, () -> intake(ctx));
+        HookJobs.counted(ctx, counter, ctx.header("X-GitHub-Event"), () -> intake(ctx));
     }
 
-    private void intake(Context ctx) throws IOException {
+    private String intake(Context ctx) throws IOException {
         String project = ctx.pathParam("project");
         Admission.Caller caller = admission.admitSigned(ctx, "github:" + project);
         GatewayConfig live = caller.config();
@@ -80,15 +79,19 @@ public final class GitHubHook implements Handler {
         if (d instanceof GitHubEvents.Ping p) {
             log.info("GitHub ping for project {} (delivery {})", project, delivery);
             HookJobs.json(ctx, 200, Map.of("ok", true, "project", project, "zen", p.zen()));
+            return "ping";
         } else if (d instanceof GitHubEvents.Ignore i) {
             // recorded, never an error: GitHub shows a failed delivery in red and may disable the hook
             log.info("GitHub {} for project {} ignored (delivery {}): {}", event, project, delivery, i.reason());
             ctx.status(204);
+            return "ignored";
         } else if (d instanceof GitHubEvents.Refuse r) {
             refuse(ctx, in, project, r, delivery);
+            return "refused";
         } else if (d instanceof GitHubEvents.Continue c) {
-            continueJob(ctx, project, c, delivery);
-        } else if (d instanceof GitHubEvents.Job j) {
+            return continueJob(ctx, project, c, delivery);
+        } else {
+            GitHubEvents.Job j = (GitHubEvents.Job) d;
             ObjectNode job = rule.job() == null ? Json.mapper().createObjectNode() : rule.job().deepCopy();
             job.put("goal", j.goal());
             job.put("project_id", project);
@@ -110,6 +113,7 @@ public final class GitHubHook implements Handler {
             answer.put("status_url", "/jobs/" + e.jobId());
             answer.put("project", e.project());
             HookJobs.json(ctx, e.created() ? 202 : 200, answer);
+            return e.created() ? "job" : "redelivered";
         }
     }
 
@@ -124,29 +128,30 @@ public final class GitHubHook implements Handler {
         HookJobs.json(ctx, 200, Map.of("status", "refused", "reason", "author association " + r.association() + " is not allowed"));
     }
 
-    private void continueJob(Context ctx, String project, GitHubEvents.Continue c, String delivery) throws IOException {
+    private String continueJob(Context ctx, String project, GitHubEvents.Continue c, String delivery) throws IOException {
         JobView job = jobs.store().find(c.jobId()).orElse(null);
         if (job == null || !project.equals(job.project())) {
             log.info("GitHub comment on a pull request naming job {}, which is not a job of project {}: ignored", c.jobId(), project);
             ctx.status(204);
-            return;
+            return "ignored";
         }
         String actor = "github:" + c.github().get("sender") + " delivery " + delivery;
         // a redelivery of the same comment continues the job once
         if (delivery != null && jobs.store().events(c.jobId()).stream().anyMatch(e -> actor.equals(e.actor()))) {
             HookJobs.json(ctx, 200, Map.of("job_id", c.jobId(), "status", job.state().wire(), "continued", false,
                     "status_url", "/jobs/" + c.jobId()));
-            return;
+            return "redelivered";
         }
         ActionResult r = jobs.store().continueJob(c.jobId(), c.prompt(), actor);
         if (r.kind() != ActionResult.Kind.DONE) {
             log.info("GitHub comment could not continue job {}: {}", c.jobId(), r.message());
             HookJobs.json(ctx, 409, Map.of("error", "conflict", "message", String.valueOf(r.message()), "job_id", c.jobId()));
-            return;
+            return "conflict";
         }
         log.info("job {} continued from a GitHub comment by @{}", c.jobId(), c.github().get("sender"));
         HookJobs.json(ctx, 202, Map.of("job_id", c.jobId(), "status", r.state().wire(), "continued", true,
-                "status_url", "/jobs/" + c.jobId()));
+                "status_url", "/jobs/" + c.jobId(), "project", project));
+        return "continued";
     }
 
     /** GitHub sends JSON, or a form with the JSON in {@code payload=} when the hook's content type says so. */

@@ -102,22 +102,25 @@ final class HookJobs implements AutoCloseable {
     }
 
     interface Intake {
-        void run() throws IOException;
+        /** @return the outcome, for the counter */
+        String run() throws IOException;
     }
 
-    /** Runs a hook's intake and tells {@code answered} the status of its answer, errors included (/metrics). */
-    static void counted(Context ctx, java.util.function.Consumer<Integer> answered, Intake intake) throws IOException {
+    /**
+     * Runs a hook's intake and counts its answer, errors included (/metrics). The intake returns the outcome.
+     */
+    static void counted(Context ctx, HookCounter counter, String event, Intake intake) throws IOException {
         try {
-            intake.run();
-            answered.accept(ctx.statusCode());
+            String outcome = intake.run();
+            counter.count(event, outcome, ctx.statusCode());
         } catch (ApiError e) {
-            answered.accept(e.status());
+            counter.count(event, null, e.status());
             throw e;
         } catch (orchestrator.core.store.StoreUnavailableException e) {
-            answered.accept(503);
+            counter.count(event, null, 503);
             throw e;
         } catch (RuntimeException | IOException e) {
-            answered.accept(500);
+            counter.count(event, null, 500);
             throw e;
         }
     }

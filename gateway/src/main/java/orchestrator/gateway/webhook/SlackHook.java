@@ -13,7 +13,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
-import java.util.function.Consumer;
 import orchestrator.core.Json;
 import orchestrator.core.job.JobSpecParser;
 import orchestrator.core.job.Source;
@@ -40,23 +39,23 @@ public final class SlackHook implements Handler {
 
     private final Admission admission;
     private final HookJobs jobs;
-    private final Consumer<Integer> answered;
+    private final HookCounter counter;
     private final Clock clock;
 
-    public SlackHook(GatewayConfig config, Admission admission, JobSpecParser parser, JobStore store, Consumer<Integer> answered,
+    public SlackHook(GatewayConfig config, Admission admission, JobSpecParser parser, JobStore store, HookCounter counter,
                      Clock clock) {
         this.admission = admission;
         this.jobs = new HookJobs(parser, store, config.maxWebhookBodyBytes());
-        this.answered = answered;
+        this.counter = counter;
         this.clock = clock;
     }
 
     @Override
     public void handle(Context ctx) throws IOException {
-        HookJobs.counted(ctx, answered, () -> intake(ctx));
+        HookJobs.counted(ctx, counter, "command", () -> intake(ctx));
     }
 
-    private void intake(Context ctx) throws IOException {
+    private String intake(Context ctx) throws IOException {
         Admission.Caller caller = admission.admitSigned(ctx, "slack");
         GatewayConfig live = caller.config();
         Integrations in = live.integrations();
@@ -80,7 +79,7 @@ public final class SlackHook implements Handler {
         String command = form.getOrDefault("command", "/agent");
         if (text.isEmpty()) {
             ephemeral(ctx, "Tell me what to do, e.g. `" + command + " fix the flaky test in parser_test.py`.");
-            return;
+            return "ignored";
         }
         IntegrationRules.SlackRule rule = in.rules().slack();
         String project = rule.channels().get(form.get("channel_id"));
@@ -97,7 +96,7 @@ public final class SlackHook implements Handler {
             log.info("Slack command from channel {} has no project: not mapped in INTEGRATIONS_FILE", form.get("channel_id"));
             ephemeral(ctx, "This channel is not mapped to a project. Ask the operator to map it (slack.channels in the rules file); "
                     + "the projects are " + new TreeSet<>(live.projects()) + ".");
-            return;
+            return "unmapped";
         }
         ObjectNode job = rule.job() == null ? Json.mapper().createObjectNode() : rule.job().deepCopy();
         job.put("goal", GitHubEvents.fit(text + "\n\n(Asked in Slack by " + form.getOrDefault("user_name", form.get("user_id"))
@@ -126,6 +125,7 @@ public final class SlackHook implements Handler {
         Enqueued e = jobs.enqueue(job, "slack-" + signature, new Source("webhook", src), "slack:" + form.get("user_id"));
         ephemeral(ctx, (e.created() ? "Queued" : "Already queued:") + " job " + e.jobId() + " on " + project + " ("
                 + e.state().wire() + "): " + in.jobLink(e.jobId()));
+        return e.created() ? "job" : "redelivered";
     }
 
     private static void ephemeral(Context ctx, String text) throws IOException {
