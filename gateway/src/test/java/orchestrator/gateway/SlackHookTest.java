@@ -93,6 +93,17 @@ class SlackHookTest {
     }
 
     @Test
+    void a_user_mapping_applies_when_the_channel_is_not_mapped() throws Exception {
+        Path rules = home.resolve("rules.yaml");
+        Files.writeString(rules, "slack:\n  channels:\n    C999: alpha\n  users:\n    U2147483697: beta\n  job:\n    tags: [slack]\n");
+        gateway(Map.of("INTEGRATIONS_FILE", rules.toString()));
+        assertThat(command(slashCommand("go"), now(), SIGNING).status()).isEqualTo(200);
+        JobView v = gw.store.list(new JobQuery(null, true, null, 10)).get(0);
+        assertThat(v.project()).isEqualTo("beta");
+        assertThat(v.spec().tags()).containsExactly("slack");
+    }
+
+    @Test
     void a_bad_signature_or_an_old_timestamp_is_401_and_makes_no_job() {
         gateway(Map.of());
         String body = slashCommand("go");
