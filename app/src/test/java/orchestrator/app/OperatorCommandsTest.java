@@ -477,4 +477,28 @@ class OperatorCommandsTest {
             assertThat(c.out()).as(name).contains(name);
         }
     }
+
+    @Test
+    void config_check_names_the_rules_file_and_its_bad_field_and_masks_the_integration_secrets() throws IOException {
+        Path rules = Files.writeString(home.resolve("integrations.yaml"), "github:\n  projects:\n    alpha:\n      triggers: /agent\n");
+        Files.writeString(envFile, Files.readString(envFile) + "INTEGRATIONS_FILE=" + rules + "\nGITHUB_TOKEN=ghp_cli_secret_0123456789\n"
+                + "GITHUB_WEBHOOK_SECRET=hook-secret-0123456789\nSLACK_SIGNING_SECRET=slack-secret-0123456789\n");
+        Run bad = cli("config", "check");
+        assertThat(bad.code()).isNotZero();
+        assertThat(bad.err()).contains("INTEGRATIONS_FILE", rules.toString(), "github.projects.alpha.triggers", "must be a list");
+        Files.writeString(rules, "github:\n  projects:\n    alpha:\n      triggers: [/agent]\n");
+        // config check prints on the process's standard output
+        java.io.ByteArrayOutputStream printed = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream was = System.out;
+        Run ok;
+        System.setOut(new java.io.PrintStream(printed, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            ok = cli("config", "check");
+        } finally {
+            System.setOut(was);
+        }
+        assertThat(ok.code()).as(ok.err()).isZero();
+        assertThat(printed.toString(java.nio.charset.StandardCharsets.UTF_8)).contains("INTEGRATIONS_FILE=" + rules, "GITHUB_TOKEN=****", "GITHUB_WEBHOOK_SECRET=****",
+                "SLACK_SIGNING_SECRET=****", "configuration OK").doesNotContain("ghp_cli_secret", "hook-secret", "slack-secret");
+    }
 }

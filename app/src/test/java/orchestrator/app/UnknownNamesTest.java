@@ -25,4 +25,15 @@ class UnknownNamesTest {
         assertThat(UnknownNames.find(env, KNOWN)).extracting(Object::toString).containsExactlyInAnyOrder(
                 "FAVOURITE_COLOUR (file)", "WEBHOOK_TOKNE (env): did you mean WEBHOOK_TOKEN?", "ORCH_SOMETHING (env)");
     }
+
+    @Test
+    void the_integrations_variables_are_known_and_their_typos_are_caught(@org.junit.jupiter.api.io.TempDir java.nio.file.Path home) {
+        Env env = new Env(Map.of("ORCH_HOME", home.toString()));
+        AllSettings.from(env);
+        Set<String> known = env.namesRead();
+        assertThat(known).contains("GITHUB_WEBHOOK_SECRET", "SLACK_SIGNING_SECRET", "INTEGRATIONS_FILE", "GITHUB_TOKEN", "GITHUB_API_URL",
+                "SLACK_BOT_TOKEN", "SLACK_API_URL", "SLACK_RESPONSE_URL_PREFIX", "PUBLIC_URL", "DELIVERY_MAX_ATTEMPTS");
+        assertThat(UnknownNames.nearest("GITHUB_WEBHOOK_SECRETS", known)).isEqualTo("GITHUB_WEBHOOK_SECRET");
+        assertThat(UnknownNames.nearest("INTEGRATION_FILE", known)).isEqualTo("INTEGRATIONS_FILE");
+    }
 }

@@ -141,6 +141,12 @@ record ApiRoute(HandlerType method, String path, String tag, String summary, Str
             return this;
         }
 
+        /** A body of another type than JSON (a Slack command's form); the example is its text. */
+        Builder body(String contentType, Map<String, Object> schema, String example, boolean required) {
+            body = new Body(contentType, schema, example, required);
+            return this;
+        }
+
         Builder json(int status, String text, Map<String, Object> schema) {
             answers.put(status, new Answer(text, JSON, schema));
             return this;

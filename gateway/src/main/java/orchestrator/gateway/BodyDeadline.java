@@ -39,6 +39,8 @@ final class BodyDeadline extends Handler.Wrapper {
     /** Long enough for a 1 MB body over a slow mobile link; short enough that a trickle frees its slot soon. */
     static final Duration DEADLINE = Duration.ofSeconds(10);
     static final int MAX_LOADING = 1024;
+    /** The provider hooks' paths ({@code /hooks/github/{project}}, {@code /hooks/slack}). */
+    static final String HOOKS = "/hooks/";
     private static final Logger log = LoggerFactory.getLogger(BodyDeadline.class);
 
     private final long maxBytes;
@@ -62,7 +64,10 @@ final class BodyDeadline extends Handler.Wrapper {
         }
         long declared = request.getLength();
         boolean chunked = declared < 0 && request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
-        if (!(declared > 0 && declared <= maxBytes || chunked) || !knownToken.test(request.getHeaders().get(HttpHeader.AUTHORIZATION))) {
+        // GitHub's and Slack's hooks carry no token (a signature over the body instead), so theirs are read ahead too
+        boolean hook = request.getHttpURI().getPath() != null && request.getHttpURI().getPath().startsWith(HOOKS);
+        if (!(declared > 0 && declared <= maxBytes || chunked)
+                || !hook && !knownToken.test(request.getHeaders().get(HttpHeader.AUTHORIZATION))) {
             return next.handle(request, response, callback);
         }
         if (loading.incrementAndGet() > MAX_LOADING) {

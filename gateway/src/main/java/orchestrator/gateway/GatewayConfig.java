@@ -34,11 +34,13 @@ import org.slf4j.LoggerFactory;
  * @param readyRequiresRunner  {@code READY_REQUIRES_RUNNER}: {@code /ready} answers 503 while no live runner takes jobs;
  *                             0 for a gateway that runs without runners on purpose
  * @param projects             the {@code PROJECT_ALIASES} ids a payload may name
+ * @param integrations         GitHub and Slack intake: secrets, {@code INTEGRATIONS_FILE}, the API for replies
  */
 public record GatewayConfig(String host, int port, List<ApiToken> tokens, long maxWebhookBodyBytes,
                             Duration rateLimitWindow, int rateLimitMaxRequests, TrustedProxies trustedProxies,
                             String metricsToken, Path devTokenFile, RequestSignatures signatures,
-                            boolean readyRequiresRunner, Set<String> projects) {
+                            boolean readyRequiresRunner, Set<String> projects,
+                            orchestrator.gateway.webhook.Integrations integrations) {
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
     public static final long DEFAULT_MAX_WEBHOOK_BODY_BYTES = 1_048_576;
@@ -53,6 +55,7 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
         tokens = List.copyOf(tokens);
         signatures = signatures == null ? RequestSignatures.none() : signatures;
         projects = projects == null ? Set.of() : Set.copyOf(projects);
+        integrations = integrations == null ? orchestrator.gateway.webhook.Integrations.none() : integrations;
         if (tokens.isEmpty()) {
             throw new ConfigException("WEBHOOK_TOKEN", "at least one token is needed");
         }
@@ -90,7 +93,7 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
             }
         }
         return new GatewayConfig(host, port, tokens, maxBody, window, maxRequests, proxies, metricsToken, devFile, signatures,
-                readyRequiresRunner, core.projects().keySet());
+                readyRequiresRunner, core.projects().keySet(), orchestrator.gateway.webhook.Integrations.from(env, core));
     }
 
     private static List<ApiToken> configuredTokens(Env env, Map<String, Path> projects) {
@@ -151,6 +154,6 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
                 + maxWebhookBodyBytes + ", rateLimitWindow=" + rateLimitWindow + ", rateLimitMaxRequests="
                 + rateLimitMaxRequests + ", trustedProxies=" + trustedProxies + ", metricsToken="
                 + Env.mask(metricsToken) + ", devTokenFile=" + devTokenFile + ", signedProjects=" + signatures.projects()
-                + ", readyRequiresRunner=" + readyRequiresRunner + "]";
+                + ", readyRequiresRunner=" + readyRequiresRunner + ", " + integrations + "]";
     }
 }

@@ -17,6 +17,8 @@ import orchestrator.gateway.jobs.JobRoutes;
 import orchestrator.gateway.metrics.Metrics;
 import orchestrator.gateway.runners.RunnerRoutes;
 import orchestrator.gateway.schedules.ScheduleRoutes;
+import orchestrator.gateway.webhook.GitHubHook;
+import orchestrator.gateway.webhook.SlackHook;
 import orchestrator.gateway.webhook.WebhookRoute;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -81,7 +83,11 @@ public final class GatewayServer implements AutoCloseable {
         ScheduleRoutes scheduleRoutes = new ScheduleRoutes(admission, schedules);
         Probes probes = new Probes(store, clock, core.databasePath(), core.runnerStaleAfter(), config.readyRequiresRunner());
         RunnerRoutes runners = new RunnerRoutes(admission, store, clock, core.runnerStaleAfter());
-        routes = routes(webhook, jobs, logs, artifacts, probes, metrics, runners, scheduleRoutes);
+        GitHubHook github = new GitHubHook(config, admission, core.agents().parser(), store,
+                (event, outcome, status) -> metrics.hook("github", event, outcome, status), clock);
+        SlackHook slack = new SlackHook(config, admission, core.agents().parser(), store,
+                (event, outcome, status) -> metrics.hook("slack", event, outcome, status), clock);
+        routes = routes(webhook, jobs, logs, artifacts, probes, metrics, runners, scheduleRoutes, github, slack);
         app = Javalin.create(cfg -> {
             cfg.startup.showJavalinBanner = false;
             cfg.startup.showOldJavalinVersionWarning = false;
@@ -131,7 +137,8 @@ public final class GatewayServer implements AutoCloseable {
      * other way is not documented, and OpenApiTest fails.
      */
     private static List<ApiRoute> routes(WebhookRoute webhook, JobRoutes jobs, JobLogs logs, JobArtifacts artifacts,
-                                         Probes probes, Metrics metrics, RunnerRoutes runners, ScheduleRoutes schedules) {
+                                         Probes probes, Metrics metrics, RunnerRoutes runners, ScheduleRoutes schedules,
+                                         GitHubHook github, SlackHook slack) {
         Map<String, Object> string = Map.of("type", "string");
         String id = "the job id";
         List<ApiRoute> api = new java.util.ArrayList<>(List.of(
@@ -146,6 +153,34 @@ public final class GatewayServer implements AutoCloseable {
                         .error(403, "unknown token, or a token not scoped to the project")
                         .error(413, "body over MAX_WEBHOOK_BODY_BYTES")
                         .error(415, "not application/json (a JSON body sent as application/x-www-form-urlencoded, as curl -d does, is read as JSON)")
+                        .storeErrors().build(),
+                ApiRoute.post("/hooks/github/{project}", github).tag("integrations").summary("A GitHub webhook delivery")
+                        .description("Signed with X-Hub-Signature-256 by one of the project's secrets (GITHUB_WEBHOOK_SECRET, "
+                                + "INTEGRATIONS_FILE). issue_comment with a trigger, issues labeled, pull_request, workflow_run "
+                                + "failed and push become jobs by the project's rule; a trigger comment on a pull request the "
+                                + "orchestrator opened continues its job. Every other event is 204. A redelivery answers 200 with "
+                                + "the first job. See docs/INTEGRATIONS.md.")
+                        .auth(ApiRoute.Auth.NONE).pathParam("project", "the project alias (PROJECT_ALIASES)")
+                        .body(Map.of("type", "object"), "{\"action\": \"created\", \"comment\": {\"body\": \"/agent fix it\"}}", true)
+                        .json(202, "a job was queued (or a job continued)", ApiRoute.ref("Accepted"))
+                        .json(200, "a redelivery (the first job), a ping, or a refusal of an author outside the allowed associations",
+                                Map.of("type", "object"))
+                        .answer(204, "an event or action that starts nothing (logged)", null)
+                        .error(401, "no secret configured (or no such project), no signature, or a signature no secret of the project produced")
+                        .error(409, "a continuation of a job that is queued or running")
+                        .error(413, "body over MAX_WEBHOOK_BODY_BYTES")
+                        .error(415, "neither JSON nor a form with payload=")
+                        .storeErrors().build(),
+                ApiRoute.post("/hooks/slack", slack).tag("integrations").summary("A Slack slash command")
+                        .description("application/x-www-form-urlencoded, signed with X-Slack-Signature v0 by SLACK_SIGNING_SECRET and "
+                                + "X-Slack-Request-Timestamp within 5 minutes. Answers an ephemeral message naming the job.")
+                        .auth(ApiRoute.Auth.NONE)
+                        .body("application/x-www-form-urlencoded", Map.of("type", "object"),
+                                "command=%2Fagent&text=fix+the+flaky+test&channel_id=C1&user_id=U1", true)
+                        .json(200, "an ephemeral Slack message: the queued job, or what to fix", Map.of("type", "object"))
+                        .error(401, "SLACK_SIGNING_SECRET unset, a bad signature, or a stale timestamp")
+                        .error(413, "body over MAX_WEBHOOK_BODY_BYTES")
+                        .error(415, "not application/x-www-form-urlencoded")
                         .storeErrors().build(),
                 ApiRoute.get("/jobs", jobs::list).summary("List jobs, newest first")
                         .description("Keyset paging: pass the answer's next_cursor as cursor (with the same filters) for "

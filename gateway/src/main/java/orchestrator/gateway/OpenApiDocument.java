@@ -88,7 +88,8 @@ final class OpenApiDocument {
             Map<String, Object> media = new LinkedHashMap<>();
             media.put("schema", r.body().schema());
             if (r.body().example() != null) {
-                media.put("example", Json.parse(r.body().example()));
+                // a JSON body's example is JSON; a form's is its text
+                media.put("example", r.body().contentType().equals(ApiRoute.JSON) ? Json.parse(r.body().example()) : r.body().example());
             }
             op.put("requestBody", Map.of("required", r.body().required(), "content", Map.of(r.body().contentType(), media)));
         }

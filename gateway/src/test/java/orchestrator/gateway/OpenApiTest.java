@@ -77,7 +77,7 @@ class OpenApiTest {
             JsonNode operation = doc.path("paths").path(path).path(method.toLowerCase(java.util.Locale.ROOT));
             // actions go to a job of their own so that the reads still see the finished one
             String url = path.replace("{id}", method.equals("POST") ? idle : id).replace("{path}", "result.json")
-                    .replace("{file}", "swagger-ui.css");
+                    .replace("{file}", "swagger-ui.css").replace("{project}", "alpha");
             JsonNode example = operation.path("requestBody").path("content").path("application/json").path("example");
             Answer a = gw.send(method, url, needsToken(operation) ? ADMIN : null,
                     example.isMissingNode() ? null : "application/json", example.isMissingNode() ? null : Json.write(example));

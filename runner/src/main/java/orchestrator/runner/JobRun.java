@@ -110,6 +110,8 @@ final class JobRun implements Runnable {
                 });
             }
         }
+        // a Slack response_url in the job's metadata is a credential: masked in job.json and everywhere else
+        agentSecrets.addAll(orchestrator.runner.delivery.Deliveries.secretsOf(spec));
         this.redactor = agentSecrets.isEmpty() ? ctx.redactor() : ctx.redactor().with(agentSecrets);
     }
 
@@ -749,6 +751,10 @@ final class JobRun implements Runnable {
         Outcome withResult = new Outcome(outcome.state(), outcome.errorCode(), outcome.errorMessage(), result,
                 usage.costUsd(), usage.tokensIn(), usage.tokensOut(), outcome.resumeStep());
         job.ending();
+        if (orchestrator.runner.delivery.Deliveries.wanted(spec)) {
+            // before the finish: a crash between the two leaves the entry, never a job whose results are not sent back
+            orchestrator.runner.delivery.Deliveries.expect(ctx.core().home(), lease.jobId(), lease.attempt());
+        }
         ctx.store().finish(lease, withResult);
         if (outcome.state() == JobState.SUCCEEDED) {
             log.info("job succeeded");

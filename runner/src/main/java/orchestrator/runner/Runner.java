@@ -109,6 +109,9 @@ public final class Runner implements AutoCloseable {
     private final CountDownLatch backgroundStop = new CountDownLatch(1);
     private final CallbackSender callbacks;
     private final StoreShipping shipping;
+    /** Results back to GitHub and Slack for the jobs this host ran (its workspaces are here). */
+    private final orchestrator.runner.delivery.Deliveries deliveries;
+    private Thread deliveryThread;
 
     public Runner(RunnerConfig config, CoreConfig core, JobStore store, Clock clock, String runnerId) {
         this(config, core, store, clock, runnerId, Optional.empty());
@@ -130,6 +133,8 @@ public final class Runner implements AutoCloseable {
             RunnerConfig.Callbacks c = context.config().callbacks();
             return new CallbackSender.Settings(c.hmacSecret(), c.maxAttempts(), c.allowPrivate());
         }, runnerId, CallbackSender.DEFAULT_BACKOFF_BASE);
+        this.deliveries = new orchestrator.runner.delivery.Deliveries(store, clock, () -> context.core(),
+                () -> context.config().delivery(), () -> context.childEnv(), runnerId, CallbackSender.DEFAULT_BACKOFF_BASE);
         AtomicInteger n = new AtomicInteger();
         // not a fixed pool: RUNNER_CONCURRENCY can change on reload; the lease loop bounds the jobs in flight
         this.workers = Executors.newCachedThreadPool(r -> {
@@ -142,13 +147,8 @@ public final class Runner implements AutoCloseable {
     private final VersionCheck versions = new VersionCheck();
 
     private RunnerContext context(RunnerConfig config, CoreConfig core) {
-        Map<String, String> childEnv = new LinkedHashMap<>();
         Map<String, String> own = System.getenv();
-        for (String name : config.envAllowlist()) {
-            if (own.containsKey(name)) {
-                childEnv.put(name, own.get(name));
-            }
-        }
+        Map<String, String> childEnv = stepEnvironment(own, config.envAllowlist());
         List<String> secrets = new ArrayList<>();
         for (String name : config.sensitiveEnvVars()) {
             if (own.get(name) != null) {
@@ -156,6 +156,25 @@ public final class Runner implements AutoCloseable {
             }
         }
         return new RunnerContext(config, core, store, clock, runnerId, Map.copyOf(childEnv), new Redactor(secrets), versions, storeTag(core), shipping);
+    }
+
+    /**
+     * The base of every step's environment: the allowlisted variables of the runner's own, except the
+     * integrations' credentials ({@code GITHUB_TOKEN}, {@code SLACK_BOT_TOKEN}, the signing secrets), which
+     * are the runner's for delivery and reach no agent step even when ENV_ALLOWLIST names them.
+     */
+    static Map<String, String> stepEnvironment(Map<String, String> own, List<String> allowlist) {
+        Map<String, String> childEnv = new LinkedHashMap<>();
+        for (String name : allowlist) {
+            if (orchestrator.runner.delivery.DeliverySettings.CREDENTIALS.contains(name)) {
+                log.warn("ENV_ALLOWLIST names {}: not passed to agent steps (the GitHub/Slack credentials never are)", name);
+                continue;
+            }
+            if (own.containsKey(name)) {
+                childEnv.put(name, own.get(name));
+            }
+        }
+        return childEnv;
     }
 
     /**
@@ -237,6 +256,7 @@ public final class Runner implements AutoCloseable {
         leaseThread.start();
         heartbeatThread.start();
         callbackThread = background("callbacks", () -> CALLBACK_POLL_MS, () -> callbacks.deliverDue() == CallbackSender.BATCH);
+        deliveryThread = background("deliveries", () -> CALLBACK_POLL_MS, deliveries::deliverDue);
         // retention sweeps: once at start, then every RETENTION_INTERVAL_SEC (10 minutes) plus up to 10 % jitter
         RetentionSweep sweep = new RetentionSweep(store, clock, core.artifactsDir(), core.workspacesDir(),
                 () -> context.config().retention(), runnerId, shipping.files());
@@ -577,6 +597,7 @@ public final class Runner implements AutoCloseable {
         join(heartbeatThread);
         backgroundStop.countDown();
         join(callbackThread);
+        join(deliveryThread);
         join(retentionThread);
         join(orphanThread);
         join(registryThread);

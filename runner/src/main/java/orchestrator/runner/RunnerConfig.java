@@ -27,18 +27,21 @@ import orchestrator.core.config.Env;
  *                         {@code MAX_SUBPROCESS_OUTPUT_CHARS} (the prototype's names): how much a prompt inlines, how much a log keeps;
  *                         {@code STORED_ARTIFACT_MAX_BYTES}: how much of each artifact the store keeps (PostgreSQL)
  * @param minVersions      {@code MIN_BINARY_VERSIONS}: binary basename to the oldest version a step may run
+ * @param delivery         results back to GitHub and Slack ({@code GITHUB_TOKEN}, {@code SLACK_BOT_TOKEN}, {@code PUBLIC_URL}, …)
  */
 public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<String> sensitiveEnvVars, int maxIdleSec,
                            int drainGraceSec, double maxDailyCostUsd, long maxDailyApiCalls, List<String> sandboxWrapper,
                            StepPolicy policy, Retention retention, Callbacks callbacks, Output output,
-                           Map<String, BinaryVersion> minVersions) {
+                           Map<String, BinaryVersion> minVersions,
+                           orchestrator.runner.delivery.DeliverySettings delivery) {
     public static final int DEFAULT_CONCURRENCY = 2;
     public static final List<String> DEFAULT_ENV_ALLOWLIST =
             List.of("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "USER", "LOGNAME", "TMPDIR");
     /** Always treated as secrets, whatever SENSITIVE_ENV_VARS says: an operator should not have to remember them. */
     public static final Set<String> BUILT_IN_SENSITIVE = Set.of("WEBHOOK_TOKEN", "WEBHOOK_TOKENS", "METRICS_TOKEN",
             "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "GITHUB_TOKEN", "GH_TOKEN",
-            "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SLACK_TOKEN", "CALLBACK_HMAC_SECRET");
+            "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SLACK_TOKEN", "CALLBACK_HMAC_SECRET",
+            "SLACK_BOT_TOKEN", "GITHUB_WEBHOOK_SECRET", "SLACK_SIGNING_SECRET");
     public static final int DEFAULT_MAX_IDLE_SEC = 0;
     public static final int DEFAULT_DRAIN_GRACE_SEC = 60;
     /** 30 days: long enough to read a job's report after a holiday, short enough that the disk does not fill. */
@@ -174,6 +177,7 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
         callbacks = callbacks == null ? Callbacks.DEFAULT : callbacks;
         output = output == null ? Output.DEFAULT : output;
         minVersions = minVersions == null ? Map.of() : Map.copyOf(minVersions);
+        delivery = delivery == null ? orchestrator.runner.delivery.DeliverySettings.NONE : delivery;
     }
 
     /** The settings without output caps or minimum versions. */
@@ -181,7 +185,7 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
                         int drainGraceSec, double maxDailyCostUsd, long maxDailyApiCalls, List<String> sandboxWrapper,
                         StepPolicy policy, Retention retention, Callbacks callbacks) {
         this(concurrency, envAllowlist, sensitiveEnvVars, maxIdleSec, drainGraceSec, maxDailyCostUsd, maxDailyApiCalls,
-                sandboxWrapper, policy, retention, callbacks, null, null);
+                sandboxWrapper, policy, retention, callbacks, null, null, null);
     }
 
     /** The settings without daily budgets or sandbox wrapper. */
@@ -192,7 +196,7 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
     /** A copy with another concurrency (tests, and a reload that only changes that). */
     public RunnerConfig withConcurrency(int n) {
         return new RunnerConfig(n, envAllowlist, sensitiveEnvVars, maxIdleSec, drainGraceSec, maxDailyCostUsd,
-                maxDailyApiCalls, sandboxWrapper, policy, retention, callbacks, output, minVersions);
+                maxDailyApiCalls, sandboxWrapper, policy, retention, callbacks, output, minVersions, delivery);
     }
 
     /** True when SANDBOX=1 asks for a wrapper that is not set: the jobs that want a sandbox cannot run. */
@@ -274,7 +278,7 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
         return new RunnerConfig(concurrency, allow, sensitive, idle, grace, dailyCost, dailyCalls, wrapper,
                 new StepPolicy(binaries, sandbox, network, secretsCheck.equals("fail")),
                 new Retention(artifactsTtl, workspacesTtl, retentionEvery), new Callbacks(secret, maxAttempts, allowPrivate),
-                output, minVersions);
+                output, minVersions, orchestrator.runner.delivery.DeliverySettings.from(env));
     }
 
     /**

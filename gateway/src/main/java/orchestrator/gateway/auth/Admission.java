@@ -77,6 +77,21 @@ public final class Admission {
     }
 
     /**
+     * A request that proves itself with a provider's signature (GitHub, Slack) instead of a bearer token: refused
+     * while its address has used up its failed authentications, then limited per ({@code name}, address) on the
+     * webhook budget. The caller checks the signature and calls {@link #failed} when it is wrong.
+     *
+     * @return a caller without a token
+     */
+    public Caller admitSigned(Context ctx, String name) {
+        State s = state.get();
+        String client = clientAddress(s, ctx);
+        limited(s.failuresPerAddress().exhausted(client));
+        limited(s.webhook().acquire(name + "|" + client));
+        return new Caller(null, client, s.config());
+    }
+
+    /**
      * Whether {@code authorization} carries a configured token, without counting a failure or a request: for
      * deciding, before any route runs, whose request body is worth reading ahead.
      */

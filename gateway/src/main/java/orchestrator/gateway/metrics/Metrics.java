@@ -96,6 +96,21 @@ public final class Metrics {
                 .tag("status", Integer.toString(s)).register(registry)).increment();
     }
 
+    /**
+     * Counts one answer of a provider hook ({@code github}, {@code slack}) by status, and for a verified GitHub
+     * delivery what became of it: {@code job}, {@code continued}, {@code refused}, {@code ignored}, {@code ping}.
+     * The event is one of the events the rules know, else {@code other}, so a sender cannot grow the series.
+     */
+    public void hook(String provider, String event, String outcome, int status) {
+        String e = event == null ? "none" : HOOK_EVENTS.contains(event) ? event : "other";
+        Counter.builder("orchestrator.hook.requests").description("GitHub and Slack hook answers by provider, event, outcome and status")
+                .tag("provider", provider).tag("event", e).tag("outcome", outcome == null ? "error" : outcome)
+                .tag("status", Integer.toString(status)).register(registry).increment();
+    }
+
+    private static final java.util.Set<String> HOOK_EVENTS = java.util.Set.of("ping", "issue_comment", "issues", "pull_request",
+            "workflow_run", "push", "command");
+
     private static String route(Context ctx) {
         try {
             Endpoint e = ctx.endpoints().matchedHttpEndpoint();

@@ -86,6 +86,19 @@ public final class RequestSignatures {
         return new RequestSignatures(keys);
     }
 
+    /** Secrets given as lists (GITHUB_WEBHOOK_SECRET and the rules file): a project with none is left out. */
+    static RequestSignatures of(Map<String, List<String>> secrets) {
+        Map<String, List<SecretKeySpec>> keys = new LinkedHashMap<>();
+        secrets.forEach((project, list) -> {
+            List<SecretKeySpec> specs = list.stream().filter(x -> !x.isEmpty())
+                    .map(x -> new SecretKeySpec(x.getBytes(StandardCharsets.UTF_8), ALGORITHM)).toList();
+            if (!specs.isEmpty()) {
+                keys.put(project, specs);
+            }
+        });
+        return new RequestSignatures(keys);
+    }
+
     public boolean requiredFor(String project) {
         return project != null && keys.containsKey(project);
     }
@@ -190,6 +203,11 @@ public final class RequestSignatures {
     public static String signV1(String secret, long timestamp, byte[] body) {
         return V1_PREFIX + HexFormat.of().formatHex(hmac(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), ALGORITHM),
                 signedV1(Long.toString(timestamp), body)));
+    }
+
+    /** HMAC-SHA256 of {@code data} with a raw secret (Slack's signing secret). */
+    static byte[] hmac(byte[] secret, byte[] data) {
+        return hmac(new SecretKeySpec(secret, ALGORITHM), data);
     }
 
     private static byte[] hmac(SecretKeySpec key, byte[] body) {
