@@ -93,14 +93,22 @@ ON CONFLICT (schedule_id) DO UPDATE SET paused = 1, paused_at = excluded.paused_
  WHERE s.paused = 0
 
 -- name: claim_callbacks
--- ?1 claimed_until, ?2 now, ?3 max rows; rows another runner is claiming are skipped, not waited for
-UPDATE callbacks SET claimed_until = ?1, attempts = attempts + 1
- WHERE job_id IN (SELECT job_id FROM callbacks
-                   WHERE status = 'pending' AND next_attempt_at <= ?2 AND (claimed_until IS NULL OR claimed_until <= ?2)
-                   ORDER BY next_attempt_at LIMIT ?3
-                     FOR UPDATE SKIP LOCKED)
-   AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= ?2)
-RETURNING job_id, url, payload, attempts, next_attempt_at, status, last_error
+-- ?1 claimed_until, ?2 now, ?3 max rows; rows another runner is claiming are skipped, not waited for.
+-- The rows are chosen and locked once, in a MATERIALIZED CTE joined to the update: written as
+-- "job_id IN (SELECT … LIMIT ?3 FOR UPDATE SKIP LOCKED)" the planner may run the subquery again for
+-- row it updates, each run passing over the rows the update has already changed, and claim more than ?3.
+-- The update repeats the conditions, so a claim is still a conditional write of what was locked.
+WITH due AS MATERIALIZED (
+    SELECT job_id FROM callbacks
+     WHERE status = 'pending' AND next_attempt_at <= ?2 AND (claimed_until IS NULL OR claimed_until <= ?2)
+     ORDER BY next_attempt_at
+     LIMIT ?3
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE callbacks c SET claimed_until = ?1, attempts = c.attempts + 1
+  FROM due
+ WHERE c.job_id = due.job_id AND c.status = 'pending' AND (c.claimed_until IS NULL OR c.claimed_until <= ?2)
+RETURNING c.job_id, c.url, c.payload, c.attempts, c.next_attempt_at, c.status, c.last_error
 
 -- name: stats_jobs
 SELECT state, coalesce(project, ''), count(*) FROM jobs GROUP BY 1, 2
