@@ -223,6 +223,15 @@ abstract class JdbcJobStore implements JobStore {
     protected abstract List<Lease> leaseIn(Batch b, String owner, int max, long now, long expires) throws SQLException;
 
     /**
+     * In a skip-if-running fire's transaction, before it looks for a running job of the schedule: holds
+     * the schedule's other such fires off until this one commits, so that two fires at once (other fire
+     * times, other hosts) cannot both find none and both enqueue. SQLite needs none: {@code BEGIN
+     * IMMEDIATE} already serializes every write transaction.
+     */
+    protected void lockSchedule(Connection c, String scheduleId) throws SQLException {
+    }
+
+    /**
      * In the transaction of a write that made a job leasable, before its commit: signals idle runners of
      * every process when it commits. SQLite needs none (its change counter moves with any commit).
      */
@@ -636,7 +645,9 @@ abstract class JdbcJobStore implements JobStore {
         }
     }
 
+    /** Whether a job of the schedule is not final yet; the check and the enqueue it allows are one step per schedule. */
     private boolean activeJobOf(Connection c, String scheduleId) throws SQLException {
+        lockSchedule(c, scheduleId);
         try (PreparedStatement ps = sql.prepare(c, "schedule_has_active_job")) {
             ps.setString(1, scheduleId);
             try (ResultSet rs = ps.executeQuery()) {

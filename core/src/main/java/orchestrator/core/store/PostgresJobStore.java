@@ -274,6 +274,17 @@ public final class PostgresJobStore extends JdbcJobStore {
         }
     }
 
+    /** A transaction-scoped advisory lock on the schedule's id (see lock_schedule): released by the commit. */
+    @Override
+    protected void lockSchedule(Connection c, String scheduleId) throws SQLException {
+        try (PreparedStatement ps = sql.prepare(c, "lock_schedule")) {
+            ps.setString(1, scheduleId);
+            try (ResultSet rs = ps.executeQuery()) {
+                // pg_advisory_xact_lock returns void: one row, nothing to read
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- change signal
 
     @Override

@@ -127,6 +127,13 @@ SELECT count(*), coalesce(sum(d), 0)::bigint,
   FROM (SELECT finished_at - started_at AS d FROM jobs
          WHERE state IN ('succeeded', 'failed', 'cancelled') AND started_at IS NOT NULL AND finished_at IS NOT NULL) t
 
+-- name: lock_schedule
+-- Taken by a skip-if-running fire before it looks for a running job of the schedule, held to its
+-- commit: a second such fire of that schedule waits, then (READ COMMITTED: a fresh snapshot per
+-- statement) sees the job the first enqueued. Two-key form, so it never meets migration_lock's key;
+-- the first key is "schd" in ASCII; schedules whose ids hash alike only wait for each other.
+SELECT pg_advisory_xact_lock(1935894628, hashtext(?))
+
 -- name: notify_leasable
 -- delivered to every LISTENing store when the transaction commits, and once per transaction
 SELECT pg_notify('orchestrator_jobs', '')
