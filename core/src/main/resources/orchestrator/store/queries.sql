@@ -50,9 +50,11 @@ UPDATE jobs SET state = 'queued', attempt = attempt + 1, lease_owner = NULL, lea
  WHERE id = ? AND lease_token = ? AND state = 'running'
 
 -- name: end_expired
+-- returns what the job's callback is made of (JdbcJobStore.endedCallback)
 UPDATE jobs SET state = ?, error_code = ?, error_message = ?, finished_at = ?, updated_at = ?,
        lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0
  WHERE id = ? AND lease_token = ? AND state = 'running'
+RETURNING spec, result, started_at, attempt
 
 -- name: find_job
 SELECT * FROM jobs WHERE id = ?
@@ -73,8 +75,10 @@ SELECT state, cancel_requested FROM jobs WHERE id = ?
 UPDATE jobs SET state = ?, updated_at = ? WHERE id = ? AND state = ?
 
 -- name: cancel_now
+-- cancel or reject of a job no runner holds; returns what its callback is made of (JdbcJobStore.endedCallback)
 UPDATE jobs SET state = 'cancelled', error_code = 'cancelled', error_message = ?, finished_at = ?, updated_at = ?
  WHERE id = ? AND state = ?
+RETURNING spec, result, started_at, attempt
 
 -- name: request_cancel
 UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ? AND state = 'running'
@@ -137,7 +141,7 @@ SELECT cost_usd, api_calls FROM daily_usage WHERE project = ? AND day = ?
 SELECT count(*) FROM job_events WHERE from_state = 'running' AND reason LIKE 'lease of % expired%'
 
 -- name: insert_callback
--- in the transaction of the job's final write; a job finishes once per lease, a retried job again
+-- in the transaction of the job's final write (finish, cancel_now, end_expired); a job ends once, a retried job again
 INSERT INTO callbacks (job_id, url, payload, attempts, next_attempt_at, claimed_until, status, last_error, created_at)
 VALUES (?, ?, ?, 0, ?, NULL, 'pending', NULL, ?)
 ON CONFLICT (job_id) DO UPDATE SET url = excluded.url, payload = excluded.payload, attempts = 0,

@@ -21,6 +21,7 @@ import orchestrator.core.Json;
 import orchestrator.core.agent.AgentDefinition;
 import orchestrator.core.job.Budget;
 import orchestrator.core.job.JobSpec;
+import orchestrator.core.job.ResultDocument;
 import orchestrator.core.job.JobState;
 import orchestrator.core.job.Limits;
 import orchestrator.core.job.Step;
@@ -846,7 +847,7 @@ final class JobRun implements Runnable {
             startedAt = runStartedAt;
         }
         Map<String, Object> result = new LinkedHashMap<>();
-        result.put("schema_version", StepResult.SCHEMA_VERSION);
+        result.put("schema_version", ResultDocument.SCHEMA_VERSION);
         result.put("kind", "job");
         result.put("job_id", lease.jobId());
         result.put("status", schemaStatus(outcome));
@@ -856,7 +857,7 @@ final class JobRun implements Runnable {
         result.put("summary", finalMessage != null ? finalMessage : outcome.errorMessage() == null ? "" : outcome.errorMessage());
         result.put("change_status", changed ? "changed" : "no_changes");
         result.put("secrets_check", secretsFound.isEmpty() ? "passed" : "failed");
-        result.put("artifacts", StepResult.artifacts(""));
+        result.put("artifacts", ResultDocument.artifacts(""));
         Map<String, Object> metrics = new LinkedHashMap<>();
         metrics.put("duration_ms", Math.max(0, finishedAt.toEpochMilli() - startedAt.toEpochMilli()));
         metrics.put("cost_usd", usage.costUsd());
@@ -865,20 +866,14 @@ final class JobRun implements Runnable {
         metrics.put("turns", usage.turns());
         metrics.put("state", outcome.state().wire());
         result.put("metrics", metrics);
-        result.put("error", outcome.errorCode() == null ? null
-                : Map.of("code", outcome.errorCode(), "message", outcome.errorMessage() == null ? "" : outcome.errorMessage()));
+        result.put("error", ResultDocument.error(outcome.errorCode(), outcome.errorMessage()));
         result.put("steps", steps.stream().map(r -> r.document(lease.jobId())).toList());
         return result;
     }
 
     /** The job's end in the prototype's words: a job failed by a step's timer reads {@code timeout}. */
     private static String schemaStatus(Outcome o) {
-        return switch (o.state()) {
-            case SUCCEEDED -> "success";
-            case CANCELLED -> "cancelled";
-            case NEEDS_HUMAN -> "needs_human";
-            default -> "timeout".equals(o.errorCode()) || "idle_timeout".equals(o.errorCode()) ? "timeout" : "failed";
-        };
+        return ResultDocument.status(o.state(), o.errorCode());
     }
 
     private void finishQuietly(Outcome o) {

@@ -4,6 +4,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import orchestrator.core.job.ResultDocument;
 
 /**
  * How one step ended, as written to its {@code result.json} and recorded in the store.
@@ -15,7 +16,7 @@ record StepResult(String stepId, int index, String agent, String role, String st
                   String errorCode, String errorMessage, int attempts, String finalMessage, Instant startedAt,
                   Instant finishedAt, long durationMs, JobUsage usage, String sessionId, Boolean changed) {
     /** The prototype's {@code result.schema.json} version that the documents follow. */
-    static final String SCHEMA_VERSION = "1.0";
+    static final String SCHEMA_VERSION = ResultDocument.SCHEMA_VERSION;
 
     StepResult {
         Objects.requireNonNull(stepId, "stepId");
@@ -66,7 +67,7 @@ record StepResult(String stepId, int index, String agent, String role, String st
         m.put("summary", summaryText());
         m.put("change_status", changed == null ? null : changed ? "changed" : "no_changes");
         String dir = "steps/" + stepId + "/";
-        m.put("artifacts", artifacts(dir));
+        m.put("artifacts", ResultDocument.artifacts(dir));
         Map<String, Object> metrics = new LinkedHashMap<>();
         metrics.put("duration_ms", Math.max(0, durationMs));
         metrics.put("cost_usd", usage.costUsd());
@@ -87,15 +88,6 @@ record StepResult(String stepId, int index, String agent, String role, String st
             return finalMessage;
         }
         return errorMessage == null ? "" : errorMessage;
-    }
-
-    static Map<String, Object> artifacts(String dir) {
-        Map<String, Object> a = new LinkedHashMap<>();
-        a.put("report_md", dir + "report.md");
-        a.put("patch_diff", dir + "patch.diff");
-        a.put("logs_txt", dir + "logs.txt");
-        a.put("result_json", dir + "result.json");
-        return a;
     }
 
     /**

@@ -26,6 +26,7 @@ import orchestrator.core.Ids;
 import orchestrator.core.Json;
 import orchestrator.core.job.JobSpec;
 import orchestrator.core.job.JobState;
+import orchestrator.core.job.ResultDocument;
 import orchestrator.core.job.Source;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -874,7 +875,7 @@ abstract class JdbcJobStore implements JobStore {
                     o.errorCode() == null ? "completed" : o.errorCode() + (o.errorMessage() == null ? "" : ": " + o.errorMessage()));
             if (o.state().isFinal() && lease.spec() != null && lease.spec().callbackUrl() != null) {
                 // the outbox row commits with the final state: a callback is never lost to a crash
-                insertCallback(b, lease.jobId(), lease.spec().callbackUrl(), o, now);
+                insertCallback(b.prepare("insert_callback"), lease.jobId(), lease.spec().callbackUrl(), callbackBody(lease.jobId(), o), now);
             }
             if (lease.spec() != null && lease.spec().concurrencyKey() != null) {
                 b.leasable(); // the next job of its concurrency key may start now
@@ -937,9 +938,12 @@ abstract class JdbcJobStore implements JobStore {
                             end.setLong(i++, now);
                             end.setString(i++, x.id);
                             end.setLong(i, x.token);
-                            if (end.executeUpdate() == 1) {
-                                event(ev, x.id, now, actor, "running", state, why + "; " + msg);
-                                changed++;
+                            try (ResultSet rs = end.executeQuery()) {
+                                if (rs.next()) {
+                                    endedCallback(c, rs, x.id, JobState.fromWire(state), code, msg, now);
+                                    event(ev, x.id, now, actor, "running", state, why + "; " + msg);
+                                    changed++;
+                                }
                             }
                         } else {
                             requeue.setLong(1, now);
@@ -1111,14 +1115,7 @@ abstract class JdbcJobStore implements JobStore {
     public ActionResult cancel(String jobId, String actor) {
         return act(jobId, actor, (c, state, cancelRequested, now) -> switch (state) {
             case QUEUED, AWAITING_APPROVAL, NEEDS_HUMAN -> {
-                try (PreparedStatement ps = sql.prepare(c, "cancel_now")) {
-                    ps.setString(1, "cancelled by " + actor);
-                    ps.setLong(2, now);
-                    ps.setLong(3, now);
-                    ps.setString(4, jobId);
-                    ps.setString(5, state.wire());
-                    ps.executeUpdate();
-                }
+                cancelNow(c, jobId, state, "cancelled by " + actor, now);
                 yield done(c, jobId, actor, now, state, JobState.CANCELLED, "cancelled");
             }
             case RUNNING -> {
@@ -1132,6 +1129,24 @@ abstract class JdbcJobStore implements JobStore {
             }
             default -> new ActionResult(ActionResult.Kind.CONFLICT, state, "job " + jobId + " is " + state.wire() + " and cannot be cancelled");
         });
+    }
+
+    /** Cancels (or rejects) a job no runner holds, read in {@code state} by this transaction, with its callback. */
+    private void cancelNow(Connection c, String jobId, JobState state, String message, long now) throws SQLException {
+        try (PreparedStatement ps = sql.prepare(c, "cancel_now")) {
+            ps.setString(1, message);
+            ps.setLong(2, now);
+            ps.setLong(3, now);
+            ps.setString(4, jobId);
+            ps.setString(5, state.wire());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    // impossible inside the write transaction that just read the state
+                    throw new SQLException("job " + jobId + " changed state during a write transaction");
+                }
+                endedCallback(c, rs, jobId, JobState.CANCELLED, "cancelled", message, now);
+            }
+        }
     }
 
     @Override
@@ -1150,14 +1165,7 @@ abstract class JdbcJobStore implements JobStore {
     public ActionResult reject(String jobId, String actor) {
         return act(jobId, actor, (c, state, cancelRequested, now) -> switch (state) {
             case AWAITING_APPROVAL, NEEDS_HUMAN -> {
-                try (PreparedStatement ps = sql.prepare(c, "cancel_now")) {
-                    ps.setString(1, "rejected by " + actor);
-                    ps.setLong(2, now);
-                    ps.setLong(3, now);
-                    ps.setString(4, jobId);
-                    ps.setString(5, state.wire());
-                    ps.executeUpdate();
-                }
+                cancelNow(c, jobId, state, "rejected by " + actor, now);
                 yield done(c, jobId, actor, now, state, JobState.CANCELLED, "rejected");
             }
             default -> new ActionResult(ActionResult.Kind.CONFLICT, state, "job " + jobId + " is " + state.wire() + "; only awaiting_approval or needs_human jobs can be rejected");
@@ -1437,16 +1445,40 @@ abstract class JdbcJobStore implements JobStore {
     // ---------------------------------------------------------------- callbacks (outbox)
 
     /**
-     * The callback body: the job's result document (the prototype's result.json, whose status words are
-     * its own: success, failed, …), with job_id, status and error always present.
+     * The callback body of a job its runner finished: the job's result document (the prototype's
+     * result.json, whose status words are its own: success, failed, …), with job_id, status and error
+     * always present.
      */
-    private void insertCallback(Batch b, String jobId, String url, Outcome o, long now) throws SQLException {
+    private static Map<String, Object> callbackBody(String jobId, Outcome o) {
         Map<String, Object> body = new java.util.LinkedHashMap<>(o.result());
         body.put("job_id", jobId);
         body.putIfAbsent("status", o.state().wire());
-        body.putIfAbsent("error", o.errorCode() == null ? null
-                : Map.of("code", o.errorCode(), "message", o.errorMessage() == null ? "" : o.errorMessage()));
-        PreparedStatement ps = b.prepare("insert_callback");
+        body.putIfAbsent("error", ResultDocument.error(o.errorCode(), o.errorMessage()));
+        return body;
+    }
+
+    /**
+     * In the transaction of a write that ended a job without its runner's finish (cancel_now, end_expired),
+     * from the row its RETURNING gave (spec, result, started_at, attempt): the job's callback, when it has
+     * a callback_url, so that every final state reaches the outbox however it was reached. The body is
+     * {@link ResultDocument#ended}: no runner wrote one.
+     */
+    @SuppressWarnings("unchecked")
+    private void endedCallback(Connection c, ResultSet row, String jobId, JobState state, String code, String message, long now) throws SQLException {
+        String url = Json.read(row.getString("spec"), JobSpec.class).callbackUrl();
+        if (url == null) {
+            return;
+        }
+        String stored = row.getString("result");
+        Map<String, Object> body = ResultDocument.ended(jobId, state, code, message,
+                stored == null ? null : Json.read(stored, Map.class), row.getInt("attempt"), time(row, "started_at"),
+                Instant.ofEpochMilli(now));
+        try (PreparedStatement ps = sql.prepare(c, "insert_callback")) {
+            insertCallback(ps, jobId, url, body, now);
+        }
+    }
+
+    private static void insertCallback(PreparedStatement ps, String jobId, String url, Map<String, Object> body, long now) throws SQLException {
         ps.setString(1, jobId);
         ps.setString(2, url);
         ps.setString(3, Json.write(body));

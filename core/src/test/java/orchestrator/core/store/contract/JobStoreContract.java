@@ -59,7 +59,6 @@ import orchestrator.core.store.StoreStats;
 import orchestrator.core.store.StoreUnavailableException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -1977,10 +1976,7 @@ public abstract class JobStoreContract {
     }
 
     @Test
-    @Disabled("bug: only finish() writes the callback outbox row. A job with a callback_url that reaches a"
-            + " final state any other way gets none: cancel or reject before it ran (cancel_now), requeueExpired ending it"
-            + " failed/lease_lost or cancelled. findCallback's javadoc promises the callback once the job 'reached a final"
-            + " state', and OPERATIONS.md says pending 'until the job ends'; the client is never told")
+    @SuppressWarnings("unchecked")
     void every_final_state_puts_the_callback_in_the_outbox_however_it_was_reached() {
         String json = "{\"goal\":\"g\",\"callback_url\":\"https://hooks.example.com/done\"}";
         String cancelledQueued = enqueue(json);
@@ -1999,15 +1995,50 @@ public abstract class JobStoreContract {
         clock.advance(TTL.plusSeconds(1));
         store.requeueExpired("reaper");
 
-        Map<String, JobState> expected = Map.of(cancelledQueued, JobState.CANCELLED, rejected, JobState.CANCELLED,
-                leaseLost, JobState.FAILED, cancelledExpired, JobState.CANCELLED);
-        expected.forEach((id, state) -> {
-            assertThat(view(id).state()).isEqualTo(state);
-            assertThat(store.findCallback(id)).as(state.wire() + " job " + id).hasValueSatisfying(cb -> {
+        // a job a runner paused for a human keeps what its run reported when it is then cancelled
+        String pausedThenCancelled = enqueue(json);
+        Map<String, Object> step = Map.of("kind", "step", "step_id", "01_plan", "status", "needs_human");
+        store.finish(leaseOnly("r1", pausedThenCancelled), new Outcome(JobState.NEEDS_HUMAN, "ask_human", "a human must decide",
+                Map.of("kind", "job", "status", "needs_human", "started_at", T0.toString(), "steps", List.of(step)), 0, 0, 0, "01_plan"));
+        assertThat(store.findCallback(pausedThenCancelled)).as("needs_human is not final").isEmpty();
+        clock.advance(Duration.ofMinutes(1));
+        store.cancel(pausedThenCancelled, "op");
+
+        record Expected(JobState state, String status, String code) {
+        }
+        Map<String, Expected> expected = Map.of(cancelledQueued, new Expected(JobState.CANCELLED, "cancelled", "cancelled"),
+                rejected, new Expected(JobState.CANCELLED, "cancelled", "cancelled"),
+                leaseLost, new Expected(JobState.FAILED, "failed", "lease_lost"),
+                cancelledExpired, new Expected(JobState.CANCELLED, "cancelled", "cancelled"),
+                pausedThenCancelled, new Expected(JobState.CANCELLED, "cancelled", "cancelled"));
+        expected.forEach((id, e) -> {
+            JobView v = view(id);
+            assertThat(v.state()).isEqualTo(e.state());
+            assertThat(other().findCallback(id)).as(e.state().wire() + " job " + id).hasValueSatisfying(cb -> {
                 assertThat(cb.status()).isEqualTo("pending");
-                assertThat(Json.read(cb.payload(), Map.class).get("job_id")).isEqualTo(id);
+                assertThat(cb.url()).isEqualTo("https://hooks.example.com/done");
+                assertThat(cb.attempts()).isZero();
+                Map<?, ?> body = Json.read(cb.payload(), Map.class);
+                assertThat(body.get("job_id")).isEqualTo(id);
+                assertThat(body.get("kind")).isEqualTo("job");
+                assertThat(body.get("status")).as("the prototype's status word").isEqualTo(e.status());
+                assertThat(body.get("finished_at")).isEqualTo(v.finishedAt().toString());
+                assertThat((Map<Object, Object>) body.get("error")).containsEntry("code", e.code()).containsEntry("message", v.errorMessage());
+                assertThat(body.get("summary")).isEqualTo(v.errorMessage());
+                if (!id.equals(pausedThenCancelled)) {
+                    assertThat((List<?>) body.get("steps")).as("no runner reported a step").isEmpty();
+                }
             });
         });
+        Map<?, ?> paused = Json.read(store.findCallback(pausedThenCancelled).orElseThrow().payload(), Map.class);
+        assertThat((List<Object>) paused.get("steps")).containsExactly(step);
+        assertThat(paused.get("started_at")).isEqualTo(T0.toString());
+        assertThat(store.claimCallbacks(clock.instant(), Duration.ofSeconds(30), 10)).extracting(Callback::jobId)
+                .containsExactlyInAnyOrderElementsOf(expected.keySet());
+
+        String plain = enqueue(DEFAULT_JOB);
+        store.cancel(plain, "op");
+        assertThat(store.findCallback(plain)).as("no callback_url").isEmpty();
     }
 
     @Test
