@@ -41,7 +41,7 @@ public final class StoreRestore {
     private static final long SHM_DMS_OFFSET = 120 + 8;
     private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
 
-    private final SqlFile sql = SqlFile.load("/orchestrator/store/queries.sql");
+    private final SqlFile sql = SqlFile.load(true, SqliteJobStore.SQL);
     private final Path db;
     private final Clock clock;
 

@@ -154,7 +154,7 @@ class JobPagingTest {
     @Test
     void a_page_walks_the_id_index_from_the_cursor_and_sorts_nothing() throws Exception {
         enqueueMany(200, "{\"goal\":\"g\",\"project_id\":\"p1\"}");
-        String sql = SqlFile.load("/orchestrator/store/queries.sql").get("list_jobs");
+        String sql = SqlFile.load(true, SqliteJobStore.SQL).get("list_jobs");
         List<String> plan = new ArrayList<>();
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("orchestrator.db"));
              PreparedStatement ps = c.prepareStatement("EXPLAIN QUERY PLAN " + sql)) {
