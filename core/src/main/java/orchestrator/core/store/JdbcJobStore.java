@@ -115,6 +115,11 @@ abstract class JdbcJobStore implements JobStore {
             return new JobInsert(prepare("insert_job"), prepare("insert_event"), prepare("find_by_idempotency_key"), false);
         }
 
+        /** A statement without parameters (a savepoint), cached like the others. */
+        void execute(String text) throws SQLException {
+            w.execute(text);
+        }
+
         /** A job became leasable in this batch (see {@link #signalLeasable}). */
         void leasable() {
             leasable = true;
@@ -316,6 +321,20 @@ abstract class JdbcJobStore implements JobStore {
                     if (w == null) {
                         w = new WriterConnection();
                     }
+                    try {
+                        w.execute(beginWrite());
+                    } catch (SQLException e) {
+                        if (!lostConnection(e)) {
+                            throw e;
+                        }
+                        // the held connection died (a server restart): nothing is claimed yet, so the batch
+                        // may start over on a fresh one instead of failing writes the server would take now
+                        log.info("the writer's connection was lost ({}); opening another", e.getMessage());
+                        w.close();
+                        w = null;
+                        w = new WriterConnection();
+                        w.execute(beginWrite());
+                    }
                     writeBatch(w, batch);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
@@ -346,8 +365,8 @@ abstract class JdbcJobStore implements JobStore {
     }
 
     @SuppressWarnings("unchecked")
+    /** Runs the batch in the transaction the writer has just begun. */
     private void writeBatch(WriterConnection w, List<PendingWrite<?>> batch) throws SQLException {
-        w.execute(beginWrite());
         // the lock is ours: only now are the writes taken, and those whose callers gave up meanwhile are dropped
         batch.removeIf(p -> !p.claim());
         Object[] results = new Object[batch.size()];
@@ -1233,6 +1252,16 @@ abstract class JdbcJobStore implements JobStore {
     protected static Instant time(ResultSet rs, String col) throws SQLException {
         long v = rs.getLong(col);
         return rs.wasNull() ? null : Instant.ofEpochMilli(v);
+    }
+
+    /** A failure of the connection itself (SQLState class 08, or a closed connection), not of a statement. */
+    static boolean lostConnection(SQLException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException se && se.getSQLState() != null && se.getSQLState().startsWith("08")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     protected static StoreUnavailableException unavailable(String what, SQLException e) {

@@ -153,6 +153,35 @@ public interface JobStore extends AutoCloseable {
      */
     long changeCounter();
 
+    /** How often {@link #awaitChange}'s default reads {@link #changeCounter()}. */
+    long CHANGE_POLL_MS = 2;
+
+    /**
+     * Waits until {@link #changeCounter()} differs from {@code seen} or {@code maxWaitMs} passed: what an idle
+     * runner's lease loop waits in. The default reads the counter every {@value #CHANGE_POLL_MS} ms (SQLite's
+     * {@code data_version} is a shared-memory read); a store that is told of changes (PostgreSQL's
+     * {@code LISTEN}) blocks instead and makes no query while nothing changes. An interrupt ends the wait
+     * early with the interrupt flag kept.
+     *
+     * @return true when the counter moved
+     */
+    default boolean awaitChange(long seen, long maxWaitMs) {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(maxWaitMs);
+        while (changeCounter() == seen) {
+            long left = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            if (left <= 0) {
+                return false;
+            }
+            try {
+                Thread.sleep(Math.min(CHANGE_POLL_MS, left)); // a poll interval, not a wait for a condition
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Appends an audit row that records an action without a transition (e.g. a read of logs). */
     void audit(String jobId, String actor, String reason);
 

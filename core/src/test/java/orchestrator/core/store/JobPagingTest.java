@@ -32,12 +32,17 @@ class JobPagingTest {
     @TempDir
     Path dir;
     SettableClock clock = new SettableClock(Instant.parse("2026-11-23T10:00:00Z"));
-    SqliteJobStore store;
+    JobStore store;
     JobSpecParser parser = CoreConfig.from(new Env(Map.of())).agents().parser();
 
     @BeforeEach
     void open() {
-        store = new SqliteJobStore(dir.resolve("orchestrator.db"), clock, Duration.ofSeconds(30), 3);
+        store = openStore();
+    }
+
+    /** The store under test: SQLite here, PostgreSQL in the subclass that runs these tests again. */
+    JobStore openStore() {
+        return new SqliteJobStore(dir.resolve("orchestrator.db"), clock, Duration.ofSeconds(30), 3);
     }
 
     @AfterEach

@@ -20,11 +20,16 @@ class RunnerRegistryTest {
     @TempDir
     Path dir;
     SettableClock clock = new SettableClock(Instant.parse("2026-11-23T10:00:00Z"));
-    SqliteJobStore store;
+    JobStore store;
 
     @BeforeEach
     void open() {
-        store = new SqliteJobStore(dir.resolve("orchestrator.db"), clock, Duration.ofSeconds(30), 3);
+        store = openStore();
+    }
+
+    /** The store under test: SQLite here, PostgreSQL in the subclass that runs these tests again. */
+    JobStore openStore() {
+        return new SqliteJobStore(dir.resolve("orchestrator.db"), clock, Duration.ofSeconds(30), 3);
     }
 
     @AfterEach

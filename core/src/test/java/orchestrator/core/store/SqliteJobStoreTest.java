@@ -28,17 +28,22 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class SqliteJobStoreTest {
-    private static final Duration TTL = Duration.ofSeconds(30);
+    static final Duration TTL = Duration.ofSeconds(30);
 
     @TempDir
     Path dir;
     SettableClock clock = new SettableClock(Instant.parse("2026-11-23T10:00:00Z"));
-    SqliteJobStore store;
+    JobStore store;
     JobSpecParser parser = CoreConfig.from(new Env(Map.of())).agents().parser();
 
     @BeforeEach
     void open() {
-        store = new SqliteJobStore(dir.resolve("orchestrator.db"), clock, TTL, 3);
+        store = openStore();
+    }
+
+    /** A store on this test's database; a second call opens another store on the same one (another process). */
+    JobStore openStore() {
+        return new SqliteJobStore(dir.resolve("orchestrator.db"), clock, TTL, 3);
     }
 
     @AfterEach
@@ -46,11 +51,11 @@ class SqliteJobStoreTest {
         store.close();
     }
 
-    private JobSpec spec(String json) {
+    JobSpec spec(String json) {
         return parser.parse(Json.parse(json));
     }
 
-    private String enqueue(String json) {
+    String enqueue(String json) {
         return store.enqueue(new NewJob(spec(json), Source.of("api"), "test")).jobId();
     }
 
@@ -342,7 +347,7 @@ class SqliteJobStoreTest {
     void reopening_the_file_keeps_jobs_and_does_not_reapply_migrations() {
         String id = enqueue("{\"goal\":\"g\"}");
         store.close();
-        store = new SqliteJobStore(dir.resolve("orchestrator.db"), clock, TTL, 3);
+        store = openStore();
         assertThat(store.find(id)).isPresent();
         assertThat(store.ready(Duration.ofSeconds(2))).isTrue();
     }
@@ -416,7 +421,7 @@ class SqliteJobStoreTest {
     void change_counter_moves_when_another_process_or_connection_commits() {
         long before = store.changeCounter();
         assertThat(store.changeCounter()).isEqualTo(before);
-        try (SqliteJobStore other = new SqliteJobStore(dir.resolve("orchestrator.db"), clock, TTL, 3)) {
+        try (JobStore other = openStore()) {
             other.enqueue(new NewJob(spec("{\"goal\":\"g\"}"), Source.of("api"), "t"));
         }
         long afterOther = store.changeCounter();
@@ -430,7 +435,7 @@ class SqliteJobStoreTest {
         assertThat(store.scheduleStates()).isEmpty();
         assertThat(store.pauseSchedule("nightly", "op")).isTrue();
         assertThat(store.pauseSchedule("nightly", "someone-else")).as("already paused").isFalse();
-        try (SqliteJobStore other = new SqliteJobStore(dir.resolve("orchestrator.db"), clock, TTL, 3)) {
+        try (JobStore other = openStore()) {
             ScheduleState st = other.scheduleStates().get("nightly");
             assertThat(st.paused()).isTrue();
             assertThat(st.pausedBy()).isEqualTo("op");

@@ -1,0 +1,382 @@
+package orchestrator.core.store;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@link JobStore} for several hosts: one PostgreSQL database, reached through a HikariCP pool.
+ *
+ * <p>What it shares with SQLite lives in {@link JdbcJobStore} (the same group-commit writer, the same
+ * conditional writes); what is its own: migrations listed in {@code postgres/migrations.txt}, applied
+ * under an advisory lock so that hosts starting together migrate once; a lease that takes several jobs in
+ * one statement with {@code FOR UPDATE SKIP LOCKED}; and {@code LISTEN/NOTIFY} as the change signal: a
+ * commit that makes a job leasable notifies, and a listener thread turns notifications into
+ * {@link #changeCounter()} moves, so idle runners wait in {@link #awaitChange} without a query.
+ *
+ * <p>Connectivity failures surface as {@link StoreUnavailableException} (the gateway answers 503, a
+ * runner keeps its running steps); only a lost conditional write is a {@link LeaseLostException}. The
+ * password is given apart from the URL and appears in no message.
+ */
+public final class PostgresJobStore extends JdbcJobStore {
+    private static final Logger log = LoggerFactory.getLogger(PostgresJobStore.class);
+    static final String[] SQL = {"/orchestrator/store/queries.sql", "/orchestrator/store/postgres/queries.sql"};
+    private static final String MIGRATIONS = "/orchestrator/store/postgres/";
+    /** The advisory lock key migrations hold (any constant; "orch" in ASCII). */
+    private static final long MIGRATION_LOCK = 0x6f726368L;
+    /** How often a lease that lost the race for a concurrency key tries again, at once. */
+    private static final int KEY_RACE_RETRIES = 5;
+    /** A pooled connection that does not come within this fails the write: intake answers 503 rather than hang. */
+    private static final long CONNECTION_TIMEOUT_MS = 5_000;
+    private static final long LISTEN_POLL_MS = 500;
+    private static final long RECONNECT_MAX_MS = 5_000;
+
+    private final String jdbcUrl;
+    private final String user;
+    private final String password;
+    /** host:port/db, for messages: never the password. */
+    private final String where;
+    private final Object changes = new Object();
+    private long counter;
+    private final CountDownLatch stop = new CountDownLatch(1);
+    private final Thread listener;
+    private volatile boolean listening;
+
+    /**
+     * Connects, applies pending migrations and starts listening for changes.
+     *
+     * @param jdbcUrl          {@code jdbc:postgresql://host:port/db[?params]}, without user or password
+     * @param user             the database user, or null for the driver's default
+     * @param password         the password, or null
+     * @param leaseTtl         how long a lease lives without a heartbeat
+     * @param maxLeaseAttempts how many leases may be lost before a job fails with {@code lease_lost}
+     * @throws StoreUnavailableException when the server cannot be reached or the schema cannot be migrated;
+     *                                   its message names the host, port and database, never the password
+     */
+    public PostgresJobStore(String jdbcUrl, String user, String password, Clock clock, Duration leaseTtl, int maxLeaseAttempts) {
+        super(SqlFile.load(false, SQL), openPool(jdbcUrl, user, password), clock, leaseTtl, maxLeaseAttempts);
+        this.jdbcUrl = jdbcUrl;
+        this.user = user;
+        this.password = password;
+        this.where = where(jdbcUrl);
+        open();
+        this.listener = new Thread(this::listenLoop, "store-listener");
+        this.listener.setDaemon(true);
+        this.listener.start();
+    }
+
+    /** host:port/db of a JDBC URL: what messages name. */
+    static String where(String jdbcUrl) {
+        String s = jdbcUrl.startsWith("jdbc:postgresql://") ? jdbcUrl.substring("jdbc:postgresql://".length()) : jdbcUrl;
+        int q = s.indexOf('?');
+        return q < 0 ? s : s.substring(0, q);
+    }
+
+    private static HikariDataSource openPool(String jdbcUrl, String user, String password) {
+        HikariConfig hc = new HikariConfig();
+        hc.setJdbcUrl(jdbcUrl);
+        if (user != null) {
+            hc.setUsername(user);
+        }
+        if (password != null) {
+            hc.setPassword(password);
+        }
+        hc.setPoolName("postgres-" + where(jdbcUrl));
+        hc.setMaximumPoolSize(16);
+        hc.setMinimumIdle(2);
+        hc.setConnectionTimeout(CONNECTION_TIMEOUT_MS);
+        hc.setAutoCommit(true);
+        hc.addDataSourceProperty("ApplicationName", "orchestrator");
+        hc.addDataSourceProperty("tcpKeepAlive", "true");
+        hc.addDataSourceProperty("connectTimeout", "5");
+        try {
+            return new HikariDataSource(hc);
+        } catch (RuntimeException e) {
+            // Hikari wraps the driver's reason (refused, unknown host, auth failed); neither carries the password
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            throw new StoreUnavailableException("cannot connect to PostgreSQL at " + where(jdbcUrl) + " (DATABASE_URL): "
+                    + cause.getMessage(), e);
+        }
+    }
+
+    @Override
+    protected String beginWrite() {
+        return "BEGIN";
+    }
+
+    /** The job row and its steps must be one snapshot, which READ COMMITTED does not give two statements. */
+    @Override
+    protected String beginRead() {
+        return "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    }
+
+    // ---------------------------------------------------------------- migrations
+
+    /** The migration files to apply, in order, from {@code postgres/migrations.txt}. */
+    static List<String> migrationFiles() {
+        List<String> out = new ArrayList<>();
+        for (String line : SqlFile.read(MIGRATIONS + "migrations.txt").split("\n")) {
+            String name = line.strip();
+            if (!name.isEmpty() && !name.startsWith("#")) {
+                out.add(name);
+            }
+        }
+        return out;
+    }
+
+    /** The version a migration file sets: {@code V2__files.sql} is 2. */
+    static int migrationVersion(String file) {
+        return Integer.parseInt(file.substring(1, file.indexOf("__")));
+    }
+
+    @Override
+    protected void migrate() {
+        try (Connection c = connection()) {
+            c.setAutoCommit(false);
+            try (Statement st = c.createStatement()) {
+                // held to the commit: a second host starting now waits here, then finds the migrations applied
+                st.execute("SELECT pg_advisory_xact_lock(" + MIGRATION_LOCK + ")");
+                st.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+                        + " applied_at bigint NOT NULL)");
+                Set<Integer> applied = new HashSet<>();
+                try (ResultSet rs = st.executeQuery("SELECT version FROM schema_migrations")) {
+                    while (rs.next()) {
+                        applied.add(rs.getInt(1));
+                    }
+                }
+                // by version, not by position: a migration merged later with a lower number is still applied
+                for (String name : migrationFiles()) {
+                    int v = migrationVersion(name);
+                    if (applied.contains(v)) {
+                        continue;
+                    }
+                    st.execute(SqlFile.read(MIGRATIONS + name));
+                    try (PreparedStatement ps = c.prepareStatement("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")) {
+                        ps.setInt(1, v);
+                        ps.setString(2, name);
+                        ps.setLong(3, clock.millis());
+                        ps.executeUpdate();
+                    }
+                    applied.add(v);
+                    log.info("applied PostgreSQL migration {}", name);
+                }
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            } finally {
+                c.setAutoCommit(true);
+            }
+        } catch (SQLException e) {
+            throw new StoreUnavailableException("cannot migrate the PostgreSQL database at " + where + " (DATABASE_URL): " + e.getMessage(), e);
+        }
+    }
+
+    // ---------------------------------------------------------------- leases
+
+    @Override
+    protected List<Lease> leaseIn(Batch b, String owner, int max, long now, long expires) throws SQLException {
+        for (int attempt = 1; ; attempt++) {
+            // a savepoint of its own: a lost race for a concurrency key fails the statement, not the batch
+            b.execute("SAVEPOINT lease");
+            try {
+                PreparedStatement ps = b.prepare("lease_batch");
+                ps.setString(1, owner);
+                ps.setLong(2, expires);
+                ps.setLong(3, now);
+                ps.setInt(4, max);
+                List<Lease> out = new ArrayList<>();
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(leaseOf(rs, owner, expires));
+                    }
+                }
+                b.execute("RELEASE lease");
+                return out;
+            } catch (SQLException e) {
+                b.execute("ROLLBACK TO lease");
+                b.execute("RELEASE lease");
+                if (!"23505".equals(e.getSQLState())) {
+                    throw e;
+                }
+                // another runner leased a job of the same concurrency key a moment ago (jobs_running_key):
+                // a fresh statement sees it running and passes over that key
+                if (attempt >= KEY_RACE_RETRIES) {
+                    log.debug("lease lost {} races for a concurrency key; trying at the next wake: {}", attempt, e.getMessage());
+                    return List.of();
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- change signal
+
+    @Override
+    protected void signalLeasable(Connection c) throws SQLException {
+        try (PreparedStatement ps = sql.prepare(c, "notify_leasable"); ResultSet rs = ps.executeQuery()) {
+            // pg_notify returns void: one row, nothing to read
+        }
+    }
+
+    @Override
+    public long changeCounter() {
+        synchronized (changes) {
+            return counter;
+        }
+    }
+
+    /** Blocks on the listener's signal: no query while nothing changes. */
+    @Override
+    public boolean awaitChange(long seen, long maxWaitMs) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(maxWaitMs);
+        synchronized (changes) {
+            while (counter == seen) {
+                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                if (left <= 0 || closed) {
+                    return false;
+                }
+                try {
+                    changes.wait(left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return counter != seen;
+                }
+            }
+            return true;
+        }
+    }
+
+    private void bump() {
+        synchronized (changes) {
+            counter++;
+            changes.notifyAll();
+        }
+    }
+
+    /** Whether the listener holds a live LISTEN connection (for tests and doctor). */
+    boolean listening() {
+        return listening;
+    }
+
+    /**
+     * LISTENs on a connection of its own (a pooled one would be taken from the writers for good) and moves
+     * the counter on every notification. A lost connection is opened again, with a growing pause, and the
+     * counter moves once when it is back: a commit made while nobody listened is then not missed.
+     */
+    private void listenLoop() {
+        long pause = 100;
+        while (!closed) {
+            Properties props = new Properties();
+            if (user != null) {
+                props.setProperty("user", user);
+            }
+            if (password != null) {
+                props.setProperty("password", password);
+            }
+            props.setProperty("ApplicationName", "orchestrator-listener");
+            props.setProperty("tcpKeepAlive", "true");
+            props.setProperty("connectTimeout", "5");
+            try (Connection c = DriverManager.getConnection(jdbcUrl, props)) {
+                try (Statement st = c.createStatement()) {
+                    st.execute(sql.get("listen"));
+                }
+                PGConnection pg = c.unwrap(PGConnection.class);
+                listening = true;
+                pause = 100;
+                bump();
+                log.debug("listening for job changes at {}", where);
+                while (!closed) {
+                    PGNotification[] got = pg.getNotifications((int) LISTEN_POLL_MS);
+                    if (got != null && got.length > 0) {
+                        bump();
+                    }
+                }
+            } catch (SQLException e) {
+                if (!closed) {
+                    log.warn("lost the PostgreSQL change listener at {}; reconnecting in {} ms: {}", where, pause, e.getMessage());
+                }
+            } catch (Throwable t) {
+                log.error("change listener error at {}; reconnecting in {} ms", where, pause, t);
+            } finally {
+                listening = false;
+            }
+            try {
+                if (stop.await(pause, TimeUnit.MILLISECONDS)) {
+                    return;
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            pause = Math.min(pause * 2, RECONNECT_MAX_MS);
+        }
+    }
+
+    @Override
+    protected void closeDialect() {
+        stop.countDown();
+        synchronized (changes) {
+            changes.notifyAll();
+        }
+        try {
+            listener.join(LISTEN_POLL_MS * 4);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    // ---------------------------------------------------------------- backup, health
+
+    @Override
+    public void backup(Path target) {
+        throw new UnsupportedOperationException("backup copies the SQLite file; the store is PostgreSQL at " + where
+                + ": back it up with pg_dump (pg_dump -Fc -f FILE DBNAME) and restore with pg_restore");
+    }
+
+    @Override
+    public boolean ready(Duration timeout) {
+        if (closed) {
+            return false;
+        }
+        // a connection of its own with the probe's timeouts: the pool would wait its 5 s for a dead server
+        int secs = (int) Math.max(1, (timeout.toMillis() + 999) / 1000);
+        Properties props = new Properties();
+        if (user != null) {
+            props.setProperty("user", user);
+        }
+        if (password != null) {
+            props.setProperty("password", password);
+        }
+        props.setProperty("connectTimeout", String.valueOf(secs));
+        props.setProperty("socketTimeout", String.valueOf(secs + 1));
+        props.setProperty("ApplicationName", "orchestrator-probe");
+        try (Connection c = DriverManager.getConnection(jdbcUrl, props); PreparedStatement ps = sql.prepare(c, "ready_write")) {
+            ps.setQueryTimeout(secs);
+            ps.setLong(1, clock.millis());
+            ps.executeUpdate();
+            return true;
+        } catch (SQLException | RuntimeException e) {
+            log.debug("store not ready: {}", e.getMessage());
+            return false;
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package orchestrator.core.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import orchestrator.core.job.Source;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every test of {@link SqliteJobStoreTest} again, on PostgreSQL. The few that are about the SQLite file
+ * itself (its lock, its backup, its user_version) are overridden without {@code @Test}: PostgreSQL's
+ * counterparts are in {@link PostgresStoreTest}.
+ */
+class PostgresJobStoreTest extends SqliteJobStoreTest {
+    private String url;
+
+    @Override
+    JobStore openStore() {
+        if (url == null) {
+            url = PostgresStores.newDatabase();
+        }
+        return PostgresStores.open(url, clock, TTL, 3);
+    }
+
+    /**
+     * The counter moves when the listener hears the commit's NOTIFY, a moment after the commit: waited for,
+     * with a deadline, where SQLite's data_version has moved by the time the commit returns.
+     */
+    @Override
+    @Test
+    void change_counter_moves_when_another_process_or_connection_commits() {
+        long before = store.changeCounter();
+        try (JobStore other = openStore()) {
+            other.enqueue(new NewJob(spec("{\"goal\":\"g\"}"), Source.of("api"), "t"));
+        }
+        assertThat(store.awaitChange(before, 10_000)).as("another store's enqueue is heard").isTrue();
+        long afterOther = store.changeCounter();
+        enqueue("{\"goal\":\"own\"}");
+        assertThat(store.awaitChange(afterOther, 10_000)).as("this store's own commits count too").isTrue();
+    }
+
+    /** SQLite's database lock; PostgreSQL has row locks, which the lease skips (PostgresStoreTest). */
+    @Override
+    void writes_given_up_while_another_process_holds_the_lock_are_never_committed_later() {
+    }
+
+    /** VACUUM INTO; PostgreSQL is backed up with pg_dump (PostgresStoreTest checks the refusal). */
+    @Override
+    void backup_of_the_live_store_opens_as_a_store_with_the_same_jobs() {
+    }
+
+    /** PRAGMA user_version; PostgreSQL records its migrations in schema_migrations (PostgresStoreTest). */
+    @Override
+    void a_migration_sets_the_version_its_file_is_numbered_with() {
+    }
+}

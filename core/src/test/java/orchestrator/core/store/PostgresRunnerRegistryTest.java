@@ -1,0 +1,11 @@
+package orchestrator.core.store;
+
+import java.time.Duration;
+
+/** {@link RunnerRegistryTest} on PostgreSQL. */
+class PostgresRunnerRegistryTest extends RunnerRegistryTest {
+    @Override
+    JobStore openStore() {
+        return PostgresStores.open(PostgresStores.newDatabase(), clock, Duration.ofSeconds(30), 3);
+    }
+}
