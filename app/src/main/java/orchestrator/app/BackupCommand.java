@@ -20,10 +20,14 @@ final class BackupCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         CoreConfig core = ctx.start(ctx.env(), null);
+        if (core.postgres() != null) {
+            throw new ExitCodes.Failure(ExitCodes.USAGE, "backup copies the SQLite file; the store is " + core.storeName()
+                    + ": back it up with pg_dump (pg_dump -Fc -f FILE DBNAME), restore with pg_restore");
+        }
         try (JobStore store = ctx.openStore(core)) {
             store.backup(target);
         }
-        System.out.println("backed up " + core.databasePath() + " to " + target.toAbsolutePath());
+        System.out.println("backed up " + core.storeName() + " to " + target.toAbsolutePath());
         return 0;
     }
 }

@@ -47,7 +47,7 @@ final class ConfigCommand implements Callable<Integer> {
             System.out.println(pad(name + "=" + shown, width + 24) + " # " + source.name().toLowerCase(Locale.ROOT)
                     + (source == Env.Source.DEFAULT && v == null ? " (unset)" : ""));
         }
-        System.out.println("# effective: ORCH_HOME=" + core.home() + " database=" + core.databasePath()
+        System.out.println("# effective: ORCH_HOME=" + core.home() + " database=" + core.storeName()
                 + " artifacts=" + core.artifactsDir() + " workspaces=" + core.workspacesDir()
                 + " agents=" + core.agents().names() + " real_cli=" + core.agents().realCli());
         if (settings.runner().sandboxUnavailable()) {
@@ -76,7 +76,11 @@ final class ConfigCommand implements Callable<Integer> {
     static String shown(String name, String v) {
         if (name.equals("DATABASE_URL") && v.contains("@")) {
             // a PostgreSQL URL may carry user:password@ — the host and database stay readable
-            return v.replaceFirst("//[^@/]*@", "//****@");
+            return v.replaceFirst("//[^@/?]*@", "//****@").replaceAll("(?i)([?&]password=)[^&]*", "$1****");
+        }
+        if (name.equals("DATABASE_URL")) {
+            // jdbc:postgresql://host/db?user=u&password=p carries it in a parameter
+            return v.replaceAll("(?i)([?&]password=)[^&]*", "$1****");
         }
         if (!SECRET.matcher(name.toUpperCase(Locale.ROOT)).matches()) {
             return v;

@@ -5,7 +5,9 @@ import java.nio.file.Path;
 import java.time.Clock;
 import orchestrator.core.config.CoreConfig;
 import orchestrator.core.config.Env;
+import orchestrator.core.config.PostgresUrl;
 import orchestrator.core.store.JobStore;
+import orchestrator.core.store.PostgresJobStore;
 import orchestrator.core.store.SqliteJobStore;
 import picocli.CommandLine.Option;
 
@@ -48,7 +50,12 @@ final class Context {
         return core;
     }
 
+    /** The store DATABASE_URL names: PostgreSQL for postgresql://…, else the SQLite file. */
     JobStore openStore(CoreConfig core) {
+        PostgresUrl pg = core.postgres();
+        if (pg != null) {
+            return new PostgresJobStore(pg.jdbcUrl(), pg.user(), pg.password(), clock, core.leaseTtl(), core.maxLeaseAttempts());
+        }
         return new SqliteJobStore(core.databasePath(), clock, core.leaseTtl(), core.maxLeaseAttempts());
     }
 

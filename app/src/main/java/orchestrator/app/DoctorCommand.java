@@ -101,10 +101,10 @@ final class DoctorCommand implements Callable<Integer> {
     private void store(CoreConfig core, boolean requireRunner) {
         try (JobStore store = ctx.openStore(core)) {
             if (!store.ready(Duration.ofSeconds(5))) {
-                fail("store", core.databasePath() + " does not accept writes (disk full, read-only, or locked for over 5 s)");
+                fail("store", core.storeName() + " does not accept writes (disk full, read-only, or locked for over 5 s)");
                 return;
             }
-            ok("store", core.databasePath() + " readable and writable; jobs by state: " + store.countByState());
+            ok("store", core.storeName() + " readable and writable; jobs by state: " + store.countByState());
             List<JobView> newest = store.list(new JobQuery(null, true, null, 1));
             Instant now = ctx.clock.instant();
             if (!newest.isEmpty() && newest.get(0).createdAt().isAfter(now.plusSeconds(60))) {

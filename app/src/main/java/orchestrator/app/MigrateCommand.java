@@ -43,7 +43,7 @@ final class MigrateCommand implements Callable<Integer> {
     public Integer call() {
         Logging.configure(ctx.env(), null);
         Path source = sqlitePath(from);
-        PostgresUrl target = PostgresUrl.parse("--to", to);
+        PostgresUrl target = target(to);
         PrintWriter out = spec.commandLine().getOut();
         if (!java.nio.file.Files.isRegularFile(source)) {
             throw new ExitCodes.Failure(ExitCodes.NOT_FOUND, "migrate refused: no SQLite store " + source);
@@ -59,7 +59,7 @@ final class MigrateCommand implements Callable<Integer> {
         }
         StoreMigration.Result r;
         try {
-            r = new StoreMigration(source, target.jdbcUrl(), props, target.toString()).migrate();
+            r = new StoreMigration(source, target.jdbcUrl(), props, target.display()).migrate();
         } catch (StoreMigration.Refused e) {
             int code = switch (e.reason()) {
                 case SOURCE_NOT_FOUND -> ExitCodes.NOT_FOUND;
@@ -77,6 +77,18 @@ final class MigrateCommand implements Callable<Integer> {
         out.println("every table counts the same rows in both stores; set DATABASE_URL on every host and start the services");
         out.flush();
         return ExitCodes.OK;
+    }
+
+    /** The PostgreSQL store of {@code url}, read as DATABASE_URL is; an error names --to. */
+    private static PostgresUrl target(String url) {
+        if (!PostgresUrl.isPostgres(url)) {
+            throw new ConfigException("--to", "must be postgresql://user:password@host:5432/database");
+        }
+        try {
+            return PostgresUrl.parse(url);
+        } catch (ConfigException e) {
+            throw new ConfigException("--to", e.getMessage().substring(e.variable().length() + 2));
+        }
     }
 
     /** The SQLite file of {@code url}, read as DATABASE_URL is (sqlite:, sqlite:///, jdbc:sqlite:). */

@@ -33,6 +33,10 @@ final class RestoreCommand implements Callable<Integer> {
     public Integer call() {
         CoreConfig core = ctx.start(ctx.env(), null);
         PrintWriter out = spec.commandLine().getOut();
+        if (core.postgres() != null) {
+            throw new ExitCodes.Failure(ExitCodes.USAGE, "restore replaces the SQLite file; the store is " + core.storeName()
+                    + ": restore a pg_dump archive with pg_restore");
+        }
         StoreRestore.Restored r;
         try {
             r = new StoreRestore(core.databasePath(), ctx.clock).restore(backup);

@@ -42,7 +42,7 @@ final class RunnersCommand implements Callable<Integer> {
 
     private static void print(List<RunnerView> runners, Instant now, Duration stale, CoreConfig core) {
         if (runners.isEmpty()) {
-            System.out.println("no runners registered in " + core.databasePath() + " (start one: orchestrator runner, or orchestrator serve)");
+            System.out.println("no runners registered in " + core.storeName() + " (start one: orchestrator runner, or orchestrator serve)");
             return;
         }
         String format = "%-36s %-20s %-8s %-10s %-16s %5s %7s  %s%n";

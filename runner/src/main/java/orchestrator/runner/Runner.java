@@ -29,8 +29,9 @@ import org.slf4j.MDC;
  * A runner: leases jobs from the store up to {@code RUNNER_CONCURRENCY} at a time, runs each on a
  * worker thread, and keeps their leases alive with heartbeats.
  *
- * <p>Two background threads: the lease loop (with a free slot, reads the store's change counter
- * every {@value #CHANGE_POLL_MS} ms and leases when it moved, at least every {@value #LEASE_FALLBACK_MS}
+ * <p>Two background threads: the lease loop (with a free slot, waits on the store's change signal,
+ * {@link JobStore#awaitChange}: on SQLite a read of the change counter every {@value #CHANGE_POLL_MS} ms,
+ * on PostgreSQL a NOTIFY; and leases when it moved, at least every {@value #LEASE_FALLBACK_MS}
  * ms and at once when a job ends; requeues other runners' expired leases every
  * {@value #REQUEUE_EVERY_MS} ms) and the heartbeat loop (every lease TTL / 3; turns a
  * cancel request or a lost lease into a stop request for the job's worker). Both survive any
@@ -50,6 +51,8 @@ public final class Runner implements AutoCloseable {
      * and a new job starts within a few ms.
      */
     static final long CHANGE_POLL_MS = 2;
+    /** The longest an idle lease loop waits on the store's change signal before it looks at drains and ended jobs. */
+    static final long WAKE_SLICE_MS = 50;
     /** A lease is tried at least this often even when the counter did not move (a job's run_at came due). */
     static final long LEASE_FALLBACK_MS = 500;
     /** With only a few free slots: how long after the last lease to wait for more slots to free up. */
@@ -275,6 +278,8 @@ public final class Runner implements AutoCloseable {
                 }
                 RunnerContext ctx = context;
                 int free = ctx.config().concurrency() - running.size();
+                // nothing to do until the store changes (or the fallback lease is due): wait on the store
+                boolean quiet = false;
                 if (free > 0) {
                     // Read before leasing: a commit after this read moves the counter again, so a job
                     // enqueued while we lease is seen at the next poll, never missed.
@@ -292,11 +297,21 @@ public final class Runner implements AutoCloseable {
                         for (Lease l : store.lease(runnerId, free)) {
                             launch(ctx, l);
                         }
+                    } else {
+                        quiet = !gather && !freed;
                     }
                 }
                 backoff = MIN_BACKOFF_MS;
-                // with a free slot: poll the counter soon; every slot taken: sleep until a job ends
-                waitForWake(running.size() < context.config().concurrency() ? CHANGE_POLL_MS : LEASE_FALLBACK_MS);
+                if (quiet && running.size() < context.config().concurrency()) {
+                    // a free slot and nothing new: wait for the store's change signal (SQLite: a read of
+                    // data_version every few ms; PostgreSQL: a NOTIFY, no query at all), in slices so
+                    // that a drain or an ended job is noticed, never past the fallback lease
+                    long sinceLease = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastLease);
+                    store.awaitChange(seen, Math.max(1, Math.min(WAKE_SLICE_MS, LEASE_FALLBACK_MS - sinceLease)));
+                } else {
+                    // just leased, or gathering: look again soon; every slot taken: sleep until a job ends
+                    waitForWake(running.size() < context.config().concurrency() ? CHANGE_POLL_MS : LEASE_FALLBACK_MS);
+                }
             } catch (StoreUnavailableException e) {
                 log.warn("store unavailable while leasing; retrying in {} ms: {}", backoff, e.getMessage());
                 backoff = pause(backoff);
@@ -358,7 +373,8 @@ public final class Runner implements AutoCloseable {
 
     /** The tag of this installation's store in its step processes' {@code ORCH_LEASE}. */
     static String storeTag(orchestrator.core.config.CoreConfig core) {
-        return OrphanSweep.storeTag(core.databasePath().toAbsolutePath().normalize().toString());
+        // PostgreSQL: the same URL (no password) on every host of the installation
+        return OrphanSweep.storeTag(core.postgres() != null ? core.storeName() : core.databasePath().toAbsolutePath().normalize().toString());
     }
 
     // ------------------------------------------------------------------ callbacks, retention

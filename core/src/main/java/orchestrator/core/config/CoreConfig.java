@@ -12,7 +12,8 @@ import orchestrator.core.job.JobSpecParser;
  * Settings every process shares: where the data lives, the store, leases and the agents.
  *
  * @param home            {@code ORCH_HOME}: data folder (database, artifacts, workspaces, logs)
- * @param databasePath    the SQLite file, from {@code DATABASE_URL} or {@code $ORCH_HOME/orchestrator.db}
+ * @param databasePath    the SQLite file, from {@code DATABASE_URL} or {@code $ORCH_HOME/orchestrator.db}; with
+ *                        {@code postgres} set it is not opened (it still names where ORCH_HOME's disk is)
  * @param leaseTtl        {@code LEASE_TTL_SEC}: how long a lease lives without a heartbeat
  * @param maxLeaseAttempts {@code MAX_LEASE_ATTEMPTS}: lost leases before a job fails with {@code lease_lost}
  * @param agents          built-in agents plus {@code AGENTS_FILE}
@@ -23,10 +24,11 @@ import orchestrator.core.job.JobSpecParser;
  *                        (runners beat well within it; {@code /ready} needs a live one)
  * @param artifactsDir    {@code ARTIFACTS_ROOT} (the prototype's name): one folder per job, default {@code $ORCH_HOME/artifacts}
  * @param workspacesDir   {@code WORKSPACES_ROOT} (the prototype's name): one workspace per job, default {@code $ORCH_HOME/workspaces}
+ * @param postgres        the PostgreSQL store of {@code DATABASE_URL=postgresql://…}, or null for SQLite
  */
 public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int maxLeaseAttempts, AgentCatalog agents,
                          Map<String, Path> projects, Path logsDir, Duration runnerStaleAfter, Path artifactsDir,
-                         Path workspacesDir) {
+                         Path workspacesDir, PostgresUrl postgres) {
     public static final String DEFAULT_HOME = "./var";
     public static final int DEFAULT_LEASE_TTL_SEC = 30;
     public static final int DEFAULT_MAX_LEASE_ATTEMPTS = 3;
@@ -37,7 +39,7 @@ public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int ma
     public CoreConfig(Path home, Path databasePath, Duration leaseTtl, int maxLeaseAttempts, AgentCatalog agents,
                       Map<String, Path> projects, Path logsDir, Duration runnerStaleAfter) {
         this(home, databasePath, leaseTtl, maxLeaseAttempts, agents, projects, logsDir, runnerStaleAfter,
-                home.resolve("artifacts"), home.resolve("workspaces"));
+                home.resolve("artifacts"), home.resolve("workspaces"), null);
     }
 
     public static CoreConfig from(Env env) {
@@ -45,7 +47,9 @@ public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int ma
         String url = env.get("DATABASE_URL");
         // the prototype's name for its SQLite file; DATABASE_URL, ours, wins when both are set
         String statePath = env.get("STATE_DB_PATH");
-        Path db = url == null && statePath != null ? Path.of(statePath).toAbsolutePath().normalize() : databasePath(url, home);
+        PostgresUrl postgres = url != null && PostgresUrl.isPostgres(url) ? PostgresUrl.parse(url) : null;
+        Path db = postgres != null ? home.resolve("orchestrator.db")
+                : url == null && statePath != null ? Path.of(statePath).toAbsolutePath().normalize() : databasePath(url, home);
         Duration ttl = Duration.ofSeconds(env.integer("LEASE_TTL_SEC", DEFAULT_LEASE_TTL_SEC, 3, 3600));
         int attempts = env.integer("MAX_LEASE_ATTEMPTS", DEFAULT_MAX_LEASE_ATTEMPTS, 1, 100);
         Map<String, Path> projects = new LinkedHashMap<>();
@@ -64,7 +68,7 @@ public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int ma
         Path artifacts = Path.of(env.string("ARTIFACTS_ROOT", home.resolve("artifacts").toString())).toAbsolutePath().normalize();
         Path workspaces = Path.of(env.string("WORKSPACES_ROOT", home.resolve("workspaces").toString())).toAbsolutePath().normalize();
         return new CoreConfig(home, db, ttl, attempts, AgentCatalog.from(env), Collections.unmodifiableMap(projects), logs,
-                stale, artifacts, workspaces);
+                stale, artifacts, workspaces, postgres);
     }
 
     private static Path databasePath(String url, Path home) {
@@ -80,10 +84,8 @@ public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int ma
         if (url.startsWith("sqlite:")) {
             return Path.of(url.substring("sqlite:".length())).toAbsolutePath();
         }
-        if (url.startsWith("postgres")) {
-            throw new ConfigException("DATABASE_URL", "PostgreSQL is not supported yet; use sqlite:/path/to/orchestrator.db or leave it unset");
-        }
-        throw new ConfigException("DATABASE_URL", "must be sqlite:/path/to/file.db or jdbc:sqlite:/path (got a value of another scheme)");
+        throw new ConfigException("DATABASE_URL", "must be sqlite:/path/to/file.db, jdbc:sqlite:/path or"
+                + " postgresql://user:password@host:5432/database (got a value of another scheme)");
     }
 
     /** A copy with other agents: what a reload may change; the folders and the store stay. */
@@ -95,6 +97,11 @@ public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int ma
     public CoreConfig withReloadable(AgentCatalog newAgents, Map<String, Path> newProjects) {
         return new CoreConfig(home, databasePath, leaseTtl, maxLeaseAttempts, newAgents,
                 Collections.unmodifiableMap(new LinkedHashMap<>(newProjects)), logsDir, runnerStaleAfter,
-                artifactsDir, workspacesDir);
+                artifactsDir, workspacesDir, postgres);
+    }
+
+    /** Where the store lives, for messages: the SQLite file, or {@code postgresql://user@host:port/db} (no password). */
+    public String storeName() {
+        return postgres != null ? postgres.display() : databasePath.toString();
     }
 }

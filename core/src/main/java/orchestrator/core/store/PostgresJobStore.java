@@ -60,6 +60,7 @@ public final class PostgresJobStore extends JdbcJobStore {
     private final CountDownLatch stop = new CountDownLatch(1);
     private final Thread listener;
     private volatile boolean listening;
+    private final CountDownLatch firstListen = new CountDownLatch(1);
 
     /**
      * Connects, applies pending migrations and starts listening for changes.
@@ -82,6 +83,15 @@ public final class PostgresJobStore extends JdbcJobStore {
         this.listener = new Thread(this::listenLoop, "store-listener");
         this.listener.setDaemon(true);
         this.listener.start();
+        try {
+            // a store that returns already listens: a commit made right after it opened is heard
+            if (!firstListen.await(CONNECTION_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
+                log.warn("the change listener did not connect to {} within {} ms; runners fall back to leasing every few hundred ms",
+                        where, CONNECTION_TIMEOUT_MS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** host:port/db of a JDBC URL: what messages name. */
@@ -92,6 +102,13 @@ public final class PostgresJobStore extends JdbcJobStore {
     }
 
     private static HikariDataSource openPool(String jdbcUrl, String user, String password) {
+        // one plain connection first: a server that is down is one clear line, not the pool's stack trace
+        try (Connection c = DriverManager.getConnection(jdbcUrl, properties(user, password, "orchestrator", 5))) {
+            c.isValid(5);
+        } catch (SQLException e) {
+            throw new StoreUnavailableException("cannot connect to PostgreSQL at " + where(jdbcUrl) + " (DATABASE_URL): "
+                    + e.getMessage(), e);
+        }
         HikariConfig hc = new HikariConfig();
         hc.setJdbcUrl(jdbcUrl);
         if (user != null) {
@@ -108,6 +125,8 @@ public final class PostgresJobStore extends JdbcJobStore {
         hc.addDataSourceProperty("ApplicationName", "orchestrator");
         hc.addDataSourceProperty("tcpKeepAlive", "true");
         hc.addDataSourceProperty("connectTimeout", "5");
+        // a server that vanished without a reset (a partition) fails a statement instead of hanging it
+        hc.addDataSourceProperty("socketTimeout", "30");
         try {
             return new HikariDataSource(hc);
         } catch (RuntimeException e) {
@@ -116,6 +135,21 @@ public final class PostgresJobStore extends JdbcJobStore {
             throw new StoreUnavailableException("cannot connect to PostgreSQL at " + where(jdbcUrl) + " (DATABASE_URL): "
                     + cause.getMessage(), e);
         }
+    }
+
+    /** Driver properties of a connection of our own (the listener's, the probe's): the password never goes in a URL. */
+    private static Properties properties(String user, String password, String application, int timeoutSec) {
+        Properties props = new Properties();
+        if (user != null) {
+            props.setProperty("user", user);
+        }
+        if (password != null) {
+            props.setProperty("password", password);
+        }
+        props.setProperty("ApplicationName", application);
+        props.setProperty("tcpKeepAlive", "true");
+        props.setProperty("connectTimeout", String.valueOf(timeoutSec));
+        return props;
     }
 
     @Override
@@ -285,17 +319,7 @@ public final class PostgresJobStore extends JdbcJobStore {
     private void listenLoop() {
         long pause = 100;
         while (!closed) {
-            Properties props = new Properties();
-            if (user != null) {
-                props.setProperty("user", user);
-            }
-            if (password != null) {
-                props.setProperty("password", password);
-            }
-            props.setProperty("ApplicationName", "orchestrator-listener");
-            props.setProperty("tcpKeepAlive", "true");
-            props.setProperty("connectTimeout", "5");
-            try (Connection c = DriverManager.getConnection(jdbcUrl, props)) {
+            try (Connection c = DriverManager.getConnection(jdbcUrl, properties(user, password, "orchestrator-listener", 5))) {
                 try (Statement st = c.createStatement()) {
                     st.execute(sql.get("listen"));
                 }
@@ -303,6 +327,7 @@ public final class PostgresJobStore extends JdbcJobStore {
                 listening = true;
                 pause = 100;
                 bump();
+                firstListen.countDown();
                 log.debug("listening for job changes at {}", where);
                 while (!closed) {
                     PGNotification[] got = pg.getNotifications((int) LISTEN_POLL_MS);
@@ -359,16 +384,8 @@ public final class PostgresJobStore extends JdbcJobStore {
         }
         // a connection of its own with the probe's timeouts: the pool would wait its 5 s for a dead server
         int secs = (int) Math.max(1, (timeout.toMillis() + 999) / 1000);
-        Properties props = new Properties();
-        if (user != null) {
-            props.setProperty("user", user);
-        }
-        if (password != null) {
-            props.setProperty("password", password);
-        }
-        props.setProperty("connectTimeout", String.valueOf(secs));
+        Properties props = properties(user, password, "orchestrator-probe", secs);
         props.setProperty("socketTimeout", String.valueOf(secs + 1));
-        props.setProperty("ApplicationName", "orchestrator-probe");
         try (Connection c = DriverManager.getConnection(jdbcUrl, props); PreparedStatement ps = sql.prepare(c, "ready_write")) {
             ps.setQueryTimeout(secs);
             ps.setLong(1, clock.millis());

@@ -1,0 +1,377 @@
+package orchestrator.core.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import orchestrator.core.Json;
+import orchestrator.core.config.CoreConfig;
+import orchestrator.core.config.Env;
+import orchestrator.core.job.JobSpec;
+import orchestrator.core.job.JobSpecParser;
+import orchestrator.core.job.JobState;
+import orchestrator.core.job.Source;
+import orchestrator.core.testing.TestPostgres;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** What is PostgreSQL's own: SKIP LOCKED leasing across stores, concurrency keys, NOTIFY wake-ups, migrations, faults. */
+class PostgresStoreTest {
+    private static final Duration TTL = Duration.ofSeconds(30);
+    private final JobSpecParser parser = CoreConfig.from(new Env(Map.of())).agents().parser();
+    private final List<AutoCloseable> open = new ArrayList<>();
+
+    @AfterEach
+    void closeAll() throws Exception {
+        Collections.reverse(open);
+        for (AutoCloseable c : open) {
+            c.close();
+        }
+    }
+
+    private PostgresJobStore store(String url) {
+        PostgresJobStore s = PostgresStores.open(url, Clock.systemUTC(), TTL, 3);
+        open.add(s);
+        return s;
+    }
+
+    private NewJob job(String json) {
+        JobSpec spec = parser.parse(Json.parse(json));
+        return new NewJob(spec, Source.of("api"), "test");
+    }
+
+    private static long count(String url, String sql) throws Exception {
+        try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    @Test
+    void many_threads_on_two_stores_lease_every_job_exactly_once() throws Exception {
+        String url = PostgresStores.newDatabase();
+        PostgresJobStore a = store(url);
+        PostgresJobStore b = store(url);
+        int jobs = 600;
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<?>> fs = new ArrayList<>();
+            for (int i = 0; i < jobs; i++) {
+                PostgresJobStore s = i % 2 == 0 ? a : b;
+                String j = "{\"goal\":\"g" + i + "\",\"priority\":" + (i % 3) + "}";
+                fs.add(pool.submit(() -> s.enqueue(job(j))));
+            }
+            for (Future<?> f : fs) {
+                f.get();
+            }
+            Map<String, Integer> leased = new ConcurrentHashMap<>();
+            AtomicInteger done = new AtomicInteger();
+            fs.clear();
+            for (int t = 0; t < 8; t++) {
+                PostgresJobStore s = t % 2 == 0 ? a : b;
+                String owner = "r" + t;
+                fs.add(pool.submit(() -> {
+                    int empty = 0;
+                    while (empty < 3) {
+                        List<Lease> got = s.lease(owner, 7);
+                        empty = got.isEmpty() ? empty + 1 : 0;
+                        for (Lease l : got) {
+                            leased.merge(l.jobId(), 1, Integer::sum);
+                            s.finish(l, Outcome.succeeded(Map.of(), 0, 0, 0));
+                            done.incrementAndGet();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : fs) {
+                f.get(120, TimeUnit.SECONDS);
+            }
+            assertThat(leased).hasSize(jobs);
+            assertThat(leased.values()).as("no job leased twice").allMatch(n -> n == 1);
+            assertThat(done.get()).isEqualTo(jobs);
+            assertThat(a.countByState().get(JobState.SUCCEEDED)).isEqualTo(jobs);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void runners_on_two_stores_never_run_two_jobs_of_one_concurrency_key_at_once() throws Exception {
+        String url = PostgresStores.newDatabase();
+        PostgresJobStore a = store(url);
+        PostgresJobStore b = store(url);
+        int keyed = 60;
+        for (int i = 0; i < keyed; i++) {
+            (i % 2 == 0 ? a : b).enqueue(job("{\"goal\":\"k" + i + "\",\"concurrency_key\":\"deploy\"}"));
+            a.enqueue(job("{\"goal\":\"free" + i + "\"}"));
+        }
+        AtomicInteger runningKeyed = new AtomicInteger();
+        AtomicInteger most = new AtomicInteger();
+        AtomicInteger keyedDone = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(6);
+        try {
+            List<Future<?>> fs = new ArrayList<>();
+            for (int t = 0; t < 6; t++) {
+                PostgresJobStore s = t % 2 == 0 ? a : b;
+                String owner = "r" + t;
+                fs.add(pool.submit(() -> {
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+                    while (keyedDone.get() < keyed && System.nanoTime() < deadline) {
+                        for (Lease l : s.lease(owner, 3)) {
+                            boolean k = l.spec().concurrencyKey() != null;
+                            if (k) {
+                                most.accumulateAndGet(runningKeyed.incrementAndGet(), Math::max);
+                                // let go before the finish commits: while it is running in the store no other
+                                // lease may take the key, so a count of 2 here is a real double run
+                                runningKeyed.decrementAndGet();
+                            }
+                            s.finish(l, Outcome.succeeded(Map.of(), 0, 0, 0));
+                            if (k) {
+                                keyedDone.incrementAndGet();
+                            }
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : fs) {
+                f.get(150, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(keyedDone.get()).isEqualTo(keyed);
+        assertThat(most.get()).as("jobs of key 'deploy' running at once").isEqualTo(1);
+    }
+
+    @Test
+    void two_leases_of_one_concurrency_key_at_the_same_moment_cannot_both_win() throws Exception {
+        String url = PostgresStores.newDatabase();
+        PostgresJobStore s = store(url);
+        String first = s.enqueue(job("{\"goal\":\"a\",\"concurrency_key\":\"k\",\"priority\":5}")).jobId();
+        String second = s.enqueue(job("{\"goal\":\"b\",\"concurrency_key\":\"k\"}")).jobId();
+        // another host's lease of the first job, caught between its UPDATE and its COMMIT
+        try (Connection other = DriverManager.getConnection(url); Statement st = other.createStatement()) {
+            other.setAutoCommit(false);
+            st.execute("SET application_name = 'other-host'");
+            assertThat(st.executeUpdate("UPDATE jobs SET state = 'running', lease_token = lease_token + 1 WHERE id = '" + first + "'")).isEqualTo(1);
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            try {
+                // this store skips the locked first job and, seeing no committed running job of key k, tries the second:
+                // the unique index on running keys makes it wait for the other transaction
+                Future<List<Lease>> lease = pool.submit(() -> s.lease("r1", 2));
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (count(url, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        + " AND application_name = 'orchestrator'") == 0) {
+                    assertThat(System.nanoTime()).as("the lease waits on the other host's row").isLessThan(deadline);
+                    assertThat(lease.isDone()).as("lease returned without waiting: " + (lease.isDone() ? lease.get() : "")).isFalse();
+                    Thread.onSpinWait();
+                }
+                other.commit();
+                assertThat(lease.get(30, TimeUnit.SECONDS)).as("the key is running elsewhere now").isEmpty();
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+        assertThat(s.find(second).orElseThrow().state()).isEqualTo(JobState.QUEUED);
+        assertThat(count(url, "SELECT count(*) FROM jobs WHERE state = 'running'")).isEqualTo(1);
+    }
+
+    @Test
+    void a_lease_takes_one_job_per_concurrency_key_and_orders_by_priority_then_age() {
+        String url = PostgresStores.newDatabase();
+        PostgresJobStore s = store(url);
+        String low = s.enqueue(job("{\"goal\":\"low\"}")).jobId();
+        String k1 = s.enqueue(job("{\"goal\":\"k1\",\"concurrency_key\":\"k\",\"priority\":3}")).jobId();
+        s.enqueue(job("{\"goal\":\"k2\",\"concurrency_key\":\"k\",\"priority\":3}"));
+        String high = s.enqueue(job("{\"goal\":\"high\",\"priority\":9}")).jobId();
+        List<Lease> got = s.lease("r1", 10);
+        assertThat(got).extracting(Lease::jobId).containsExactly(high, k1, low);
+        assertThat(got).extracting(Lease::token).allMatch(t -> t == 1);
+        assertThat(s.events(k1)).extracting(JobEvent::reason).contains("leased (attempt 1)");
+        s.release(got.get(1), "drain");
+        Lease again = s.lease("r2", 10).get(0);
+        assertThat(again.jobId()).isEqualTo(k1);
+        assertThat(again.token()).as("a fresh fencing token per lease").isEqualTo(2);
+    }
+
+    @Test
+    void an_idle_store_hears_another_stores_enqueue_within_milliseconds() throws Exception {
+        String url = PostgresStores.newDatabase();
+        PostgresJobStore waiter = store(url);
+        PostgresJobStore other = store(url);
+        List<Long> micros = new ArrayList<>();
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            for (int i = 0; i < 20; i++) {
+                long seen = waiter.changeCounter();
+                CountDownLatch waiting = new CountDownLatch(1);
+                Future<Long> woke = pool.submit(() -> {
+                    waiting.countDown();
+                    boolean moved = waiter.awaitChange(seen, 10_000);
+                    long at = System.nanoTime();
+                    return moved ? at : -1L;
+                });
+                waiting.await();
+                other.enqueue(job("{\"goal\":\"wake " + i + "\"}"));
+                long committed = System.nanoTime();
+                long at = woke.get(15, TimeUnit.SECONDS);
+                assertThat(at).as("woken by the NOTIFY, not by the timeout").isPositive();
+                micros.add(Math.max(0, (at - committed) / 1000));
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        Collections.sort(micros);
+        long median = micros.get(micros.size() / 2);
+        System.out.println("NOTIFY wake after enqueue returned, µs: median " + median + ", max " + micros.get(micros.size() - 1));
+        assertThat(median).as("median wake-up after the commit, µs").isLessThan(100_000);
+    }
+
+    @Test
+    void an_awaited_change_times_out_when_nothing_is_committed_and_the_idle_store_queries_nothing() throws Exception {
+        String url = PostgresStores.newDatabase();
+        PostgresJobStore s = store(url);
+        long seen = s.changeCounter();
+        long before = count(url, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
+        long t0 = System.nanoTime();
+        assertThat(s.awaitChange(seen, 300)).isFalse();
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).isGreaterThanOrEqualTo(299);
+        assertThat(s.changeCounter()).isEqualTo(seen);
+        // the statistics collector is not instant: all that can be asserted cheaply is that the wait made no
+        // transactions of its own beyond the two counting queries
+        long after = count(url, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
+        assertThat(after - before).isLessThanOrEqualTo(5);
+    }
+
+    @Test
+    void several_stores_starting_at_once_apply_each_migration_once() throws Exception {
+        String url = PostgresStores.newDatabase();
+        int n = 4;
+        ExecutorService pool = Executors.newFixedThreadPool(n);
+        CountDownLatch go = new CountDownLatch(1);
+        try {
+            List<Future<PostgresJobStore>> fs = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                fs.add(pool.submit(() -> {
+                    go.await();
+                    return store(url);
+                }));
+            }
+            go.countDown();
+            for (Future<PostgresJobStore> f : fs) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        List<String> files = PostgresJobStore.migrationFiles();
+        assertThat(files).startsWith("V1__schema.sql");
+        assertThat(count(url, "SELECT count(*) FROM schema_migrations")).isEqualTo(files.size());
+        assertThat(count(url, "SELECT count(DISTINCT version) FROM schema_migrations")).isEqualTo(files.size());
+    }
+
+    @Test
+    void backup_is_refused_with_the_postgres_tool_named() {
+        PostgresJobStore s = store(PostgresStores.newDatabase());
+        assertThatThrownBy(() -> s.backup(Path.of("/tmp/never.db"))).isInstanceOf(UnsupportedOperationException.class)
+                .hasMessageContaining("pg_dump");
+    }
+
+    // ---------------------------------------------------------------- faults, on a server of the test's own
+
+    @Test
+    void a_server_that_is_down_at_start_is_one_clear_error_naming_database_url_without_the_password() {
+        TestPostgres pg = new TestPostgres();
+        open.add(pg);
+        String url = pg.newDatabase();
+        pg.stop();
+        String jdbc = url.substring(0, url.indexOf('?'));
+        assertThatThrownBy(() -> new PostgresJobStore(jdbc, TestPostgres.USER, "s3cret-pw", Clock.systemUTC(), TTL, 3))
+                .isInstanceOf(StoreUnavailableException.class)
+                .hasMessageContaining("DATABASE_URL")
+                .hasMessageContaining("127.0.0.1:" + pg.port())
+                .hasMessageNotContaining("s3cret-pw");
+    }
+
+    @Test
+    void while_the_server_is_down_writes_fail_as_unavailable_not_as_lost_leases_and_nothing_unstored_is_claimed() throws Exception {
+        TestPostgres pg = new TestPostgres();
+        open.add(pg);
+        String url = pg.newDatabase();
+        PostgresJobStore s = store(url);
+        PostgresJobStore other = store(url);
+        s.enqueue(job("{\"goal\":\"before\"}"));
+        Lease lease = s.lease("r1", 1).get(0);
+
+        pg.stop();
+        assertThatThrownBy(() -> s.enqueue(job("{\"goal\":\"while down\"}"))).isInstanceOf(StoreUnavailableException.class);
+        // a runner keeps its running steps on these: only a LeaseLostException would stop them
+        assertThatThrownBy(() -> s.heartbeat(List.of(lease))).isInstanceOf(StoreUnavailableException.class);
+        assertThatThrownBy(() -> s.recordStep(lease, new StepRecord("01_plan", 0, "claude", "running", null, null, null,
+                null, null, 0, 0, 0))).isInstanceOf(StoreUnavailableException.class);
+        assertThat(s.ready(Duration.ofSeconds(1))).isFalse();
+        assertThatThrownBy(() -> s.find(lease.jobId())).isInstanceOf(StoreUnavailableException.class);
+
+        pg.start();
+        // the pool and the writer reconnect: the first write after the return goes through
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        Enqueued after = null;
+        while (after == null) {
+            try {
+                after = s.enqueue(job("{\"goal\":\"after\"}"));
+            } catch (StoreUnavailableException e) {
+                assertThat(System.nanoTime()).as("enqueue works again after the restart: " + e.getMessage()).isLessThan(deadline);
+            }
+        }
+        assertThat(s.ready(Duration.ofSeconds(5))).isTrue();
+        assertThat(s.heartbeat(List.of(lease))).extracting(HeartbeatResult::status).containsExactly(HeartbeatResult.Status.ALIVE);
+        assertThat(s.list(new JobQuery(null, true, null, 10))).extracting(v -> v.spec().goal())
+                .as("the enqueue that failed left nothing behind").containsExactlyInAnyOrder("before", "after");
+        // the listener is back too: another store's enqueue wakes this one
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!s.listening()) {
+            assertThat(System.nanoTime()).as("the listener reconnects").isLessThan(deadline);
+            s.awaitChange(s.changeCounter(), 50);
+        }
+        long seen = s.changeCounter();
+        other.enqueue(job("{\"goal\":\"heard\"}"));
+        assertThat(s.awaitChange(seen, 10_000)).isTrue();
+    }
+
+    @Test
+    void a_lost_lease_is_still_a_lease_lost_exception() {
+        String url = PostgresStores.newDatabase();
+        PostgresJobStore s = store(url);
+        s.enqueue(job("{\"goal\":\"g\"}"));
+        Lease l = s.lease("r1", 1).get(0);
+        s.release(l, "drain");
+        Lease again = s.lease("r2", 1).get(0);
+        assertThatThrownBy(() -> s.finish(l, Outcome.succeeded(Map.of(), 0, 0, 0))).isInstanceOf(LeaseLostException.class);
+        assertThatThrownBy(() -> s.recordStep(l, new StepRecord("01_plan", 0, "claude", "running", null, null, null,
+                null, null, 0, 0, 0))).isInstanceOf(LeaseLostException.class);
+        assertThat(s.heartbeat(List.of(l, again))).extracting(HeartbeatResult::status)
+                .containsExactly(HeartbeatResult.Status.LOST, HeartbeatResult.Status.ALIVE);
+        Set<String> owners = Set.of(s.find(l.jobId()).orElseThrow().leaseOwner());
+        assertThat(owners).containsExactly("r2");
+    }
+}
