@@ -59,6 +59,21 @@ final class Context {
         return new SqliteJobStore(core.databasePath(), clock, core.leaseTtl(), core.maxLeaseAttempts());
     }
 
+    /**
+     * The store's copy of the jobs' logs and artifacts that every host serves: on PostgreSQL a
+     * {@code PostgresStoredFiles} on the job store's pool; on SQLite (one host) none, and the gateway reads this
+     * host's folder. The runner ships into it and the gateway reads it; whoever opens it closes it after both.
+     */
+    java.util.Optional<orchestrator.core.store.StoredFiles> storedFiles(JobStore store) {
+        // PostgresJobStore (its own branch) goes here: new PostgresStoredFiles(<its HikariDataSource>, clock)
+        return java.util.Optional.empty();
+    }
+
+    /** Closes the stored files, if any: a shutdown step after the runner and gateway that use them. */
+    static Lifecycle.StopAction closing(java.util.Optional<orchestrator.core.store.StoredFiles> files) {
+        return () -> files.ifPresent(orchestrator.core.store.StoredFiles::close);
+    }
+
     static String hostname() {
         try {
             return java.net.InetAddress.getLocalHost().getHostName();

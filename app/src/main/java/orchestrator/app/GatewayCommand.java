@@ -37,9 +37,10 @@ final class GatewayCommand implements Callable<Integer> {
         // never started: it only reads the schedule files and acts through the store for /schedules, while the
         // scheduler processes (orchestrator-scheduler) fire; a pause set here holds for them through the store
         Scheduler schedules = new Scheduler(SchedulerConfig.from(env, core), core, store, ctx.clock, Lifecycle.runnerId("gateway"));
-        GatewayServer gateway = new GatewayServer(config, core, store, ctx.clock, schedules);
+        var files = ctx.storedFiles(store);
+        GatewayServer gateway = new GatewayServer(config, core, store, ctx.clock, schedules, files);
         int port = gateway.start();
-        Lifecycle.awaitShutdown(List.of(gateway::close, store::close), () -> ctx.reload(null, gateway),
+        Lifecycle.awaitShutdown(List.of(gateway::close, Context.closing(files), store::close), () -> ctx.reload(null, gateway),
                 () -> log.info("orchestrator {} gateway ready: http://{}:{}", Main.VERSION, config.host(), port));
         return 0;
     }

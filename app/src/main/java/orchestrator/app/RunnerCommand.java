@@ -35,10 +35,12 @@ final class RunnerCommand implements Callable<Integer> {
         RunnerConfig config = RunnerConfig.from(env);
         JobStore store = ctx.openStore(core);
         String id = Lifecycle.runnerId("runner-" + instance);
-        Runner runner = new Runner(config, core, store, ctx.clock, id);
+        var files = ctx.storedFiles(store);
+        Runner runner = new Runner(config, core, store, ctx.clock, id, files);
         runner.start();
         log.info("orchestrator {} runner {} ready (concurrency {})", Main.VERSION, id, config.concurrency());
-        Lifecycle.awaitShutdown(List.of(() -> runner.drain(Duration.ofSeconds(config.drainGraceSec())), store::close),
+        Lifecycle.awaitShutdown(List.of(() -> runner.drain(Duration.ofSeconds(config.drainGraceSec())), Context.closing(files),
+                store::close),
                 () -> ctx.reload(runner, null));
         return 0;
     }

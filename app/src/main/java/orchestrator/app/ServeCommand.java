@@ -32,9 +32,10 @@ final class ServeCommand implements Callable<Integer> {
         GatewayConfig gatewayConfig = GatewayConfig.from(env, core);
         RunnerConfig runnerConfig = RunnerConfig.from(env);
         JobStore store = ctx.openStore(core);
-        Runner runner = new Runner(runnerConfig, core, store, ctx.clock, Lifecycle.runnerId("serve"));
+        var files = ctx.storedFiles(store);
+        Runner runner = new Runner(runnerConfig, core, store, ctx.clock, Lifecycle.runnerId("serve"), files);
         Scheduler scheduler = new Scheduler(SchedulerConfig.from(env, core), core, store, ctx.clock, Lifecycle.runnerId("serve"));
-        GatewayServer gateway = new GatewayServer(gatewayConfig, core, store, ctx.clock, scheduler);
+        GatewayServer gateway = new GatewayServer(gatewayConfig, core, store, ctx.clock, scheduler, files);
         int port = gateway.start();
         runner.start();
         scheduler.start();
@@ -42,6 +43,7 @@ final class ServeCommand implements Callable<Integer> {
                 scheduler::close,
                 () -> runner.drain(Duration.ofSeconds(runnerConfig.drainGraceSec())),
                 gateway::close,
+                Context.closing(files),
                 store::close),
                 () -> ctx.reload(runner, gateway),
                 () -> log.info("orchestrator {} ready: http://{}:{} (data in {})", Main.VERSION, gatewayConfig.host(), port, core.home()));

@@ -33,6 +33,7 @@ public final class GatewayServer implements AutoCloseable {
     private final JobStore store;
     private final Clock clock;
     private final ScheduleControl schedules;
+    private final java.util.Optional<orchestrator.core.store.StoredFiles> storedFiles;
     private Javalin app;
     private JobLogs logs;
     private Admission admission;
@@ -45,6 +46,16 @@ public final class GatewayServer implements AutoCloseable {
 
     /** @param schedules what {@code /schedules} lists and controls (the app wires the scheduler's), or null for none */
     public GatewayServer(GatewayConfig config, CoreConfig core, JobStore store, Clock clock, ScheduleControl schedules) {
+        this(config, core, store, clock, schedules, java.util.Optional.empty());
+    }
+
+    /**
+     * @param storedFiles the jobs' logs and artifacts as the store keeps them for every host (PostgreSQL): served
+     *                    first, this host's folder for what they lack; empty (SQLite): this host's folder only
+     */
+    public GatewayServer(GatewayConfig config, CoreConfig core, JobStore store, Clock clock, ScheduleControl schedules,
+                         java.util.Optional<orchestrator.core.store.StoredFiles> storedFiles) {
+        this.storedFiles = Objects.requireNonNull(storedFiles, "storedFiles");
         this.schedules = schedules;
         this.config = Objects.requireNonNull(config, "config");
         this.core = Objects.requireNonNull(core, "core");
@@ -65,8 +76,8 @@ public final class GatewayServer implements AutoCloseable {
         Metrics metrics = new Metrics(store, clock, admission, core.runnerStaleAfter());
         WebhookRoute webhook = new WebhookRoute(config, core, admission, store, metrics::webhook, clock);
         JobRoutes jobs = new JobRoutes(admission, store);
-        logs = new JobLogs(admission, store, core.artifactsDir(), config.tokens().size());
-        JobArtifacts artifacts = new JobArtifacts(admission, store, core.artifactsDir());
+        logs = new JobLogs(admission, store, core.artifactsDir(), config.tokens().size(), storedFiles);
+        JobArtifacts artifacts = new JobArtifacts(admission, store, core.artifactsDir(), storedFiles);
         ScheduleRoutes scheduleRoutes = new ScheduleRoutes(admission, schedules);
         Probes probes = new Probes(store, clock, core.databasePath(), core.runnerStaleAfter(), config.readyRequiresRunner());
         RunnerRoutes runners = new RunnerRoutes(admission, store, clock, core.runnerStaleAfter());

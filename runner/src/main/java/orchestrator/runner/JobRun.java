@@ -39,6 +39,7 @@ import orchestrator.runner.agent.StepContext;
 import orchestrator.runner.agent.StepOptions;
 import orchestrator.runner.agent.StepVerdict;
 import orchestrator.runner.artifact.JobArtifacts;
+import orchestrator.runner.artifact.StoreShipping;
 import orchestrator.runner.process.ProcessSpec;
 import orchestrator.runner.process.Redactor;
 import orchestrator.runner.process.StepProcess;
@@ -67,6 +68,8 @@ final class JobRun implements Runnable {
     private final Lease lease;
     private final JobSpec spec;
     private final JobArtifacts artifacts;
+    /** The job's logs and artifacts on their way to the store for other hosts (nothing on SQLite). */
+    private final StoreShipping.Job stored;
     /**
      * The runner's secrets plus the sensitive env values of every agent this job's steps name: one
      * redactor for the logs and for everything else written about the job (messages, reports,
@@ -95,6 +98,7 @@ final class JobRun implements Runnable {
         this.lease = job.lease();
         this.spec = lease.spec();
         this.artifacts = new JobArtifacts(ctx.core().artifactsDir().resolve(lease.jobId()));
+        this.stored = ctx.shipping().forJob(lease.jobId(), artifacts.root());
         List<String> agentSecrets = new ArrayList<>();
         for (Step st : spec.steps()) {
             AgentDefinition def = ctx.core().agents().get(st.agent());
@@ -131,6 +135,7 @@ final class JobRun implements Runnable {
                 throw err;
             }
         } finally {
+            stored.stop();
             MDC.remove("step_id");
             MDC.remove("job_id");
             MDC.remove("runner_id");
@@ -310,6 +315,7 @@ final class JobRun implements Runnable {
         ctx.store().recordStepLater(lease, new StepRecord(step.stepId(), index, step.agent(), "running", null, null, null,
                 started, null, 0, 0, 0));
         Path dir = artifacts.stepFolder(step.stepId());
+        stored.stepStarted(step.stepId(), dir.resolve("logs.txt"));
         Path promptFile = dir.resolve("prompt.txt");
         List<String> earlier = new ArrayList<>();
         for (int k = 0; k < index; k++) {
@@ -413,6 +419,7 @@ final class JobRun implements Runnable {
         r = r.withChanged(Files.size(dir.resolve("patch.diff")) > 0);
         JobArtifacts.writeAtomically(dir.resolve("result.json"), redact(Json.writePretty(r.document(lease.jobId()))));
         JobArtifacts.writeAtomically(dir.resolve("report.md"), redact(stepReport(r, step)));
+        stored.stepEnded(step.stepId(), dir);
         // not waited for: the job's finish (or the next step's write) commits after it, and fails if the lease was lost
         ctx.store().recordStepLater(lease, new StepRecord(step.stepId(), index, step.agent(), r.status(), r.exitCode(),
                 r.errorCode(), r.errorMessage(), started, finished, stepUsage.costUsd(), stepUsage.tokensIn(), stepUsage.tokensOut()));
@@ -736,6 +743,7 @@ final class JobRun implements Runnable {
         if (state != null) {
             state.finished((String) result.get("status"));
         }
+        stored.jobEnded();
 
         Outcome withResult = new Outcome(outcome.state(), outcome.errorCode(), outcome.errorMessage(), result,
                 usage.costUsd(), usage.tokensIn(), usage.tokensOut(), outcome.resumeStep());

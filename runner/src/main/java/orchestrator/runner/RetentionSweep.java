@@ -10,12 +10,14 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.JobView;
+import orchestrator.core.store.StoredFiles;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,6 +28,10 @@ import org.slf4j.LoggerFactory;
  * human or awaiting approval is never touched, nor is a folder whose job the store does not know
  * (logged once: it may belong to another installation sharing the folder, or be a restored backup).
  * Symlinks are deleted as links, never followed.
+ *
+ * <p>With stored files (PostgreSQL) a job's stored logs and artifacts go with its artifacts folder, and
+ * since the folder may be on a host that is gone, the stored files are also looked at by themselves: those
+ * of jobs that ended longer than {@code ARTIFACTS_TTL_SEC} ago are deleted by whichever runner looks first.
  */
 final class RetentionSweep {
     private static final Logger log = LoggerFactory.getLogger(RetentionSweep.class);
@@ -37,9 +43,19 @@ final class RetentionSweep {
     private final Supplier<RunnerConfig.Retention> settings;
     private final String actor;
     private final Set<String> reportedUnknown = ConcurrentHashMap.newKeySet();
+    private final Optional<StoredFiles> storedFiles;
+    /** Stored files' candidates looked at per sweep: a sweep stays short, the next one goes on. */
+    static final int STORED_BATCH = 500;
+    private String storedCursor = "";
 
     RetentionSweep(JobStore store, Clock clock, Path artifactsDir, Path workspacesDir,
                    Supplier<RunnerConfig.Retention> settings, String actor) {
+        this(store, clock, artifactsDir, workspacesDir, settings, actor, Optional.empty());
+    }
+
+    RetentionSweep(JobStore store, Clock clock, Path artifactsDir, Path workspacesDir,
+                   Supplier<RunnerConfig.Retention> settings, String actor, Optional<StoredFiles> storedFiles) {
+        this.storedFiles = storedFiles;
         this.store = store;
         this.clock = clock;
         this.artifactsDir = artifactsDir;
@@ -52,7 +68,34 @@ final class RetentionSweep {
     int sweep() throws IOException {
         RunnerConfig.Retention r = settings.get();
         return sweep(artifactsDir, r.artifactsTtlSec(), "artifacts", "ARTIFACTS_TTL_SEC")
-                + sweep(workspacesDir, r.workspacesTtlSec(), "workspace", "WORKSPACES_TTL_SEC");
+                + sweep(workspacesDir, r.workspacesTtlSec(), "workspace", "WORKSPACES_TTL_SEC")
+                + sweepStored(r.artifactsTtlSec());
+    }
+
+    /** The stored files of ended jobs past the TTL whose folders are on no host that sweeps them. */
+    private int sweepStored(long ttlSec) {
+        if (ttlSec == 0 || storedFiles.isEmpty()) {
+            return 0;
+        }
+        Instant cutoff = clock.instant().minusSeconds(ttlSec);
+        int deleted = 0;
+        List<String> candidates = storedFiles.get().jobsWrittenBefore(cutoff, storedCursor, STORED_BATCH);
+        // a job kept (waiting for a human) stays a candidate: the next sweep goes on after this batch, then starts over
+        storedCursor = candidates.size() < STORED_BATCH ? "" : candidates.get(candidates.size() - 1);
+        for (String id : candidates) {
+            Optional<JobView> job = store.find(id);
+            if (job.isEmpty()) {
+                continue; // not ours to judge, as with a folder of an unknown job
+            }
+            JobView v = job.get();
+            if (v.state().isFinal() && v.finishedAt() != null && v.finishedAt().isBefore(cutoff)) {
+                storedFiles.get().deleteJob(id);
+                store.audit(id, actor, "retention: deleted the stored logs and artifacts (ARTIFACTS_TTL_SEC " + ttlSec + ")");
+                log.info("deleted the stored files of job {} (ended {}, ARTIFACTS_TTL_SEC {} s)", id, v.finishedAt(), ttlSec);
+                deleted++;
+            }
+        }
+        return deleted;
     }
 
     private int sweep(Path root, long ttlSec, String what, String variable) throws IOException {
@@ -79,6 +122,9 @@ final class RetentionSweep {
                     continue;
                 }
                 deleteTree(dir);
+                if (what.equals("artifacts") && storedFiles.isPresent()) {
+                    storedFiles.get().deleteJob(id);
+                }
                 Path snapshots = orchestrator.runner.workspace.Workspaces.snapshotDir(root, id);
                 if (what.equals("workspace") && Files.isDirectory(snapshots, LinkOption.NOFOLLOW_LINKS)) {
                     deleteTree(snapshots);

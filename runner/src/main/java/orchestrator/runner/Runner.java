@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -19,6 +20,8 @@ import orchestrator.core.store.HeartbeatResult;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.Lease;
 import orchestrator.core.store.StoreUnavailableException;
+import orchestrator.core.store.StoredFiles;
+import orchestrator.runner.artifact.StoreShipping;
 import orchestrator.runner.callback.CallbackSender;
 import orchestrator.runner.process.Redactor;
 import org.slf4j.Logger;
@@ -105,12 +108,23 @@ public final class Runner implements AutoCloseable {
     /** Counted down by drain: ends the callback and retention loops. */
     private final CountDownLatch backgroundStop = new CountDownLatch(1);
     private final CallbackSender callbacks;
+    private final StoreShipping shipping;
 
     public Runner(RunnerConfig config, CoreConfig core, JobStore store, Clock clock, String runnerId) {
+        this(config, core, store, clock, runnerId, Optional.empty());
+    }
+
+    /**
+     * @param storedFiles where the jobs' logs and artifacts are put for other hosts to serve (PostgreSQL); empty on
+     *                    a one-host store (SQLite), where the gateway reads this host's folder
+     */
+    public Runner(RunnerConfig config, CoreConfig core, JobStore store, Clock clock, String runnerId,
+                  Optional<StoredFiles> storedFiles) {
         this.core = core;
         this.store = store;
         this.clock = clock;
         this.runnerId = runnerId;
+        this.shipping = StoreShipping.of(storedFiles, runnerId, () -> context.config().output().storedArtifactMaxBytes());
         this.context = context(config, core);
         this.callbacks = new CallbackSender(store, clock, () -> {
             RunnerConfig.Callbacks c = context.config().callbacks();
@@ -141,7 +155,7 @@ public final class Runner implements AutoCloseable {
                 secrets.add(own.get(name));
             }
         }
-        return new RunnerContext(config, core, store, clock, runnerId, Map.copyOf(childEnv), new Redactor(secrets), versions);
+        return new RunnerContext(config, core, store, clock, runnerId, Map.copyOf(childEnv), new Redactor(secrets), versions, shipping);
     }
 
     /**
@@ -225,7 +239,7 @@ public final class Runner implements AutoCloseable {
         callbackThread = background("callbacks", () -> CALLBACK_POLL_MS, () -> callbacks.deliverDue() == CallbackSender.BATCH);
         // retention sweeps: once at start, then every RETENTION_INTERVAL_SEC (10 minutes) plus up to 10 % jitter
         RetentionSweep sweep = new RetentionSweep(store, clock, core.artifactsDir(), core.workspacesDir(),
-                () -> context.config().retention(), runnerId);
+                () -> context.config().retention(), runnerId, shipping.files());
         // jittered so that several runners started together do not sweep together
         retentionThread = background("retention",
                 () -> {
@@ -567,6 +581,7 @@ public final class Runner implements AutoCloseable {
         join(orphanThread);
         join(registryThread);
         workers.shutdownNow();
+        shipping.close();
         markStopped();
         log.info("runner {} drained", runnerId);
     }

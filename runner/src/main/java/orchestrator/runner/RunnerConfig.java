@@ -24,7 +24,8 @@ import orchestrator.core.config.Env;
  * @param retention        {@code ARTIFACTS_TTL_SEC}, {@code WORKSPACES_TTL_SEC}: when a final job's folders are deleted
  * @param callbacks        {@code CALLBACK_HMAC_SECRET}, {@code CALLBACK_MAX_ATTEMPTS}, {@code CALLBACK_ALLOW_PRIVATE}
  * @param output           {@code MAX_INPUT_ARTIFACT_CHARS}, {@code MAX_INPUT_ARTIFACTS_CHARS}, {@code MAX_INPUT_ARTIFACTS_FILES},
- *                         {@code MAX_SUBPROCESS_OUTPUT_CHARS} (the prototype's names): how much a prompt inlines, how much a log keeps
+ *                         {@code MAX_SUBPROCESS_OUTPUT_CHARS} (the prototype's names): how much a prompt inlines, how much a log keeps;
+ *                         {@code STORED_ARTIFACT_MAX_BYTES}: how much of each artifact the store keeps (PostgreSQL)
  * @param minVersions      {@code MIN_BINARY_VERSIONS}: binary basename to the oldest version a step may run
  */
 public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<String> sensitiveEnvVars, int maxIdleSec,
@@ -53,6 +54,11 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
     public static final int DEFAULT_MAX_INPUT_ARTIFACTS_FILES = 64;
     /** 10 MiB of a step's output in its log: a runaway agent cannot fill the disk, a long session still fits. */
     public static final long DEFAULT_MAX_SUBPROCESS_OUTPUT_CHARS = 10L * 1024 * 1024;
+    /**
+     * 4 MiB per file in the store: every result, report and review patch fits; a runaway build log does not fill
+     * the database (the runner's folder keeps the whole file).
+     */
+    public static final long DEFAULT_STORED_ARTIFACT_MAX_BYTES = 4L * 1024 * 1024;
 
     /**
      * How much of the earlier work a step's prompt inlines and how much of its output its log keeps.
@@ -63,15 +69,24 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
      * @param inputArtifactsChars {@code MAX_INPUT_ARTIFACTS_CHARS}: all input artifacts of a step together
      * @param inputArtifactsFiles {@code MAX_INPUT_ARTIFACTS_FILES}: input artifacts inlined; the rest are named, left out
      * @param logCapChars         {@code MAX_SUBPROCESS_OUTPUT_CHARS}: a step's log keeps this much of its output
+     * @param storedArtifactMaxBytes {@code STORED_ARTIFACT_MAX_BYTES}: on PostgreSQL, the copy of each artifact kept in
+     *                            the store (for other hosts to serve) holds at most this much of the file
      */
-    public record Output(int inputArtifactChars, int inputArtifactsChars, int inputArtifactsFiles, long logCapChars) {
+    public record Output(int inputArtifactChars, int inputArtifactsChars, int inputArtifactsFiles, long logCapChars,
+                         long storedArtifactMaxBytes) {
         public static final Output DEFAULT = new Output(DEFAULT_MAX_INPUT_ARTIFACT_CHARS, DEFAULT_MAX_INPUT_ARTIFACTS_CHARS,
-                DEFAULT_MAX_INPUT_ARTIFACTS_FILES, DEFAULT_MAX_SUBPROCESS_OUTPUT_CHARS);
+                DEFAULT_MAX_INPUT_ARTIFACTS_FILES, DEFAULT_MAX_SUBPROCESS_OUTPUT_CHARS, DEFAULT_STORED_ARTIFACT_MAX_BYTES);
 
         public Output {
-            if (inputArtifactChars < 1 || inputArtifactsChars < 1 || inputArtifactsFiles < 0 || logCapChars < 1024) {
-                throw new IllegalArgumentException("output caps must be positive (the log cap at least 1024)");
+            if (inputArtifactChars < 1 || inputArtifactsChars < 1 || inputArtifactsFiles < 0 || logCapChars < 1024
+                    || storedArtifactMaxBytes < 1024) {
+                throw new IllegalArgumentException("output caps must be positive (the log cap and stored artifact cap at least 1024)");
             }
+        }
+
+        /** The caps with the default {@code STORED_ARTIFACT_MAX_BYTES}. */
+        public Output(int inputArtifactChars, int inputArtifactsChars, int inputArtifactsFiles, long logCapChars) {
+            this(inputArtifactChars, inputArtifactsChars, inputArtifactsFiles, logCapChars, DEFAULT_STORED_ARTIFACT_MAX_BYTES);
         }
     }
 
@@ -239,7 +254,9 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
                 env.integer("MAX_INPUT_ARTIFACT_CHARS", DEFAULT_MAX_INPUT_ARTIFACT_CHARS, 1, 16 * 1024 * 1024),
                 env.integer("MAX_INPUT_ARTIFACTS_CHARS", DEFAULT_MAX_INPUT_ARTIFACTS_CHARS, 1, 64 * 1024 * 1024),
                 env.integer("MAX_INPUT_ARTIFACTS_FILES", DEFAULT_MAX_INPUT_ARTIFACTS_FILES, 0, 64),
-                env.longValue("MAX_SUBPROCESS_OUTPUT_CHARS", DEFAULT_MAX_SUBPROCESS_OUTPUT_CHARS, 1024, 1L << 40));
+                env.longValue("MAX_SUBPROCESS_OUTPUT_CHARS", DEFAULT_MAX_SUBPROCESS_OUTPUT_CHARS, 1024, 1L << 40),
+                // a row of the store holds the copy: PostgreSQL's bytea stops at 1 GB
+                env.longValue("STORED_ARTIFACT_MAX_BYTES", DEFAULT_STORED_ARTIFACT_MAX_BYTES, 1024, 256L * 1024 * 1024));
         Map<String, BinaryVersion> minVersions = new java.util.LinkedHashMap<>();
         env.pairs("MIN_BINARY_VERSIONS").forEach((binary, version) -> {
             if (binary.contains("/")) {

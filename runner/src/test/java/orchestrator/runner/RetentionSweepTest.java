@@ -82,4 +82,40 @@ class RetentionSweepTest {
             assertThat(f.core.artifactsDir().resolve(done)).exists();
         }
     }
+
+    @Test
+    void stored_files_go_with_the_folder_and_by_themselves_when_the_job_ran_on_another_host() throws Exception {
+        SettableClock clock = new SettableClock(Instant.now());
+        try (orchestrator.core.testing.TestStoredFiles db = new orchestrator.core.testing.TestStoredFiles(clock);
+             RunnerFixture f = new RunnerFixture(tmp, "{}", Map.of())) {
+            orchestrator.core.store.StoredFiles files = db.files();
+            String here = f.enqueue(JOB);
+            f.store.finish(f.store.lease("a", 1).get(0), Outcome.succeeded(Map.of(), 0, 0, 0));
+            String elsewhere = f.enqueue(JOB);
+            f.store.finish(f.store.lease("a", 1).get(0), Outcome.succeeded(Map.of(), 0, 0, 0));
+            String paused = f.enqueue(JOB);
+            f.store.finish(f.store.lease("a", 1).get(0), new Outcome(JobState.NEEDS_HUMAN, "ask_human", "?", Map.of(), 0, 0, 0, "s1"));
+            folders(f, here);
+            for (String id : new String[] {here, elsewhere, paused}) {
+                long g = files.beginLog(id, "s1");
+                files.appendLog(id, "s1", g, 0, "log\n".getBytes(), 4);
+                files.putArtifact(id, "result.json", new java.io.ByteArrayInputStream("{}".getBytes()), 2, 1024);
+            }
+            RetentionSweep sweep = new RetentionSweep(f.store, clock, f.core.artifactsDir(), f.core.workspacesDir(),
+                    () -> new RunnerConfig.Retention(3600, 60), "r1", java.util.Optional.of(files));
+            sweep.sweep();
+            assertThat(files.artifacts(here)).as("inside the TTL").hasSize(1);
+
+            clock.advance(Duration.ofHours(2));
+            sweep.sweep();
+            assertThat(f.core.artifactsDir().resolve(here)).doesNotExist();
+            for (String gone : new String[] {here, elsewhere}) {
+                assertThat(files.artifacts(gone)).as(gone).isEmpty();
+                assertThat(files.loggedSteps(gone)).as(gone).isEmpty();
+            }
+            assertThat(files.artifacts(paused)).as("a job waiting for a human keeps its files").hasSize(1);
+            assertThat(f.store.events(elsewhere)).anyMatch(e -> e.reason() != null
+                    && e.reason().startsWith("retention: deleted the stored logs and artifacts"));
+        }
+    }
 }

@@ -29,6 +29,12 @@ final class RunnerFixture implements AutoCloseable {
     final Runner runner;
 
     RunnerFixture(Path dir, String agentsJson, Map<String, String> extra) throws IOException {
+        this(dir, agentsJson, extra, java.util.Optional.empty());
+    }
+
+    /** @param storedFiles the store's copy of logs and artifacts (PostgreSQL), or empty for the local folder only */
+    RunnerFixture(Path dir, String agentsJson, Map<String, String> extra,
+                  java.util.Optional<orchestrator.core.store.StoredFiles> storedFiles) throws IOException {
         this.dir = dir;
         Path agents = dir.resolve("agents.json");
         Files.writeString(agents, agentsJson);
@@ -41,7 +47,7 @@ final class RunnerFixture implements AutoCloseable {
         this.core = CoreConfig.from(env);
         this.config = RunnerConfig.from(env);
         this.store = new SqliteJobStore(core.databasePath(), Clock.systemUTC(), core.leaseTtl(), core.maxLeaseAttempts());
-        this.runner = new Runner(config, core, store, Clock.systemUTC(), "test-runner");
+        this.runner = new Runner(config, core, store, Clock.systemUTC(), "test-runner", storedFiles);
     }
 
     RunnerFixture start() {

@@ -183,11 +183,16 @@ class RunnerPolicyTest {
                 .isInstanceOf(ConfigException.class).hasMessageStartingWith("ARTIFACTS_TTL_SEC");
         assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("CALLBACK_MAX_ATTEMPTS", "0"))))
                 .isInstanceOf(ConfigException.class).hasMessageStartingWith("CALLBACK_MAX_ATTEMPTS");
+        assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("STORED_ARTIFACT_MAX_BYTES", "100"))))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("STORED_ARTIFACT_MAX_BYTES");
+        assertThat(RunnerConfig.from(new Env(Map.of("STORED_ARTIFACT_MAX_BYTES", "65536"))).output().storedArtifactMaxBytes())
+                .isEqualTo(65536);
         RunnerConfig c = RunnerConfig.from(new Env(Map.of("SANDBOX", "1", "SANDBOX_WRAPPER", "env", "PATH", path,
                 "CALLBACK_HMAC_SECRET", "very-secret-value")));
         assertThat(c.policy().sandbox()).isTrue();
         assertThat(c.policy().network()).isEqualTo("deny");
         assertThat(c.retention().artifactsTtlSec()).isEqualTo(RunnerConfig.DEFAULT_ARTIFACTS_TTL_SEC);
+        assertThat(c.output().storedArtifactMaxBytes()).isEqualTo(4L * 1024 * 1024);
         assertThat(c.callbacks().maxAttempts()).isEqualTo(8);
         assertThat(c.toString()).doesNotContain("very-secret-value");
         assertThat(c.sensitiveEnvVars()).contains("CALLBACK_HMAC_SECRET");

@@ -2,12 +2,13 @@ package orchestrator.gateway.jobs;
 
 import io.javalin.http.Context;
 import java.io.IOException;
-import java.nio.channels.Channels;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.JobView;
+import orchestrator.core.store.StoredFiles;
 import orchestrator.gateway.ApiError;
 import orchestrator.gateway.auth.Admission;
 import orchestrator.gateway.auth.ApiToken;
@@ -18,40 +19,45 @@ import orchestrator.gateway.auth.ApiToken;
  * percent-encoding, a backslash, NUL, an absolute path), a folder and a missing file are the same 404. A
  * file that is there but that an agent could have linked (a symlink anywhere on the way, a hard link, a
  * FIFO) is a 403 {@code unsafe_file} naming why; no link is ever followed, so neither answer says anything
- * about what exists elsewhere on the host.
+ * about what exists elsewhere on the host. On PostgreSQL the file comes from the store's copy, so that every
+ * gateway host serves it ({@link StoredFileSource}); the path checks are the same.
  */
 public final class JobArtifacts {
     private final Admission admission;
     private final JobStore store;
-    private final JobFiles files;
+    private final JobFileSource files;
 
     public JobArtifacts(Admission admission, JobStore store, Path artifactsDir) {
+        this(admission, store, artifactsDir, Optional.empty());
+    }
+
+    /** @param stored the store's copy of the jobs' files (PostgreSQL), served first; empty: this host's folder only */
+    public JobArtifacts(Admission admission, JobStore store, Path artifactsDir, Optional<StoredFiles> stored) {
         this.admission = admission;
         this.store = store;
-        this.files = new JobFiles(artifactsDir);
+        this.files = JobFileSource.of(artifactsDir, stored);
     }
 
     public void get(Context ctx) throws IOException {
         ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
         JobView job = JobRoutes.visible(store, token, ctx.pathParam("id"));
         String relative = ctx.pathParam("path");
-        JobFiles.Opened file;
+        JobFileSource.Served file;
         try {
-            file = files.open(job.id(), segments(relative)).orElseThrow(JobArtifacts::notFound);
+            file = files.artifact(job.id(), segments(relative)).orElseThrow(JobArtifacts::notFound);
         } catch (JobFiles.Refused e) {
             throw e.toApiError();
         }
         try {
             store.audit(job.id(), token.name(), "read artifact " + relative);
         } catch (RuntimeException e) {
-            file.close();
+            file.content().close();
             throw e;
         }
         ctx.status(200).contentType(contentType(relative.substring(relative.lastIndexOf('/') + 1)));
         ctx.header("X-Content-Type-Options", "nosniff");
         ctx.header("Content-Disposition", "inline");
-        // the stream is of the file opened without following links, not a path that could be swapped now
-        ctx.result(Channels.newInputStream(file.channel()));
+        ctx.result(file.content());
     }
 
     /**

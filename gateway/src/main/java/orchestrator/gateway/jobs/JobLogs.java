@@ -5,9 +5,6 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
-import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,7 +16,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.locks.LockSupport;
 import orchestrator.core.Json;
 import orchestrator.core.job.JobState;
 import orchestrator.core.job.Step;
@@ -27,6 +23,7 @@ import orchestrator.core.store.JobStore;
 import orchestrator.core.store.JobView;
 import orchestrator.core.store.StepRecord;
 import orchestrator.core.store.StoreUnavailableException;
+import orchestrator.core.store.StoredFiles;
 import orchestrator.gateway.ApiError;
 import orchestrator.gateway.auth.Admission;
 import orchestrator.gateway.auth.ApiToken;
@@ -56,7 +53,7 @@ public final class JobLogs {
 
     private final Admission admission;
     private final JobStore store;
-    private final JobFiles files;
+    private final JobFileSource files;
     private final Semaphore followers = new Semaphore(MAX_FOLLOWERS);
     /** Streams open per token name; a token's count never passes {@link #perToken}. */
     private final ConcurrentHashMap<String, Integer> byToken = new ConcurrentHashMap<>();
@@ -68,10 +65,18 @@ public final class JobLogs {
      *               that however many streams one token opens, every other token still has its share
      */
     public JobLogs(Admission admission, JobStore store, Path artifactsDir, int tokens) {
+        this(admission, store, artifactsDir, tokens, Optional.empty());
+    }
+
+    /**
+     * @param stored the store's copy of the jobs' logs (PostgreSQL), read first and followed through its change
+     *               feed; empty: this host's folder only, polled
+     */
+    public JobLogs(Admission admission, JobStore store, Path artifactsDir, int tokens, Optional<StoredFiles> stored) {
         this.perToken = Math.max(1, MAX_FOLLOWERS / Math.max(1, tokens));
         this.admission = admission;
         this.store = store;
-        this.files = new JobFiles(artifactsDir);
+        this.files = JobFileSource.of(artifactsDir, stored);
     }
 
     /** Ends every follow stream at its next poll: the server is stopping. */
@@ -133,44 +138,35 @@ public final class JobLogs {
         byToken.computeIfPresent(token.name(), (name, n) -> n <= 1 ? null : n - 1);
     }
 
-    /** The segments of a step's log inside the job folder; step ids are [0-9A-Za-z_-] (the job schema). */
-    private static List<String> stepLog(String stepId) {
-        return List.of("steps", stepId, "logs.txt");
-    }
-
     private void plain(Context ctx, JobView job) throws IOException {
-        // every log is opened (and any planted link refused, as a 403) before the first byte of the answer
-        List<Optional<JobFiles.Opened>> opened = new ArrayList<>();
-        try {
-            for (Step s : job.spec().steps()) {
-                opened.add(openLog(job.id(), s.stepId()));
-            }
-            ctx.status(200).contentType("text/plain; charset=utf-8");
-            ctx.header("X-Content-Type-Options", "nosniff");
-            OutputStream out = ctx.outputStream();
-            List<Step> steps = job.spec().steps();
-            for (int i = 0; i < steps.size(); i++) {
-                Step s = steps.get(i);
-                out.write(("==> " + s.stepId() + " (" + s.agent() + ") " + stepStatus(job, s.stepId()) + " <==\n")
-                        .getBytes(StandardCharsets.UTF_8));
-                if (opened.get(i).isPresent()) {
-                    // empty: the step has not written anything yet
-                    Channels.newInputStream(opened.get(i).get().channel()).transferTo(out);
-                }
-            }
-            out.flush();
-        } finally {
-            for (Optional<JobFiles.Opened> o : opened) {
-                if (o.isPresent()) {
-                    o.get().close();
-                }
-            }
+        // every log is checked (and any planted link refused, as a 403) before the first byte of the answer
+        List<JobFileSource.LogReader> readers = new ArrayList<>();
+        for (Step s : job.spec().steps()) {
+            JobFileSource.LogReader r = files.log(job.id(), s.stepId(), null);
+            check(r);
+            readers.add(r);
         }
+        ctx.status(200).contentType("text/plain; charset=utf-8");
+        ctx.header("X-Content-Type-Options", "nosniff");
+        OutputStream out = ctx.outputStream();
+        List<Step> steps = job.spec().steps();
+        for (int i = 0; i < steps.size(); i++) {
+            Step s = steps.get(i);
+            out.write(("==> " + s.stepId() + " (" + s.agent() + ") " + stepStatus(job, s.stepId()) + " <==\n")
+                    .getBytes(StandardCharsets.UTF_8));
+            JobFileSource.Piece p;
+            do {
+                // empty: the step has not written anything yet
+                p = readers.get(i).read(MAX_READ_PER_POLL);
+                out.write(p.bytes());
+            } while (p.more());
+        }
+        out.flush();
     }
 
-    private Optional<JobFiles.Opened> openLog(String jobId, String stepId) throws IOException {
+    private static void check(JobFileSource.LogReader r) throws IOException {
         try {
-            return files.open(jobId, stepLog(stepId));
+            r.check();
         } catch (JobFiles.Refused e) {
             throw e.toApiError();
         }
@@ -183,10 +179,7 @@ public final class JobLogs {
     private void follow(Context ctx, JobView first) throws IOException {
         // a log an agent replaced by a link is refused as a 403 while that can still be an answer
         for (Step s : first.spec().steps()) {
-            Optional<JobFiles.Opened> o = openLog(first.id(), s.stepId());
-            if (o.isPresent()) {
-                o.get().close();
-            }
+            check(files.log(first.id(), s.stepId(), null));
         }
         HttpServletResponse res = ctx.res();
         res.setStatus(200);
@@ -200,7 +193,7 @@ public final class JobLogs {
         long idlePolls = 0;
         long keepAliveEvery = Math.max(1, KEEP_ALIVE.toNanos() / POLL.toNanos());
         JobView job = first;
-        try {
+        try (JobFileSource.Watch watch = files.watch(first.id())) {
             while (true) {
                 boolean wrote = false;
                 // The state is read before the files: if it is final here, the runner wrote the logs before it,
@@ -217,7 +210,7 @@ public final class JobLogs {
                     // at most MAX_READ_PER_POLL per step per round, so one huge log cannot hold back the others
                     behind = false;
                     for (Step s : job.spec().steps()) {
-                        Tail t = tails.computeIfAbsent(s.stepId(), stepId -> new Tail(first.id(), stepLog(stepId)));
+                        Tail t = tails.computeIfAbsent(s.stepId(), stepId -> new Tail(files.log(first.id(), stepId, watch)));
                         Tail.Read r = t.read(ended);
                         for (String line : r.lines()) {
                             Map<String, Object> data = new LinkedHashMap<>();
@@ -247,8 +240,9 @@ public final class JobLogs {
                     idlePolls = 0;
                 }
                 if (!behind) {
-                    // a follower that is behind the writer reads on at once; one that has caught up waits
-                    LockSupport.parkNanos(POLL.toNanos());
+                    // a follower that is behind the writer reads on at once; one that has caught up waits (for the
+                    // store's change feed, or the poll)
+                    watch.await(POLL);
                 }
                 if (closing || Thread.currentThread().isInterrupted()) {
                     return;
@@ -272,6 +266,8 @@ public final class JobLogs {
             out.flush();
         } catch (IOException e) {
             log.debug("log follower of job {} went away: {}", first.id(), e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -299,67 +295,41 @@ public final class JobLogs {
         out.write(("event: " + name + "\ndata: " + jsonData + "\n\n").getBytes(StandardCharsets.UTF_8));
     }
 
-    /**
-     * Reads what was appended to one log file since the last read, in whole lines. The file is opened
-     * afresh each time through {@link JobFiles}, so a log replaced by a link is refused, and a log replaced
-     * by another file (a retried step) is read from its start.
-     */
-    private final class Tail {
-        /** The whole lines read, and whether the file holds more than this read took. */
+    /** Splits what one step's log reader returns into whole lines (a line past {@link #MAX_LINE_BYTES} in pieces). */
+    private static final class Tail {
+        /** The whole lines read, and whether the log holds more than this read took. */
         record Read(List<String> lines, boolean more) {
         }
 
-        private final String jobId;
-        private final List<String> segments;
+        private final JobFileSource.LogReader reader;
         private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
-        private Object key;
-        private long offset;
 
-        Tail(String jobId, List<String> segments) {
-            this.jobId = jobId;
-            this.segments = segments;
+        Tail(JobFileSource.LogReader reader) {
+            this.reader = reader;
         }
 
-        /** @param flush also return an unterminated last line once the file is read to its end (the writer is done) */
+        /** @param flush also return an unterminated last line once the log is read to its end (the writer is done) */
         Read read(boolean flush) throws IOException {
             List<String> lines = new ArrayList<>();
-            boolean more = false;
-            Optional<JobFiles.Opened> opened = files.open(jobId, segments);
-            if (opened.isPresent()) {
-                try (SeekableByteChannel ch = opened.get().channel()) {
-                    long size = ch.size();
-                    if (size < offset || key != null && !key.equals(opened.get().key())) {
-                        // truncated or replaced (a retried step): start over
-                        offset = 0;
-                        partial.reset();
-                    }
-                    key = opened.get().key();
-                    ByteBuffer buf = ByteBuffer.allocate((int) Math.min(size - offset, MAX_READ_PER_POLL));
-                    ch.position(offset);
-                    while (buf.hasRemaining()) {
-                        if (ch.read(buf) <= 0) {
-                            break;
-                        }
-                    }
-                    offset += buf.position();
-                    more = offset < size;
-                    byte[] bytes = buf.array();
-                    for (int i = 0; i < buf.position(); i++) {
-                        if (bytes[i] == '\n') {
-                            lines.add(take());
-                        } else {
-                            partial.write(bytes[i]);
-                            if (partial.size() >= MAX_LINE_BYTES) {
-                                lines.add(take());
-                            }
-                        }
+            JobFileSource.Piece p = reader.read(MAX_READ_PER_POLL);
+            if (p.restarted()) {
+                partial.reset();
+            }
+            byte[] bytes = p.bytes();
+            for (byte b : bytes) {
+                if (b == '\n') {
+                    lines.add(take());
+                } else {
+                    partial.write(b);
+                    if (partial.size() >= MAX_LINE_BYTES) {
+                        lines.add(take());
                     }
                 }
             }
-            if (flush && !more && partial.size() > 0) {
+            if (flush && !p.more() && partial.size() > 0) {
                 lines.add(take());
             }
-            return new Read(lines, more);
+            return new Read(lines, p.more());
         }
 
         private String take() {

@@ -1,0 +1,526 @@
+package orchestrator.core.store;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@link StoredFiles} on PostgreSQL (tables of {@code postgres/V2__files.sql}, statements of
+ * {@code postgres/files.sql}), on the job store's connection pool.
+ *
+ * <p>Waiting for new log data is {@code LISTEN/NOTIFY}: every write of a job's files sends
+ * {@code NOTIFY orch_files, '<job id>'} in its own transaction (delivered at commit, so a woken reader
+ * sees the bytes), and one listener connection per process, opened when the first follower watches,
+ * wakes that job's followers. A follower therefore reads the tables only after a write, not on every
+ * poll. While the listener is down (the server restarted) every wait answers "may have changed" once per
+ * wait, so followers fall back to bounded polling until it is back.
+ */
+public final class PostgresStoredFiles implements StoredFiles {
+    static final String CHANNEL = "orch_files";
+    /** Chunks read per {@link #readLog} call at most (the shipper's chunks are up to 64 KiB). */
+    static final int MAX_CHUNKS_PER_READ = 256;
+    /** How long the listener waits in one poll of the driver; bounds how fast {@link #close} ends it. */
+    static final int LISTEN_POLL_MS = 500;
+    static final Duration LISTEN_RETRY = Duration.ofSeconds(1);
+    private static final Logger log = LoggerFactory.getLogger(PostgresStoredFiles.class);
+
+    private final DataSource dataSource;
+    private final Clock clock;
+    private final SqlFile sql = SqlFile.load("/orchestrator/store/postgres/files.sql");
+    /** Followers' signals by job id, each with how many watchers hold it. */
+    private final Map<String, Signal> signals = new ConcurrentHashMap<>();
+    private final CountDownLatch closed = new CountDownLatch(1);
+    private Thread listener;
+    private volatile boolean listening;
+
+    public PostgresStoredFiles(DataSource dataSource, Clock clock) {
+        this.dataSource = dataSource;
+        this.clock = clock;
+    }
+
+    // ------------------------------------------------------------------ logs
+
+    @Override
+    public long beginLog(String jobId, String stepId) {
+        return inTransaction(jobId, "begin the log of step " + stepId, c -> {
+            long generation;
+            try (PreparedStatement ps = c.prepareStatement(sql.get("begin_log"))) {
+                ps.setString(1, jobId);
+                ps.setString(2, stepId);
+                ps.setTimestamp(3, now());
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    generation = rs.getLong(1);
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement(sql.get("drop_old_chunks"))) {
+                ps.setString(1, jobId);
+                ps.setString(2, stepId);
+                ps.setLong(3, generation);
+                ps.executeUpdate();
+            }
+            notify(c, jobId);
+            return generation;
+        });
+    }
+
+    @Override
+    public long appendLog(String jobId, String stepId, long generation, long offset, byte[] bytes, int length) {
+        if (offset < 0 || length < 0 || length > bytes.length) {
+            throw new IllegalArgumentException("bad chunk: offset " + offset + ", length " + length);
+        }
+        return inTransaction(jobId, "append to the log of step " + stepId, c -> {
+            long size;
+            try (PreparedStatement ps = c.prepareStatement(sql.get("lock_log"))) {
+                ps.setString(1, jobId);
+                ps.setString(2, stepId);
+                ps.setLong(3, generation);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        return -1L; // a newer generation began: this writer is stale
+                    }
+                    size = rs.getLong(1);
+                    if (rs.getBoolean(2)) {
+                        return size; // closed: nothing more is taken
+                    }
+                }
+            }
+            long end = offset + length;
+            if (offset > size || end <= size) {
+                return size; // a gap (the caller sends from our end) or bytes we hold already
+            }
+            int skip = (int) (size - offset);
+            byte[] fresh = new byte[length - skip];
+            System.arraycopy(bytes, skip, fresh, 0, fresh.length);
+            try (PreparedStatement ps = c.prepareStatement(sql.get("insert_chunk"))) {
+                ps.setString(1, jobId);
+                ps.setString(2, stepId);
+                ps.setLong(3, generation);
+                ps.setLong(4, size);
+                ps.setLong(5, end);
+                ps.setBytes(6, fresh);
+                ps.executeUpdate();
+            }
+            try (PreparedStatement ps = c.prepareStatement(sql.get("grow_log"))) {
+                ps.setLong(1, end);
+                ps.setTimestamp(2, now());
+                ps.setString(3, jobId);
+                ps.setString(4, stepId);
+                ps.setLong(5, generation);
+                ps.executeUpdate();
+            }
+            notify(c, jobId);
+            return end;
+        });
+    }
+
+    @Override
+    public boolean closeLog(String jobId, String stepId, long generation) {
+        return inTransaction(jobId, "close the log of step " + stepId, c -> {
+            int n;
+            try (PreparedStatement ps = c.prepareStatement(sql.get("close_log"))) {
+                ps.setTimestamp(1, now());
+                ps.setString(2, jobId);
+                ps.setString(3, stepId);
+                ps.setLong(4, generation);
+                n = ps.executeUpdate();
+            }
+            if (n > 0) {
+                notify(c, jobId);
+            }
+            return n > 0;
+        });
+    }
+
+    @Override
+    public Optional<LogRead> readLog(String jobId, String stepId, long offset, int maxBytes) {
+        if (offset < 0 || maxBytes < 1) {
+            throw new IllegalArgumentException("bad read: offset " + offset + ", max " + maxBytes);
+        }
+        return withConnection(jobId, "read the log of step " + stepId, c -> {
+            long generation;
+            long size;
+            boolean isClosed;
+            try (PreparedStatement ps = c.prepareStatement(sql.get("log_head"))) {
+                ps.setString(1, jobId);
+                ps.setString(2, stepId);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        return Optional.<LogRead>empty();
+                    }
+                    generation = rs.getLong(1);
+                    size = rs.getLong(2);
+                    isClosed = rs.getBoolean(3);
+                }
+            }
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            long next = Math.min(offset, size);
+            if (offset < size) {
+                try (PreparedStatement ps = c.prepareStatement(sql.get("log_chunks"))) {
+                    ps.setString(1, jobId);
+                    ps.setString(2, stepId);
+                    ps.setLong(3, generation);
+                    ps.setLong(4, offset);
+                    ps.setInt(5, MAX_CHUNKS_PER_READ);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next() && out.size() < maxBytes && next < size) {
+                            long start = rs.getLong(1);
+                            byte[] data = rs.getBytes(2);
+                            if (start > next) {
+                                break; // cannot happen (chunks are contiguous); never serve a hole as bytes
+                            }
+                            int from = (int) (next - start);
+                            // the head is read before the chunks: bytes past its size are the next read's
+                            int take = (int) Math.min(Math.min(data.length - from, maxBytes - out.size()), size - next);
+                            out.write(data, from, take);
+                            next += take;
+                        }
+                    }
+                }
+            }
+            return Optional.of(new LogRead(generation, out.toByteArray(), next, size, isClosed && next >= size));
+        });
+    }
+
+    @Override
+    public List<LoggedStep> loggedSteps(String jobId) {
+        return withConnection(jobId, "list the stored logs", c -> {
+            List<LoggedStep> out = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement(sql.get("logged_steps"))) {
+                ps.setString(1, jobId);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(new LoggedStep(rs.getString(1), rs.getLong(2), rs.getLong(3), rs.getBoolean(4),
+                                rs.getTimestamp(5).toInstant()));
+                    }
+                }
+            }
+            return out;
+        });
+    }
+
+    // ------------------------------------------------------------------ artifacts
+
+    @Override
+    public void putArtifact(String jobId, String path, InputStream content, long size, long capBytes) throws IOException {
+        if (capBytes < 0 || size < 0) {
+            throw new IllegalArgumentException("negative size or cap");
+        }
+        boolean cut = size > capBytes;
+        byte[] kept = content.readNBytes((int) Math.min(size, Math.min(capBytes, Integer.MAX_VALUE - 1024)));
+        byte[] stored = kept;
+        if (cut) {
+            byte[] marker = String.format(java.util.Locale.ROOT, CUT_MARKER, kept.length, size).getBytes(StandardCharsets.UTF_8);
+            stored = new byte[kept.length + marker.length];
+            System.arraycopy(kept, 0, stored, 0, kept.length);
+            System.arraycopy(marker, 0, stored, kept.length, marker.length);
+        }
+        byte[] bytes = stored;
+        inTransaction(jobId, "store the artifact " + path, c -> {
+            try (PreparedStatement ps = c.prepareStatement(sql.get("put_artifact"))) {
+                ps.setString(1, jobId);
+                ps.setString(2, path);
+                ps.setLong(3, size);
+                ps.setBoolean(4, cut);
+                ps.setBytes(5, bytes);
+                ps.setTimestamp(6, now());
+                ps.executeUpdate();
+            }
+            notify(c, jobId);
+            return null;
+        });
+    }
+
+    @Override
+    public Optional<Artifact> artifact(String jobId, String path) {
+        return withConnection(jobId, "read the artifact " + path, c -> {
+            try (PreparedStatement ps = c.prepareStatement(sql.get("artifact"))) {
+                ps.setString(1, jobId);
+                ps.setString(2, path);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        return Optional.<Artifact>empty();
+                    }
+                    return Optional.of(new Artifact(new ArtifactInfo(path, rs.getLong(1), rs.getBoolean(2),
+                            rs.getTimestamp(4).toInstant()), rs.getBytes(3)));
+                }
+            }
+        });
+    }
+
+    @Override
+    public List<ArtifactInfo> artifacts(String jobId) {
+        return withConnection(jobId, "list the stored artifacts", c -> {
+            List<ArtifactInfo> out = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement(sql.get("artifacts"))) {
+                ps.setString(1, jobId);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(new ArtifactInfo(rs.getString(1), rs.getLong(2), rs.getBoolean(3), rs.getTimestamp(4).toInstant()));
+                    }
+                }
+            }
+            return out;
+        });
+    }
+
+    // ------------------------------------------------------------------ retention
+
+    @Override
+    public int deleteJob(String jobId) {
+        return inTransaction(jobId, "delete the stored files", c -> {
+            int n = 0;
+            for (String name : List.of("delete_chunks", "delete_logs", "delete_artifacts")) {
+                try (PreparedStatement ps = c.prepareStatement(sql.get(name))) {
+                    ps.setString(1, jobId);
+                    n += ps.executeUpdate();
+                }
+            }
+            return n;
+        });
+    }
+
+    @Override
+    public List<String> jobsWrittenBefore(Instant cutoff, String afterJobId, int limit) {
+        return withConnection(null, "list old stored files", c -> {
+            List<String> out = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement(sql.get("jobs_written_before"))) {
+                Timestamp t = Timestamp.from(cutoff);
+                ps.setTimestamp(1, t);
+                ps.setString(2, afterJobId);
+                ps.setTimestamp(3, t);
+                ps.setString(4, afterJobId);
+                ps.setInt(5, limit);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(rs.getString(1));
+                    }
+                }
+            }
+            return out;
+        });
+    }
+
+    // ------------------------------------------------------------------ change feed
+
+    /** One job's change counter; the listener bumps it, followers wait on it. */
+    private static final class Signal {
+        long count;
+        int watchers;
+    }
+
+    @Override
+    public Changes watch(String jobId) {
+        startListener();
+        Signal signal = signals.compute(jobId, (id, s) -> {
+            Signal out = s == null ? new Signal() : s;
+            synchronized (out) {
+                out.watchers++;
+            }
+            return out;
+        });
+        return new Changes() {
+            private boolean done;
+
+            @Override
+            public long seen() {
+                synchronized (signal) {
+                    return signal.count;
+                }
+            }
+
+            @Override
+            public boolean await(long seen, Duration max) throws InterruptedException {
+                long deadline = System.nanoTime() + max.toNanos();
+                synchronized (signal) {
+                    while (signal.count == seen) {
+                        long left = deadline - System.nanoTime();
+                        if (left <= 0) {
+                            // without the feed a change may have gone unseen: the caller reads to find out
+                            return !listening;
+                        }
+                        TimeUnit.NANOSECONDS.timedWait(signal, left);
+                    }
+                    return true;
+                }
+            }
+
+            @Override
+            public void close() {
+                if (done) {
+                    return;
+                }
+                done = true;
+                signals.computeIfPresent(jobId, (id, s) -> {
+                    synchronized (s) {
+                        return --s.watchers <= 0 ? null : s;
+                    }
+                });
+            }
+        };
+    }
+
+    /** True while the listener holds its {@code LISTEN} connection (a follower's wait then needs no read). */
+    public boolean listening() {
+        return listening;
+    }
+
+    private synchronized void startListener() {
+        if (listener != null || closed.getCount() == 0) {
+            return;
+        }
+        listener = new Thread(this::listen, "stored-files-listener");
+        listener.setDaemon(true);
+        listener.start();
+    }
+
+    /** The listener's loop: survives every failure (the server restarting) and reconnects until closed. */
+    private void listen() {
+        while (closed.getCount() > 0) {
+            try (Connection c = dataSource.getConnection()) {
+                c.setAutoCommit(true);
+                try (Statement s = c.createStatement()) {
+                    s.execute("LISTEN " + CHANNEL);
+                }
+                PGConnection pg = c.unwrap(PGConnection.class);
+                listening = true;
+                // what was written while nobody listened is unseen: every follower reads once
+                bumpAll();
+                while (closed.getCount() > 0) {
+                    PGNotification[] got = pg.getNotifications(LISTEN_POLL_MS);
+                    if (got != null) {
+                        for (PGNotification n : got) {
+                            bump(n.getParameter());
+                        }
+                    }
+                }
+            } catch (SQLException | RuntimeException e) {
+                if (closed.getCount() > 0) {
+                    log.warn("stored files: the change listener lost its connection ({}); followers poll until it is back",
+                            e.getMessage());
+                }
+            } catch (Throwable t) {
+                log.error("stored files: the change listener failed; retrying", t);
+            } finally {
+                listening = false;
+                bumpAll();
+            }
+            try {
+                if (closed.await(LISTEN_RETRY.toMillis(), TimeUnit.MILLISECONDS)) {
+                    return;
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private void bump(String jobId) {
+        Signal s = signals.get(jobId);
+        if (s != null) {
+            synchronized (s) {
+                s.count++;
+                s.notifyAll();
+            }
+        }
+    }
+
+    private void bumpAll() {
+        for (String id : signals.keySet()) {
+            bump(id);
+        }
+    }
+
+    @Override
+    public void close() {
+        closed.countDown();
+        Thread t;
+        synchronized (this) {
+            t = listener;
+        }
+        if (t != null) {
+            try {
+                t.join(LISTEN_POLL_MS * 4L);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ plumbing
+
+    private interface Work<T> {
+        T run(Connection c) throws SQLException;
+    }
+
+    private void notify(Connection c, String jobId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql.get("notify"))) {
+            ps.setString(1, jobId);
+            ps.execute();
+        }
+    }
+
+    private Timestamp now() {
+        return Timestamp.from(clock.instant());
+    }
+
+    private <T> T withConnection(String jobId, String what, Work<T> work) {
+        try (Connection c = dataSource.getConnection()) {
+            if (!c.getAutoCommit()) {
+                c.setAutoCommit(true);
+            }
+            return work.run(c);
+        } catch (SQLException e) {
+            throw unavailable(jobId, what, e);
+        }
+    }
+
+    private <T> T inTransaction(String jobId, String what, Work<T> work) {
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                T out = work.run(c);
+                c.commit();
+                return out;
+            } catch (SQLException | RuntimeException e) {
+                try {
+                    c.rollback();
+                } catch (SQLException ignored) {
+                    // the connection is broken; the pool drops it
+                }
+                throw e;
+            } finally {
+                c.setAutoCommit(true);
+            }
+        } catch (SQLException e) {
+            throw unavailable(jobId, what, e);
+        }
+    }
+
+    private static StoreUnavailableException unavailable(String jobId, String what, SQLException e) {
+        return new StoreUnavailableException((jobId == null ? "" : "job " + jobId + ": ") + "cannot " + what + ": " + e.getMessage(), e);
+    }
+}

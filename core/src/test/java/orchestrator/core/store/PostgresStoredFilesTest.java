@@ -1,0 +1,263 @@
+package orchestrator.core.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import orchestrator.core.SettableClock;
+import orchestrator.core.testing.TestStoredFiles;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class PostgresStoredFilesTest {
+    private final SettableClock clock = new SettableClock(Instant.parse("2026-01-01T00:00:00Z"));
+    private TestStoredFiles db;
+    private StoredFiles files;
+
+    @BeforeEach
+    void open() {
+        db = new TestStoredFiles(clock);
+        files = db.files();
+    }
+
+    @AfterEach
+    void close() {
+        db.close();
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private String readAll(String job, String step) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        long offset = 0;
+        while (true) {
+            StoredFiles.LogRead r = files.readLog(job, step, offset, 7).orElseThrow();
+            out.writeBytes(r.bytes());
+            offset = r.nextOffset();
+            if (!r.more()) {
+                return out.toString(StandardCharsets.UTF_8);
+            }
+        }
+    }
+
+    @Test
+    void chunks_are_read_back_in_order_from_any_offset() {
+        long g = files.beginLog("j1", "01_plan");
+        assertThat(files.appendLog("j1", "01_plan", g, 0, bytes("hello "), 6)).isEqualTo(6);
+        assertThat(files.appendLog("j1", "01_plan", g, 6, bytes("world\n"), 6)).isEqualTo(12);
+        assertThat(files.appendLog("j1", "01_plan", g, 12, bytes("again\nxx"), 6)).isEqualTo(18);
+
+        assertThat(readAll("j1", "01_plan")).isEqualTo("hello world\nagain\n");
+        StoredFiles.LogRead mid = files.readLog("j1", "01_plan", 8, 100).orElseThrow();
+        assertThat(new String(mid.bytes(), StandardCharsets.UTF_8)).isEqualTo("rld\nagain\n");
+        assertThat(mid.nextOffset()).isEqualTo(18);
+        assertThat(mid.closed()).isFalse();
+        assertThat(files.readLog("j1", "01_plan", 18, 100).orElseThrow().bytes()).isEmpty();
+        assertThat(files.readLog("j1", "02_other", 0, 100)).isEmpty();
+
+        assertThat(files.closeLog("j1", "01_plan", g)).isTrue();
+        StoredFiles.LogRead end = files.readLog("j1", "01_plan", 18, 100).orElseThrow();
+        assertThat(end.closed()).isTrue();
+        // a closed log takes nothing more
+        assertThat(files.appendLog("j1", "01_plan", g, 18, bytes("late"), 4)).isEqualTo(18);
+        assertThat(files.loggedSteps("j1")).extracting(StoredFiles.LoggedStep::stepId, StoredFiles.LoggedStep::size,
+                StoredFiles.LoggedStep::closed).containsExactly(org.assertj.core.groups.Tuple.tuple("01_plan", 18L, true));
+    }
+
+    @Test
+    void a_chunk_sent_again_after_a_reconnect_is_not_stored_twice() {
+        long g = files.beginLog("j1", "s");
+        files.appendLog("j1", "s", g, 0, bytes("abc"), 3);
+        // the same chunk again (its commit made it, its answer did not)
+        assertThat(files.appendLog("j1", "s", g, 0, bytes("abc"), 3)).isEqualTo(3);
+        // a longer chunk from the last acknowledged offset: only its new bytes are added
+        assertThat(files.appendLog("j1", "s", g, 0, bytes("abcdef"), 6)).isEqualTo(6);
+        // a gap stores nothing and answers where to send from
+        assertThat(files.appendLog("j1", "s", g, 10, bytes("zz"), 2)).isEqualTo(6);
+        assertThat(files.appendLog("j1", "s", g, 6, bytes("g"), 1)).isEqualTo(7);
+        assertThat(readAll("j1", "s")).isEqualTo("abcdefg");
+    }
+
+    @Test
+    void a_new_generation_drops_the_old_bytes_and_a_stale_writer_writes_nothing() {
+        long g1 = files.beginLog("j1", "s");
+        files.appendLog("j1", "s", g1, 0, bytes("first run\n"), 10);
+        long g2 = files.beginLog("j1", "s");
+        assertThat(g2).isGreaterThan(g1);
+        assertThat(files.appendLog("j1", "s", g1, 10, bytes("stale\n"), 6)).isEqualTo(-1);
+        assertThat(files.closeLog("j1", "s", g1)).isFalse();
+        files.appendLog("j1", "s", g2, 0, bytes("second\n"), 7);
+        StoredFiles.LogRead r = files.readLog("j1", "s", 0, 100).orElseThrow();
+        assertThat(r.generation()).isEqualTo(g2);
+        assertThat(new String(r.bytes(), StandardCharsets.UTF_8)).isEqualTo("second\n");
+    }
+
+    @Test
+    void an_artifact_over_the_cap_is_cut_with_a_marker_and_keeps_its_size() throws Exception {
+        byte[] big = new byte[5000];
+        java.util.Arrays.fill(big, (byte) 'x');
+        files.putArtifact("j1", "steps/01_plan/report.md", new ByteArrayInputStream(big), big.length, 1024);
+        files.putArtifact("j1", "result.json", new ByteArrayInputStream(bytes("{\"a\":1}")), 7, 1024);
+
+        StoredFiles.Artifact cut = files.artifact("j1", "steps/01_plan/report.md").orElseThrow();
+        assertThat(cut.info().size()).isEqualTo(5000);
+        assertThat(cut.info().cut()).isTrue();
+        String text = new String(cut.content(), StandardCharsets.UTF_8);
+        assertThat(text).startsWith("x".repeat(1024) + "\n[cut: the stored copy keeps the first 1024 of 5000 bytes");
+        assertThat(text.substring(1024)).doesNotContain("x");
+
+        // upsert: the second put replaces the first
+        clock.advance(Duration.ofSeconds(5));
+        files.putArtifact("j1", "result.json", new ByteArrayInputStream(bytes("{\"a\":2}")), 7, 1024);
+        StoredFiles.Artifact result = files.artifact("j1", "result.json").orElseThrow();
+        assertThat(new String(result.content(), StandardCharsets.UTF_8)).isEqualTo("{\"a\":2}");
+        assertThat(result.info().cut()).isFalse();
+        assertThat(result.info().updatedAt()).isEqualTo(clock.instant());
+        assertThat(files.artifact("j1", "patch.diff")).isEmpty();
+        assertThat(files.artifacts("j1")).extracting(StoredFiles.ArtifactInfo::path, StoredFiles.ArtifactInfo::size)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("result.json", 7L),
+                        org.assertj.core.groups.Tuple.tuple("steps/01_plan/report.md", 5000L));
+    }
+
+    @Test
+    void writers_of_different_steps_at_once_each_keep_their_own_log() throws Exception {
+        int steps = 4;
+        int chunks = 150;
+        ExecutorService pool = Executors.newFixedThreadPool(steps);
+        try {
+            List<Future<String>> written = new ArrayList<>();
+            for (int s = 0; s < steps; s++) {
+                String step = "step_" + s;
+                written.add(pool.submit(() -> {
+                    long g = files.beginLog("j1", step);
+                    StringBuilder all = new StringBuilder();
+                    long offset = 0;
+                    for (int i = 0; i < chunks; i++) {
+                        byte[] b = bytes(step + " line " + i + "\n");
+                        offset = files.appendLog("j1", step, g, offset, b, b.length);
+                        all.append(step).append(" line ").append(i).append('\n');
+                    }
+                    files.closeLog("j1", step, g);
+                    return all.toString();
+                }));
+            }
+            for (int s = 0; s < steps; s++) {
+                String expected = written.get(s).get(60, TimeUnit.SECONDS);
+                assertThat(readAll("j1", "step_" + s)).isEqualTo(expected);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(files.loggedSteps("j1")).hasSize(steps).allMatch(StoredFiles.LoggedStep::closed);
+    }
+
+    @Test
+    void a_follower_reading_while_the_log_is_written_sees_every_byte_once_and_the_end() throws Exception {
+        long g = files.beginLog("j1", "s");
+        ByteArrayOutputStream sent = new ByteArrayOutputStream();
+        Random random = new Random(42);
+        List<Long> wakeMicros = new ArrayList<>();
+        ExecutorService writer = Executors.newSingleThreadExecutor();
+        try (StoredFiles.Changes changes = files.watch("j1")) {
+            Future<?> writing = writer.submit(() -> {
+                long offset = 0;
+                for (int i = 0; i < 200; i++) {
+                    byte[] b = new byte[1 + random.nextInt(3000)];
+                    for (int k = 0; k < b.length; k++) {
+                        b[k] = (byte) ('a' + (i + k) % 26);
+                    }
+                    sent.writeBytes(b);
+                    offset = files.appendLog("j1", "s", g, offset, b, b.length);
+                    if (i % 20 == 0) {
+                        // now and then the same chunk twice, as after a reconnect
+                        files.appendLog("j1", "s", g, offset - b.length, b, b.length);
+                    }
+                }
+                files.closeLog("j1", "s", g);
+                return null;
+            });
+            ByteArrayOutputStream got = new ByteArrayOutputStream();
+            long offset = 0;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            boolean closed = false;
+            while (!closed) {
+                assertThat(System.nanoTime()).as("the follower saw the end in time").isLessThan(deadline);
+                long seen = changes.seen();
+                Optional<StoredFiles.LogRead> r = files.readLog("j1", "s", offset, 64 * 1024);
+                if (r.isPresent()) {
+                    got.writeBytes(r.get().bytes());
+                    offset = r.get().nextOffset();
+                    closed = r.get().closed();
+                    if (r.get().more()) {
+                        continue;
+                    }
+                }
+                if (!closed) {
+                    long t0 = System.nanoTime();
+                    if (changes.await(seen, Duration.ofSeconds(5))) {
+                        wakeMicros.add((System.nanoTime() - t0) / 1000);
+                    }
+                }
+            }
+            writing.get(10, TimeUnit.SECONDS);
+            assertThat(got.toByteArray()).isEqualTo(sent.toByteArray());
+        } finally {
+            writer.shutdownNow();
+        }
+        assertThat(wakeMicros).as("the follower was woken by NOTIFY, not by its 5 s timeout").isNotEmpty()
+                .allMatch(us -> us < 5_000_000);
+    }
+
+    @Test
+    void a_wait_without_writes_times_out_and_a_write_wakes_it_at_once() throws Exception {
+        try (StoredFiles.Changes changes = files.watch("j2")) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (!((PostgresStoredFiles) files).listening()) {
+                assertThat(System.nanoTime()).as("the listener connected").isLessThan(deadline);
+                changes.await(changes.seen(), Duration.ofMillis(50));
+            }
+            long seen = changes.seen();
+            assertThat(changes.await(seen, Duration.ofMillis(300))).isFalse();
+            // another job's writes do not wake this follower
+            files.beginLog("other", "s");
+            assertThat(changes.await(seen, Duration.ofMillis(300))).isFalse();
+            long t0 = System.nanoTime();
+            files.beginLog("j2", "s");
+            assertThat(changes.await(seen, Duration.ofSeconds(10))).isTrue();
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            System.out.println("stored files: NOTIFY woke the follower " + ms + " ms after the write began");
+            assertThat(ms).isLessThan(5_000);
+        }
+    }
+
+    @Test
+    void retention_finds_jobs_written_before_the_cutoff_and_deletes_everything_of_one() throws Exception {
+        long g = files.beginLog("old", "s");
+        files.appendLog("old", "s", g, 0, bytes("x"), 1);
+        files.putArtifact("old", "result.json", new ByteArrayInputStream(bytes("{}")), 2, 100);
+        clock.advance(Duration.ofDays(40));
+        files.putArtifact("new", "result.json", new ByteArrayInputStream(bytes("{}")), 2, 100);
+        Instant cutoff = clock.instant().minus(Duration.ofDays(30));
+
+        assertThat(files.jobsWrittenBefore(cutoff, "", 10)).containsExactly("old");
+        assertThat(files.jobsWrittenBefore(cutoff, "old", 10)).isEmpty();
+        assertThat(files.deleteJob("old")).isEqualTo(3);
+        assertThat(files.readLog("old", "s", 0, 10)).isEmpty();
+        assertThat(files.artifacts("old")).isEmpty();
+        assertThat(files.artifacts("new")).hasSize(1);
+    }
+}
