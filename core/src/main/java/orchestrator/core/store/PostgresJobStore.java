@@ -94,6 +94,14 @@ public final class PostgresJobStore extends JdbcJobStore {
         }
     }
 
+    /**
+     * The jobs' step logs and artifacts kept in this store's database, on this store's pool, so that every host
+     * serves them: the runner ships into it, the gateway reads it. Close it before this store.
+     */
+    public StoredFiles storedFiles() {
+        return new PostgresStoredFiles(pool, clock);
+    }
+
     /** host:port/db of a JDBC URL: what messages name. */
     static String where(String jdbcUrl) {
         String s = jdbcUrl.startsWith("jdbc:postgresql://") ? jdbcUrl.substring("jdbc:postgresql://".length()) : jdbcUrl;
