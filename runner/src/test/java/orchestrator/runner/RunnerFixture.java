@@ -16,7 +16,9 @@ import orchestrator.core.config.CoreConfig;
 import orchestrator.core.config.Env;
 import orchestrator.core.job.Source;
 import orchestrator.core.store.JobView;
+import orchestrator.core.store.JobStore;
 import orchestrator.core.store.NewJob;
+import orchestrator.core.store.PostgresJobStore;
 import orchestrator.core.store.SqliteJobStore;
 
 /** A real store in a temp folder, a runner over it, and waits on conditions with deadlines. */
@@ -25,7 +27,7 @@ final class RunnerFixture implements AutoCloseable {
     final Env env;
     final CoreConfig core;
     final RunnerConfig config;
-    final SqliteJobStore store;
+    final JobStore store;
     final Runner runner;
 
     RunnerFixture(Path dir, String agentsJson, Map<String, String> extra) throws IOException {
@@ -46,7 +48,11 @@ final class RunnerFixture implements AutoCloseable {
         this.env = new Env(m);
         this.core = CoreConfig.from(env);
         this.config = RunnerConfig.from(env);
-        this.store = new SqliteJobStore(core.databasePath(), Clock.systemUTC(), core.leaseTtl(), core.maxLeaseAttempts());
+        // DATABASE_URL=postgresql://… in extra runs the fixture on PostgreSQL
+        this.store = core.postgres() != null
+                ? new PostgresJobStore(core.postgres().jdbcUrl(), core.postgres().user(), core.postgres().password(), Clock.systemUTC(),
+                        core.leaseTtl(), core.maxLeaseAttempts())
+                : new SqliteJobStore(core.databasePath(), Clock.systemUTC(), core.leaseTtl(), core.maxLeaseAttempts());
         this.runner = new Runner(config, core, store, Clock.systemUTC(), "test-runner", storedFiles);
     }
 

@@ -254,10 +254,7 @@ abstract class JdbcJobStore implements JobStore {
         // serialized here, on the caller's thread: the one writer thread only runs SQL
         String meta = Json.writeCompact(job.source().meta());
         String spec = Json.writeCompact(job.spec());
-        return write("enqueue", b -> {
-            b.leasable();
-            return b.insert().insert(id, job, meta, spec, b.now);
-        });
+        return write("enqueue", new EnqueueOp(id, job, meta, spec));
     }
 
     /**
@@ -376,7 +373,14 @@ abstract class JdbcJobStore implements JobStore {
         boolean ended = false;
         try {
             Batch b = new Batch(w, clock.millis());
+            boolean[] handled = new boolean[batch.size()];
+            if (!alone && bulkEnqueue()) {
+                bulkEnqueue(b, batch, results, handled);
+            }
             for (int i = 0; i < batch.size(); i++) {
+                if (handled[i]) {
+                    continue;
+                }
                 if (!alone) {
                     w.execute("SAVEPOINT w");
                 }
@@ -391,6 +395,15 @@ abstract class JdbcJobStore implements JobStore {
                         w.execute("RELEASE w");
                     }
                     failures[i] = e;
+                } catch (SQLException e) {
+                    if (alone) {
+                        throw e;
+                    }
+                    // a statement the database refused (bad data) fails its own write, not the batch's others;
+                    // a connection that is gone fails the rollback too, and with it the whole batch
+                    w.execute("ROLLBACK TO w");
+                    w.execute("RELEASE w");
+                    failures[i] = new StoreUnavailableException("the write could not be committed: " + e.getMessage(), e);
                 }
             }
             boolean commit = !(batch.isEmpty() || alone && failures[0] != null);
@@ -416,6 +429,87 @@ abstract class JdbcJobStore implements JobStore {
                 done.complete(results[i]);
             }
         }
+    }
+
+    private static JobState startState(NewJob job) {
+        return job.spec().policy().requiresApproval() ? JobState.AWAITING_APPROVAL : JobState.QUEUED;
+    }
+
+    /**
+     * Inserts the batch's enqueues with JDBC batches, in two round trips for all of them instead of a few per
+     * job, under one savepoint: if the bulk fails (one job the database refuses), it is rolled back and
+     * the enqueues run one by one, each under its own savepoint, so that only the bad one fails.
+     *
+     * @return true when done; false when rolled back and left to the one-by-one path
+     */
+    private boolean bulkEnqueue(Batch b, List<PendingWrite<?>> batch, Object[] results, boolean[] handled) throws SQLException {
+        List<Integer> at = new ArrayList<>();
+        for (int i = 0; i < batch.size(); i++) {
+            if (batch.get(i).op() instanceof EnqueueOp) {
+                at.add(i);
+            }
+        }
+        if (at.size() < 2) {
+            return false;
+        }
+        b.execute("SAVEPOINT bulk");
+        JobInsert insert = b.insert();
+        try {
+            JobState[] states = new JobState[at.size()];
+            for (int k = 0; k < at.size(); k++) {
+                EnqueueOp e = (EnqueueOp) batch.get(at.get(k)).op();
+                states[k] = insert.bind(e.id, e.job, e.meta, e.spec, b.now);
+                insert.ins.addBatch();
+            }
+            int[] counts = insert.ins.executeBatch();
+            boolean events = false;
+            for (int k = 0; k < at.size(); k++) {
+                if (counts[k] == 1) {
+                    EnqueueOp e = (EnqueueOp) batch.get(at.get(k)).op();
+                    bindEvent(insert.ev, e.id, b.now, e.job.actor(), null, states[k].wire(), "submitted via " + e.job.source().type());
+                    insert.ev.addBatch();
+                    events = true;
+                }
+            }
+            if (events) {
+                insert.ev.executeBatch();
+            }
+            for (int k = 0; k < at.size(); k++) {
+                EnqueueOp e = (EnqueueOp) batch.get(at.get(k)).op();
+                results[at.get(k)] = counts[k] == 1 ? new Enqueued(e.id, e.job.spec().project(), states[k], true) : insert.existing(e.id, e.job);
+                handled[at.get(k)] = true;
+            }
+            b.execute("RELEASE bulk");
+            b.leasable();
+            return true;
+        } catch (SQLException e) {
+            log.debug("bulk enqueue of {} jobs refused, inserting them one by one: {}", at.size(), e.getMessage());
+            insert.ins.clearBatch();
+            insert.ev.clearBatch();
+            for (int k : at) {
+                handled[k] = false;
+            }
+            b.execute("ROLLBACK TO bulk");
+            b.execute("RELEASE bulk");
+            return false;
+        }
+    }
+
+    /** An enqueue in the writer's queue: a write of its own kind, so that a dialect can insert many at once. */
+    private record EnqueueOp(String id, NewJob job, String meta, String spec) implements WriteOp<Enqueued> {
+        @Override
+        public Enqueued run(Batch b) throws SQLException {
+            b.leasable();
+            return b.insert().insert(id, job, meta, spec, b.now);
+        }
+    }
+
+    /**
+     * Whether the writer inserts a batch's enqueues with JDBC batches ({@link #bulkEnqueue}): worth it where a
+     * statement is a network round trip (PostgreSQL), not where it is a function call (SQLite).
+     */
+    protected boolean bulkEnqueue() {
+        return false;
     }
 
     /** The statements of one job insert, prepared once per transaction. */
@@ -444,8 +538,14 @@ abstract class JdbcJobStore implements JobStore {
 
         /** With the source meta and the spec already serialized (compact JSON). */
         Enqueued insert(String id, NewJob job, String metaJson, String specJson, long now) throws SQLException {
+            JobState state = bind(id, job, metaJson, specJson, now);
+            return ins.executeUpdate() == 1 ? created(id, job, state, now) : existing(id, job);
+        }
+
+        /** Sets the insert's parameters; returns the state the job starts in. */
+        JobState bind(String id, NewJob job, String metaJson, String specJson, long now) throws SQLException {
             JobSpec spec = job.spec();
-            JobState state = spec.policy().requiresApproval() ? JobState.AWAITING_APPROVAL : JobState.QUEUED;
+            JobState state = startState(job);
             int i = 1;
             ins.setString(i++, id);
             ins.setString(i++, spec.project());
@@ -459,10 +559,18 @@ abstract class JdbcJobStore implements JobStore {
             ins.setLong(i++, now);
             ins.setString(i++, spec.idempotencyKey());
             ins.setString(i, spec.concurrencyKey());
-            if (ins.executeUpdate() == 1) {
-                event(ev, id, now, job.actor(), null, state.wire(), "submitted via " + job.source().type());
-                return new Enqueued(id, spec.project(), state, true);
-            }
+            return state;
+        }
+
+        /** The insert took: its audit event. */
+        Enqueued created(String id, NewJob job, JobState state, long now) throws SQLException {
+            event(ev, id, now, job.actor(), null, state.wire(), "submitted via " + job.source().type());
+            return new Enqueued(id, job.spec().project(), state, true);
+        }
+
+        /** The insert was ignored: the job that has its idempotency key. */
+        Enqueued existing(String id, NewJob job) throws SQLException {
+            JobSpec spec = job.spec();
             // only the idempotency index can conflict: the id is fresh and random
             idem.setString(1, spec.project() == null ? "" : spec.project());
             idem.setString(2, spec.idempotencyKey());
@@ -1224,13 +1332,17 @@ abstract class JdbcJobStore implements JobStore {
     }
 
     protected static void event(PreparedStatement ev, String jobId, long at, String actor, String from, String to, String reason) throws SQLException {
+        bindEvent(ev, jobId, at, actor, from, to, reason);
+        ev.executeUpdate();
+    }
+
+    private static void bindEvent(PreparedStatement ev, String jobId, long at, String actor, String from, String to, String reason) throws SQLException {
         ev.setString(1, jobId);
         ev.setLong(2, at);
         ev.setString(3, actor);
         ev.setString(4, from);
         ev.setString(5, to);
         ev.setString(6, reason);
-        ev.executeUpdate();
     }
 
     private static void setInt(PreparedStatement ps, int i, Integer v) throws SQLException {

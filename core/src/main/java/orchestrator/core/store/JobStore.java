@@ -147,9 +147,12 @@ public interface JobStore extends AutoCloseable {
     void backup(java.nio.file.Path target);
 
     /**
-     * A number that changes whenever any process commits to the store: an idle runner polls it (a
-     * shared-memory read, no lock) and tries a lease only when it moved, instead of a write
-     * transaction per poll.
+     * A number that changes when another process may have made a job leasable: an idle runner waits for it
+     * to move ({@link #awaitChange}) and tries a lease only then, instead of a write transaction per poll.
+     * SQLite: {@code data_version}, which every commit by anyone moves (a shared-memory read, no lock).
+     * PostgreSQL: a count of the {@code NOTIFY}s that commits making a job leasable send (enqueue, requeue,
+     * release, approve, retry, continue, schedule fire, the end of a job with a concurrency key), moved a
+     * moment after the commit, and once more whenever the listener reconnects.
      */
     long changeCounter();
 

@@ -41,8 +41,6 @@ public final class PostgresJobStore extends JdbcJobStore {
     private static final Logger log = LoggerFactory.getLogger(PostgresJobStore.class);
     static final String[] SQL = {"/orchestrator/store/queries.sql", "/orchestrator/store/postgres/queries.sql"};
     private static final String MIGRATIONS = "/orchestrator/store/postgres/";
-    /** The advisory lock key migrations hold (any constant; "orch" in ASCII). */
-    private static final long MIGRATION_LOCK = 0x6f726368L;
     /** How often a lease that lost the race for a concurrency key tries again, at once. */
     private static final int KEY_RACE_RETRIES = 5;
     /** A pooled connection that does not come within this fails the write: intake answers 503 rather than hang. */
@@ -165,6 +163,12 @@ public final class PostgresJobStore extends JdbcJobStore {
         return "BEGIN";
     }
 
+    /** A statement is a network round trip here: a batch's enqueues go in two JDBC batches. */
+    @Override
+    protected boolean bulkEnqueue() {
+        return true;
+    }
+
     /** The job row and its steps must be one snapshot, which READ COMMITTED does not give two statements. */
     @Override
     protected String beginRead() {
@@ -196,11 +200,10 @@ public final class PostgresJobStore extends JdbcJobStore {
             c.setAutoCommit(false);
             try (Statement st = c.createStatement()) {
                 // held to the commit: a second host starting now waits here, then finds the migrations applied
-                st.execute("SELECT pg_advisory_xact_lock(" + MIGRATION_LOCK + ")");
-                st.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
-                        + " applied_at bigint NOT NULL)");
+                st.execute(sql.get("migration_lock"));
+                st.execute(sql.get("create_migrations_table"));
                 Set<Integer> applied = new HashSet<>();
-                try (ResultSet rs = st.executeQuery("SELECT version FROM schema_migrations")) {
+                try (ResultSet rs = st.executeQuery(sql.get("applied_migrations"))) {
                     while (rs.next()) {
                         applied.add(rs.getInt(1));
                     }
@@ -212,7 +215,7 @@ public final class PostgresJobStore extends JdbcJobStore {
                         continue;
                     }
                     st.execute(SqlFile.read(MIGRATIONS + name));
-                    try (PreparedStatement ps = c.prepareStatement("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")) {
+                    try (PreparedStatement ps = sql.prepare(c, "record_migration")) {
                         ps.setInt(1, v);
                         ps.setString(2, name);
                         ps.setLong(3, clock.millis());
@@ -257,11 +260,12 @@ public final class PostgresJobStore extends JdbcJobStore {
             } catch (SQLException e) {
                 b.execute("ROLLBACK TO lease");
                 b.execute("RELEASE lease");
-                if (!"23505".equals(e.getSQLState())) {
+                // 23505: another runner leased a job of the same concurrency key a moment ago (jobs_running_key):
+                // a fresh statement sees it running and passes over that key. 40P01: two runners each waited
+                // for the other's key (each leasing a job of a key the other just took); one is told to let go
+                if (!"23505".equals(e.getSQLState()) && !"40P01".equals(e.getSQLState())) {
                     throw e;
                 }
-                // another runner leased a job of the same concurrency key a moment ago (jobs_running_key):
-                // a fresh statement sees it running and passes over that key
                 if (attempt >= KEY_RACE_RETRIES) {
                     log.debug("lease lost {} races for a concurrency key; trying at the next wake: {}", attempt, e.getMessage());
                     return List.of();

@@ -42,7 +42,6 @@ CREATE INDEX jobs_expiring ON jobs (lease_expires_at) WHERE state = 'running';
 CREATE UNIQUE INDEX jobs_running_key ON jobs (concurrency_key) WHERE state = 'running' AND concurrency_key IS NOT NULL;
 CREATE INDEX jobs_by_project ON jobs (project, created_at);
 CREATE INDEX jobs_by_created ON jobs (created_at);
-CREATE INDEX jobs_by_state ON jobs (state);
 -- a NULL project must collide with itself, hence coalesce
 CREATE UNIQUE INDEX jobs_idempotency ON jobs (coalesce(project, ''), idempotency_key) WHERE idempotency_key IS NOT NULL;
 

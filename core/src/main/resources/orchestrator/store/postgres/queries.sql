@@ -125,3 +125,17 @@ SELECT pg_notify('orchestrator_jobs', '')
 
 -- name: listen
 LISTEN orchestrator_jobs
+
+-- name: migration_lock
+-- held to the migration's commit: a second host starting meanwhile waits, then finds them applied;
+-- the key is "orchestr" in ASCII, any constant would do
+SELECT pg_advisory_xact_lock(8030590385584829554)
+
+-- name: create_migrations_table
+CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)
+
+-- name: applied_migrations
+SELECT version FROM schema_migrations
+
+-- name: record_migration
+INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)

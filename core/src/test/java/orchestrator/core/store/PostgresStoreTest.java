@@ -58,6 +58,43 @@ class PostgresStoreTest {
         return new NewJob(spec, Source.of("api"), "test");
     }
 
+    /** CPU of this JVM: callers' threads, the writer, JSON. */
+    private static long jvmCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    /** CPU ticks (1/100 s) of the test server: the postmaster with its reaped children, and its live backends. */
+    private static long serverCpuTicks(String url) throws Exception {
+        String dataDir;
+        try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SHOW data_directory")) {
+            rs.next();
+            dataDir = rs.getString(1);
+        }
+        long postmaster = Long.parseLong(java.nio.file.Files.readAllLines(Path.of(dataDir, "postmaster.pid")).get(0).strip());
+        long ticks = 0;
+        try (var procs = java.nio.file.Files.list(Path.of("/proc"))) {
+            for (Path p : (Iterable<Path>) procs::iterator) {
+                if (!p.getFileName().toString().matches("\\d+")) {
+                    continue;
+                }
+                try {
+                    String stat = java.nio.file.Files.readString(p.resolve("stat"));
+                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                    long pid = Long.parseLong(p.getFileName().toString());
+                    long ppid = Long.parseLong(f[1]);
+                    if (pid == postmaster) {
+                        ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]) + Long.parseLong(f[13]) + Long.parseLong(f[14]);
+                    } else if (ppid == postmaster) {
+                        ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+                    }
+                } catch (java.io.IOException | RuntimeException gone) {
+                    // a process that ended meanwhile
+                }
+            }
+        }
+        return ticks;
+    }
+
     private static long count(String url, String sql) throws Exception {
         try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
             rs.next();
@@ -288,6 +325,85 @@ class PostgresStoreTest {
         assertThat(files).startsWith("V1__schema.sql");
         assertThat(count(url, "SELECT count(*) FROM schema_migrations")).isEqualTo(files.size());
         assertThat(count(url, "SELECT count(DISTINCT version) FROM schema_migrations")).isEqualTo(files.size());
+    }
+
+    @Test
+    void concurrent_enqueues_share_commits() throws Exception {
+        String url = PostgresStores.newDatabase();
+        PostgresJobStore s = store(url);
+        int threads = 64;
+        int perThread = Integer.getInteger("pg.ingest.perThread", 80);
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            long commitsBefore = count(url, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
+            long serverCpuBefore = serverCpuTicks(url);
+            long jvmCpuBefore = jvmCpuNanos();
+            CountDownLatch go = new CountDownLatch(1);
+            // parsed once: parsing is the gateway's cost, this measures the store's
+            NewJob one = job("{\"goal\":\"ingest\"}");
+            List<Future<?>> fs = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                fs.add(pool.submit(() -> {
+                    go.await();
+                    for (int i = 0; i < perThread; i++) {
+                        s.enqueue(one);
+                    }
+                    return null;
+                }));
+            }
+            long t0 = System.nanoTime();
+            go.countDown();
+            for (Future<?> f : fs) {
+                f.get(120, TimeUnit.SECONDS);
+            }
+            long ms = Math.max(1, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+            double cpuSec = (serverCpuTicks(url) - serverCpuBefore) / 100.0 + (jvmCpuNanos() - jvmCpuBefore) / 1e9;
+            int jobs = threads * perThread;
+            long commits = count(url, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()") - commitsBefore;
+            System.out.println("PostgreSQL group commit: " + jobs + " enqueues from " + threads + " threads in " + ms + " ms ("
+                    + jobs * 1000L / ms + " jobs/s), " + commits + " transactions; CPU (server + this JVM, tests' threads included) "
+                    + String.format("%.2f s = %.0f jobs per CPU second (server %.2f s)", cpuSec, jobs / cpuSec, (serverCpuTicks(url) - serverCpuBefore) / 100.0));
+            assertThat(s.countByState().get(JobState.QUEUED)).isEqualTo(jobs);
+            assertThat(commits).as("transactions for " + jobs + " enqueues").isLessThan(jobs / 4);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void a_job_the_database_refuses_fails_alone_and_the_enqueues_committed_with_it_stay() throws Exception {
+        String url = PostgresStores.newDatabase();
+        PostgresJobStore s = store(url);
+        int n = 40;
+        ExecutorService pool = Executors.newFixedThreadPool(n);
+        try {
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<Enqueued>> fs = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                // jsonb has no NUL character: the one job PostgreSQL refuses, sent among others so that they share a batch
+                String goal = i == n / 2 ? "bad \\u0000 goal" : "good " + i;
+                fs.add(pool.submit(() -> {
+                    go.await();
+                    return s.enqueue(job("{\"goal\":\"" + goal + "\"}"));
+                }));
+            }
+            go.countDown();
+            int failed = 0;
+            for (int i = 0; i < n; i++) {
+                try {
+                    assertThat(fs.get(i).get(60, TimeUnit.SECONDS).created()).isTrue();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    assertThat(i).as("only the bad job fails: " + e.getCause()).isEqualTo(n / 2);
+                    assertThat(e.getCause()).isInstanceOf(StoreUnavailableException.class);
+                    failed++;
+                }
+            }
+            assertThat(failed).isEqualTo(1);
+            assertThat(count(url, "SELECT count(*) FROM jobs")).isEqualTo(n - 1);
+            assertThat(count(url, "SELECT count(*) FROM job_events")).isEqualTo(n - 1);
+        } finally {
+            pool.shutdownNow();
+        }
     }
 
     @Test

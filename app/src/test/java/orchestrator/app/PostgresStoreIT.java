@@ -1,0 +1,85 @@
+package orchestrator.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import orchestrator.core.Json;
+import orchestrator.core.testing.TestPostgres;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The orchestrator on DATABASE_URL=postgresql://…: serve runs a job end to end; the password shows nowhere. */
+class PostgresStoreIT {
+    private static final String PASSWORD = "hunter2-not-shown";
+
+    @TempDir
+    Path home;
+
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    @Test
+    void serve_on_postgres_runs_a_posted_job_to_success_and_never_prints_the_password() throws Exception {
+        TestPostgres pg = TestPostgres.shared();
+        String db = TestPostgres.databaseOf(pg.newDatabase());
+        // trust auth ignores the password; it is there to be looked for in every output
+        String url = "postgresql://" + TestPostgres.USER + ":" + PASSWORD + "@127.0.0.1:" + pg.port() + "/" + db;
+        Map<String, String> env = Map.of("ORCH_HOME", home.toString(), "HTTP_PORT", "0", "DATABASE_URL", url);
+        try (OrchestratorProcess serve = OrchestratorProcess.start(home.resolve("serve.out"), env, "serve")) {
+            String port = serve.awaitOutput("ready: http://127\\.0\\.0\\.1:(\\d+)", Duration.ofSeconds(120));
+            String token = Files.readString(home.resolve("dev-token")).strip();
+            String base = "http://127.0.0.1:" + port;
+            HttpResponse<String> posted = http.send(HttpRequest.newBuilder(URI.create(base + "/webhook"))
+                    .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"goal\":\"on postgres\"}")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(posted.statusCode()).as(posted.body()).isEqualTo(202);
+            String id = Json.parse(posted.body()).get("job_id").asText();
+            HttpRequest get = HttpRequest.newBuilder(URI.create(base + "/jobs/" + id)).header("Authorization", "Bearer " + token).build();
+            Waits.until("the job to succeed on PostgreSQL", Duration.ofSeconds(60), () -> {
+                try {
+                    JsonNode job = Json.parse(http.send(get, HttpResponse.BodyHandlers.ofString()).body());
+                    return job.get("status").asText().equals("succeeded");
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            });
+            HttpResponse<String> ready = http.send(HttpRequest.newBuilder(URI.create(base + "/ready")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
+            assertThat(serve.output()).doesNotContain(PASSWORD);
+        }
+        try (OrchestratorProcess check = OrchestratorProcess.start(home.resolve("check.out"), env, "config", "check")) {
+            assertThat(check.awaitExit(Duration.ofSeconds(60))).as(check.output()).isZero();
+            assertThat(check.output()).contains("DATABASE_URL=postgresql://****@127.0.0.1:" + pg.port() + "/" + db)
+                    .contains("database=postgresql://orch@127.0.0.1:" + pg.port() + "/" + db)
+                    .doesNotContain(PASSWORD);
+        }
+        try (OrchestratorProcess backup = OrchestratorProcess.start(home.resolve("backup.out"), env, "backup", home.resolve("b.db").toString())) {
+            assertThat(backup.awaitExit(Duration.ofSeconds(60))).isEqualTo(ExitCodes.USAGE);
+            assertThat(backup.output()).contains("pg_dump").doesNotContain(PASSWORD).doesNotContain("Exception");
+        }
+    }
+
+    @Test
+    void a_runner_whose_postgres_is_down_at_start_exits_with_one_line_naming_database_url() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort(); // closed again: nothing listens there
+        }
+        String url = "postgresql://orch:" + PASSWORD + "@127.0.0.1:" + port + "/orch";
+        Map<String, String> env = Map.of("ORCH_HOME", home.toString(), "DATABASE_URL", url, "LOG_LEVEL", "WARN");
+        try (OrchestratorProcess runner = OrchestratorProcess.start(home.resolve("runner.out"), env, "runner")) {
+            assertThat(runner.awaitExit(Duration.ofSeconds(60))).as(runner.output()).isNotZero();
+            String out = runner.output();
+            assertThat(out).containsPattern("(?m)^orchestrator: cannot connect to PostgreSQL at 127\\.0\\.0\\.1:" + port + "/orch \\(DATABASE_URL\\)")
+                    .doesNotContain(PASSWORD).doesNotContain("\tat ");
+        }
+    }
+}
