@@ -161,6 +161,16 @@ class StoredFilesAcrossHostsTest {
                 HttpResponse<byte[]> l = get(localUrl, "/jobs/" + id + "/artifacts/" + file, TOKEN);
                 assertThat(r.headers().firstValue("Content-Type")).as(file).isEqualTo(l.headers().firstValue("Content-Type"));
             }
+            // the listing names the same files with the same sizes as the one-host gateway's
+            JsonNode remoteList = Json.parse(new String(get(remoteUrl, "/jobs/" + id + "/artifacts", TOKEN).body()));
+            JsonNode localList = Json.parse(new String(get(localUrl, "/jobs/" + id + "/artifacts", TOKEN).body()));
+            List<String> remoteFiles = new ArrayList<>();
+            List<String> localFiles = new ArrayList<>();
+            remoteList.get("artifacts").forEach(n -> remoteFiles.add(n.get("path").asText() + " " + n.get("size").asLong()));
+            localList.get("artifacts").forEach(n -> localFiles.add(n.get("path").asText() + " " + n.get("size").asLong()));
+            assertThat(remoteFiles).contains("result.json " + Files.size(folder.resolve("result.json")),
+                    "steps/01_tick/logs.txt " + Files.size(folder.resolve("steps/01_tick/logs.txt")));
+            assertThat(remoteFiles).isEqualTo(localFiles);
             // the whole logs, as the one-host gateway answers them
             HttpResponse<byte[]> plain = get(remoteUrl, "/jobs/" + id + "/logs", TOKEN);
             assertThat(plain.statusCode()).isEqualTo(200);

@@ -196,6 +196,18 @@ public final class GatewayServer implements AutoCloseable {
                         .error(404, "no such job, or one of a project the token cannot see")
                         .error(429, "rate limited, or this token holds its share of log streams")
                         .error(503, "the store is unavailable, or every log stream slot is taken").build(),
+                ApiRoute.get("/jobs/{id}/artifacts", artifacts::list).summary("The job's artifact files")
+                        .description("Every file of the job's artifact folder (on PostgreSQL, as the store keeps them for every "
+                                + "host), by path; at most 1000.")
+                        .auth(ApiRoute.Auth.SCOPED).pathParam("id", id)
+                        .json(200, "the files", Map.of("type", "object", "required", List.of("job_id", "artifacts"), "properties", Map.of(
+                                "job_id", string,
+                                "artifacts", Map.of("type", "array", "items", Map.of("type", "object",
+                                        "required", List.of("path", "size", "modified_at"), "properties", Map.of(
+                                                "path", string, "size", Map.of("type", "integer"),
+                                                "modified_at", Map.of("type", "string", "format", "date-time")))))))
+                        .error(404, "no such job, or one of a project the token cannot see")
+                        .storeErrors().build(),
                 ApiRoute.get("/jobs/{id}/artifacts/<path>", artifacts::get).summary("A file of the job's artifacts")
                         .description("e.g. result.json, report.md, patch.diff, steps/01_plan/logs.txt; never a file outside the job's folder.")
                         .auth(ApiRoute.Auth.SCOPED).pathParam("id", id).pathParam("path", "the file's path inside the artifact folder")

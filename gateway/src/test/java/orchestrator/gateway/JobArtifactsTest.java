@@ -71,6 +71,19 @@ class JobArtifactsTest {
     }
 
     @Test
+    void the_listing_names_the_plain_files_of_the_folder_and_no_link() throws Exception {
+        Files.createLink(jobDir.resolve("hard.txt"), home.resolve("secret.txt"));
+        Files.writeString(jobDir.resolve(".result.json.123-1.tmp"), "half");
+        Answer list = gw.get("/jobs/" + id + "/artifacts", ALPHA);
+        assertThat(list.status()).isEqualTo(200);
+        java.util.List<String> paths = new java.util.ArrayList<>();
+        list.json().path("artifacts").forEach(n -> paths.add(n.path("path").asText() + " " + n.path("size").asLong()));
+        assertThat(paths).containsExactly("blob.bin 31", "patch.diff 12", "report.md 8", "result.json 12", "steps/01_plan/logs.txt 8");
+        assertThat(list.json().path("job_id").asText()).isEqualTo(id);
+        assertThat(gw.get("/jobs/" + id + "/artifacts", BETA).status()).isEqualTo(404);
+    }
+
+    @Test
     void artifacts_are_scoped_like_the_job() {
         Answer hidden = artifact("result.json", BETA);
         assertThat(hidden.status()).isEqualTo(404);

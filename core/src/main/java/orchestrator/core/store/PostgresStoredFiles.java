@@ -408,13 +408,17 @@ public final class PostgresStoredFiles implements StoredFiles {
                 listening = true;
                 // what was written while nobody listened is unseen: every follower reads once
                 bumpAll();
-                while (closed.getCount() > 0) {
-                    PGNotification[] got = pg.getNotifications(LISTEN_POLL_MS);
-                    if (got != null) {
-                        for (PGNotification n : got) {
-                            bump(n.getParameter());
+                try {
+                    while (closed.getCount() > 0) {
+                        PGNotification[] got = pg.getNotifications(LISTEN_POLL_MS);
+                        if (got != null) {
+                            for (PGNotification n : got) {
+                                bump(n.getParameter());
+                            }
                         }
                     }
+                } finally {
+                    unlisten(c);
                 }
             } catch (SQLException | RuntimeException e) {
                 if (closed.getCount() > 0) {
@@ -435,6 +439,18 @@ public final class PostgresStoredFiles implements StoredFiles {
                 Thread.currentThread().interrupt();
                 return;
             }
+        }
+    }
+
+    /**
+     * The connection goes back to the shared pool: one still listening would collect every job's notifications
+     * in its driver's queue for whoever borrows it next. A broken one the pool drops anyway.
+     */
+    private static void unlisten(Connection c) {
+        try (Statement s = c.createStatement()) {
+            s.execute("UNLISTEN *");
+        } catch (SQLException e) {
+            // broken: the pool evicts it
         }
     }
 

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.JobView;
@@ -58,6 +59,25 @@ public final class JobArtifacts {
         ctx.header("X-Content-Type-Options", "nosniff");
         ctx.header("Content-Disposition", "inline");
         ctx.result(file.content());
+    }
+
+    /** {@code GET /jobs/{id}/artifacts}: the job's files, by path, with their sizes and when they were written. */
+    public void list(Context ctx) throws IOException {
+        ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
+        JobView job = JobRoutes.visible(store, token, ctx.pathParam("id"));
+        List<Map<String, Object>> out = new java.util.ArrayList<>();
+        for (JobFileSource.Listed f : files.list(job.id())) {
+            Map<String, Object> m = new java.util.LinkedHashMap<>();
+            m.put("path", f.path());
+            m.put("size", f.size());
+            m.put("modified_at", f.modifiedAt().toString());
+            out.add(m);
+        }
+        store.audit(job.id(), token.name(), "listed artifacts");
+        Map<String, Object> body = new java.util.LinkedHashMap<>();
+        body.put("job_id", job.id());
+        body.put("artifacts", out);
+        JobRoutes.json(ctx, 200, body);
     }
 
     /**

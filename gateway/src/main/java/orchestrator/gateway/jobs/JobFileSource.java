@@ -27,6 +27,16 @@ interface JobFileSource {
      */
     Optional<Served> artifact(String jobId, List<String> segments) throws IOException;
 
+    /** The job's files, by path; at most {@link #MAX_LISTED}. */
+    List<Listed> list(String jobId) throws IOException;
+
+    /** A listing names at most this many files (an agent may write a folder full of them). */
+    int MAX_LISTED = 1000;
+
+    /** One file of a listing: its path inside the job folder, its size, when it was last written. */
+    record Listed(String path, long size, java.time.Instant modifiedAt) {
+    }
+
     /** A reader of one step's log from its first byte; {@code watch} (may be null) lets it skip reads when nothing changed. */
     LogReader log(String jobId, String stepId, Watch watch);
 

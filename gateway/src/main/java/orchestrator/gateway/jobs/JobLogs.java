@@ -35,8 +35,13 @@ import org.slf4j.LoggerFactory;
  * {@code ?follow=1} a server-sent event stream that tails the step logs as the runner writes them, reports
  * status changes and ends with an {@code end} event once the job is final or waits for a human.
  *
- * <p>The stream polls the store and the files (every {@link #POLL}) instead of being told by the runner:
- * the runner may be another process, and the files and the store are what every process shares. Each
+ * <p>The logs come from a {@link JobFileSource}: this host's folder (SQLite), or on PostgreSQL the store's copy
+ * that the runner ships while the step runs, so that every gateway host streams them alike.
+ *
+ * <p>The stream polls the job's state (every {@link #POLL}) instead of being told by the runner: the runner
+ * may be another process, and the store is what every process shares. The logs are read at each poll from
+ * the folder; from the store only after its change feed ({@code LISTEN/NOTIFY}) said the job's files were
+ * written, which also wakes the stream at once instead of at the next poll. Each
  * follower holds a server thread, so at most {@link #MAX_FOLLOWERS} are served at once, and each token at
  * most its share of them, so one token (one project's CI gone wrong) cannot take every stream.
  */

@@ -17,8 +17,10 @@ import java.util.concurrent.locks.LockSupport;
  */
 final class LocalFileSource implements JobFileSource {
     private final JobFiles files;
+    private final Path artifactsDir;
 
     LocalFileSource(Path artifactsDir) {
+        this.artifactsDir = artifactsDir.toAbsolutePath().normalize();
         this.files = new JobFiles(artifactsDir);
     }
 
@@ -27,6 +29,36 @@ final class LocalFileSource implements JobFileSource {
         Optional<JobFiles.Opened> opened = files.open(jobId, segments);
         // the stream is of the file opened without following links, not a path that could be swapped now
         return opened.map(o -> new Served(Channels.newInputStream(o.channel())));
+    }
+
+    /**
+     * The plain files of the job's folder, by path. Nothing is followed: a symlink (the folder itself, a folder or
+     * a file in it) is left out, and so is a file with a second name and a temporary file ({@code .name}).
+     */
+    @Override
+    public List<Listed> list(String jobId) throws IOException {
+        Path root = artifactsDir.resolve(jobId);
+        if (!java.nio.file.Files.isDirectory(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return List.of();
+        }
+        List<Listed> out = new java.util.ArrayList<>();
+        java.nio.file.Files.walkFileTree(root, new java.nio.file.SimpleFileVisitor<>() {
+            @Override
+            public java.nio.file.FileVisitResult visitFile(Path f, java.nio.file.attribute.BasicFileAttributes a) throws IOException {
+                if (a.isRegularFile() && !f.getFileName().toString().startsWith(".")
+                        && Integer.valueOf(1).equals(java.nio.file.Files.getAttribute(f, "unix:nlink", java.nio.file.LinkOption.NOFOLLOW_LINKS))) {
+                    out.add(new Listed(root.relativize(f).toString(), a.size(), a.lastModifiedTime().toInstant()));
+                }
+                return out.size() >= MAX_LISTED ? java.nio.file.FileVisitResult.TERMINATE : java.nio.file.FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public java.nio.file.FileVisitResult visitFileFailed(Path f, IOException e) {
+                return java.nio.file.FileVisitResult.CONTINUE; // gone while we looked
+            }
+        });
+        out.sort(java.util.Comparator.comparing(Listed::path));
+        return out;
     }
 
     @Override

@@ -45,6 +45,23 @@ final class StoredFileSource implements JobFileSource {
         return fallback.artifact(jobId, segments);
     }
 
+    /** The stored artifacts and step logs (as {@code steps/<id>/logs.txt}); this host's folder when none are stored. */
+    @Override
+    public List<Listed> list(String jobId) throws IOException {
+        List<Listed> out = new java.util.ArrayList<>();
+        for (StoredFiles.ArtifactInfo a : files.artifacts(jobId)) {
+            out.add(new Listed(a.path(), a.size(), a.updatedAt()));
+        }
+        for (StoredFiles.LoggedStep s : files.loggedSteps(jobId)) {
+            out.add(new Listed("steps/" + s.stepId() + "/logs.txt", s.size(), s.updatedAt()));
+        }
+        if (out.isEmpty()) {
+            return fallback.list(jobId);
+        }
+        out.sort(java.util.Comparator.comparing(Listed::path));
+        return out.size() > MAX_LISTED ? out.subList(0, MAX_LISTED) : out;
+    }
+
     @Override
     public LogReader log(String jobId, String stepId, Watch watch) {
         return new StoredLog(jobId, stepId, watch instanceof StoredWatch w ? w : null, fallback.log(jobId, stepId, null));

@@ -55,6 +55,8 @@ final class LogShipper {
     /** True once the store said a newer generation exists: another attempt owns the log now. */
     private boolean stale;
     private boolean failing;
+    /** True while the store holds the log closed and nothing changed since. */
+    private boolean closed;
 
     LogShipper(StoredFiles files, String jobId, String stepId, Path file, String runnerId) {
         this.files = files;
@@ -101,7 +103,8 @@ final class LogShipper {
 
     /**
      * Sends the rest and closes the log in the store; the caller's thread, retrying a failing store for up to
-     * {@link #FINISH_WITHIN}.
+     * {@link #FINISH_WITHIN}. Called again after the job's end, it sends what changed since (the secrets check
+     * rewrote the file) and costs one stat when nothing did.
      *
      * @return true when every byte is stored and the log is closed
      */
@@ -115,8 +118,9 @@ final class LogShipper {
             try {
                 synchronized (this) {
                     ship(Long.MAX_VALUE);
-                    if (!stale && generation > 0) {
+                    if (!stale && generation > 0 && !closed) {
                         files.closeLog(jobId, stepId, generation);
+                        closed = true;
                     }
                 }
                 return !stale;
@@ -153,6 +157,7 @@ final class LogShipper {
             // replaced or truncated: what the reader sees starts over, and so does the stored copy
             generation = files.beginLog(jobId, stepId);
             acked = 0;
+            closed = false;
         }
         fileKey = a.fileKey();
         if (a.size() <= acked || !JobArtifacts.plainFile(file)) {
@@ -174,6 +179,9 @@ final class LogShipper {
                     return;
                 }
                 sent += Math.max(0, end - acked);
+                if (end > acked) {
+                    closed = false;
+                }
                 if (end == acked) {
                     return; // the store holds no more than before (closed): nothing to gain by sending again
                 }

@@ -95,6 +95,8 @@ public final class StoreShipping implements AutoCloseable {
         private final String jobId;
         private final Path root;
         private final Map<String, LogShipper> shippers = new HashMap<>();
+        /** The shippers of steps that ended: looked at once more when the job ends. */
+        private final List<LogShipper> finished = new ArrayList<>();
         /** What was stored of each file (size, mtime), so the job's end does not store an unchanged file again. */
         private final Map<String, String> stored = new HashMap<>();
 
@@ -108,7 +110,7 @@ public final class StoreShipping implements AutoCloseable {
          * log is removed first (every run of a step rewrites it from its first byte anyway), so the shipper
          * never sends an earlier run's bytes.
          */
-        public void stepStarted(String stepId, Path logFile) throws IOException {
+        public void stepStarted(String stepId, Path logFile) {
             if (files == null) {
                 return;
             }
@@ -116,7 +118,12 @@ public final class StoreShipping implements AutoCloseable {
             if (old != null) {
                 old.finish();
             }
-            Files.deleteIfExists(logFile);
+            try {
+                Files.deleteIfExists(logFile);
+            } catch (IOException e) {
+                // a folder an agent planted there: the step's own writes fail on it as they did before
+                log.warn("cannot remove the earlier log of step {} before it runs: {}", stepId, e.toString());
+            }
             LogShipper s = new LogShipper(files, jobId, stepId, logFile, runnerId);
             shippers.put(stepId, s);
             s.start(ticks);
@@ -133,6 +140,7 @@ public final class StoreShipping implements AutoCloseable {
             LogShipper s = shippers.remove(stepId);
             if (s != null) {
                 s.finish();
+                finished.add(s);
             }
             for (String name : STEP_FILES) {
                 put(stepDir.resolve(name));
@@ -147,10 +155,14 @@ public final class StoreShipping implements AutoCloseable {
             if (files == null) {
                 return;
             }
-            for (Map.Entry<String, LogShipper> open : shippers.entrySet()) {
-                open.getValue().finish(); // a step that ended without stepEnded (the run stopped)
+            for (LogShipper open : shippers.values()) {
+                open.finish(); // a step that ended without stepEnded (the run stopped)
             }
             shippers.clear();
+            // the secrets check may have rewritten a step's log after it was shipped: what changed is sent again
+            for (LogShipper done : finished) {
+                done.finish();
+            }
             List<Path> found = new ArrayList<>();
             try {
                 Files.walkFileTree(root, new SimpleFileVisitor<>() {
@@ -178,6 +190,9 @@ public final class StoreShipping implements AutoCloseable {
 
         /** The run ends however it ends (a lost lease, a drain): no shipper keeps ticking for it. Nothing more is sent. */
         public void stop() {
+            if (files == null) {
+                return;
+            }
             for (LogShipper s : shippers.values()) {
                 s.cancel();
             }
