@@ -17,19 +17,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Collectors;
 import orchestrator.core.Json;
 import orchestrator.core.job.JobState;
 import orchestrator.core.store.JobEvent;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.JobView;
-import orchestrator.core.store.ScheduleFire;
 import orchestrator.core.testing.TestPostgres;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -439,27 +436,13 @@ class MultiHostChaosIT {
          * restart, when scheduler 2 was the one left), one job per enqueued fire, and no other cron job.
          */
         void checkSchedule(Instant stopped) {
-            List<ScheduleFire> fires = store.recentFires("tick", 100_000);
-            assertThat(fires).as("fires of tick").hasSizeGreaterThan(20);
-            TreeSet<Instant> times = fires.stream().map(ScheduleFire::fireTime).collect(Collectors.toCollection(TreeSet::new));
-            assertThat(times).as("one row per fire time").hasSameSizeAs(fires);
-            List<Instant> missing = new ArrayList<>();
-            for (Instant t = times.first(); t.isBefore(times.last()); t = t.plusSeconds(1)) {
-                if (!times.contains(t) && !(t.isAfter(outageStart.minusSeconds(2)) && t.isBefore(outageEnd.plusSeconds(10)))) {
-                    missing.add(t);
-                }
-            }
-            assertThat(missing).as("seconds no scheduler fired, outside the outage (%s to %s)", outageStart, outageEnd).isEmpty();
-            List<String> jobIds = fires.stream().filter(f -> "enqueued".equals(f.outcome())).map(ScheduleFire::jobId).toList();
-            assertThat(Set.copyOf(jobIds)).as("one job per enqueued fire").hasSameSizeAs(jobIds);
-            for (String id : jobIds) {
-                JobView v = store.find(id).orElseThrow(() -> new AssertionError("fire's job missing: " + id));
-                assertThat(v.source().type()).isEqualTo("cron");
+            List<JobView> jobs = ScheduleFires.eachSecondOnce(store, "tick",
+                    t -> t.isAfter(outageStart.minusSeconds(2)) && t.isBefore(outageEnd.plusSeconds(10)));
+            assertThat(jobs).as("jobs the schedule enqueued").hasSizeGreaterThan(20);
+            for (JobView v : jobs) {
                 assertThat(v.state()).as(describe(v)).isEqualTo(JobState.SUCCEEDED);
+                assertThat(v.createdAt()).isBefore(stopped);
             }
-            long cronJobs = PostgresStores.countBySource(store, "cron");
-            assertThat(cronJobs).as("cron jobs in the store = enqueued fires").isEqualTo(jobIds.size());
-            assertThat(times.last()).isBefore(stopped.plusSeconds(1));
         }
     }
 }
