@@ -65,10 +65,7 @@ final class Context {
      * host's folder. The runner ships into it and the gateway reads it; whoever opens it closes it after both.
      */
     java.util.Optional<orchestrator.core.store.StoredFiles> storedFiles(JobStore store) {
-        if (store instanceof PostgresJobStore pg) {
-            return java.util.Optional.of(new orchestrator.core.store.PostgresStoredFiles(pg.dataSource(), clock));
-        }
-        return java.util.Optional.empty();
+        return store instanceof PostgresJobStore pg ? java.util.Optional.of(pg.storedFiles()) : java.util.Optional.empty();
     }
 
     /** Closes the stored files, if any: a shutdown step after the runner and gateway that use them. */

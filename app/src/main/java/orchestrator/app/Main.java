@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
                 SchedulesCommand.class, SubmitCommand.class, StatusCommand.class, RunnersCommand.class, ListCommand.class, LogsCommand.class,
                 EventsCommand.class, JobActionCommands.Cancel.class, JobActionCommands.Approve.class, JobActionCommands.Reject.class,
                 JobActionCommands.Retry.class, ContinueCommand.class, ConfigCommand.class, DoctorCommand.class, BackupCommand.class,
-                RestoreCommand.class, CompletionCommand.class, CommandLine.HelpCommand.class})
+                RestoreCommand.class, MigrateCommand.class, CompletionCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     static final String VERSION = versionString();
 

@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -71,12 +73,13 @@ class DeployTemplatesTest {
         assertThat(stop).isGreaterThan(orchestrator.runner.RunnerConfig.from(new orchestrator.core.config.Env(java.util.Map.of())).drainGraceSec());
     }
 
-    @Test
-    void nginx_configuration_passes_nginx_t_with_a_throwaway_certificate() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"orchestrator.conf", "orchestrator-multihost.conf"})
+    void nginx_configuration_passes_nginx_t_with_a_throwaway_certificate(String file) throws Exception {
         Run cert = run(tmp, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test",
                 "-keyout", tmp.resolve("key.pem").toString(), "-out", tmp.resolve("cert.pem").toString());
         assertThat(cert.exit()).as(cert.output()).isZero();
-        String conf = Files.readString(DEPLOY.resolve("nginx/orchestrator.conf"))
+        String conf = Files.readString(DEPLOY.resolve("nginx").resolve(file))
                 .replace("/etc/ssl/certs/orchestrator.crt", tmp.resolve("cert.pem").toString())
                 .replace("/etc/ssl/private/orchestrator.key", tmp.resolve("key.pem").toString());
         Files.writeString(tmp.resolve("orchestrator.conf"), conf);
@@ -99,6 +102,26 @@ class DeployTemplatesTest {
         assertThat(orchestrator.gateway.GatewayConfig.DEFAULT_MAX_WEBHOOK_BODY_BYTES).isEqualTo(1024 * 1024);
         assertThat(conf).contains("limit_req_zone", "ssl_protocols TLSv1.2 TLSv1.3;", "Strict-Transport-Security",
                 "return 301 https://", "proxy_buffering off;", "X-Forwarded-For $remote_addr", "location = /metrics");
+    }
+
+    @Test
+    void multihost_nginx_balances_over_several_gateways_and_never_retries_a_post() throws Exception {
+        String conf = Files.readString(DEPLOY.resolve("nginx/orchestrator-multihost.conf"));
+        String directives = conf.lines().filter(l -> !l.strip().startsWith("#")).collect(java.util.stream.Collectors.joining("\n"));
+        String upstream = directives.replaceAll("(?s).*upstream orchestrator_gateways \\{(.*?)}.*", "$1");
+        assertThat(upstream.lines().filter(l -> l.strip().startsWith("server ")).count()).as(upstream).isGreaterThanOrEqualTo(2);
+        assertThat(upstream).contains("least_conn;", "max_fails=", "keepalive");
+        // a webhook POST that reached a gateway may be committed: repeating it elsewhere is the client's call (Idempotency-Key)
+        assertThat(directives).contains("proxy_next_upstream error timeout").doesNotContain("non_idempotent");
+        assertThat(directives).doesNotContain("orchestrator_gateway;").doesNotContain("127.0.0.1:8080");
+        // the same protections as the one-host file, line for line where they are the same
+        String single = Files.readString(DEPLOY.resolve("nginx/orchestrator.conf"));
+        for (String shared : List.of("limit_req_zone $binary_remote_addr zone=orchestrator_webhook:10m rate=10r/s;",
+                "client_max_body_size 1m;", "proxy_set_header X-Forwarded-For $remote_addr;", "ssl_protocols TLSv1.2 TLSv1.3;",
+                "proxy_read_timeout 1h;", "deny all;")) {
+            assertThat(single).contains(shared);
+            assertThat(conf).contains(shared);
+        }
     }
 
     @Test

@@ -13,15 +13,17 @@ final class ProcessScan {
     private ProcessScan() {
     }
 
-    static List<Long> withEnv(String entry) {
-        List<Long> out = new ArrayList<>();
+    /** The value of the environment variable {@code name} of every live process that has it: one pass over /proc. */
+    static java.util.Map<Long, String> envValues(String name) {
+        java.util.Map<Long, String> out = new java.util.HashMap<>();
+        String prefix = name + "=";
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().matches("\\d+"))) {
             for (Path p : ds) {
                 try {
                     String env = new String(Files.readAllBytes(p.resolve("environ")), StandardCharsets.UTF_8);
                     for (String e : env.split("\0")) {
-                        if (e.equals(entry)) {
-                            out.add(Long.parseLong(p.getFileName().toString()));
+                        if (e.startsWith(prefix)) {
+                            out.put(Long.parseLong(p.getFileName().toString()), e.substring(prefix.length()));
                             break;
                         }
                     }
@@ -32,6 +34,18 @@ final class ProcessScan {
         } catch (IOException e) {
             throw new IllegalStateException("cannot list /proc", e);
         }
+        return out;
+    }
+
+    static List<Long> withEnv(String entry) {
+        int eq = entry.indexOf('=');
+        String value = entry.substring(eq + 1);
+        List<Long> out = new ArrayList<>();
+        envValues(entry.substring(0, eq)).forEach((pid, v) -> {
+            if (v.equals(value)) {
+                out.add(pid);
+            }
+        });
         return out;
     }
 }

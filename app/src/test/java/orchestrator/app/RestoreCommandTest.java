@@ -186,4 +186,73 @@ class RestoreCommandTest {
             assertThat(s.list(new JobQuery(null, true, null, 500))).hasSize(300);
         }
     }
+
+    /**
+     * {@code orchestrator migrate}: refused while a process writes the SQLite store (named), then every row copied to an
+     * empty PostgreSQL database (the password never printed); a second run changes nothing and says so; a runner on the
+     * PostgreSQL store finishes a job that was queued in SQLite. StoreMigrationTest compares the copy field by field.
+     */
+    @Test
+    void migrate_refuses_while_a_process_holds_the_store_then_copies_it_to_postgresql_where_a_runner_finishes_its_queued_job()
+            throws Exception {
+        startWriter();
+        Waits.until("the writer commits jobs", Duration.ofSeconds(30), () -> written() >= 20);
+        String jdbc = orchestrator.core.testing.TestPostgres.shared().newDatabase();
+        String database = orchestrator.core.testing.TestPostgres.databaseOf(jdbc);
+        int port = orchestrator.core.testing.TestPostgres.shared().port();
+        String secret = "migrate-pw-81Kq";
+        String to = "postgresql://orch:" + secret + "@127.0.0.1:" + port + "/" + database;
+
+        Run refused = cli("migrate", "--from", "sqlite:" + db, "--to", to);
+        assertThat(refused.code()).as(refused.err()).isEqualTo(3);
+        assertThat(refused.err()).contains("in use by pid " + writer.pid());
+        stopWriter();
+        // all but the two oldest queued jobs cancelled, so that the runner below has little to do
+        try (SqliteJobStore s = new SqliteJobStore(db, Clock.systemUTC(), Duration.ofSeconds(30), 3)) {
+            List<String> queued = new ArrayList<>();
+            String before = null;
+            do {
+                var page = s.page(new JobQuery(null, true, orchestrator.core.job.JobState.QUEUED, 500, before, null, null, null, null));
+                page.jobs().forEach(v -> queued.add(v.id()));
+                before = page.nextBeforeId();
+            } while (before != null);
+            queued.subList(0, queued.size() - 2).forEach(id -> s.cancel(id, "test"));
+        }
+        long jobs = jobsIn(db);
+
+        Run migrated = cli("migrate", "--from", "sqlite:" + db, "--to", to);
+        assertThat(migrated.code()).as(migrated.err()).isZero();
+        assertThat(migrated.out()).contains("migrated " + db + " to postgresql://orch@127.0.0.1:" + port + "/" + database)
+                .containsPattern("jobs +" + jobs + " rows").contains("job_events");
+        Run again = cli("migrate", "--from", "sqlite:" + db, "--to", to);
+        assertThat(again.code()).as(again.err()).isZero();
+        assertThat(again.out()).contains("already migrated");
+        for (Run r : List.of(refused, migrated, again)) {
+            assertThat(r.out() + r.err()).doesNotContain(secret);
+        }
+        Run badTarget = cli("migrate", "--from", "sqlite:" + db, "--to", "postgresql://orch:" + secret + "@127.0.0.1:1/" + database);
+        assertThat(badTarget.code()).isEqualTo(4);
+        assertThat(badTarget.err()).contains("127.0.0.1:1/" + database).doesNotContain(secret);
+
+        // a runner on PostgreSQL takes the queued jobs that came over and finishes them
+        CoreConfig core = CoreConfig.from(new Env(Map.of("ORCH_HOME", home.resolve("pg-runner").toString())));
+        try (var pg = new orchestrator.core.store.PostgresJobStore(jdbc.substring(0, jdbc.indexOf('?')), "orch", null, Clock.systemUTC(),
+                core.leaseTtl(), core.maxLeaseAttempts())) {
+            long queued = pg.countByState().get(orchestrator.core.job.JobState.QUEUED);
+            assertThat(queued).as("jobs left queued").isEqualTo(2);
+            orchestrator.runner.Runner runner = new orchestrator.runner.Runner(
+                    orchestrator.runner.RunnerConfig.from(new Env(Map.of("RUNNER_CONCURRENCY", "4"))), core, pg, Clock.systemUTC(),
+                    "pg-host/runner-1/" + ProcessHandle.current().pid());
+            try {
+                runner.start();
+                Waits.until("the migrated queued jobs are done", Duration.ofSeconds(120),
+                        () -> pg.countByState().get(orchestrator.core.job.JobState.QUEUED) == 0 && runner.running() == 0);
+            } finally {
+                runner.close();
+            }
+            Map<orchestrator.core.job.JobState, Long> c = pg.countByState();
+            assertThat(c.get(orchestrator.core.job.JobState.SUCCEEDED)).as("%s", c).isEqualTo(2);
+            assertThat(c.values().stream().mapToLong(Long::longValue).sum()).isEqualTo(jobs);
+        }
+    }
 }

@@ -93,11 +93,11 @@ public final class PostgresJobStore extends JdbcJobStore {
     }
 
     /**
-     * The store's connection pool, for what shares the database but not the job tables: the stored logs and
-     * artifacts ({@link PostgresStoredFiles}). Closing the store closes it, so close those first.
+     * The jobs' step logs and artifacts kept in this store's database, on this store's pool, so that every host
+     * serves them: the runner ships into it, the gateway reads it. Close it before this store.
      */
-    public javax.sql.DataSource dataSource() {
-        return pool;
+    public StoredFiles storedFiles() {
+        return new PostgresStoredFiles(pool, clock);
     }
 
     /** host:port/db of a JDBC URL: what messages name. */

@@ -188,6 +188,14 @@ public final class StoreRestore {
         }
     }
 
+    /**
+     * @throws Refused IN_USE naming the processes that have the SQLite store {@code db} open, when any has:
+     *         what {@code orchestrator migrate} checks too before it reads a store
+     */
+    static void refuseIfHeld(Path db) {
+        new StoreRestore(db, Clock.systemUTC()).refuseIfHeld();
+    }
+
     /** @throws Refused IN_USE naming the processes that have the store open, when any has */
     private void refuseIfHeld() {
         List<String> holders = holders();
