@@ -713,7 +713,7 @@ final class JobRun implements Runnable {
     }
 
     /** Writes the job's artifacts, then the outcome to the store (artifacts first: a finished job's files exist). */
-    private void end(List<StepResult> steps, PatchSource patch, Outcome outcome) throws IOException {
+    private void end(List<StepResult> steps, PatchSource patch, Outcome outcome) throws IOException, InterruptedException {
         if (job.lost()) {
             return;
         }
@@ -756,7 +756,7 @@ final class JobRun implements Runnable {
             // before the finish: a crash between the two leaves the entry, never a job whose results are not sent back
             orchestrator.runner.delivery.Deliveries.expect(ctx.core().home(), lease.jobId(), lease.attempt());
         }
-        ctx.store().finish(lease, withResult);
+        finishThroughOutage(withResult);
         if (outcome.state() == JobState.SUCCEEDED) {
             log.info("job succeeded");
         } else {
@@ -876,13 +876,60 @@ final class JobRun implements Runnable {
         return ResultDocument.status(o.state(), o.errorCode());
     }
 
+    /**
+     * Records the job's end, waiting out a store that is briefly away (a PostgreSQL restart, a failover):
+     * given up on at once, the finished job would run again when its lease expires. The heartbeats go on
+     * meanwhile, so the lease stays ours once the store is back; tries for up to twice the lease's life, then
+     * leaves the job to lease expiry. A finish that committed just before the connection dropped makes the
+     * retry lose the lease check: then the job is already ended, which the log says.
+     */
+    private void finishThroughOutage(Outcome o) throws InterruptedException {
+        long deadline = System.nanoTime() + ctx.core().leaseTtl().multipliedBy(2).toNanos();
+        long backoffMs = 100;
+        boolean retried = false;
+        while (true) {
+            try {
+                ctx.store().finish(lease, o);
+                if (retried) {
+                    log.info("the store is back; the job's end is recorded");
+                }
+                return;
+            } catch (StoreUnavailableException e) {
+                if (System.nanoTime() - deadline >= 0 || job.lost()) {
+                    throw e;
+                }
+                if (!retried) {
+                    log.warn("store unavailable while recording the job's end; retrying until it is back: {}", e.getMessage());
+                }
+                retried = true;
+            } catch (LeaseLostException e) {
+                if (retried) {
+                    log.info("the job's end was recorded by the try the store dropped, or the lease expired meanwhile: {}", e.getMessage());
+                    return;
+                }
+                throw e;
+            }
+            // a lost lease (the heartbeat saw another owner) ends the wait early; a stop asked before (a cancel,
+            // a drain) has already released the latch, and the back-off is then a plain wait
+            if (job.stopRequest() == null) {
+                job.awaitStop(Duration.ofMillis(backoffMs));
+            } else {
+                Thread.sleep(backoffMs);
+            }
+            backoffMs = Math.min(backoffMs * 2, 2_000);
+        }
+    }
+
     private void finishQuietly(Outcome o) {
         if (job.lost()) {
             return;
         }
         try {
             job.ending();
-            ctx.store().finish(lease, o);
+            finishThroughOutage(o);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            log.warn("interrupted while recording the failure; the lease will expire");
         } catch (RuntimeException e) {
             log.warn("cannot record the failure; the lease will expire: {}", e.toString());
         }
