@@ -154,6 +154,7 @@ final class JobRun implements Runnable {
         int leftovers = lease.attempt() > 1 ? StepProcess.killLeftoversOf(lease.jobId()) : 0;
         if (leftovers > 0) {
             log.warn("killed {} process(es) left by an earlier attempt of this job", leftovers);
+            ctx.store().audit(lease.jobId(), ctx.runnerId(), "killed " + leftovers + " process(es) left by an earlier attempt");
         }
         artifacts.createFolders();
         artifacts.write(artifacts.file("job.json"), redact(Json.writePretty(jobDocument())));
@@ -569,7 +570,7 @@ final class JobRun implements Runnable {
         Map<String, String> env = new HashMap<>(ctx.childEnv());
         env.putAll(inv.env());
         env.put(StepProcess.JOB_ID_VARIABLE, lease.jobId());
-        env.put(StepProcess.LEASE_VARIABLE, OrphanSweep.leaseValue(ctx.storeTag(), ctx.runnerId(), lease.jobId()));
+        env.put(StepProcess.LEASE_VARIABLE, OrphanSweep.leaseValue(ctx.storeTag(), ctx.runnerId(), lease.jobId(), lease.token()));
         env.put("ORCH_STEP_ID", step.stepId());
         String refused = refusedBinary(inv.argv().get(0));
         if (refused == null && wrapped() && ctx.config().sandboxUnavailable()) {

@@ -27,10 +27,10 @@ class OrphanSweepTest {
             Lease l = f.store.lease("runner-b", 1).get(0);
             String ended = f.enqueue("{\"goal\": \"g\"}");
             f.store.cancel(ended, "op");
-            Process ofLiveLease = sleeper(OrphanSweep.leaseValue(tag, "runner-b", live));
-            Process ofDeadRunner = sleeper(OrphanSweep.leaseValue(tag, "runner-dead", live));
-            Process ofEndedJob = sleeper(OrphanSweep.leaseValue(tag, "runner-b", ended));
-            Process ofOtherStore = sleeper(OrphanSweep.leaseValue("0123456789ab", "runner-dead", ended));
+            Process ofLiveLease = sleeper(OrphanSweep.leaseValue(tag, "runner-b", live, l.token()));
+            Process ofDeadRunner = sleeper(OrphanSweep.leaseValue(tag, "runner-dead", live, 1));
+            Process ofEndedJob = sleeper(OrphanSweep.leaseValue(tag, "runner-b", ended, 1));
+            Process ofOtherStore = sleeper(OrphanSweep.leaseValue("0123456789ab", "runner-dead", ended, 1));
             try {
                 OrphanSweep sweep = new OrphanSweep(f.store, tag, "runner-a", id -> false);
                 RunnerFixture.await("the sleepers to be visible", () -> orchestrator.runner.process.StepProcess.liveLeases().size() >= 4,
@@ -48,6 +48,24 @@ class OrphanSweepTest {
                     p.destroyForcibly().waitFor();
                 }
             }
+        }
+    }
+
+    @Test
+    void killing_a_dead_lease_leaves_a_later_lease_of_the_same_runner_and_job_alone() throws Exception {
+        // the sweep judges a lease dead, then kills: by then the runner may hold the job again, under a new token
+        Process ofDeadLease = sleeper(OrphanSweep.leaseValue("0123456789ab", "runner-b", "job-1", 1));
+        Process ofLaterLease = sleeper(OrphanSweep.leaseValue("0123456789ab", "runner-b", "job-1", 12));
+        try {
+            RunnerFixture.await("the sleepers to be visible", () -> orchestrator.runner.process.StepProcess.liveLeases().size() >= 2,
+                    Duration.ofSeconds(5));
+            assertThat(orchestrator.runner.process.StepProcess.killLease(OrphanSweep.leaseValue("0123456789ab", "runner-b", "job-1", 1)))
+                    .isEqualTo(1);
+            assertThat(ofDeadLease.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(ofLaterLease.isAlive()).isTrue();
+        } finally {
+            ofDeadLease.destroyForcibly().waitFor();
+            ofLaterLease.destroyForcibly().waitFor();
         }
     }
 }

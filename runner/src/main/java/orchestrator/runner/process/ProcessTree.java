@@ -265,13 +265,14 @@ final class ProcessTree {
 
     /** Kills every process whose environment holds {@code name=value}, until none is left (bounded). @return how many were found */
     static int killByEnv(String name, String value) throws InterruptedException {
-        int killed = 0;
+        // a process slow to die is found again in the next round: count each once
+        java.util.Set<Long> killed = new java.util.HashSet<>();
         for (int round = 0; round < MAX_SCAN_ROUNDS; round++) {
             List<Long> found = withEnv(name, value);
             if (found.isEmpty()) {
-                return killed;
+                return killed.size();
             }
-            killed += found.size();
+            killed.addAll(found);
             for (long p : found) {
                 killGroup(p);
                 ProcessHandle.of(p).ifPresent(ProcessHandle::destroyForcibly);
@@ -279,7 +280,7 @@ final class ProcessTree {
             Thread.sleep(SCAN_PAUSE_MS);
         }
         log.warn("processes carrying {}={} survived {} kill rounds: {}", name, value, MAX_SCAN_ROUNDS, withEnv(name, value));
-        return killed;
+        return killed.size();
     }
 
     /** Pids of live processes whose environment holds {@code ORCH_STEP_TOKEN=<token>}. */

@@ -113,13 +113,30 @@ public final class StepProcess {
      * @return how many processes were found
      */
     public static int killLeftoversOf(String jobId) throws InterruptedException {
-        return ProcessTree.killByEnv(JOB_ID_VARIABLE, jobId);
+        synchronized (cleanUp(jobId)) {
+            return ProcessTree.killByEnv(JOB_ID_VARIABLE, jobId);
+        }
+    }
+
+    private static final Object[] CLEAN_UPS = new Object[64];
+
+    static {
+        java.util.Arrays.setAll(CLEAN_UPS, i -> new Object());
+    }
+
+    /**
+     * The monitor held while this runner kills what earlier leases of the job left (the new attempt's
+     * {@link #killLeftoversOf} and the orphan sweep): the two take turns, so a leftover is killed and
+     * reported by one of them, never by both at once. One of a fixed set, chosen by the job id.
+     */
+    public static Object cleanUp(String jobId) {
+        return CLEAN_UPS[Math.floorMod(jobId.hashCode(), CLEAN_UPS.length)];
     }
 
     /** Every step process carries its job's id in this variable. */
     public static final String JOB_ID_VARIABLE = "ORCH_JOB_ID";
     /**
-     * Every step process carries {@code <store tag>/<runner id>/<job id>}: the lease it runs under. A runner id names
+     * Every step process carries {@code <store tag>/<runner id>/<job id>@<lease token>}: the lease it runs under. A runner id names
      * one runner process (host, instance, pid), so processes whose runner is gone, or whose job is no
      * longer running under that runner, can be told from a live runner's and killed by any runner.
      */
