@@ -41,12 +41,15 @@ final class StoreOperations implements Operations {
     private final Context ctx;
     private final String actor = "cli:" + System.getProperty("user.name", "operator");
     private Scheduler scheduler;
+    /** On PostgreSQL the step logs every host can read (the job may have run on another host); else none. */
+    private final java.util.Optional<orchestrator.core.store.StoredFiles> stored;
 
     StoreOperations(Context ctx) {
         this.ctx = ctx;
         this.env = ctx.env();
         this.core = ctx.start(env, null);
         this.store = ctx.openStore(core);
+        this.stored = ctx.storedFiles(store);
     }
 
     @Override
@@ -201,6 +204,10 @@ final class StoreOperations implements Operations {
     }
 
     private long size(JobView job, Step s) {
+        var read = stored.flatMap(f -> f.readLog(job.id(), s.stepId(), 0, 1));
+        if (read.isPresent()) {
+            return read.get().size();
+        }
         try {
             return Files.size(logFile(job, s));
         } catch (IOException e) {
@@ -208,17 +215,48 @@ final class StoreOperations implements Operations {
         }
     }
 
+    /**
+     * A step's log from byte {@code from} on: from the store on PostgreSQL (whichever host ran the step), else, or
+     * for a job the store holds no log of (one that ran before the move to PostgreSQL), from this host's folder.
+     *
+     * @return null when the step has no log yet
+     */
+    private byte[] readSince(JobView job, Step s, long from) throws IOException {
+        if (stored.isPresent()) {
+            var out = new java.io.ByteArrayOutputStream();
+            long at = from;
+            while (true) {
+                var read = stored.get().readLog(job.id(), s.stepId(), at, 1 << 20);
+                if (read.isEmpty()) {
+                    break;
+                }
+                out.write(read.get().bytes());
+                if (read.get().bytes().length == 0 || read.get().nextOffset() >= read.get().size()) {
+                    return out.toByteArray();
+                }
+                at = read.get().nextOffset();
+            }
+        }
+        try (InputStream in = Files.newInputStream(logFile(job, s))) {
+            in.skipNBytes(from);
+            return in.readAllBytes();
+        } catch (NoSuchFileException e) {
+            return null;
+        }
+    }
+
     /** Prints what was appended since the last read, in whole lines; {@code all} also prints a last unfinished line. */
     private void drain(JobView job, Step s, Map<String, Long> offsets, Map<String, String> partial, LogSink sink, boolean all) {
         long from = offsets.getOrDefault(s.stepId(), 0L);
         String text;
-        try (InputStream in = Files.newInputStream(logFile(job, s))) {
-            in.skipNBytes(from);
-            byte[] bytes = in.readAllBytes();
-            offsets.put(s.stepId(), from + bytes.length);
-            text = partial.getOrDefault(s.stepId(), "") + new String(bytes, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            text = partial.getOrDefault(s.stepId(), "");
+        try {
+            byte[] bytes = readSince(job, s, from);
+            if (bytes == null) {
+                text = partial.getOrDefault(s.stepId(), "");
+            } else {
+                offsets.put(s.stepId(), from + bytes.length);
+                text = partial.getOrDefault(s.stepId(), "") + new String(bytes, StandardCharsets.UTF_8);
+            }
         } catch (IOException e) {
             throw new ExitCodes.Failure(ExitCodes.UNAVAILABLE, "cannot read " + logFile(job, s) + ": " + e.getMessage(), e);
         }
@@ -271,6 +309,7 @@ final class StoreOperations implements Operations {
         if (scheduler != null) {
             scheduler.close();
         }
+        stored.ifPresent(orchestrator.core.store.StoredFiles::close);
         store.close();
     }
 }

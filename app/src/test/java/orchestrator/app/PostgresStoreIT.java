@@ -33,6 +33,7 @@ class PostgresStoreIT {
         // trust auth ignores the password; it is there to be looked for in every output
         String url = "postgresql://" + TestPostgres.USER + ":" + PASSWORD + "@127.0.0.1:" + pg.port() + "/" + db;
         Map<String, String> env = Map.of("ORCH_HOME", home.toString(), "HTTP_PORT", "0", "DATABASE_URL", url);
+        String id;
         try (OrchestratorProcess serve = OrchestratorProcess.start(home.resolve("serve.out"), env, "serve")) {
             String port = serve.awaitOutput("ready: http://127\\.0\\.0\\.1:(\\d+)", Duration.ofSeconds(120));
             String token = Files.readString(home.resolve("dev-token")).strip();
@@ -41,7 +42,7 @@ class PostgresStoreIT {
                     .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString("{\"goal\":\"on postgres\"}")).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(posted.statusCode()).as(posted.body()).isEqualTo(202);
-            String id = Json.parse(posted.body()).get("job_id").asText();
+            id = Json.parse(posted.body()).get("job_id").asText();
             HttpRequest get = HttpRequest.newBuilder(URI.create(base + "/jobs/" + id)).header("Authorization", "Bearer " + token).build();
             Waits.until("the job to succeed on PostgreSQL", Duration.ofSeconds(60), () -> {
                 try {
@@ -55,6 +56,20 @@ class PostgresStoreIT {
             assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
             assertThat(serve.output()).doesNotContain(PASSWORD);
         }
+        // `orchestrator logs` on another host (an ORCH_HOME without the job's folder) reads the logs from the store
+        Path otherHome = home.resolve("other-host");
+        Files.createDirectories(otherHome);
+        Path stepLog;
+        try (var steps = Files.list(home.resolve("artifacts").resolve(id).resolve("steps"))) {
+            stepLog = steps.sorted().findFirst().orElseThrow().resolve("logs.txt");
+        }
+        String firstLine = Files.readAllLines(stepLog).stream().filter(l -> !l.isBlank()).findFirst().orElseThrow();
+        try (OrchestratorProcess logs = OrchestratorProcess.start(home.resolve("logs.out"),
+                Map.of("ORCH_HOME", otherHome.toString(), "DATABASE_URL", url), "logs", id)) {
+            assertThat(logs.awaitExit(Duration.ofSeconds(60))).as(logs.output()).isZero();
+            assertThat(logs.output()).contains(firstLine).doesNotContain(PASSWORD);
+        }
+        assertThat(otherHome.resolve("artifacts").resolve(id)).doesNotExist();
         try (OrchestratorProcess check = OrchestratorProcess.start(home.resolve("check.out"), env, "config", "check")) {
             assertThat(check.awaitExit(Duration.ofSeconds(60))).as(check.output()).isZero();
             assertThat(check.output()).contains("DATABASE_URL=postgresql://****@127.0.0.1:" + pg.port() + "/" + db)
