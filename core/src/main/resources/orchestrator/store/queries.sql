@@ -86,7 +86,8 @@ SELECT * FROM job_steps WHERE job_id = ? ORDER BY idx
 -- would sort every matching row on every page (SqliteJobStoreTest checks the plan). A rare filter
 -- therefore reads more rows per page, never more than the table once over the whole paging.
 -- ?1 projects (JSON array) or NULL for all; ?2 1 to include jobs without a project; ?3 state; ?4 rows;
--- ?5 id bound; ?6 tag; ?7 source type; ?8 created_at >= (ms); ?9 created_at < (ms)
+-- ?5 id bound; ?6 tag; ?7 source type; ?8 created_at >= (ms); ?9 created_at < (ms); ?10 agent of a step;
+-- ?11 text in the goal (ASCII case ignored)
 SELECT * FROM jobs
  WHERE id < ?5
    AND (?1 IS NULL OR project IN (SELECT value FROM json_each(?1)) OR (?2 = 1 AND project IS NULL))
@@ -95,6 +96,8 @@ SELECT * FROM jobs
    AND (?7 IS NULL OR source_type = ?7)
    AND (?8 IS NULL OR created_at >= ?8)
    AND (?9 IS NULL OR created_at < ?9)
+   AND (?10 IS NULL OR EXISTS (SELECT 1 FROM json_each(spec, '$.steps') WHERE json_extract(value, '$.agent') = ?10))
+   AND (?11 IS NULL OR instr(lower(json_extract(spec, '$.goal')), lower(?11)) > 0)
  ORDER BY id DESC
  LIMIT ?4
 
@@ -103,6 +106,20 @@ SELECT * FROM job_events WHERE job_id = ? ORDER BY id
 
 -- name: count_by_state
 SELECT state, count(*) FROM jobs GROUP BY state
+
+-- name: count_by_project_and_state
+-- The dashboard's counts, for every token at once: each sums the projects it sees. One pass over the
+-- jobs_by_project index would not give the state, so this reads the table; the dashboard caches it (~1 s).
+SELECT project, state, count(*) FROM jobs GROUP BY project, state
+
+-- name: finished_since
+-- Jobs finished at or after ?1 (ms), per project, minute, and final state, with their cost and tokens: the
+-- dashboard's throughput chart and today's spend. Reads jobs_by_finished (V8), only the recent rows.
+SELECT project, finished_at / 60000 AS minute, state, count(*) AS n, sum(cost_usd) AS cost,
+       sum(tokens_in) AS tokens_in, sum(tokens_out) AS tokens_out
+  FROM jobs
+ WHERE finished_at >= ?1
+ GROUP BY project, minute, state
 
 -- name: job_state
 SELECT state, cancel_requested FROM jobs WHERE id = ?

@@ -48,7 +48,7 @@ import org.slf4j.LoggerFactory;
 public final class SqliteJobStore implements JobStore {
     private static final Logger log = LoggerFactory.getLogger(SqliteJobStore.class);
     private static final List<String> MIGRATIONS = List.of("V1__jobs.sql", "V2__schedule_fires.sql", "V3__daily_usage.sql", "V4__store_probe.sql",
-            "V5__callbacks.sql", "V6__runners.sql", "V7__schedule_state.sql");
+            "V5__callbacks.sql", "V6__runners.sql", "V7__schedule_state.sql", "V8__jobs_by_finished.sql");
     private static final int MAX_BATCH = 1024;
     private static final Duration ENQUEUE_TIMEOUT = Duration.ofSeconds(15);
     /** How long a write waits for another process's lock before it fails. */
@@ -905,6 +905,8 @@ public final class SqliteJobStore implements JobStore {
             ps.setString(7, q.sourceType());
             setMillis(ps, 8, q.createdAfter());
             setMillis(ps, 9, q.createdBefore());
+            ps.setString(10, q.agent());
+            ps.setString(11, q.goalText());
             List<JobView> out = new ArrayList<>();
             boolean more = false;
             try (ResultSet rs = ps.executeQuery()) {
@@ -963,6 +965,40 @@ public final class SqliteJobStore implements JobStore {
             return out;
         } catch (SQLException e) {
             throw unavailable("count jobs", e);
+        }
+    }
+
+    @Override
+    public List<ProjectStateCount> countByProjectAndState() {
+        try (Connection c = connection();
+             PreparedStatement ps = c.prepareStatement(sql.get("count_by_project_and_state"));
+             ResultSet rs = ps.executeQuery()) {
+            List<ProjectStateCount> out = new ArrayList<>();
+            while (rs.next()) {
+                out.add(new ProjectStateCount(rs.getString(1), JobState.fromWire(rs.getString(2)), rs.getLong(3)));
+            }
+            return out;
+        } catch (SQLException e) {
+            throw unavailable("count jobs", e);
+        }
+    }
+
+    @Override
+    public List<FinishedMinute> finishedSince(Instant since) {
+        try (Connection c = connection();
+             PreparedStatement ps = c.prepareStatement(sql.get("finished_since"))) {
+            ps.setLong(1, since.toEpochMilli());
+            List<FinishedMinute> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new FinishedMinute(rs.getString("project"), Instant.ofEpochMilli(rs.getLong("minute") * 60_000),
+                            JobState.fromWire(rs.getString("state")), rs.getLong("n"), rs.getDouble("cost"),
+                            rs.getLong("tokens_in"), rs.getLong("tokens_out")));
+                }
+            }
+            return out;
+        } catch (SQLException e) {
+            throw unavailable("count finished jobs", e);
         }
     }
 

@@ -33,8 +33,12 @@ public final class JobArtifacts {
 
     public void get(Context ctx) throws IOException {
         ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
-        JobView job = JobRoutes.visible(store, token, ctx.pathParam("id"));
-        String relative = ctx.pathParam("path");
+        serve(ctx, token, ctx.pathParam("id"), ctx.pathParam("path"));
+    }
+
+    /** Answers one artifact file of job {@code id} for an admitted {@code token} (the API's or the dashboard's). */
+    public void serve(Context ctx, ApiToken token, String id, String relative) throws IOException {
+        JobView job = JobRoutes.visible(store, token, id);
         JobFiles.Opened file;
         try {
             file = files.open(job.id(), segments(relative)).orElseThrow(JobArtifacts::notFound);
@@ -50,6 +54,8 @@ public final class JobArtifacts {
         ctx.status(200).contentType(contentType(relative.substring(relative.lastIndexOf('/') + 1)));
         ctx.header("X-Content-Type-Options", "nosniff");
         ctx.header("Content-Disposition", "inline");
+        // an artifact is whatever an agent wrote: never a page that runs in our origin
+        ctx.header("Content-Security-Policy", "sandbox; default-src 'none'");
         // the stream is of the file opened without following links, not a path that could be swapped now
         ctx.result(Channels.newInputStream(file.channel()));
     }

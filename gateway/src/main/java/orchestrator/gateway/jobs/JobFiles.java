@@ -43,7 +43,7 @@ import org.slf4j.MDC;
  * writer (Java cannot open with {@code O_NONBLOCK}). That pins one request thread of the agent's own
  * job until the agent writes to it; it never serves another file.
  */
-final class JobFiles {
+public final class JobFiles {
     private static final Logger log = LoggerFactory.getLogger(JobFiles.class);
     private static final Set<OpenOption> READ_NO_FOLLOW = Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
 
@@ -68,8 +68,65 @@ final class JobFiles {
 
     private final Path artifactsDir;
 
-    JobFiles(Path artifactsDir) {
+    public JobFiles(Path artifactsDir) {
         this.artifactsDir = artifactsDir.toAbsolutePath().normalize();
+    }
+
+    /** A text artifact read through {@link #open}: at most {@code maxBytes} of it, and whether it was longer. */
+    public record Text(String text, boolean truncated) {
+    }
+
+    /**
+     * Up to {@code maxBytes} of {@code <artifacts>/<jobId>/<relative>} as UTF-8, opened as {@link #open} does;
+     * empty when it is missing or refused (a planted link is never read; the dashboard shows it as absent).
+     */
+    public Optional<Text> readText(String jobId, String relative, int maxBytes) {
+        try {
+            Optional<Opened> o = open(jobId, JobArtifacts.segments(relative));
+            if (o.isEmpty()) {
+                return Optional.empty();
+            }
+            try (Opened f = o.get()) {
+                java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(maxBytes + 1);
+                while (buf.hasRemaining() && f.channel().read(buf) > 0) {
+                    // reads until full or at the end
+                }
+                boolean truncated = buf.position() > maxBytes;
+                int n = Math.min(buf.position(), maxBytes);
+                return Optional.of(new Text(new String(buf.array(), 0, n, java.nio.charset.StandardCharsets.UTF_8), truncated));
+            }
+        } catch (IOException | ApiError e) {
+            log.debug("artifact {} of job {} not shown: {}", relative, jobId, e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    /** An artifact's path inside the job folder and its size. */
+    public record Listed(String path, long size) {
+    }
+
+    /**
+     * The regular files of the job's artifact folder, sorted by path, at most {@code max}; links are not
+     * followed nor listed (serving them is refused anyway).
+     */
+    public List<Listed> list(String jobId, int max) {
+        Path root = artifactsDir.resolve(jobId);
+        if (!Files.isDirectory(root, LinkOption.NOFOLLOW_LINKS)) {
+            return List.of();
+        }
+        List<Listed> out = new ArrayList<>();
+        try (java.util.stream.Stream<Path> walk = Files.walk(root, 4)) {
+            walk.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).sorted().limit(max).forEach(p -> {
+                try {
+                    out.add(new Listed(root.relativize(p).toString().replace('\\', '/'), Files.size(p)));
+                } catch (IOException e) {
+                    // went away during the walk
+                }
+            });
+        } catch (IOException | java.io.UncheckedIOException e) {
+            log.debug("artifacts of job {} not listed: {}", jobId, e.getMessage());
+        }
+        return out;
     }
 
     /**
