@@ -1,4 +1,8 @@
--- The dashboard's throughput chart and today's spend read the jobs finished in a recent window
--- (finished_since); without this index that is a pass over every job. Partial: queued and running jobs,
--- the ones written most, are not in it.
-CREATE INDEX jobs_by_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL
+-- The dashboard's counts and charts (count_by_project_and_state, finished_since), read once a second
+-- for every open dashboard together. Both indexes cover their query, so neither reads the table:
+-- on 100,000 jobs 23 ms and 48 ms instead of 128 ms and 164 ms (docs/PERFORMANCE.md, Dashboard).
+-- jobs_by_finished is partial: queued and running jobs, the rows written most, are not in it.
+CREATE INDEX jobs_by_finished ON jobs (finished_at, project, state, cost_usd, tokens_in, tokens_out)
+    WHERE finished_at IS NOT NULL
+;
+CREATE INDEX jobs_by_project_state ON jobs (project, state)

@@ -36,6 +36,7 @@ public final class GatewayServer implements AutoCloseable {
     private final ScheduleControl schedules;
     private Javalin app;
     private JobLogs logs;
+    private Dashboard dashboard;
     private Admission admission;
     private List<ApiRoute> routes = List.of();
 
@@ -74,8 +75,9 @@ public final class GatewayServer implements AutoCloseable {
         routes = routes(webhook, jobs, logs, artifacts, probes, metrics, runners, scheduleRoutes);
         if (config.uiEnabled()) {
             List<ApiRoute> all = new java.util.ArrayList<>(routes);
-            all.addAll(dashboard(new Dashboard(new Dashboard.Parts(admission, store, clock, core.runnerStaleAfter(), jobs,
-                    scheduleRoutes, schedules != null, logs, artifacts, core.artifactsDir()))));
+            dashboard = new Dashboard(new Dashboard.Parts(admission, store, clock, core.runnerStaleAfter(), jobs,
+                    scheduleRoutes, schedules != null, logs, artifacts, core.artifactsDir()));
+            all.addAll(dashboard(dashboard));
             routes = List.copyOf(all);
         }
         app = Javalin.create(cfg -> {
@@ -317,6 +319,10 @@ public final class GatewayServer implements AutoCloseable {
         if (app != null) {
             // log followers poll; told first, they end within one poll instead of holding the stop up
             logs.close();
+            if (dashboard != null) {
+                dashboard.close();
+                dashboard = null;
+            }
             app.stop();
             app = null;
             log.info("gateway stopped");

@@ -143,6 +143,45 @@ class JobPagingTest {
         assertThat(ids(q(null, null, "no-such-tag", null, null, null))).isEmpty();
     }
 
+    @Test
+    void the_agent_and_goal_text_filters_narrow_the_listing_and_page_like_the_others() throws Exception {
+        String claude = enqueue("{\"goal\":\"Fix the FLAKY test\",\"project_id\":\"p1\",\"steps\":[{\"step_id\":\"a\",\"agent\":\"claude\",\"prompt\":\"p\"}]}", "api");
+        String codex = enqueue("{\"goal\":\"flaky again\",\"project_id\":\"p1\",\"steps\":[{\"step_id\":\"a\",\"agent\":\"codex\",\"prompt\":\"p\"},"
+                + "{\"step_id\":\"b\",\"agent\":\"claude\",\"prompt\":\"p\"}]}", "api");
+        String other = enqueue("{\"goal\":\"something else\",\"project_id\":\"p1\",\"steps\":[{\"step_id\":\"a\",\"agent\":\"codex\",\"prompt\":\"p\"}]}", "api");
+        assertThat(ids(new JobQuery(null, true, null, 50, null, null, null, null, null, "claude", null))).containsExactly(codex, claude);
+        assertThat(ids(new JobQuery(null, true, null, 50, null, null, null, null, null, "codex", null))).containsExactly(other, codex);
+        assertThat(ids(new JobQuery(null, true, null, 50, null, null, null, null, null, null, "flaky"))).as("case ignored")
+                .containsExactly(codex, claude);
+        assertThat(ids(new JobQuery(null, true, null, 50, null, null, null, null, null, "codex", "FLAKY"))).containsExactly(codex);
+        assertThat(ids(new JobQuery(Set.of("p2"), false, null, 50, null, null, null, null, null, "claude", null))).isEmpty();
+        JobPage first = store.page(new JobQuery(null, true, null, 1, null, null, null, null, null, null, "flaky"));
+        assertThat(first.jobs()).extracting(JobView::id).containsExactly(codex);
+        assertThat(store.page(new JobQuery(null, true, null, 1, first.nextBeforeId(), null, null, null, null, null, "flaky")).jobs())
+                .extracting(JobView::id).containsExactly(claude);
+    }
+
+    @Test
+    void counts_per_project_and_state_and_finished_jobs_per_minute_for_the_dashboard() {
+        String a1 = enqueue("{\"goal\":\"g\",\"project_id\":\"p1\"}", "api");
+        enqueue("{\"goal\":\"g\",\"project_id\":\"p1\"}", "api");
+        enqueue("{\"goal\":\"g\",\"project_id\":\"p2\"}", "api");
+        String none = enqueue("{\"goal\":\"g\"}", "api");
+        assertThat(store.cancel(none, "t").kind()).isEqualTo(ActionResult.Kind.DONE);
+        Instant before = clock.instant();
+        clock.advance(Duration.ofMinutes(2));
+        Lease l = store.lease("r", 10).stream().filter(x -> x.jobId().equals(a1)).findFirst().orElseThrow();
+        store.finish(l, Outcome.succeeded(java.util.Map.of("status", "success"), 0.5, 10, 20));
+        assertThat(store.countByProjectAndState()).containsExactlyInAnyOrder(
+                new ProjectStateCount("p1", JobState.SUCCEEDED, 1), new ProjectStateCount("p1", JobState.RUNNING, 1),
+                new ProjectStateCount("p2", JobState.RUNNING, 1), new ProjectStateCount(null, JobState.CANCELLED, 1));
+        Instant minute = Instant.ofEpochSecond(clock.instant().getEpochSecond() / 60 * 60);
+        assertThat(store.finishedSince(before)).containsExactlyInAnyOrder(
+                new FinishedMinute("p1", minute, JobState.SUCCEEDED, 1, 0.5, 10, 20),
+                new FinishedMinute(null, Instant.ofEpochSecond(before.getEpochSecond() / 60 * 60), JobState.CANCELLED, 1, 0, 0, 0));
+        assertThat(store.finishedSince(clock.instant().plusSeconds(60))).isEmpty();
+    }
+
     private JobQuery q(Set<String> projects, JobState state, String tag, String source, Instant after, Instant before) {
         return new JobQuery(projects, projects == null, state, 50, null, tag, source, after, before);
     }
@@ -168,6 +207,8 @@ class JobPagingTest {
             ps.setString(7, "webhook");
             ps.setLong(8, 0);
             ps.setLong(9, Long.MAX_VALUE);
+            ps.setString(10, "claude");
+            ps.setString(11, "flaky");
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     plan.add(rs.getString("detail"));

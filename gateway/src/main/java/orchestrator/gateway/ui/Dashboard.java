@@ -76,15 +76,21 @@ public final class Dashboard {
     private final DashboardStats stats;
     private final JobFiles files;
     private final UiAssets assets = new UiAssets();
-    private final Parser markdown = Parser.builder().build();
+    private static final List<org.commonmark.Extension> MARKDOWN = List.of(org.commonmark.ext.gfm.tables.TablesExtension.create());
+    private final Parser markdown = Parser.builder().extensions(MARKDOWN).build();
     // raw HTML in a report is shown as text; javascript: and other unsafe link targets are dropped
-    private final HtmlRenderer markdownHtml = HtmlRenderer.builder().escapeHtml(true).sanitizeUrls(true).build();
+    private final HtmlRenderer markdownHtml = HtmlRenderer.builder().extensions(MARKDOWN).escapeHtml(true).sanitizeUrls(true).build();
 
     public Dashboard(Parts parts) {
         this.p = parts;
         this.sessions = new UiSessions(parts.clock());
         this.stats = new DashboardStats(parts.store(), parts.clock());
         this.files = new JobFiles(parts.artifactsDir());
+    }
+
+    /** Stops the counts' refresh thread. */
+    public void close() {
+        stats.close();
     }
 
     // ---------------------------------------------------------------- sign-in
@@ -242,7 +248,7 @@ public final class Dashboard {
         b.append("</div><div class=\"grid\">");
         long okHour = java.util.Arrays.stream(v.succeeded()).sum();
         long failedHour = java.util.Arrays.stream(v.failed()).sum();
-        b.append("<div class=\"card wide\"><h2>Throughput, last hour</h2><p class=\"muted\">")
+        b.append("<div class=\"card\"><h2>Throughput, last hour</h2><p class=\"muted\">")
                 .append(Html.count(okHour)).append(" succeeded · ").append(Html.count(failedHour))
                 .append(" failed, per minute</p><div id=\"chart\" class=\"chart\"></div>")
                 .append("<script type=\"application/json\" id=\"chart-data\">")
@@ -612,7 +618,7 @@ public final class Dashboard {
                 }
                 b.append("<br>");
             }
-            b.append("</td><td class=\"actions\">");
+            b.append("</td><td class=\"buttons\">");
             if (!who.token().readOnly() && !s.broken()) {
                 String base = "/ui/schedules/" + s.id();
                 b.append(s.paused() ? button(who, base + "/resume", "Resume", "") : button(who, base + "/pause", "Pause", ""));

@@ -9,23 +9,30 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.locks.ReentrantLock;
 import orchestrator.core.job.JobState;
 import orchestrator.core.store.FinishedMinute;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.ProjectStateCount;
 import orchestrator.gateway.auth.ApiToken;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The overview's numbers, read from the store at most once per {@link #MAX_AGE} for every client together:
  * counts per (project, state) and the jobs finished since the start of the UTC day (or the last hour, if
  * longer), per project and minute. Each token's view is then a sum over the projects it sees, so a scoped
- * token's counts never include another project and no client's poll costs a pass over the jobs. While one
- * request refreshes, the others answer from the previous snapshot instead of queueing behind it.
+ * token's counts never include another project and no client's poll costs a read of the store. Both reads
+ * are index-only (V8's indexes): about 70 ms on 100,000 jobs, once a second while someone looks.
  */
 final class DashboardStats {
     static final Duration MAX_AGE = Duration.ofSeconds(1);
+    /**
+     * Older than this, a snapshot is not shown while it is refreshed: the request reads the store itself. Polling
+     * pages (every 2 s) keep it younger, so they never wait; a page opened after a quiet spell shows fresh numbers.
+     */
+    static final Duration TOO_OLD = Duration.ofSeconds(3);
     static final int CHART_MINUTES = 60;
+    private static final Logger log = LoggerFactory.getLogger(DashboardStats.class);
 
     private record Snapshot(Instant at, List<ProjectStateCount> counts, List<FinishedMinute> finished) {
     }
@@ -47,7 +54,12 @@ final class DashboardStats {
 
     private final JobStore store;
     private final Clock clock;
-    private final ReentrantLock refreshing = new ReentrantLock();
+    private final java.util.concurrent.atomic.AtomicBoolean refreshing = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.ExecutorService refresher = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "dashboard-counts");
+        t.setDaemon(true);
+        return t;
+    });
     private volatile Snapshot snapshot;
 
     DashboardStats(JobStore store, Clock clock) {
@@ -96,31 +108,55 @@ final class DashboardStats {
         return new View(counts, minutes, ok, failed, today);
     }
 
+    /**
+     * The snapshot to answer from. One past {@link #MAX_AGE} is answered as it is while one background refresh
+     * reads the store, so polling pages never wait for the counts; one past {@link #TOO_OLD} (or none yet) is read
+     * afresh by the request.
+     */
     private Snapshot current() {
         Snapshot s = snapshot;
         Instant now = clock.instant();
-        if (s != null && !now.isAfter(s.at().plus(MAX_AGE))) {
-            return s;
-        }
-        if (s != null && !refreshing.tryLock()) {
-            return s; // another request is reading the store right now: this one answers from the last snapshot
-        }
-        if (s == null) {
-            refreshing.lock();
-        }
-        try {
-            Snapshot again = snapshot;
-            if (again != null && again != s) {
-                return again;
+        if (s == null || now.isAfter(s.at().plus(TOO_OLD))) {
+            synchronized (this) {
+                // one reader at a time; those that queued behind it take what it read
+                Snapshot again = snapshot;
+                if (again == null || now.isAfter(again.at().plus(TOO_OLD))) {
+                    snapshot = read();
+                }
+                return snapshot;
             }
-            Instant day = now.atOffset(ZoneOffset.UTC).truncatedTo(ChronoUnit.DAYS).toInstant();
-            Instant hour = now.truncatedTo(ChronoUnit.MINUTES).minus(CHART_MINUTES - 1, ChronoUnit.MINUTES);
-            Instant since = day.isBefore(hour) ? day : hour;
-            Snapshot fresh = new Snapshot(now, store.countByProjectAndState(), store.finishedSince(since));
-            snapshot = fresh;
-            return fresh;
-        } finally {
-            refreshing.unlock();
         }
+        if (now.isAfter(s.at().plus(MAX_AGE)) && refreshing.compareAndSet(false, true)) {
+            try {
+                refresher.execute(this::refresh);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                refreshing.set(false); // closing
+            }
+        }
+        return s;
+    }
+
+    private void refresh() {
+        try {
+            snapshot = read();
+        } catch (Throwable t) {
+            // the store is down or busy: the pages keep the last numbers and the next poll tries again
+            log.warn("dashboard counts not refreshed: {}", t.toString());
+        } finally {
+            refreshing.set(false);
+        }
+    }
+
+    private Snapshot read() {
+        Instant now = clock.instant();
+        Instant day = now.atOffset(ZoneOffset.UTC).truncatedTo(ChronoUnit.DAYS).toInstant();
+        Instant hour = now.truncatedTo(ChronoUnit.MINUTES).minus(CHART_MINUTES - 1, ChronoUnit.MINUTES);
+        Instant since = day.isBefore(hour) ? day : hour;
+        return new Snapshot(now, store.countByProjectAndState(), store.finishedSince(since));
+    }
+
+    /** Stops the refresh thread (the gateway is stopping). */
+    void close() {
+        refresher.shutdownNow();
     }
 }

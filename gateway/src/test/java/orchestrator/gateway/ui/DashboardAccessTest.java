@@ -226,6 +226,23 @@ class DashboardAccessTest {
     }
 
     @Test
+    void the_overview_counts_are_shared_for_a_second_refreshed_in_the_background_and_never_shown_long_stale() {
+        job(RunningGateway.ADMIN, "alpha", "first");
+        Browser b = signIn(RunningGateway.ADMIN);
+        String one = "<span class=\"n\" data-state=\"queued\">1</span>";
+        assertThat(page("/ui", b.cookie()).text()).contains(one);
+        job(RunningGateway.ADMIN, "alpha", "second");
+        assertThat(page("/ui", b.cookie()).text()).as("within the second: the shared snapshot").contains(one);
+        gw.clock.advance(java.time.Duration.ofSeconds(2));
+        RunningGateway.await(() -> page("/ui", b.cookie()).text().contains("<span class=\"n\" data-state=\"queued\">2</span>"),
+                java.time.Duration.ofSeconds(10), "the refreshed count");
+        job(RunningGateway.ADMIN, "alpha", "third");
+        gw.clock.advance(java.time.Duration.ofSeconds(4));
+        assertThat(page("/ui", b.cookie()).text()).as("after a quiet spell: read afresh, not shown stale")
+                .contains("<span class=\"n\" data-state=\"queued\">3</span>");
+    }
+
+    @Test
     void ui_enabled_0_serves_no_dashboard() {
         gw.close();
         gw = new RunningGateway(home, Map.of("UI_ENABLED", "0"));
