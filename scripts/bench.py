@@ -517,15 +517,15 @@ def phase_dashboard():
                         f"p95 {times[int(len(times) * 0.95) - 1]:.1f} ms", "≤ 300 ms"))
     cold = []
     for _ in range(10):
-        time.sleep(DASHBOARD_CACHE_SEC)  # past the shared cache: every one of these reads the store's counts afresh
+        time.sleep(DASHBOARD_STALE_SEC)  # past the snapshot's 3 s: every one of these reads the store's counts itself
         cold.append(ui_request(port, "/ui", admin)[2])
     cold.sort()
-    results.append((f"dashboard, {total:,} jobs: overview past its 1 s cache (the counts and series read afresh)",
+    results.append((f"dashboard, {total:,} jobs: overview opened after a quiet spell (the request reads the counts and series)",
                     f"median {statistics.median(cold):.1f} ms, max {cold[-1]:.1f} ms", "≤ 300 ms"))
     stop(p)
 
 
-DASHBOARD_CACHE_SEC = 1.1
+DASHBOARD_STALE_SEC = 3.2
 
 
 def main():
