@@ -134,7 +134,7 @@ class DashboardBrowserIT {
         assertThat(browser.findElement(By.cssSelector("#report h1")).getText()).isEqualTo("Job " + done);
         assertThat(browser.findElement(By.cssSelector("#report table")).getText()).contains("write", "writer", "succeeded");
         wait.until(ExpectedConditions.attributeToBe(By.id("log"), "data-ended", "succeeded"));
-        shot("job-detail");
+        fullShot("job-detail");
 
         // a job waiting for approval is approved in the page and runs to its end
         String gated = post(ADMIN, "{\"goal\": \"Needs a human yes\", \"project_id\": \"alpha\", \"policy\": {\"requires_approval\": true},"
@@ -231,6 +231,15 @@ class DashboardBrowserIT {
                 HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
         return Json.parse(r.body()).path("job_id").asText();
+    }
+
+    /** A screenshot of the whole page: the window is made as tall as the page for it, then put back. */
+    private void fullShot(String name) {
+        org.openqa.selenium.Dimension before = browser.manage().window().getSize();
+        long height = (Long) ((JavascriptExecutor) browser).executeScript("return document.documentElement.scrollHeight");
+        browser.manage().window().setSize(new org.openqa.selenium.Dimension(before.getWidth(), (int) Math.min(4000, height + 140)));
+        shot(name);
+        browser.manage().window().setSize(before);
     }
 
     private void shot(String name) {

@@ -124,7 +124,8 @@ public final class Dashboard {
         headers(ctx);
         String expected = ctx.cookie(LOGIN_COOKIE);
         String presented = ctx.formParam("_csrf");
-        if (expected == null || presented == null || !java.security.MessageDigest.isEqual(expected.getBytes(), presented.getBytes())) {
+        if (expected == null || presented == null || !java.security.MessageDigest.isEqual(expected.getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                presented.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
             throw new ApiError(403, "csrf", "the sign-in form expired or came from elsewhere; reload it");
         }
         String secret = ctx.formParam("token");
@@ -574,7 +575,8 @@ public final class Dashboard {
             } else {
                 cls = "ctx";
             }
-            b.append("<span class=\"").append(cls).append("\">").append(esc(line)).append("</span>\n");
+            // each line a block of its own (so its colour spans the width): no newline between them, or it doubles
+            b.append("<span class=\"").append(cls).append("\">").append(line.isEmpty() ? " " : esc(line)).append("</span>");
         }
         return b.append("</pre>").toString();
     }
