@@ -6,3 +6,7 @@ CREATE INDEX jobs_by_finished ON jobs (finished_at, project, state, cost_usd, to
     WHERE finished_at IS NOT NULL
 ;
 CREATE INDEX jobs_by_project_state ON jobs (project, state)
+;
+-- A scoped token's (or a project filter's) job list walks only its project's jobs, newest first
+-- (list_jobs_of_project): without it the id walk reads every newer job of every other project.
+CREATE INDEX jobs_by_project_id ON jobs (project, id)

@@ -101,6 +101,23 @@ SELECT * FROM jobs
  ORDER BY id DESC
  LIMIT ?4
 
+-- name: list_jobs_of_project
+-- list_jobs for one project (a scoped token, or a project filter), walking jobs_by_project_id (V8) from the
+-- cursor: only that project's jobs are read, however many other jobs are newer. page() runs it once per
+-- project of a small set and merges; the parameters are list_jobs' with ?1 one project id.
+SELECT * FROM jobs
+ WHERE project = ?1 AND id < ?5
+   AND (?3 IS NULL OR state = ?3)
+   AND (?6 IS NULL OR EXISTS (SELECT 1 FROM json_each(spec, '$.tags') WHERE value = ?6))
+   AND (?7 IS NULL OR source_type = ?7)
+   AND (?8 IS NULL OR created_at >= ?8)
+   AND (?9 IS NULL OR created_at < ?9)
+   AND (?10 IS NULL OR EXISTS (SELECT 1 FROM json_each(spec, '$.steps') WHERE json_extract(value, '$.agent') = ?10))
+   AND (?11 IS NULL OR instr(lower(json_extract(spec, '$.goal')), lower(?11)) > 0)
+   AND ?2 = ?2
+ ORDER BY id DESC
+ LIMIT ?4
+
 -- name: list_events
 SELECT * FROM job_events WHERE job_id = ? ORDER BY id
 

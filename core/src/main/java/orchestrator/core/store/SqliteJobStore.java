@@ -891,8 +891,14 @@ public final class SqliteJobStore implements JobStore {
     /** Sorts after every job id (32 lower-case hex characters): the bound of the first page. */
     static final String ABOVE_EVERY_ID = "g";
 
+    /** Up to this many projects are listed one project at a time and merged (a scoped token's usual scope). */
+    static final int PER_PROJECT_WALK_MAX = 16;
+
     @Override
     public JobPage page(JobQuery q) {
+        if (q.projects() != null && !q.includeUnscoped() && !q.projects().isEmpty() && q.projects().size() <= PER_PROJECT_WALK_MAX) {
+            return pageByProject(q);
+        }
         try (Connection c = connection();
              PreparedStatement ps = c.prepareStatement(sql.get("list_jobs"))) {
             ps.setString(1, q.projects() == null ? null : Json.write(q.projects()));
@@ -917,6 +923,45 @@ public final class SqliteJobStore implements JobStore {
                     }
                     out.add(view(rs, steps(c, rs.getString("id"))));
                 }
+            }
+            return new JobPage(out, more ? out.get(out.size() - 1).id() : null);
+        } catch (SQLException e) {
+            throw unavailable("list jobs", e);
+        }
+    }
+
+    /**
+     * A page of a few projects' jobs: each project's newest {@code limit + 1} matching jobs by its own index walk,
+     * merged newest first. The page's rows are among those (none of a project past its own first limit + 1 can
+     * be in the first limit + 1 overall), so the cursor and "is there more" are exactly those of list_jobs.
+     */
+    private JobPage pageByProject(JobQuery q) {
+        try (Connection c = connection();
+             PreparedStatement ps = c.prepareStatement(sql.get("list_jobs_of_project"))) {
+            List<JobView> rows = new ArrayList<>();
+            for (String project : q.projects()) {
+                ps.setString(1, project);
+                ps.setInt(2, 0);
+                ps.setString(3, q.state() == null ? null : q.state().wire());
+                ps.setInt(4, q.limit() + 1);
+                ps.setString(5, q.beforeId() == null ? ABOVE_EVERY_ID : q.beforeId());
+                ps.setString(6, q.tag());
+                ps.setString(7, q.sourceType());
+                setMillis(ps, 8, q.createdAfter());
+                setMillis(ps, 9, q.createdBefore());
+                ps.setString(10, q.agent());
+                ps.setString(11, q.goalText());
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        rows.add(view(rs, List.of()));
+                    }
+                }
+            }
+            rows.sort(java.util.Comparator.comparing(JobView::id).reversed());
+            boolean more = rows.size() > q.limit();
+            List<JobView> out = new ArrayList<>(Math.min(rows.size(), q.limit()));
+            for (JobView v : rows.subList(0, Math.min(rows.size(), q.limit()))) {
+                out.add(v.withSteps(steps(c, v.id())));
             }
             return new JobPage(out, more ? out.get(out.size() - 1).id() : null);
         } catch (SQLException e) {
