@@ -159,7 +159,10 @@ class JobPagingTest {
         assertThat(merged).hasSize(55).doesNotHaveDuplicates();
         assertThat(merged).isEqualTo(all.stream().filter(id -> store.find(id).orElseThrow().project() != null).toList());
         assertThat(pageToTheEnd(new JobQuery(Set.of("p2"), false, null, 10))).hasSize(25);
+    }
 
+    @Test
+    void the_per_project_walk_reads_its_projects_index_and_sorts_nothing() throws Exception {
         String sql = SqlFile.load(true, SqliteJobStore.SQL).get("list_jobs_of_project");
         List<String> plan = new ArrayList<>();
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("orchestrator.db"));
