@@ -8,6 +8,7 @@
 #   scripts/bench.sh                 # full run, 15 s per load phase, 3 rounds (about 8 minutes)
 #   BENCH_ROUNDS=1 scripts/bench.sh  # one round of each repeated measurement
 #   BENCH_SECONDS=5 scripts/bench.sh # shorter
+#   scripts/bench.sh dashboard       # the dashboard phase alone (100,000 jobs, SQLite)
 #   scripts/bench.sh --store postgres
 #       on a throwaway PostgreSQL server (started here, stopped at the end): durable ingest, enqueue-to-start,
 #       and no-op lease throughput with 1, 2, 4 runners side by side with db-scheduler on the same server

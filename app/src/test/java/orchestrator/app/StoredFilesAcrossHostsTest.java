@@ -176,6 +176,19 @@ class StoredFilesAcrossHostsTest {
             assertThat(plain.statusCode()).isEqualTo(200);
             assertThat(new String(plain.body())).isEqualTo(new String(get(localUrl, "/jobs/" + id + "/logs", TOKEN).body()));
 
+            // the dashboard's job page on the host without the folder: report.md and the listing from the store's copy
+            String session = dashboardSession(remoteUrl, TOKEN);
+            HttpResponse<String> page = http.send(HttpRequest.newBuilder(URI.create(remoteUrl + "/ui/jobs/" + id))
+                    .header("Cookie", "orch_ui=" + session).GET().build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(page.statusCode()).as(page.body()).isEqualTo(200);
+            assertThat(page.body()).contains("<h2>report.md</h2>", "id=\"artifacts\"",
+                    "href=\"/ui/jobs/" + id + "/artifacts/steps/01_tick/logs.txt\"",
+                    "href=\"/ui/jobs/" + id + "/artifacts/result.json\"").doesNotContain("None yet.");
+            HttpResponse<byte[]> viaUi = http.send(HttpRequest.newBuilder(URI.create(remoteUrl + "/ui/jobs/" + id + "/artifacts/result.json"))
+                    .header("Cookie", "orch_ui=" + session).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+            assertThat(viaUi.statusCode()).isEqualTo(200);
+            assertThat(viaUi.body()).isEqualTo(Files.readAllBytes(folder.resolve("result.json")));
+
             // the same checks as on one host: no way out of the job, a missing file, another project's token
             for (String bad : List.of("../" + id + "/result.json", "steps/../result.json", "%2e%2e/x", "nothing.txt", "steps/01_tick")) {
                 assertThat(get(remoteUrl, "/jobs/" + id + "/artifacts/" + bad, TOKEN).statusCode()).as(bad).isEqualTo(404);
@@ -184,6 +197,28 @@ class StoredFilesAcrossHostsTest {
             assertThat(get(remoteUrl, "/jobs/" + id + "/logs", OTHER).statusCode()).isEqualTo(404);
             assertThat(get(remoteUrl, "/jobs/" + id + "/logs?follow=1", OTHER).statusCode()).isEqualTo(404);
         }
+    }
+
+    /** Signs in to the dashboard at {@code url} with {@code token} as a browser does; returns the session cookie's value. */
+    private String dashboardSession(String url, String token) throws Exception {
+        HttpResponse<String> form = http.send(HttpRequest.newBuilder(URI.create(url + "/ui/login")).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(form.statusCode()).isEqualTo(200);
+        String login = cookie(form, "orch_ui_login");
+        java.util.regex.Matcher csrf = java.util.regex.Pattern.compile("name=\"_csrf\" value=\"([^\"]+)\"").matcher(form.body());
+        assertThat(csrf.find()).as(form.body()).isTrue();
+        HttpResponse<String> signedIn = http.send(HttpRequest.newBuilder(URI.create(url + "/ui/login"))
+                .header("Content-Type", "application/x-www-form-urlencoded").header("Cookie", "orch_ui_login=" + login)
+                .POST(HttpRequest.BodyPublishers.ofString("token=" + token + "&_csrf=" + csrf.group(1))).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(signedIn.statusCode()).as(signedIn.body()).isEqualTo(303);
+        return cookie(signedIn, "orch_ui");
+    }
+
+    private static String cookie(HttpResponse<?> r, String name) {
+        return r.headers().allValues("Set-Cookie").stream().filter(c -> c.startsWith(name + "="))
+                .map(c -> c.substring(name.length() + 1, c.indexOf(';'))).findFirst()
+                .orElseThrow(() -> new AssertionError("no " + name + " cookie in " + r.headers().allValues("Set-Cookie")));
     }
 
     private static String nextLine(BlockingQueue<String> lines) throws InterruptedException {

@@ -68,6 +68,21 @@ SELECT * FROM job_events WHERE job_id = ? ORDER BY id
 -- name: count_by_state
 SELECT state, count(*) FROM jobs GROUP BY state
 
+-- name: count_by_project_and_state
+-- The dashboard's counts, for every token at once: each sums the projects it sees. A pass over the
+-- covering index jobs_by_project_state (V8), never the table; the dashboard reads it once a second.
+SELECT project, state, count(*) FROM jobs GROUP BY project, state
+
+-- name: finished_since
+-- Jobs finished at or after ?1 (ms), per project, minute, and final state, with their cost and tokens: the
+-- dashboard's throughput chart and today's spend. Reads only the recent entries of the covering index
+-- jobs_by_finished (V8), never the table.
+SELECT project, finished_at / 60000 AS minute, state, count(*) AS n, sum(cost_usd) AS cost,
+       sum(tokens_in) AS tokens_in, sum(tokens_out) AS tokens_out
+  FROM jobs
+ WHERE finished_at >= ?1
+ GROUP BY project, minute, state
+
 -- name: job_state
 SELECT state, cancel_requested FROM jobs WHERE id = ?
 

@@ -26,7 +26,9 @@ record ApiRoute(HandlerType method, String path, String tag, String summary, Str
         NONE("no authentication"),
         TOKEN("any configured bearer token"),
         SCOPED("a bearer token; a scoped token sees only its projects' jobs (others answer 404 as if absent)"),
-        METRICS("from loopback without a token, else the METRICS_TOKEN bearer");
+        METRICS("from loopback without a token, else the METRICS_TOKEN bearer"),
+        /** The dashboard's pages: HTML for a browser, left out of the OpenAPI document on purpose. */
+        SESSION("the dashboard's session cookie, from a sign-in with a token at /ui/login");
 
         final String text;
 

@@ -30,7 +30,8 @@ import org.slf4j.LoggerFactory;
  * connection closed.
  *
  * <p>What is not loaded, so that the order of checks of DESIGN §4 holds and nobody makes us buffer for free:
- * a request without a token we know (the route answers 401/403 without reading a byte), a declared length
+ * a request without a token we know (the route answers 401/403 without reading a byte; the dashboard's
+ * {@code POST /ui/...} forms, which carry no bearer header, are the exception), a declared length
  * over the limit (the route's 413, unread), and anything past the limit of a chunked body (handed on at the
  * limit; the route's 413). At most {@link #MAX_LOADING} bodies load at once (each at most the body limit):
  * past that a new one is a 503 with {@code Retry-After}, which bounds the memory a token holder can pin.
@@ -64,10 +65,14 @@ final class BodyDeadline extends Handler.Wrapper {
         }
         long declared = request.getLength();
         boolean chunked = declared < 0 && request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
-        // GitHub's and Slack's hooks carry no token (a signature over the body instead), so theirs are read ahead too
-        boolean hook = request.getHttpURI().getPath() != null && request.getHttpURI().getPath().startsWith(HOOKS);
+        // GitHub's and Slack's hooks carry no token (a signature over the body instead), and the dashboard's forms no
+        // bearer header (a cookie, or the sign-in form's token): theirs are read ahead too, so that a sign-in form or a
+        // hook trickled a byte a second holds no thread either
+        String path = request.getHttpURI().getPath();
+        boolean hook = path != null && path.startsWith(HOOKS);
+        boolean form = path != null && path.startsWith("/ui/") && "POST".equals(request.getMethod());
         if (!(declared > 0 && declared <= maxBytes || chunked)
-                || !hook && !knownToken.test(request.getHeaders().get(HttpHeader.AUTHORIZATION))) {
+                || !hook && !form && !knownToken.test(request.getHeaders().get(HttpHeader.AUTHORIZATION))) {
             return next.handle(request, response, callback);
         }
         if (loading.incrementAndGet() > MAX_LOADING) {

@@ -35,12 +35,14 @@ import org.slf4j.LoggerFactory;
  *                             0 for a gateway that runs without runners on purpose
  * @param projects             the {@code PROJECT_ALIASES} ids a payload may name
  * @param integrations         GitHub and Slack intake: secrets, {@code INTEGRATIONS_FILE}, the API for replies
+ * @param uiEnabled            {@code UI_ENABLED}: serve the dashboard at {@code /ui}; default on when bound to loopback,
+ *                             off otherwise (a dashboard on an open port is something to choose, behind TLS)
  */
 public record GatewayConfig(String host, int port, List<ApiToken> tokens, long maxWebhookBodyBytes,
                             Duration rateLimitWindow, int rateLimitMaxRequests, TrustedProxies trustedProxies,
                             String metricsToken, Path devTokenFile, RequestSignatures signatures,
                             boolean readyRequiresRunner, Set<String> projects,
-                            orchestrator.gateway.webhook.Integrations integrations) {
+                            orchestrator.gateway.webhook.Integrations integrations, boolean uiEnabled) {
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
     public static final long DEFAULT_MAX_WEBHOOK_BODY_BYTES = 1_048_576;
@@ -50,6 +52,8 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
     public static final int MIN_TOKEN_LENGTH = 16;
     static final String DEV_TOKEN_NAME = "dev";
     private static final Logger log = LoggerFactory.getLogger(GatewayConfig.class);
+    /** Marks a {@code WEBHOOK_TOKENS} entry read-only: {@code tok=proj1|proj2:ro}, {@code tok=*:ro}. */
+    static final String READ_ONLY_SUFFIX = ":ro";
 
     public GatewayConfig {
         tokens = List.copyOf(tokens);
@@ -92,8 +96,18 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
                 host = DEFAULT_HOST;
             }
         }
+        boolean ui = env.bool("UI_ENABLED", loopback(host));
+        if (ui && !loopback(host)) {
+            log.warn("UI_ENABLED=1 on {}: the dashboard's session cookie is Secure only for requests that come over TLS "
+                    + "(or with X-Forwarded-Proto: https from TRUSTED_PROXIES); put it behind TLS", host);
+        }
         return new GatewayConfig(host, port, tokens, maxBody, window, maxRequests, proxies, metricsToken, devFile, signatures,
-                readyRequiresRunner, core.projects().keySet(), orchestrator.gateway.webhook.Integrations.from(env, core));
+                readyRequiresRunner, core.projects().keySet(), orchestrator.gateway.webhook.Integrations.from(env, core), ui);
+    }
+
+    /** A loopback bind address: 127.0.0.0/8, ::1 or localhost. */
+    static boolean loopback(String host) {
+        return host.equals("localhost") || host.startsWith("127.") || host.equals("::1") || host.equals("[::1]");
     }
 
     private static List<ApiToken> configuredTokens(Env env, Map<String, Path> projects) {
@@ -113,8 +127,13 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
             }
             warnIfShort("WEBHOOK_TOKENS", name, secret);
             String scope = e.getValue();
+            // tok=proj1|proj2:ro or tok=*:ro: a read-only token (a suffix, so the prototype's entries keep their meaning)
+            boolean readOnly = scope.endsWith(READ_ONLY_SUFFIX);
+            if (readOnly) {
+                scope = scope.substring(0, scope.length() - READ_ONLY_SUFFIX.length()).strip();
+            }
             if (scope.equals("*")) {
-                tokens.add(ApiToken.unscoped(name, secret));
+                tokens.add(readOnly ? ApiToken.unscoped(name, secret).asReadOnly() : ApiToken.unscoped(name, secret));
                 continue;
             }
             Set<String> scoped = new LinkedHashSet<>();
@@ -130,9 +149,11 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
                 scoped.add(id);
             }
             if (scoped.isEmpty()) {
-                throw new ConfigException("WEBHOOK_TOKENS", "token " + name + " has no projects; write tok=proj1|proj2 or tok=*");
+                throw new ConfigException("WEBHOOK_TOKENS", "token " + name + " has no projects; write tok=proj1|proj2 or tok=*"
+                        + " (add :ro for a read-only token)");
             }
-            tokens.add(ApiToken.scoped(name, secret, scoped));
+            ApiToken t = ApiToken.scoped(name, secret, scoped);
+            tokens.add(readOnly ? t.asReadOnly() : t);
         }
         return tokens;
     }
@@ -154,6 +175,6 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
                 + maxWebhookBodyBytes + ", rateLimitWindow=" + rateLimitWindow + ", rateLimitMaxRequests="
                 + rateLimitMaxRequests + ", trustedProxies=" + trustedProxies + ", metricsToken="
                 + Env.mask(metricsToken) + ", devTokenFile=" + devTokenFile + ", signedProjects=" + signatures.projects()
-                + ", readyRequiresRunner=" + readyRequiresRunner + ", " + integrations + "]";
+                + ", readyRequiresRunner=" + readyRequiresRunner + ", " + integrations + ", uiEnabled=" + uiEnabled + "]";
     }
 }

@@ -17,6 +17,7 @@ import orchestrator.gateway.jobs.JobRoutes;
 import orchestrator.gateway.metrics.Metrics;
 import orchestrator.gateway.runners.RunnerRoutes;
 import orchestrator.gateway.schedules.ScheduleRoutes;
+import orchestrator.gateway.ui.Dashboard;
 import orchestrator.gateway.webhook.GitHubHook;
 import orchestrator.gateway.webhook.SlackHook;
 import orchestrator.gateway.webhook.WebhookRoute;
@@ -38,6 +39,7 @@ public final class GatewayServer implements AutoCloseable {
     private final java.util.Optional<orchestrator.core.store.StoredFiles> storedFiles;
     private Javalin app;
     private JobLogs logs;
+    private Dashboard dashboard;
     private Admission admission;
     private List<ApiRoute> routes = List.of();
 
@@ -88,6 +90,13 @@ public final class GatewayServer implements AutoCloseable {
         SlackHook slack = new SlackHook(config, admission, core.agents().parser(), store,
                 (event, outcome, status) -> metrics.hook("slack", event, outcome, status), clock);
         routes = routes(webhook, jobs, logs, artifacts, probes, metrics, runners, scheduleRoutes, github, slack);
+        if (config.uiEnabled()) {
+            List<ApiRoute> all = new java.util.ArrayList<>(routes);
+            dashboard = new Dashboard(new Dashboard.Parts(admission, store, clock, core.runnerStaleAfter(), jobs,
+                    scheduleRoutes, schedules != null, logs, artifacts));
+            all.addAll(dashboard(dashboard));
+            routes = List.copyOf(all);
+        }
         app = Javalin.create(cfg -> {
             cfg.startup.showJavalinBanner = false;
             cfg.startup.showOldJavalinVersionWarning = false;
@@ -295,6 +304,36 @@ public final class GatewayServer implements AutoCloseable {
         return List.copyOf(api);
     }
 
+    /**
+     * The dashboard's routes (UI_ENABLED): declared here like every route, but with {@link ApiRoute.Auth#SESSION},
+     * which keeps them out of the OpenAPI document: they are pages for a browser, not API.
+     */
+    private static List<ApiRoute> dashboard(Dashboard ui) {
+        List<ApiRoute> r = new java.util.ArrayList<>();
+        r.add(page(ApiRoute.get("/ui", ui.page(ui::overview)), "Dashboard: overview"));
+        r.add(page(ApiRoute.get("/ui/login", ui.page(ui::loginPage)), "Dashboard: sign-in form"));
+        r.add(page(ApiRoute.post("/ui/login", ui.page(ui::login)), "Dashboard: sign in with a token (form: token, _csrf)"));
+        r.add(page(ApiRoute.post("/ui/logout", ui.page(ui::logout)), "Dashboard: sign out"));
+        r.add(page(ApiRoute.get("/ui/jobs", ui.page(ui::jobs)), "Dashboard: jobs"));
+        r.add(page(ApiRoute.get("/ui/jobs/{id}", ui.page(ui::job)), "Dashboard: a job"));
+        for (String action : List.of("cancel", "retry", "approve", "reject", "continue")) {
+            r.add(page(ApiRoute.post("/ui/jobs/{id}/" + action, ui.jobAction(action)), "Dashboard: " + action + " a job"));
+        }
+        r.add(page(ApiRoute.get("/ui/jobs/{id}/logs", ui.page(ui::logs)), "Dashboard: a job's log stream"));
+        r.add(page(ApiRoute.get("/ui/jobs/{id}/artifacts/<path>", ui.page(ui::artifact)), "Dashboard: a job's artifact"));
+        r.add(page(ApiRoute.get("/ui/schedules", ui.page(ui::schedules)), "Dashboard: schedules"));
+        for (String action : List.of("pause", "resume", "run")) {
+            r.add(page(ApiRoute.post("/ui/schedules/{id}/" + action, ui.scheduleAction(action)), "Dashboard: " + action + " a schedule"));
+        }
+        r.add(page(ApiRoute.get("/ui/runners", ui.page(ui::runners)), "Dashboard: runners"));
+        r.add(page(ApiRoute.get("/ui/assets/{file}", ui.page(ui::asset)), "Dashboard: its script, style, htmx and uPlot"));
+        return r;
+    }
+
+    private static ApiRoute page(ApiRoute.Builder b, String summary) {
+        return b.tag("dashboard").summary(summary).auth(ApiRoute.Auth.SESSION).answer(200, "an HTML page", "text/html").build();
+    }
+
     /** An operator's action on a schedule, for a token that may act on the schedule's project. */
     private static ApiRoute scheduleAction(String path, io.javalin.http.Handler h, String summary, String description) {
         return ApiRoute.post(path, h).tag("schedules").summary(summary).description(description)
@@ -338,6 +377,10 @@ public final class GatewayServer implements AutoCloseable {
         if (app != null) {
             // log followers poll; told first, they end within one poll instead of holding the stop up
             logs.close();
+            if (dashboard != null) {
+                dashboard.close();
+                dashboard = null;
+            }
             app.stop();
             app = null;
             log.info("gateway stopped");

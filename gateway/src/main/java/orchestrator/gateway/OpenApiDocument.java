@@ -44,6 +44,10 @@ final class OpenApiDocument {
                         + "{\"error\": code, \"message\": text}. Jobs list newest first; page with next_cursor."));
         Map<String, Object> paths = new TreeMap<>();
         for (ApiRoute r : routes) {
+            if (r.auth() == ApiRoute.Auth.SESSION) {
+                // the dashboard is pages for a browser, not an API to generate clients for (docs/OPERATIONS.md lists them)
+                continue;
+            }
             @SuppressWarnings("unchecked")
             Map<String, Object> item = (Map<String, Object>) paths.computeIfAbsent(r.openApiPath(), p -> new LinkedHashMap<>());
             if (item.put(r.method().name().toLowerCase(Locale.ROOT), operation(r)) != null) {
@@ -70,6 +74,7 @@ final class OpenApiDocument {
             case NONE -> List.of();
             case METRICS -> List.of(Map.of(), Map.of("bearer", List.of()));
             case TOKEN, SCOPED -> List.of(Map.of("bearer", List.of()));
+            case SESSION -> throw new IllegalStateException("dashboard routes are not documented: " + r.path());
         });
         List<Map<String, Object>> params = new ArrayList<>();
         for (ApiRoute.Param p : r.params()) {

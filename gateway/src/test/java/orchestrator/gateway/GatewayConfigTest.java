@@ -71,6 +71,27 @@ class GatewayConfigTest {
     }
 
     @Test
+    void a_ro_suffix_marks_a_token_read_only_and_the_prototypes_entries_keep_their_meaning() {
+        GatewayConfig c = config(Map.of("WEBHOOK_TOKENS", TOKEN + "=alpha|beta:ro,other-token-0123456789ab=*:ro,"
+                + "third-token-0123456789abc=*,fourth-token-0123456789ab=alpha"));
+        assertThat(c.tokens()).extracting(ApiToken::readOnly).containsExactly(true, true, false, false);
+        assertThat(c.tokens().get(0).projects()).containsExactlyInAnyOrder("alpha", "beta");
+        assertThat(c.tokens().get(1).everyProject()).isTrue();
+        assertThat(c.tokens().get(3).projects()).containsExactly("alpha");
+        assertThat(c.toString()).contains("read-only").doesNotContain(TOKEN);
+        assertThatThrownBy(() -> config(Map.of("WEBHOOK_TOKENS", TOKEN + "=:ro"))).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("WEBHOOK_TOKENS").hasMessageContaining("no projects");
+    }
+
+    @Test
+    void the_dashboard_is_on_by_default_on_loopback_only() {
+        assertThat(config(Map.of()).uiEnabled()).isTrue();
+        assertThat(config(Map.of("HTTP_HOST", "0.0.0.0", "WEBHOOK_TOKEN", TOKEN)).uiEnabled()).isFalse();
+        assertThat(config(Map.of("HTTP_HOST", "0.0.0.0", "WEBHOOK_TOKEN", TOKEN, "UI_ENABLED", "1")).uiEnabled()).isTrue();
+        assertThat(config(Map.of("UI_ENABLED", "0")).uiEnabled()).isFalse();
+    }
+
+    @Test
     void token_scoped_to_an_unknown_project_stops_the_start_without_showing_the_token() {
         assertThatThrownBy(() -> config(Map.of("WEBHOOK_TOKENS", TOKEN + "=alpha|nope")))
                 .isInstanceOf(ConfigException.class)

@@ -1005,20 +1005,18 @@ abstract class JdbcJobStore implements JobStore {
     /** Sorts after every job id (32 lower-case hex characters): the bound of the first page. */
     static final String ABOVE_EVERY_ID = "g";
 
+    /** Up to this many projects are listed one project at a time and merged (a scoped token's usual scope). */
+    static final int PER_PROJECT_WALK_MAX = 16;
+
     @Override
     public JobPage page(JobQuery q) {
+        if (q.projects() != null && !q.includeUnscoped() && !q.projects().isEmpty() && q.projects().size() <= PER_PROJECT_WALK_MAX) {
+            return pageByProject(q);
+        }
         try (Connection c = connection();
              PreparedStatement ps = sql.prepare(c, "list_jobs")) {
             ps.setString(1, q.projects() == null ? null : Json.write(q.projects()));
-            ps.setInt(2, q.includeUnscoped() ? 1 : 0);
-            ps.setString(3, q.state() == null ? null : q.state().wire());
-            // one row more than asked: whether it exists tells if there is a next page
-            ps.setInt(4, q.limit() + 1);
-            ps.setString(5, q.beforeId() == null ? ABOVE_EVERY_ID : q.beforeId());
-            ps.setString(6, q.tag());
-            ps.setString(7, q.sourceType());
-            setMillis(ps, 8, q.createdAfter());
-            setMillis(ps, 9, q.createdBefore());
+            bindFilters(ps, q);
             List<JobView> out = new ArrayList<>();
             boolean more = false;
             try (ResultSet rs = ps.executeQuery()) {
@@ -1034,6 +1032,51 @@ abstract class JdbcJobStore implements JobStore {
         } catch (SQLException e) {
             throw unavailable("list jobs", e);
         }
+    }
+
+    /**
+     * A page of a few projects' jobs: each project's newest {@code limit + 1} matching jobs by its own index walk,
+     * merged newest first. The page's rows are among those (none of a project past its own first limit + 1 can
+     * be in the first limit + 1 overall), so the cursor and "is there more" are exactly those of list_jobs.
+     */
+    private JobPage pageByProject(JobQuery q) {
+        try (Connection c = connection();
+             PreparedStatement ps = sql.prepare(c, "list_jobs_of_project")) {
+            List<JobView> rows = new ArrayList<>();
+            for (String project : q.projects()) {
+                ps.setString(1, project);
+                bindFilters(ps, q);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        rows.add(view(rs, List.of()));
+                    }
+                }
+            }
+            rows.sort(java.util.Comparator.comparing(JobView::id).reversed());
+            boolean more = rows.size() > q.limit();
+            List<JobView> out = new ArrayList<>(Math.min(rows.size(), q.limit()));
+            for (JobView v : rows.subList(0, Math.min(rows.size(), q.limit()))) {
+                out.add(v.withSteps(steps(c, v.id())));
+            }
+            return new JobPage(out, more ? out.get(out.size() - 1).id() : null);
+        } catch (SQLException e) {
+            throw unavailable("list jobs", e);
+        }
+    }
+
+    /** Parameters 2 to 11 of list_jobs and list_jobs_of_project: every filter but the projects. */
+    private static void bindFilters(PreparedStatement ps, JobQuery q) throws SQLException {
+        ps.setInt(2, q.includeUnscoped() ? 1 : 0);
+        ps.setString(3, q.state() == null ? null : q.state().wire());
+        // one row more than asked: whether it exists tells if there is a next page
+        ps.setInt(4, q.limit() + 1);
+        ps.setString(5, q.beforeId() == null ? ABOVE_EVERY_ID : q.beforeId());
+        ps.setString(6, q.tag());
+        ps.setString(7, q.sourceType());
+        setMillis(ps, 8, q.createdAfter());
+        setMillis(ps, 9, q.createdBefore());
+        ps.setString(10, q.agent());
+        ps.setString(11, q.goalText());
     }
 
     private static void setMillis(PreparedStatement ps, int index, Instant t) throws SQLException {
@@ -1077,6 +1120,40 @@ abstract class JdbcJobStore implements JobStore {
             return out;
         } catch (SQLException e) {
             throw unavailable("count jobs", e);
+        }
+    }
+
+    @Override
+    public List<ProjectStateCount> countByProjectAndState() {
+        try (Connection c = connection();
+             PreparedStatement ps = sql.prepare(c, "count_by_project_and_state");
+             ResultSet rs = ps.executeQuery()) {
+            List<ProjectStateCount> out = new ArrayList<>();
+            while (rs.next()) {
+                out.add(new ProjectStateCount(rs.getString(1), JobState.fromWire(rs.getString(2)), rs.getLong(3)));
+            }
+            return out;
+        } catch (SQLException e) {
+            throw unavailable("count jobs", e);
+        }
+    }
+
+    @Override
+    public List<FinishedMinute> finishedSince(Instant since) {
+        try (Connection c = connection();
+             PreparedStatement ps = sql.prepare(c, "finished_since")) {
+            ps.setLong(1, since.toEpochMilli());
+            List<FinishedMinute> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new FinishedMinute(rs.getString("project"), Instant.ofEpochMilli(rs.getLong("minute") * 60_000),
+                            JobState.fromWire(rs.getString("state")), rs.getLong("n"), rs.getDouble("cost"),
+                            rs.getLong("tokens_in"), rs.getLong("tokens_out")));
+                }
+            }
+            return out;
+        } catch (SQLException e) {
+            throw unavailable("count finished jobs", e);
         }
     }
 

@@ -13,9 +13,12 @@ import orchestrator.core.job.JobState;
  * @param sourceType    {@code webhook}, {@code cron}, {@code cli}, {@code api}, …
  * @param createdAfter  jobs created at or after this instant
  * @param createdBefore jobs created strictly before this instant
+ * @param agent         jobs with a step that runs this agent
+ * @param goalText      jobs whose goal contains this text, ignoring ASCII case
  */
 public record JobQuery(Set<String> projects, boolean includeUnscoped, JobState state, int limit, String beforeId,
-                       String tag, String sourceType, Instant createdAfter, Instant createdBefore) {
+                       String tag, String sourceType, Instant createdAfter, Instant createdBefore, String agent,
+                       String goalText) {
     public static final int MAX_LIMIT = 500;
 
     public JobQuery {
@@ -23,6 +26,12 @@ public record JobQuery(Set<String> projects, boolean includeUnscoped, JobState s
             throw new IllegalArgumentException("limit must be between 1 and " + MAX_LIMIT);
         }
         projects = projects == null ? null : Set.copyOf(projects);
+    }
+
+    /** Without the agent and goal-text filters. */
+    public JobQuery(Set<String> projects, boolean includeUnscoped, JobState state, int limit, String beforeId,
+                    String tag, String sourceType, Instant createdAfter, Instant createdBefore) {
+        this(projects, includeUnscoped, state, limit, beforeId, tag, sourceType, createdAfter, createdBefore, null, null);
     }
 
     /** The first page, filtered by scope and state only. */

@@ -75,6 +75,15 @@ public interface JobStore extends AutoCloseable {
     /** Number of jobs per state, every state present. */
     Map<JobState, Long> countByState();
 
+    /**
+     * Jobs per (project, state), project null for jobs without one; states without jobs are left out. A pass
+     * over the jobs: callers that ask often cache it (the dashboard does, for every client at once).
+     */
+    List<ProjectStateCount> countByProjectAndState();
+
+    /** Jobs that reached a final state at or after {@code since}, per project, minute and state. */
+    List<FinishedMinute> finishedSince(java.time.Instant since);
+
     ActionResult cancel(String jobId, String actor);
 
     ActionResult approve(String jobId, String actor);

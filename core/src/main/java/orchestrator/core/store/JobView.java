@@ -15,6 +15,12 @@ public record JobView(String id, String project, Source source, JobState state, 
                       String errorMessage, double costUsd, long tokensIn, long tokensOut, boolean cancelRequested,
                       String leaseOwner, String resumeStep, Instant createdAt, Instant startedAt, Instant finishedAt) {
 
+    /** The same job with these step records. */
+    public JobView withSteps(List<StepRecord> records) {
+        return new JobView(id, project, source, state, attempt, priority, spec, records, result, errorCode, errorMessage, costUsd,
+                tokensIn, tokensOut, cancelRequested, leaseOwner, resumeStep, createdAt, startedAt, finishedAt);
+    }
+
     /**
      * The {@code GET /jobs/{id}} body of DESIGN §4. Steps not yet started are listed as {@code pending}
      * so a client always sees the whole pipeline.

@@ -63,7 +63,10 @@ UPDATE jobs
 -- name: list_jobs
 -- Keyset paging, newest first, on the primary key (see the SQLite statement); ids are COLLATE "C".
 -- ?1 projects (JSON array) or NULL for all; ?2 1 to include jobs without a project; ?3 state; ?4 rows;
--- ?5 id bound; ?6 tag; ?7 source type; ?8 created_at >= (ms); ?9 created_at < (ms)
+-- ?5 id bound; ?6 tag; ?7 source type; ?8 created_at >= (ms); ?9 created_at < (ms); ?10 agent of a step;
+-- ?11 text in the goal. SQLite's semantics exactly: position() is a plain substring test (% and _ are
+-- plain characters, no LIKE pattern to escape), and translate() folds ASCII letters only, as SQLite's
+-- lower() does (PostgreSQL's lower() would fold every letter of the database's locale).
 SELECT * FROM jobs
  WHERE id < ?5
    AND (?1::text IS NULL OR project IN (SELECT jsonb_array_elements_text(?1::jsonb)) OR (?2 = 1 AND project IS NULL))
@@ -72,6 +75,25 @@ SELECT * FROM jobs
    AND (?7::text IS NULL OR source_type = ?7)
    AND (?8::bigint IS NULL OR created_at >= ?8)
    AND (?9::bigint IS NULL OR created_at < ?9)
+   AND (?10::text IS NULL OR spec -> 'steps' @> jsonb_build_array(jsonb_build_object('agent', ?10::text)))
+   AND (?11::text IS NULL OR position(translate(?11::text, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')
+                                     IN translate(spec ->> 'goal', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')) > 0)
+ ORDER BY id DESC
+ LIMIT ?4
+
+-- name: list_jobs_of_project
+-- list_jobs for one project, walking jobs_by_project_id (V3__dashboard) from the cursor; see the SQLite
+-- statement. ?2 is bound but not used.
+SELECT * FROM jobs
+ WHERE project = ?1 AND id < ?5
+   AND (?3::text IS NULL OR state = ?3)
+   AND (?6::text IS NULL OR spec -> 'tags' @> jsonb_build_array(?6::text))
+   AND (?7::text IS NULL OR source_type = ?7)
+   AND (?8::bigint IS NULL OR created_at >= ?8)
+   AND (?9::bigint IS NULL OR created_at < ?9)
+   AND (?10::text IS NULL OR spec -> 'steps' @> jsonb_build_array(jsonb_build_object('agent', ?10::text)))
+   AND (?11::text IS NULL OR position(translate(?11::text, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')
+                                     IN translate(spec ->> 'goal', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')) > 0)
  ORDER BY id DESC
  LIMIT ?4
 

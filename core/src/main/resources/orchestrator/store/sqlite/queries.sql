@@ -28,7 +28,8 @@ RETURNING id, lease_token, attempt, project, source_type, source_meta, spec, res
 -- would sort every matching row on every page (SqliteJobStoreTest checks the plan). A rare filter
 -- therefore reads more rows per page, never more than the table once over the whole paging.
 -- ?1 projects (JSON array) or NULL for all; ?2 1 to include jobs without a project; ?3 state; ?4 rows;
--- ?5 id bound; ?6 tag; ?7 source type; ?8 created_at >= (ms); ?9 created_at < (ms)
+-- ?5 id bound; ?6 tag; ?7 source type; ?8 created_at >= (ms); ?9 created_at < (ms); ?10 agent of a step;
+-- ?11 text in the goal (ASCII case ignored; instr: % and _ are plain characters)
 SELECT * FROM jobs
  WHERE id < ?5
    AND (?1 IS NULL OR project IN (SELECT value FROM json_each(?1)) OR (?2 = 1 AND project IS NULL))
@@ -37,6 +38,26 @@ SELECT * FROM jobs
    AND (?7 IS NULL OR source_type = ?7)
    AND (?8 IS NULL OR created_at >= ?8)
    AND (?9 IS NULL OR created_at < ?9)
+   AND (?10 IS NULL OR EXISTS (SELECT 1 FROM json_each(spec, '$.steps') WHERE json_extract(value, '$.agent') = ?10))
+   AND (?11 IS NULL OR instr(lower(json_extract(spec, '$.goal')), lower(?11)) > 0)
+ ORDER BY id DESC
+ LIMIT ?4
+
+-- name: list_jobs_of_project
+-- list_jobs for one project (a scoped token, or a project filter), walking jobs_by_project_id (V8) from the
+-- cursor: only that project's jobs are read, however many other jobs are newer. page() runs it once per
+-- project of a small set and merges; the parameters are list_jobs' with ?1 one project id ("?2 = ?2" only
+-- binds ?2, which SQLite requires of every number up to the highest).
+SELECT * FROM jobs
+ WHERE project = ?1 AND id < ?5
+   AND (?3 IS NULL OR state = ?3)
+   AND (?6 IS NULL OR EXISTS (SELECT 1 FROM json_each(spec, '$.tags') WHERE value = ?6))
+   AND (?7 IS NULL OR source_type = ?7)
+   AND (?8 IS NULL OR created_at >= ?8)
+   AND (?9 IS NULL OR created_at < ?9)
+   AND (?10 IS NULL OR EXISTS (SELECT 1 FROM json_each(spec, '$.steps') WHERE json_extract(value, '$.agent') = ?10))
+   AND (?11 IS NULL OR instr(lower(json_extract(spec, '$.goal')), lower(?11)) > 0)
+   AND ?2 = ?2
  ORDER BY id DESC
  LIMIT ?4
 

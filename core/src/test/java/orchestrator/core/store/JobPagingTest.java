@@ -148,6 +148,47 @@ class JobPagingTest {
         assertThat(ids(q(null, null, "no-such-tag", null, null, null))).isEmpty();
     }
 
+    @Test
+    void a_few_projects_are_paged_by_their_own_index_walks_and_merged_exactly_like_the_id_walk() throws Exception {
+        enqueueMany(30, "{\"goal\":\"g\",\"project_id\":\"p1\"}");
+        enqueueMany(25, "{\"goal\":\"g\",\"project_id\":\"p2\"}");
+        enqueueMany(20, "{\"goal\":\"g\"}");
+        List<String> all = pageToTheEnd(new JobQuery(null, true, null, 500));
+        // p1 and p2 merged, 7 at a time: the same jobs in the same order as the id walk, each once
+        List<String> merged = pageToTheEnd(new JobQuery(Set.of("p1", "p2"), false, null, 7));
+        assertThat(merged).hasSize(55).doesNotHaveDuplicates();
+        assertThat(merged).isEqualTo(all.stream().filter(id -> store.find(id).orElseThrow().project() != null).toList());
+        assertThat(pageToTheEnd(new JobQuery(Set.of("p2"), false, null, 10))).hasSize(25);
+    }
+
+    @Test
+    void the_per_project_walk_reads_its_projects_index_and_sorts_nothing() throws Exception {
+        String sql = SqlFile.load(true, SqliteJobStore.SQL).get("list_jobs_of_project");
+        List<String> plan = new ArrayList<>();
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("orchestrator.db"));
+             PreparedStatement ps = c.prepareStatement("EXPLAIN QUERY PLAN " + sql)) {
+            ps.setString(1, "p1");
+            ps.setInt(2, 0);
+            ps.setString(3, "queued");
+            ps.setInt(4, 51);
+            ps.setString(5, SqliteJobStore.ABOVE_EVERY_ID);
+            ps.setString(6, "nightly");
+            ps.setString(7, "webhook");
+            ps.setLong(8, 0);
+            ps.setLong(9, Long.MAX_VALUE);
+            ps.setString(10, "claude");
+            ps.setString(11, "flaky");
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    plan.add(rs.getString("detail"));
+                }
+            }
+        }
+        assertThat(plan).as(String.join("\n", plan))
+                .anyMatch(l -> l.startsWith("SEARCH jobs USING INDEX jobs_by_project_id (project=? AND id<?)"))
+                .noneMatch(l -> l.contains("TEMP B-TREE"));
+    }
+
     private JobQuery q(Set<String> projects, JobState state, String tag, String source, Instant after, Instant before) {
         return new JobQuery(projects, projects == null, state, 50, null, tag, source, after, before);
     }
@@ -173,6 +214,8 @@ class JobPagingTest {
             ps.setString(7, "webhook");
             ps.setLong(8, 0);
             ps.setLong(9, Long.MAX_VALUE);
+            ps.setString(10, "claude");
+            ps.setString(11, "flaky");
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     plan.add(rs.getString("detail"));

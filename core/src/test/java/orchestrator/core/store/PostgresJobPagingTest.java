@@ -12,4 +12,8 @@ class PostgresJobPagingTest extends JobPagingTest {
     @Override
     void a_page_walks_the_id_index_from_the_cursor_and_sorts_nothing() {
     }
+
+    @Override
+    void the_per_project_walk_reads_its_projects_index_and_sorts_nothing() {
+    }
 }

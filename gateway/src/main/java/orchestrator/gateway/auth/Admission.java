@@ -92,6 +92,70 @@ public final class Admission {
     }
 
     /**
+     * {@link #admit}, for a route that writes (submits a job, acts on a job or a schedule).
+     *
+     * @throws ApiError 403 {@code read_only_token} after the checks of {@link #admit}, for a read-only token
+     */
+    public Caller admitToAct(Context ctx, Budget budget) {
+        Caller c = admit(ctx, budget);
+        requireMayAct(c.token());
+        return c;
+    }
+
+    /** @throws ApiError 403 {@code read_only_token} for a token marked {@code :ro} in WEBHOOK_TOKENS */
+    public static void requireMayAct(ApiToken token) {
+        if (token.readOnly()) {
+            throw new ApiError(403, "read_only_token", "token " + token.name() + " is read-only (:ro in WEBHOOK_TOKENS): it may not change anything");
+        }
+    }
+
+    /**
+     * The configured token whose secret this is, without a header (the dashboard's sign-in form), or null. Every
+     * token is compared, as {@link BearerAuth} does; a miss counts as a failed authentication of the address.
+     *
+     * @throws ApiError 429 when the address has used up its failed authentications
+     */
+    public ApiToken signIn(Context ctx, String secret) {
+        State s = state.get();
+        String client = clientAddress(s, ctx);
+        try {
+            return authenticate(s, secret == null ? null : "Bearer " + secret, client);
+        } catch (ApiError e) {
+            if (e.status() == 429) {
+                throw e;
+            }
+            return null;
+        }
+    }
+
+    /** The token of this digest among the current tokens (after a reload, a removed token is gone), or null. */
+    public ApiToken current(byte[] digest) {
+        ApiToken found = null;
+        for (ApiToken t : state.get().config().tokens()) {
+            if (t.matches(digest) && found == null) {
+                found = t;
+            }
+        }
+        return found;
+    }
+
+    /** The API rate limit of an admitted dashboard request, keyed like {@link #admit}'s. */
+    public void limitApi(Context ctx, ApiToken token) {
+        State s = state.get();
+        limited(s.api().acquire(token.name() + "|" + clientAddress(s, ctx)));
+    }
+
+    /** Whether the request came over TLS: directly, or as said by {@code X-Forwarded-Proto} from a trusted proxy. */
+    public boolean secure(Context ctx) {
+        if (ctx.req().isSecure()) {
+            return true;
+        }
+        String proto = ctx.header("X-Forwarded-Proto");
+        return proto != null && proto.strip().equalsIgnoreCase("https")
+                && state.get().config().trustedProxies().contains(ctx.req().getRemoteAddr());
+    }
+
+    /**
      * Whether {@code authorization} carries a configured token, without counting a failure or a request: for
      * deciding, before any route runs, whose request body is worth reading ahead.
      */

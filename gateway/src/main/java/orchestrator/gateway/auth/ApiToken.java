@@ -15,12 +15,24 @@ import java.util.Set;
  * @param digest   SHA-256 of the token's UTF-8 bytes
  * @param projects the projects this token may use; ignored when {@code everyProject}
  * @param everyProject scope {@code *}: every project, and jobs without a project
+ * @param readOnly     a {@code WEBHOOK_TOKENS} entry ending in {@code :ro}: it may read what its scope sees, but
+ *                     not submit jobs nor act on jobs or schedules (403 {@code read_only_token})
  */
-public record ApiToken(String name, byte[] digest, Set<String> projects, boolean everyProject) {
+public record ApiToken(String name, byte[] digest, Set<String> projects, boolean everyProject, boolean readOnly) {
     public ApiToken {
         Objects.requireNonNull(name, "name");
         digest = digest.clone();
         projects = everyProject ? Set.of() : Set.copyOf(projects);
+    }
+
+    /** A token that may act. */
+    public ApiToken(String name, byte[] digest, Set<String> projects, boolean everyProject) {
+        this(name, digest, projects, everyProject, false);
+    }
+
+    /** The same token, read-only. */
+    public ApiToken asReadOnly() {
+        return new ApiToken(name, digest, projects, everyProject, true);
     }
 
     /** A token for every project. */
@@ -54,17 +66,17 @@ public record ApiToken(String name, byte[] digest, Set<String> projects, boolean
     @Override
     public boolean equals(Object o) {
         return o instanceof ApiToken t && t.name.equals(name) && MessageDigest.isEqual(t.digest, digest)
-                && t.projects.equals(projects) && t.everyProject == everyProject;
+                && t.projects.equals(projects) && t.everyProject == everyProject && t.readOnly == readOnly;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(name, projects, everyProject);
+        return Objects.hash(name, projects, everyProject, readOnly);
     }
 
     @Override
     public String toString() {
-        return "ApiToken[" + name + ", " + (everyProject ? "*" : String.join("|", projects)) + "]";
+        return "ApiToken[" + name + ", " + (everyProject ? "*" : String.join("|", projects)) + (readOnly ? ", read-only" : "") + "]";
     }
 
     static byte[] sha256(String secret) {

@@ -9,18 +9,18 @@ import orchestrator.gateway.ApiError;
  * Clients must treat it as opaque, so that the paging key can change without breaking them; it grants nothing
  * (the query's scope is still the token's), so it needs no signature.
  */
-final class Cursor {
+public final class Cursor {
     private static final String PREFIX = "j1:";
 
     private Cursor() {
     }
 
-    static String encode(String jobId) {
+    public static String encode(String jobId) {
         return Base64.getUrlEncoder().withoutPadding().encodeToString((PREFIX + jobId).getBytes(StandardCharsets.US_ASCII));
     }
 
     /** The job id the next page starts below; null for no cursor; a 400 naming {@code cursor} for anything not ours. */
-    static String decode(String cursor) {
+    public static String decode(String cursor) {
         if (cursor == null) {
             return null;
         }

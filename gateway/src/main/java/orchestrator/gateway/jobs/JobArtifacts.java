@@ -24,6 +24,7 @@ import orchestrator.gateway.auth.ApiToken;
  * gateway host serves it ({@link StoredFileSource}); the path checks are the same.
  */
 public final class JobArtifacts {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(JobArtifacts.class);
     private final Admission admission;
     private final JobStore store;
     private final JobFileSource files;
@@ -41,8 +42,12 @@ public final class JobArtifacts {
 
     public void get(Context ctx) throws IOException {
         ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
-        JobView job = JobRoutes.visible(store, token, ctx.pathParam("id"));
-        String relative = ctx.pathParam("path");
+        serve(ctx, token, ctx.pathParam("id"), ctx.pathParam("path"));
+    }
+
+    /** Answers one artifact file of job {@code id} for an admitted {@code token} (the API's or the dashboard's). */
+    public void serve(Context ctx, ApiToken token, String id, String relative) throws IOException {
+        JobView job = JobRoutes.visible(store, token, id);
         JobFileSource.Served file;
         try {
             file = files.artifact(job.id(), segments(relative)).orElseThrow(JobArtifacts::notFound);
@@ -58,6 +63,9 @@ public final class JobArtifacts {
         ctx.status(200).contentType(contentType(relative.substring(relative.lastIndexOf('/') + 1)));
         ctx.header("X-Content-Type-Options", "nosniff");
         ctx.header("Content-Disposition", "inline");
+        // an artifact is whatever an agent wrote: never a page that runs in our origin
+        ctx.header("Content-Security-Policy", "sandbox; default-src 'none'");
+        // the stream is of the file opened without following links (or the store's copy), not a path swapped since
         ctx.result(file.content());
     }
 
@@ -66,7 +74,7 @@ public final class JobArtifacts {
         ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
         JobView job = JobRoutes.visible(store, token, ctx.pathParam("id"));
         List<Map<String, Object>> out = new java.util.ArrayList<>();
-        for (JobFileSource.Listed f : files.list(job.id())) {
+        for (Listed f : listed(job.id())) {
             Map<String, Object> m = new java.util.LinkedHashMap<>();
             m.put("path", f.path());
             m.put("size", f.size());
@@ -78,6 +86,50 @@ public final class JobArtifacts {
         body.put("job_id", job.id());
         body.put("artifacts", out);
         JobRoutes.json(ctx, 200, body);
+    }
+
+    /** One file of a job's listing: its path inside the job folder, its size, when it was last written. */
+    public record Listed(String path, long size, java.time.Instant modifiedAt) {
+    }
+
+    /**
+     * The files of job {@code jobId} (already checked visible by the caller), by path, at most
+     * {@link JobFileSource#MAX_LISTED}: from the store's copy on PostgreSQL, else this host's folder; the API's
+     * listing and the dashboard's are this one.
+     */
+    public List<Listed> listed(String jobId) throws IOException {
+        List<Listed> out = new java.util.ArrayList<>();
+        for (JobFileSource.Listed f : files.list(jobId)) {
+            out.add(new Listed(f.path(), f.size(), f.modifiedAt()));
+        }
+        return out;
+    }
+
+    /** A text artifact: at most the asked-for bytes of it as UTF-8, and whether it was longer. */
+    public record Text(String text, boolean truncated) {
+    }
+
+    /**
+     * Up to {@code maxBytes} of job {@code jobId}'s artifact {@code relative} as UTF-8, opened as {@link #serve}
+     * opens it (the store's copy or this host's folder); empty when it is missing or refused (a planted link is
+     * never read; the dashboard shows it as absent).
+     */
+    public Optional<Text> readText(String jobId, String relative, int maxBytes) {
+        try {
+            Optional<JobFileSource.Served> o = files.artifact(jobId, segments(relative));
+            if (o.isEmpty()) {
+                return Optional.empty();
+            }
+            try (java.io.InputStream in = o.get().content()) {
+                byte[] bytes = in.readNBytes(maxBytes + 1);
+                boolean truncated = bytes.length > maxBytes;
+                int n = Math.min(bytes.length, maxBytes);
+                return Optional.of(new Text(new String(bytes, 0, n, java.nio.charset.StandardCharsets.UTF_8), truncated));
+            }
+        } catch (IOException | ApiError e) {
+            log.debug("artifact {} of job {} not shown: {}", relative, jobId, e.getMessage());
+            return Optional.empty();
+        }
     }
 
     /**

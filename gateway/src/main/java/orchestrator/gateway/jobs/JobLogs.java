@@ -91,9 +91,16 @@ public final class JobLogs {
 
     public void get(Context ctx) throws IOException {
         ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
-        JobView job = JobRoutes.visible(store, token, ctx.pathParam("id"));
         String follow = ctx.queryParam("follow");
-        boolean streaming = follow != null && (follow.equals("1") || follow.equalsIgnoreCase("true"));
+        serve(ctx, token, ctx.pathParam("id"), follow != null && (follow.equals("1") || follow.equalsIgnoreCase("true")));
+    }
+
+    /**
+     * Answers job {@code id}'s logs for an admitted {@code token} (the API's bearer or the dashboard's session),
+     * as text or, with {@code streaming}, as the follow stream; the same scope, audit and stream shares either way.
+     */
+    public void serve(Context ctx, ApiToken token, String id, boolean streaming) throws IOException {
+        JobView job = JobRoutes.visible(store, token, id);
         if (streaming) {
             acquireFollower(token);
         }

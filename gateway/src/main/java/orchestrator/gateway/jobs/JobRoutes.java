@@ -192,15 +192,28 @@ public final class JobRoutes {
      * workspace, resuming the agent's session; the answer names the step that was added.
      */
     public void continueJob(Context ctx) {
-        ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
+        ApiToken token = admission.admitToAct(ctx, Admission.Budget.API).token();
         String id = visible(store, token, ctx.pathParam("id")).id();
         String prompt = continuePrompt(ctx.body());
+        Map<String, Object> body = continueJob(id, token, prompt);
+        json(ctx, 200, body);
+    }
+
+    /**
+     * Continues job {@code id} with {@code prompt} for {@code token} (the dashboard's form and the API): the
+     * same scope, read-only and state rules, the token's name as the audit actor.
+     *
+     * @throws ApiError 403 for a read-only token, 404 for a job the token cannot see, 409 when the state does not allow it
+     */
+    public Map<String, Object> continueJob(String id, ApiToken token, String prompt) {
+        Admission.requireMayAct(token);
+        visible(store, token, id);
         Map<String, Object> body = act(id, token, "continue", (job, actor) -> store.continueJob(job, prompt, actor));
         JobView v = store.find(id).orElseThrow(JobRoutes::notFound);
         body.put("step_id", v.resumeStep());
         body.put("continues", v.resumeStep() == null ? null : v.spec().step(v.resumeStep()).continues());
         body.put("status_url", "/jobs/" + id);
-        json(ctx, 200, body);
+        return body;
     }
 
     /** The {@code prompt} of a continue request; a 400 naming the field for anything else. */
@@ -223,9 +236,31 @@ public final class JobRoutes {
     }
 
     private void act(Context ctx, String action, BiFunction<String, String, ActionResult> op) {
-        ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
+        ApiToken token = admission.admitToAct(ctx, Admission.Budget.API).token();
         String id = visible(store, token, ctx.pathParam("id")).id();
         json(ctx, 200, act(id, token, action, op));
+    }
+
+    /** The actions of {@code POST /jobs/{id}/<action>} without a body, by name. */
+    public static final List<String> ACTIONS = List.of("cancel", "retry", "approve", "reject");
+
+    /**
+     * One of {@link #ACTIONS} on job {@code id} for {@code token}: the code path of the API's action routes,
+     * for the dashboard's buttons.
+     *
+     * @throws ApiError 403 for a read-only token, 404 for a job the token cannot see, 409 when the state does not allow it
+     */
+    public Map<String, Object> act(String id, ApiToken token, String action) {
+        Admission.requireMayAct(token);
+        visible(store, token, id);
+        BiFunction<String, String, ActionResult> op = switch (action) {
+            case "cancel" -> store::cancel;
+            case "retry" -> store::retry;
+            case "approve" -> store::approve;
+            case "reject" -> store::reject;
+            default -> throw new ApiError(404, "not_found", "no action '" + action + "'");
+        };
+        return act(id, token, action, op);
     }
 
     /** Runs one action and answers its body, or throws the 404/409 it ended in. */
@@ -252,7 +287,7 @@ public final class JobRoutes {
     }
 
     /** The job if this token may see it; else the same 404 as for a job that does not exist. */
-    static JobView visible(JobStore store, ApiToken token, String id) {
+    public static JobView visible(JobStore store, ApiToken token, String id) {
         JobView v = store.find(id).orElseThrow(JobRoutes::notFound);
         if (!token.sees(v.project())) {
             throw notFound();

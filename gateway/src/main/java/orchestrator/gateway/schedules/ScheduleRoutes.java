@@ -54,8 +54,32 @@ public final class ScheduleRoutes {
     }
 
     private void act(Context ctx, String action, BiFunction<String, String, ScheduleAction> op) {
-        ApiToken token = admission.admit(ctx, Admission.Budget.API).token();
-        String id = ctx.pathParam("id");
+        ApiToken token = admission.admitToAct(ctx, Admission.Budget.API).token();
+        json(ctx, 200, act(ctx.pathParam("id"), token, action, op));
+    }
+
+    /** Every schedule whose jobs {@code token} may see (the dashboard's list; the API lists all to any token). */
+    public List<ScheduleStatus> visible(ApiToken token) {
+        return control().statuses().stream().filter(s -> token.sees(s.project())).toList();
+    }
+
+    /**
+     * {@code pause}, {@code resume} or {@code run} of schedule {@code id} for {@code token}: the code path of the
+     * API's routes, for the dashboard's buttons.
+     *
+     * @throws ApiError 403 for a read-only token or another project's schedule, 404, 409 for a broken schedule
+     */
+    public Map<String, Object> act(String id, ApiToken token, String action) {
+        return switch (action) {
+            case "pause" -> act(id, token, action, (i, by) -> control().pause(i, by));
+            case "resume" -> act(id, token, action, (i, by) -> control().resume(i, by));
+            case "run" -> act(id, token, action, (i, by) -> control().run(i, by));
+            default -> throw new ApiError(404, "not_found", "no action '" + action + "'");
+        };
+    }
+
+    private Map<String, Object> act(String id, ApiToken token, String action, BiFunction<String, String, ScheduleAction> op) {
+        Admission.requireMayAct(token);
         ScheduleStatus before = control().statuses().stream().filter(s -> id.equals(s.id())).findFirst()
                 .orElseThrow(() -> notFound(id));
         if (!token.sees(before.project())) {
@@ -70,8 +94,7 @@ public final class ScheduleRoutes {
             default -> { }
         }
         log.info("schedule {}: {} by token {}: {}", id, action, token.name(), r.message());
-        Map<String, Object> body = r.apiBody(id);
-        json(ctx, 200, body);
+        return r.apiBody(id);
     }
 
     private ScheduleControl control() {

@@ -84,7 +84,7 @@ public final class WebhookRoute implements Handler {
     }
 
     private void intake(Context ctx) throws IOException {
-        Admission.Caller caller = admission.admit(ctx, Admission.Budget.WEBHOOK);
+        Admission.Caller caller = admission.admitToAct(ctx, Admission.Budget.WEBHOOK);
         ApiToken token = caller.token();
         String client = caller.address();
         // the projects and secrets of the settings this request was admitted under (a SIGHUP may swap them)

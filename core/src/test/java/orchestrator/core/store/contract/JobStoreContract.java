@@ -39,6 +39,7 @@ import orchestrator.core.store.ActionResult;
 import orchestrator.core.store.Callback;
 import orchestrator.core.store.DailyUsage;
 import orchestrator.core.store.Enqueued;
+import orchestrator.core.store.FinishedMinute;
 import orchestrator.core.store.FireResult;
 import orchestrator.core.store.HeartbeatResult;
 import orchestrator.core.store.JobEvent;
@@ -50,6 +51,7 @@ import orchestrator.core.store.Lease;
 import orchestrator.core.store.LeaseLostException;
 import orchestrator.core.store.NewJob;
 import orchestrator.core.store.Outcome;
+import orchestrator.core.store.ProjectStateCount;
 import orchestrator.core.store.RunnerBeat;
 import orchestrator.core.store.RunnerView;
 import orchestrator.core.store.ScheduleFire;
@@ -1513,6 +1515,108 @@ public abstract class JobStoreContract {
         assertThat(store.list(new JobQuery(null, true, null, 3))).extracting(JobView::id).containsExactlyElementsOf(ids.subList(0, 3));
         assertThat(store.page(new JobQuery(null, true, null, 3)).jobs()).isEqualTo(store.list(new JobQuery(null, true, null, 3)));
         assertThat(store.list(new JobQuery(null, true, null, 10)).get(0).spec().goal()).isEqualTo("g4");
+    }
+
+    private String enqueueNext(String json) {
+        String id = enqueue(json);
+        clock.advance(Duration.ofMillis(1));
+        return id;
+    }
+
+    private static JobQuery byAgentAndGoal(Set<String> projects, int limit, String beforeId, String agent, String goalText) {
+        return new JobQuery(projects, projects == null, null, limit, beforeId, null, null, null, null, agent, goalText);
+    }
+
+    private List<String> listed(JobQuery q) {
+        return store.list(q).stream().map(JobView::id).toList();
+    }
+
+    @Test
+    void the_agent_and_goal_text_filters_narrow_the_listing_and_page_like_the_others() {
+        String claude = enqueueNext("{\"goal\":\"Fix the FLAKY test\",\"project_id\":\"p1\",\"steps\":[{\"step_id\":\"a\",\"agent\":\"claude\",\"prompt\":\"p\"}]}");
+        String codex = enqueueNext("{\"goal\":\"flaky again\",\"project_id\":\"p1\",\"steps\":[{\"step_id\":\"a\",\"agent\":\"codex\",\"prompt\":\"p\"},"
+                + "{\"step_id\":\"b\",\"agent\":\"claude\",\"prompt\":\"p\"}]}");
+        String other = enqueueNext("{\"goal\":\"something else\",\"project_id\":\"p1\",\"steps\":[{\"step_id\":\"a\",\"agent\":\"codex\",\"prompt\":\"p\"}]}");
+        assertThat(listed(byAgentAndGoal(null, 50, null, "claude", null))).containsExactly(codex, claude);
+        assertThat(listed(byAgentAndGoal(null, 50, null, "codex", null))).containsExactly(other, codex);
+        assertThat(listed(byAgentAndGoal(null, 50, null, "gemini", null))).isEmpty();
+        assertThat(listed(byAgentAndGoal(null, 50, null, null, "flaky"))).as("ASCII case ignored").containsExactly(codex, claude);
+        assertThat(listed(byAgentAndGoal(null, 50, null, "codex", "FLAKY"))).containsExactly(codex);
+        assertThat(listed(byAgentAndGoal(Set.of("p2"), 50, null, "claude", null))).isEmpty();
+        assertThat(listed(byAgentAndGoal(Set.of("p1"), 50, null, "claude", "fix"))).as("the per-project walk filters alike")
+                .containsExactly(claude);
+        JobPage first = store.page(byAgentAndGoal(null, 1, null, null, "flaky"));
+        assertThat(first.jobs()).extracting(JobView::id).containsExactly(codex);
+        assertThat(store.page(byAgentAndGoal(null, 1, first.nextBeforeId(), null, "flaky")).jobs())
+                .extracting(JobView::id).containsExactly(claude);
+    }
+
+    @Test
+    void goal_text_is_a_plain_substring_not_a_pattern() {
+        String percent = enqueueNext("{\"goal\":\"raise coverage to 100% in the_core\"}");
+        String plain = enqueueNext("{\"goal\":\"raise coverage to 1000 in theXcore\"}");
+        String accented = enqueueNext("{\"goal\":\"Élan ÉLAN\"}");
+        assertThat(listed(byAgentAndGoal(null, 50, null, null, "0%"))).containsExactly(percent);
+        assertThat(listed(byAgentAndGoal(null, 50, null, null, "%"))).containsExactly(percent);
+        assertThat(listed(byAgentAndGoal(null, 50, null, null, "the_core"))).containsExactly(percent);
+        assertThat(listed(byAgentAndGoal(null, 50, null, null, "_"))).containsExactly(percent);
+        assertThat(listed(byAgentAndGoal(null, 50, null, null, "1000"))).containsExactly(plain);
+        assertThat(listed(byAgentAndGoal(null, 50, null, null, "ÉLAN"))).as("only ASCII letters fold").containsExactly(accented);
+        assertThat(listed(byAgentAndGoal(null, 50, null, null, "élan"))).as("only ASCII letters fold").isEmpty();
+        assertThat(listed(byAgentAndGoal(null, 50, null, null, "ÉLAn"))).as("ASCII letters fold").containsExactly(accented);
+    }
+
+    @Test
+    void a_few_projects_page_exactly_like_the_walk_over_every_job() {
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 45; i++) {
+            String project = i % 3 == 0 ? "p1" : i % 3 == 1 ? "p2" : null;
+            ids.add(enqueueNext(project == null ? "{\"goal\":\"g\"}" : "{\"goal\":\"g\",\"project_id\":\"" + project + "\"}"));
+        }
+        Collections.reverse(ids);
+        List<String> withProject = ids.stream().filter(id -> view(id).project() != null).toList();
+        List<String> merged = new ArrayList<>();
+        JobQuery q = new JobQuery(Set.of("p1", "p2"), false, null, 7);
+        while (true) {
+            JobPage p = store.page(q);
+            p.jobs().forEach(j -> merged.add(j.id()));
+            assertThat(p.jobs()).allSatisfy(j -> assertThat(j.steps()).as("steps are read for the page").isNotNull());
+            if (p.nextBeforeId() == null) {
+                break;
+            }
+            assertThat(p.jobs()).as("a page with a next page is full").hasSize(7);
+            assertThat(merged).as("paging ends").hasSizeLessThanOrEqualTo(withProject.size());
+            q = new JobQuery(Set.of("p1", "p2"), false, null, 7, p.nextBeforeId(), null, null, null, null);
+        }
+        assertThat(merged).isEqualTo(withProject);
+        assertThat(store.page(new JobQuery(Set.of("p2"), false, null, 15)).jobs()).extracting(JobView::id)
+                .isEqualTo(withProject.stream().filter(id -> "p2".equals(view(id).project())).toList())
+                .hasSize(15);
+        assertThat(store.page(new JobQuery(Set.of("p2"), false, null, 15)).nextBeforeId()).as("exactly 15: no next page").isNull();
+    }
+
+    @Test
+    void counts_per_project_and_state_and_finished_jobs_per_minute_for_the_dashboard() {
+        String a1 = enqueueNext("{\"goal\":\"g\",\"project_id\":\"p1\"}");
+        enqueueNext("{\"goal\":\"g\",\"project_id\":\"p1\"}");
+        enqueueNext("{\"goal\":\"g\",\"project_id\":\"p2\"}");
+        String none = enqueueNext("{\"goal\":\"g\"}");
+        Instant before = clock.instant();
+        assertThat(store.cancel(none, "t").kind()).isEqualTo(ActionResult.Kind.DONE);
+        clock.advance(Duration.ofMinutes(2));
+        List<Lease> leases = store.lease("r", 10);
+        Lease l = leases.stream().filter(x -> x.jobId().equals(a1)).findFirst().orElseThrow();
+        store.finish(l, Outcome.succeeded(Map.of("status", "success"), 0.5, 10, 20));
+        assertThat(store.countByProjectAndState()).containsExactlyInAnyOrder(
+                new ProjectStateCount("p1", JobState.SUCCEEDED, 1), new ProjectStateCount("p1", JobState.RUNNING, 1),
+                new ProjectStateCount("p2", JobState.RUNNING, 1), new ProjectStateCount(null, JobState.CANCELLED, 1));
+        Instant minute = Instant.ofEpochSecond(clock.instant().getEpochSecond() / 60 * 60);
+        assertThat(store.finishedSince(before)).containsExactlyInAnyOrder(
+                new FinishedMinute("p1", minute, JobState.SUCCEEDED, 1, 0.5, 10, 20),
+                new FinishedMinute(null, Instant.ofEpochSecond(before.getEpochSecond() / 60 * 60), JobState.CANCELLED, 1, 0, 0, 0));
+        assertThat(store.finishedSince(clock.instant().minusSeconds(30))).as("since: only what finished from then on")
+                .containsExactly(new FinishedMinute("p1", minute, JobState.SUCCEEDED, 1, 0.5, 10, 20));
+        assertThat(store.finishedSince(clock.instant().plusSeconds(60))).isEmpty();
     }
 
     @Test
