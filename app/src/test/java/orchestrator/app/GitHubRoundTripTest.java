@@ -204,7 +204,16 @@ class GitHubRoundTripTest {
                 assertThat(Files.readString(f, StandardCharsets.ISO_8859_1)).as(f.toString()).doesNotContain(TOKEN);
             }
         }
-        assertThat(Files.readString(core.artifactsDir().resolve(id).resolve("delivery.json"))).contains(branch, "pull_request");
+        // the round's record is written once its last action (the comment the test saw arrive) has answered
+        Path delivery = core.artifactsDir().resolve(id).resolve("delivery.json");
+        Waits.until("delivery.json records the round", Duration.ofSeconds(30), () -> {
+            try {
+                return Files.exists(delivery) && Files.readString(delivery).contains("pull_request");
+            } catch (java.io.IOException e) {
+                return false;
+            }
+        });
+        assertThat(Files.readString(delivery)).contains(branch, "pull_request");
 
         // a /agent comment on the pull request continues the job in its workspace; delivery then comes again
         ObjectNode again = (ObjectNode) Json.parse(fixture());
