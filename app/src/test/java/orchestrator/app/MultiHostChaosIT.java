@@ -185,6 +185,19 @@ class MultiHostChaosIT {
             return hosts.start(gatewayHosts[g], env, "gateway", "--no-runners");
         }
 
+        /** Lines of runner host {@code i}'s ran.txt when its process last started. */
+        final long[] ranAtStart = new long[RUNNERS];
+
+        long ranLines(int i) throws IOException {
+            Path f = hosts.home(runnerHost(i)).resolve("ran.txt");
+            if (!Files.exists(f)) {
+                return 0;
+            }
+            try (var lines = Files.lines(f)) {
+                return lines.count();
+            }
+        }
+
         OrchestratorProcess startRunner(int i) throws IOException {
             return hosts.start(runnerHost(i), agentsOf(runnerHost(i)), "runner", "--instance", "1");
         }
@@ -253,12 +266,16 @@ class MultiHostChaosIT {
                     throw new AssertionError("posting stalled or did not end within " + DEADLINE + " (seed " + seed + "): "
                             + accepted.size() + " accepted, " + refusals.get() + " 503s" + hosts.outputs(2000));
                 }
+                revive();
                 long pauseUntil = System.nanoTime() + Duration.ofMillis(300 + random.nextInt(1200)).toNanos();
                 Waits.until("the next chaos moment", Duration.ofSeconds(5), () -> System.nanoTime() >= pauseUntil);
-                if (kills < 12) {
-                    int victim = random.nextInt(RUNNERS);
+                int victim = random.nextInt(RUNNERS);
+                // only a runner that has run a job since it started: one still starting holds no lease, and a kill
+                // of it (on a quiet machine runners start slower than the kills come) would prove nothing
+                if (kills < 12 && ranLines(victim) > ranAtStart[victim]) {
                     runners[victim].kill();
                     kills++;
+                    ranAtStart[victim] = ranLines(victim);
                     runners[victim] = startRunner(victim);
                 }
                 if (!gatewayRestarted && accepted.size() > JOBS / 3) {
@@ -280,8 +297,41 @@ class MultiHostChaosIT {
             }
         }
 
+        /**
+         * What systemd's {@code Restart=always} does for the services: a process that exited because the store was
+         * away when it started (exit 4, e.g. restarted just before the PostgreSQL outage) is started again.
+         */
+        void revive() throws IOException {
+            for (int g = 0; g < 2; g++) {
+                if (endedUnavailable(gateways[g])) {
+                    gateways[g] = startGateway(g);
+                }
+            }
+            for (int i = 0; i < RUNNERS; i++) {
+                if (endedUnavailable(runners[i])) {
+                    runners[i] = startRunner(i);
+                }
+            }
+            for (int s = 0; s < 2; s++) {
+                if (endedUnavailable(schedulers[s])) {
+                    String host = "scheduler-" + (s + 1);
+                    schedulers[s] = hosts.start(host, agentsOf(host), "scheduler");
+                }
+            }
+        }
+
+        private static boolean endedUnavailable(OrchestratorProcess p) {
+            Integer code = p.exitCode();
+            if (code == null) {
+                return false;
+            }
+            assertThat(code).as("a process ended by itself, not for an unreachable store:\n%s", p.output()).isEqualTo(ExitCodes.UNAVAILABLE);
+            return true;
+        }
+
         /** Stops both schedulers (SIGTERM) so that the set of fires is fixed; answers when. */
-        Instant stopSchedulers() throws InterruptedException {
+        Instant stopSchedulers() throws InterruptedException, IOException {
+            revive();
             for (OrchestratorProcess s : schedulers) {
                 int code = s.terminate(Duration.ofSeconds(30));
                 assertThat(code).as("a scheduler's exit code on SIGTERM:\n%s", s.output()).isIn(0, 143);

@@ -94,6 +94,11 @@ final class OrchestratorProcess implements AutoCloseable {
         return process.isAlive();
     }
 
+    /** The exit code of a process that has ended, or null while it runs. */
+    Integer exitCode() {
+        return process.isAlive() ? null : process.exitValue();
+    }
+
     /** SIGHUP, as {@code systemctl reload} sends it. */
     void hangup() throws IOException, InterruptedException {
         Process kill = new ProcessBuilder("kill", "-HUP", Long.toString(process.pid())).inheritIO().start();
