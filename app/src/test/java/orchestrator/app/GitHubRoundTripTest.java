@@ -15,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -89,14 +88,8 @@ class GitHubRoundTripTest {
         return out;
     }
 
-    static void await(String what, BooleanSupplier ok, Duration max) throws InterruptedException {
-        Instant end = Instant.now().plus(max);
-        while (!ok.getAsBoolean()) {
-            if (Instant.now().isAfter(end)) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(50);
-        }
+    static void await(String what, BooleanSupplier ok, Duration max) {
+        Waits.until(what, max, ok);
     }
 
     private HttpResponse<String> post(int port, String event, String delivery, String body) throws Exception {
