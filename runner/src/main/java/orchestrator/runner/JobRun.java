@@ -71,6 +71,8 @@ final class JobRun implements Runnable {
     private final JobArtifacts artifacts;
     /** The job's logs and artifacts on their way to the store for other hosts (nothing on SQLite). */
     private final StoreShipping.Job stored;
+    /** A resumed job's workspace across hosts (PostgreSQL): stored when a run ends, rebuilt when another host resumes it. */
+    private final WorkspaceHandover handover;
     /**
      * The runner's secrets plus the sensitive env values of every agent this job's steps name: one
      * redactor for the logs and for everything else written about the job (messages, reports,
@@ -100,6 +102,7 @@ final class JobRun implements Runnable {
         this.spec = lease.spec();
         this.artifacts = new JobArtifacts(ctx.core().artifactsDir().resolve(lease.jobId()));
         this.stored = ctx.shipping().forJob(lease.jobId(), artifacts.root());
+        this.handover = new WorkspaceHandover(ctx, job, artifacts);
         List<String> agentSecrets = new ArrayList<>();
         for (Step st : spec.steps()) {
             AgentDefinition def = ctx.core().agents().get(st.agent());
@@ -162,7 +165,16 @@ final class JobRun implements Runnable {
         Workspace ws;
         try {
             Path project = lease.project() == null ? cliWorkdir() : ctx.core().projects().get(lease.project());
-            ws = Workspaces.prepare(ctx.core().workspacesDir(), lease.jobId(), project, lease.resumeStep() != null, ctx.childEnv());
+            boolean resumed = lease.resumeStep() != null;
+            // several hosts: a resumed job may have run elsewhere last; its workspace then comes from the store
+            ws = resumed && handover.active() ? handover.rebuildIfElsewhere(project) : null;
+            if (ws == null) {
+                ws = Workspaces.prepare(ctx.core().workspacesDir(), lease.jobId(), project, resumed, ctx.childEnv());
+            }
+            if (!resumed && handover.active()) {
+                // the fresh clone's commit: what another host clones to rebuild this workspace
+                ws.saveBaseCommit(ws.cloneHead());
+            }
             // a resumed or continued run goes on in the workspace as the earlier run left it, and its
             // patches are still measured from where the job started
             String now = ws.snapshot();
@@ -173,6 +185,14 @@ final class JobRun implements Runnable {
         } catch (WorkspaceException e) {
             log.warn("workspace failed: {}", e.getMessage());
             end(List.of(), null, new Outcome(JobState.FAILED, "workspace", redact(e.getMessage()), null, 0, 0, 0, null));
+            return;
+        } catch (WorkspaceHandover.RestoreFailed e) {
+            // the earlier runs' steps stay in the result: the job can be continued where its workspace is
+            log.error("cannot resume the job on this host: {}", e.getMessage());
+            conversation = new Conversation(spec);
+            earlierRun();
+            end(new ArrayList<>(results.values()), null, new Outcome(JobState.FAILED, WorkspaceHandover.ERROR_CODE,
+                    redact(e.getMessage()), null, 0, 0, 0, null));
             return;
         }
 
@@ -463,6 +483,10 @@ final class JobRun implements Runnable {
                 if (Files.size(patch) == 0) {
                     continue;
                 }
+                if (handover.restoredCut("steps/" + from + "/patch.diff")) {
+                    throw new WorkspaceException(lease.jobId(), "apply_patches_from: the patch of step " + from + " ran on another host"
+                            + " and the store keeps only its first STORED_ARTIFACT_MAX_BYTES; it cannot be applied here", null);
+                }
             } catch (IOException e) {
                 throw new WorkspaceException(lease.jobId(), "apply_patches_from: cannot read the patch of " + from + ": " + e.getMessage(), e);
             }
@@ -749,6 +773,10 @@ final class JobRun implements Runnable {
             state.finished((String) result.get("status"));
         }
         stored.jobEnded();
+        if (patch != null && handover.active() && WorkspaceHandover.resumable(outcome.state())) {
+            // before the finish: once the job can be resumed, any host may lease it and look for this copy
+            handover.save(patch.ws(), baseTree, this::redact);
+        }
 
         Outcome withResult = new Outcome(outcome.state(), outcome.errorCode(), outcome.errorMessage(), result,
                 usage.costUsd(), usage.tokensIn(), usage.tokensOut(), outcome.resumeStep());

@@ -559,7 +559,7 @@ public final class Runner implements AutoCloseable {
         return v == null ? "dev" : v;
     }
 
-    private static String hostname() {
+    static String hostname() {
         try {
             return java.net.InetAddress.getLocalHost().getHostName();
         } catch (java.net.UnknownHostException e) {

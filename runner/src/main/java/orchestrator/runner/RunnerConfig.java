@@ -25,7 +25,8 @@ import orchestrator.core.config.Env;
  * @param callbacks        {@code CALLBACK_HMAC_SECRET}, {@code CALLBACK_MAX_ATTEMPTS}, {@code CALLBACK_ALLOW_PRIVATE}
  * @param output           {@code MAX_INPUT_ARTIFACT_CHARS}, {@code MAX_INPUT_ARTIFACTS_CHARS}, {@code MAX_INPUT_ARTIFACTS_FILES},
  *                         {@code MAX_SUBPROCESS_OUTPUT_CHARS} (the prototype's names): how much a prompt inlines, how much a log keeps;
- *                         {@code STORED_ARTIFACT_MAX_BYTES}: how much of each artifact the store keeps (PostgreSQL)
+ *                         {@code STORED_ARTIFACT_MAX_BYTES}: how much of each artifact the store keeps (PostgreSQL);
+ *                         {@code WORKSPACE_SNAPSHOT_MAX_BYTES}: the largest copy of a workspace the store keeps for another host
  * @param minVersions      {@code MIN_BINARY_VERSIONS}: binary basename to the oldest version a step may run
  * @param delivery         results back to GitHub and Slack ({@code GITHUB_TOKEN}, {@code SLACK_BOT_TOKEN}, {@code PUBLIC_URL}, …)
  */
@@ -62,6 +63,12 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
      * the database (the runner's folder keeps the whole file).
      */
     public static final long DEFAULT_STORED_ARTIFACT_MAX_BYTES = 4L * 1024 * 1024;
+    /**
+     * 64 MiB: the diff of a workspace (or a zip of a plain folder) a resumed job needs on another host. Never cut,
+     * since a cut copy would lose changes: a larger one is not stored, and the job resumes on its own host only.
+     * The runner holds the copy in memory while it stores or reads it.
+     */
+    public static final long DEFAULT_WORKSPACE_SNAPSHOT_MAX_BYTES = 64L * 1024 * 1024;
 
     /**
      * How much of the earlier work a step's prompt inlines and how much of its output its log keeps.
@@ -74,17 +81,26 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
      * @param logCapChars         {@code MAX_SUBPROCESS_OUTPUT_CHARS}: a step's log keeps this much of its output
      * @param storedArtifactMaxBytes {@code STORED_ARTIFACT_MAX_BYTES}: on PostgreSQL, the copy of each artifact kept in
      *                            the store (for other hosts to serve) holds at most this much of the file
+     * @param workspaceSnapshotMaxBytes {@code WORKSPACE_SNAPSHOT_MAX_BYTES}: on PostgreSQL, the largest copy of a job's
+     *                            workspace stored for another host to resume the job in (a larger one is not stored)
      */
     public record Output(int inputArtifactChars, int inputArtifactsChars, int inputArtifactsFiles, long logCapChars,
-                         long storedArtifactMaxBytes) {
+                         long storedArtifactMaxBytes, long workspaceSnapshotMaxBytes) {
         public static final Output DEFAULT = new Output(DEFAULT_MAX_INPUT_ARTIFACT_CHARS, DEFAULT_MAX_INPUT_ARTIFACTS_CHARS,
                 DEFAULT_MAX_INPUT_ARTIFACTS_FILES, DEFAULT_MAX_SUBPROCESS_OUTPUT_CHARS, DEFAULT_STORED_ARTIFACT_MAX_BYTES);
 
         public Output {
             if (inputArtifactChars < 1 || inputArtifactsChars < 1 || inputArtifactsFiles < 0 || logCapChars < 1024
-                    || storedArtifactMaxBytes < 1024) {
-                throw new IllegalArgumentException("output caps must be positive (the log cap and stored artifact cap at least 1024)");
+                    || storedArtifactMaxBytes < 1024 || workspaceSnapshotMaxBytes < 1024) {
+                throw new IllegalArgumentException("output caps must be positive (the log cap and stored artifact and workspace caps at least 1024)");
             }
+        }
+
+        /** The caps with the default {@code WORKSPACE_SNAPSHOT_MAX_BYTES}. */
+        public Output(int inputArtifactChars, int inputArtifactsChars, int inputArtifactsFiles, long logCapChars,
+                      long storedArtifactMaxBytes) {
+            this(inputArtifactChars, inputArtifactsChars, inputArtifactsFiles, logCapChars, storedArtifactMaxBytes,
+                    DEFAULT_WORKSPACE_SNAPSHOT_MAX_BYTES);
         }
 
         /** The caps with the default {@code STORED_ARTIFACT_MAX_BYTES}. */
@@ -260,7 +276,9 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
                 env.integer("MAX_INPUT_ARTIFACTS_FILES", DEFAULT_MAX_INPUT_ARTIFACTS_FILES, 0, 64),
                 env.longValue("MAX_SUBPROCESS_OUTPUT_CHARS", DEFAULT_MAX_SUBPROCESS_OUTPUT_CHARS, 1024, 1L << 40),
                 // a row of the store holds the copy: PostgreSQL's bytea stops at 1 GB
-                env.longValue("STORED_ARTIFACT_MAX_BYTES", DEFAULT_STORED_ARTIFACT_MAX_BYTES, 1024, 256L * 1024 * 1024));
+                env.longValue("STORED_ARTIFACT_MAX_BYTES", DEFAULT_STORED_ARTIFACT_MAX_BYTES, 1024, 256L * 1024 * 1024),
+                // held in memory while stored and read, and one bytea row: well under PostgreSQL's 1 GB
+                env.longValue("WORKSPACE_SNAPSHOT_MAX_BYTES", DEFAULT_WORKSPACE_SNAPSHOT_MAX_BYTES, 1024, 512L * 1024 * 1024));
         Map<String, BinaryVersion> minVersions = new java.util.LinkedHashMap<>();
         env.pairs("MIN_BINARY_VERSIONS").forEach((binary, version) -> {
             if (binary.contains("/")) {

@@ -138,4 +138,11 @@ public interface StoredFiles extends AutoCloseable {
     /** A stored artifact: its description and the stored bytes. */
     record Artifact(ArtifactInfo info, byte[] content) {
     }
+
+    /**
+     * Paths under this prefix are the runner's own, not the job's artifacts: what another host needs to rebuild
+     * the job's workspace when it resumes the job. Stored with {@link #putArtifact} like any file, but never
+     * listed to a user nor served (the gateway skips them), and never cut: the runner checks their size itself.
+     */
+    String RUNNER_FILES = ".orch/";
 }

@@ -36,7 +36,8 @@ final class StoredFileSource implements JobFileSource {
             if (files.readLog(jobId, stepId, 0, 1).isPresent()) {
                 return Optional.of(new Served(new LogStream(jobId, stepId)));
             }
-        } else {
+        } else if (!String.join("/", segments).startsWith(StoredFiles.RUNNER_FILES)) {
+            // the runner's own files (a workspace copy for another host) are not the job's artifacts: never served
             Optional<StoredFiles.Artifact> a = files.artifact(jobId, String.join("/", segments));
             if (a.isPresent()) {
                 return Optional.of(new Served(new ByteArrayInputStream(a.get().content())));
@@ -50,6 +51,9 @@ final class StoredFileSource implements JobFileSource {
     public List<Listed> list(String jobId) throws IOException {
         List<Listed> out = new java.util.ArrayList<>();
         for (StoredFiles.ArtifactInfo a : files.artifacts(jobId)) {
+            if (a.path().startsWith(StoredFiles.RUNNER_FILES)) {
+                continue;
+            }
             out.add(new Listed(a.path(), a.size(), a.updatedAt()));
         }
         for (StoredFiles.LoggedStep s : files.loggedSteps(jobId)) {

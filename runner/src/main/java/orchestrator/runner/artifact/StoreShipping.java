@@ -213,6 +213,9 @@ public final class StoreShipping implements AutoCloseable {
         /** Stores one file if it is a plain file of ours; a failure is logged, the job goes on (the local copy stays). */
         private void put(Path f) {
             String path = root.relativize(f).toString().replace('\\', '/');
+            if (path.startsWith(StoredFiles.RUNNER_FILES)) {
+                return; // an agent's file there would pass for the runner's own (WorkspaceHandover's manifest)
+            }
             try {
                 if (!JobArtifacts.plainFile(f)) {
                     return; // missing, or a link an agent planted: never read, never stored

@@ -25,6 +25,8 @@ public record Workspace(String jobId, Path dir, boolean git, Map<String, String>
     static final String SNAPSHOTS = ".snapshots";
     /** Where the tree the job started from is kept, so a resumed or continued run's patch covers the whole job. */
     static final String BASE_FILE = "orch-base-tree";
+    /** The commit the job's clone started at (PostgreSQL: another host rebuilds the workspace from it). */
+    static final String BASE_COMMIT_FILE = "orch-base-commit";
 
     public Workspace {
         gitEnv = Map.copyOf(gitEnv);
@@ -91,13 +93,7 @@ public record Workspace(String jobId, Path dir, boolean git, Map<String, String>
 
     /** The tree the job started from, as {@link #saveBase} kept it, or null; only a well-formed object id is taken. */
     public String savedBase() {
-        Path f = snapshotDir().resolve(BASE_FILE);
-        try {
-            String id = git && Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS) ? Files.readString(f).strip() : "";
-            return id.matches("[0-9a-f]{40}|[0-9a-f]{64}") ? id : null;
-        } catch (IOException e) {
-            return null;
-        }
+        return ObjectIds.read(git ? snapshotDir().resolve(BASE_FILE) : null);
     }
 
     /** True when {@link #writeDiff} has two snapshots to diff: otherwise it writes an empty file. */
@@ -132,5 +128,35 @@ public record Workspace(String jobId, Path dir, boolean git, Map<String, String>
     /** Applies a patch to the working tree; a patch that does not apply changes nothing and throws. */
     public void apply(Path patch) {
         Git.run(jobId, dir, ownGit(), null, "apply", "--binary", "--whitespace=nowarn", patch.toString());
+    }
+
+    /**
+     * The commit the fresh clone's {@code HEAD} is at, or null (not a repository, no commit yet). Asked of the
+     * workspace's own {@code .git}: only right after {@link Workspaces#prepare} cloned it, before any agent ran,
+     * when that folder is still the runner's clone and holds no configuration of an agent's.
+     */
+    public String cloneHead() {
+        if (!git) {
+            return null;
+        }
+        try {
+            String id = Git.run(jobId, dir, gitEnv, null, "rev-parse", "--verify", "--quiet", "HEAD^{commit}");
+            return ObjectIds.valid(id) ? id : null;
+        } catch (WorkspaceException e) {
+            return null; // an empty repository: no commit to start from
+        }
+    }
+
+    /** Remembers the commit the job started from (a git workspace only), beside {@link #saveBase}'s tree. */
+    public void saveBaseCommit(String commit) throws IOException {
+        if (git && ObjectIds.valid(commit)) {
+            ownGitFolder();
+            JobArtifacts.writeAtomically(snapshotDir().resolve(BASE_COMMIT_FILE), commit + "\n");
+        }
+    }
+
+    /** The commit {@link #saveBaseCommit} kept, or null. */
+    public String savedBaseCommit() {
+        return ObjectIds.read(git ? snapshotDir().resolve(BASE_COMMIT_FILE) : null);
     }
 }
