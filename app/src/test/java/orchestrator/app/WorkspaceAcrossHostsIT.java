@@ -52,7 +52,7 @@ class WorkspaceAcrossHostsIT {
         Path agents = Files.writeString(root.resolve("agents.json"), Json.writePretty(Map.of(
                 "write", Map.of("type", "command", "argv", List.of("sh", "-c",
                         "cd {workdir} && printf 'from A\\n' > notes.txt && printf 'x\\000\\001\\377' > new.bin"
-                                + " && echo edited >> README.md && echo wrote")),
+                                + " && echo edited >> README.md && rm data.bin && echo wrote")),
                 "check", Map.of("type", "command", "argv", List.of("sh", "-c",
                         "cd {workdir} && { test -e " + gate + " || { echo gate closed; exit 3; }; }"
                                 + " && { grep -qx 'from A' notes.txt || { echo notes.txt is missing; exit 4; }; }"
@@ -102,6 +102,8 @@ class WorkspaceAcrossHostsIT {
             Path wsB = hosts.home("host-b").resolve("workspaces").resolve(moved);
             assertThat(Files.readString(wsB.resolve("notes.txt"))).isEqualTo("from A\nby check\n");
             assertThat(Files.readAllBytes(wsB.resolve("new.bin"))).isEqualTo(new byte[] {'x', 0, 1, (byte) 0xff});
+            assertThat(Files.readString(wsB.resolve("README.md"))).isEqualTo("project\nedited\n");
+            assertThat(wsB.resolve("data.bin")).doesNotExist();
             assertThat(done.get("steps").get(1).get("status").asText()).isEqualTo("succeeded");
             // the job's folder on B holds the first step's files, restored from the store, and the whole job's log
             Path folderB = hosts.home("host-b").resolve("artifacts").resolve(moved);
@@ -112,7 +114,7 @@ class WorkspaceAcrossHostsIT {
             assertThat(Json.parse(Files.readString(folderB.resolve("context.json"))).toString()).contains("01_write", "02_check");
             // the patch covers the whole job from the commit it started at: it applies to that commit and to nothing newer
             String patch = new String(get("/jobs/" + moved + "/artifacts/patch.diff").body(), StandardCharsets.ISO_8859_1);
-            assertThat(patch).contains("+from A", "+by check", "+edited", "new.bin", "GIT binary patch");
+            assertThat(patch).contains("+from A", "+by check", "+edited", "new.bin", "GIT binary patch", "deleted file mode");
             assertThat(patch).doesNotContain(".orch", "later.txt");
             Path check = root.resolve("check");
             git(root, "clone", "--quiet", repoA.toString(), check.toString());

@@ -180,6 +180,8 @@ final class WorkspaceHandover {
                         : WorkspaceSnapshots.restoreFolder(workspacesDir(), jobId, ctx.childEnv(), payload);
             } catch (WorkspaceException e) {
                 throw new RestoreFailed(jobId, "cannot rebuild the job's workspace on this host: " + own(e) + "; " + m.where());
+            } catch (IOException e) {
+                throw new RestoreFailed(jobId, "cannot rebuild the job's workspace on this host: " + e + "; " + m.where());
             }
             WorkspaceSnapshots.keepId(workspacesDir(), jobId, m.id());
             String note = "workspace rebuilt from the copy stored by runner " + m.runnerId() + " on host " + m.host()

@@ -187,12 +187,17 @@ class RunnerPolicyTest {
                 .isInstanceOf(ConfigException.class).hasMessageStartingWith("STORED_ARTIFACT_MAX_BYTES");
         assertThat(RunnerConfig.from(new Env(Map.of("STORED_ARTIFACT_MAX_BYTES", "65536"))).output().storedArtifactMaxBytes())
                 .isEqualTo(65536);
+        assertThatThrownBy(() -> RunnerConfig.from(new Env(Map.of("WORKSPACE_SNAPSHOT_MAX_BYTES", "1073741824"))))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("WORKSPACE_SNAPSHOT_MAX_BYTES");
+        assertThat(RunnerConfig.from(new Env(Map.of("WORKSPACE_SNAPSHOT_MAX_BYTES", "1048576"))).output().workspaceSnapshotMaxBytes())
+                .isEqualTo(1048576);
         RunnerConfig c = RunnerConfig.from(new Env(Map.of("SANDBOX", "1", "SANDBOX_WRAPPER", "env", "PATH", path,
                 "CALLBACK_HMAC_SECRET", "very-secret-value")));
         assertThat(c.policy().sandbox()).isTrue();
         assertThat(c.policy().network()).isEqualTo("deny");
         assertThat(c.retention().artifactsTtlSec()).isEqualTo(RunnerConfig.DEFAULT_ARTIFACTS_TTL_SEC);
         assertThat(c.output().storedArtifactMaxBytes()).isEqualTo(4L * 1024 * 1024);
+        assertThat(c.output().workspaceSnapshotMaxBytes()).isEqualTo(64L * 1024 * 1024);
         assertThat(c.callbacks().maxAttempts()).isEqualTo(8);
         assertThat(c.toString()).doesNotContain("very-secret-value");
         assertThat(c.sensitiveEnvVars()).contains("CALLBACK_HMAC_SECRET");
