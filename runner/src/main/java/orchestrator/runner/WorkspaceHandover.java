@@ -25,6 +25,7 @@ import orchestrator.runner.artifact.JobArtifacts;
 import orchestrator.runner.workspace.Workspace;
 import orchestrator.runner.workspace.WorkspaceException;
 import orchestrator.runner.workspace.WorkspaceSnapshots;
+import orchestrator.runner.workspace.Workspaces;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -187,7 +188,7 @@ final class WorkspaceHandover {
             String note = "workspace rebuilt from the copy stored by runner " + m.runnerId() + " on host " + m.host()
                     + (m.masked() ? "; secret values in it were masked when it was stored, and are masked in the workspace" : "");
             log.info("{}", note);
-            ctx.store().audit(jobId, ctx.runnerId(), note);
+            audit(note);
             return ws;
         } finally {
             if (payload != null) {
@@ -308,28 +309,35 @@ final class WorkspaceHandover {
         long cap = ctx.config().output().workspaceSnapshotMaxBytes();
         String kind = ws.git() ? "git" : "folder";
         String baseCommit = ws.git() ? ws.savedBaseCommit() : null;
-        Path out = Files.createTempFile(Files.createDirectories(workspacesDir()), ".snapshot-", ".payload");
+        Path out = null;
         try {
             String status = STORED;
             String reason = null;
             WorkspaceSnapshots.Taken t = null;
+            byte[] payload = new byte[0];
             try {
+                // in the runner's own folder of the job, which retention deletes with the workspace: a crash leaves nothing behind
+                out = Files.createTempFile(Files.createDirectories(Workspaces.snapshotDir(workspacesDir(), jobId)), "outgoing-", ".payload");
                 t = ws.git() ? WorkspaceSnapshots.takeGit(ws, baseTree, out, cap, mask) : WorkspaceSnapshots.takeFolder(ws, out, cap, mask);
+                if (t.tooBig()) {
+                    status = "too_big";
+                    reason = "its copy (" + (ws.git() ? "a diff" : "a zip of the folder") + ", "
+                            + (t.bytes() > cap ? t.bytes() + " bytes" : "more than " + cap + " bytes")
+                            + ") is over WORKSPACE_SNAPSHOT_MAX_BYTES (" + cap + ")";
+                } else if (ws.git() && (baseCommit == null || baseTree == null)) {
+                    status = "failed";
+                    reason = "the commit the job started from is not known (the job started on an older runner, or the project had no commit)";
+                } else if (t.bytes() > 0) {
+                    payload = Files.readAllBytes(out);
+                }
             } catch (WorkspaceException | IOException e) {
+                // a manifest is stored all the same: an older one left in place would pass for this run's workspace
                 status = "failed";
                 reason = "the workspace could not be copied: " + (e instanceof WorkspaceException w ? own(w) : e.toString());
+                payload = new byte[0];
             }
-            if (t != null && t.tooBig()) {
-                status = "too_big";
-                reason = "its copy is " + (ws.git() ? "a diff of " : "a zip of ") + (t.bytes() > cap ? t.bytes() + " bytes" : "more bytes")
-                        + ", over WORKSPACE_SNAPSHOT_MAX_BYTES (" + cap + ")";
-            } else if (t != null && ws.git() && (baseCommit == null || baseTree == null)) {
-                status = "failed";
-                reason = "the commit the job started from is not known (the job started on an older runner, or the project had no commit)";
-            }
-            byte[] payload = new byte[0];
-            if (STORED.equals(status) && t.bytes() > 0) {
-                payload = Files.readAllBytes(out);
+            if (reason != null) {
+                reason = mask.apply(reason); // it goes into the store and the job's events
             }
             Manifest m = new Manifest(Ids.randomHex(16), kind, status, reason, baseCommit, baseTree, t == null ? null : t.endTree(),
                     payload.length, payload.length == 0 ? null : sha256(payload), t != null && t.masked(), ctx.runnerId(),
@@ -338,16 +346,23 @@ final class WorkspaceHandover {
                 put(PAYLOAD, payload);
             }
             put(MANIFEST, Json.writePretty(m.document()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            WorkspaceSnapshots.keepId(workspacesDir(), jobId, m.id());
+            try {
+                WorkspaceSnapshots.keepId(workspacesDir(), jobId, m.id());
+            } catch (IOException e) {
+                // the next resume here rebuilds from the store instead of reusing this workspace: slower, not wrong
+                log.warn("cannot note which stored copy this host's workspace is: {}", e.toString());
+            }
             if (!STORED.equals(status)) {
                 String note = "the workspace was not stored for other hosts: " + reason + "; the job can be resumed on this host only";
                 log.warn("{}", note);
-                ctx.store().audit(jobId, ctx.runnerId(), note);
+                audit(note);
             } else if (m.masked()) {
                 log.warn("secret values were masked in the stored copy of the workspace: a resume on another host sees the mask");
             }
         } finally {
-            Files.deleteIfExists(out);
+            if (out != null) {
+                Files.deleteIfExists(out);
+            }
         }
     }
 
@@ -371,6 +386,15 @@ final class WorkspaceHandover {
                 Thread.sleep(backoffMs);
             }
             backoffMs = Math.min(backoffMs * 2, 2_000);
+        }
+    }
+
+    /** An event in the job's audit trail; a store that is away costs the event only, not the job. */
+    private void audit(String note) {
+        try {
+            ctx.store().audit(jobId, ctx.runnerId(), note);
+        } catch (StoreUnavailableException e) {
+            log.warn("cannot record in the job's events ({}): {}", e.getMessage(), note);
         }
     }
 

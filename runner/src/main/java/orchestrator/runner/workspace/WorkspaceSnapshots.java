@@ -83,6 +83,11 @@ public final class WorkspaceSnapshots {
      */
     public static Taken takeFolder(Workspace ws, Path target, long capBytes, UnaryOperator<String> mask) throws IOException {
         Path root = ws.dir();
+        try (java.util.stream.Stream<Path> entries = Files.list(root)) {
+            if (entries.findAny().isEmpty()) {
+                return new Taken(null, 0, false, false); // a job without a project that wrote nothing: the common case
+            }
+        }
         boolean[] state = {false, false}; // masked, too big
         boolean[] any = {false};
         try (CountingStream counted = new CountingStream(Files.newOutputStream(target));
