@@ -65,22 +65,7 @@ public final class PostgresStoredFiles implements StoredFiles {
     @Override
     public long beginLog(String jobId, String stepId) {
         return inTransaction(jobId, "begin the log of step " + stepId, c -> {
-            long generation;
-            try (PreparedStatement ps = c.prepareStatement(sql.get("begin_log"))) {
-                ps.setString(1, jobId);
-                ps.setString(2, stepId);
-                ps.setTimestamp(3, now());
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    generation = rs.getLong(1);
-                }
-            }
-            try (PreparedStatement ps = c.prepareStatement(sql.get("drop_old_chunks"))) {
-                ps.setString(1, jobId);
-                ps.setString(2, stepId);
-                ps.setLong(3, generation);
-                ps.executeUpdate();
-            }
+            long generation = begin(c, jobId, stepId);
             notify(c, jobId);
             return generation;
         });
@@ -88,70 +73,135 @@ public final class PostgresStoredFiles implements StoredFiles {
 
     @Override
     public long appendLog(String jobId, String stepId, long generation, long offset, byte[] bytes, int length) {
-        if (offset < 0 || length < 0 || length > bytes.length) {
-            throw new IllegalArgumentException("bad chunk: offset " + offset + ", length " + length);
-        }
+        checkChunk(offset, bytes, length);
         return inTransaction(jobId, "append to the log of step " + stepId, c -> {
-            long size;
-            try (PreparedStatement ps = c.prepareStatement(sql.get("lock_log"))) {
-                ps.setString(1, jobId);
-                ps.setString(2, stepId);
-                ps.setLong(3, generation);
-                try (ResultSet rs = ps.executeQuery()) {
-                    if (!rs.next()) {
-                        return -1L; // a newer generation began: this writer is stale
-                    }
-                    size = rs.getLong(1);
-                    if (rs.getBoolean(2)) {
-                        return size; // closed: nothing more is taken
-                    }
-                }
+            long[] out = append(c, jobId, stepId, generation, false, offset, bytes, length, false);
+            if (out[1] > 0) {
+                notify(c, jobId);
             }
-            long end = offset + length;
-            if (offset > size || end <= size) {
-                return size; // a gap (the caller sends from our end) or bytes we hold already
-            }
-            int skip = (int) (size - offset);
-            byte[] fresh = new byte[length - skip];
-            System.arraycopy(bytes, skip, fresh, 0, fresh.length);
-            try (PreparedStatement ps = c.prepareStatement(sql.get("insert_chunk"))) {
-                ps.setString(1, jobId);
-                ps.setString(2, stepId);
-                ps.setLong(3, generation);
-                ps.setLong(4, size);
-                ps.setLong(5, end);
-                ps.setBytes(6, fresh);
-                ps.executeUpdate();
-            }
-            try (PreparedStatement ps = c.prepareStatement(sql.get("grow_log"))) {
-                ps.setLong(1, end);
-                ps.setTimestamp(2, now());
-                ps.setString(3, jobId);
-                ps.setString(4, stepId);
-                ps.setLong(5, generation);
-                ps.executeUpdate();
-            }
-            notify(c, jobId);
-            return end;
+            return out[0];
         });
     }
 
     @Override
     public boolean closeLog(String jobId, String stepId, long generation) {
         return inTransaction(jobId, "close the log of step " + stepId, c -> {
-            int n;
-            try (PreparedStatement ps = c.prepareStatement(sql.get("close_log"))) {
-                ps.setTimestamp(1, now());
-                ps.setString(2, jobId);
-                ps.setString(3, stepId);
-                ps.setLong(4, generation);
-                n = ps.executeUpdate();
-            }
-            if (n > 0) {
+            boolean done = close(c, jobId, stepId, generation);
+            if (done) {
                 notify(c, jobId);
             }
-            return n > 0;
+            return done;
         });
+    }
+
+    @Override
+    public LogWrite writeLog(String jobId, String stepId, long generation, long offset, byte[] bytes, int length, boolean close) {
+        checkChunk(offset, bytes, length);
+        return inTransaction(jobId, "store the log of step " + stepId, c -> {
+            long gen = generation;
+            boolean begun = gen == 0;
+            if (begun) {
+                gen = begin(c, jobId, stepId);
+            }
+            long[] out = append(c, jobId, stepId, gen, begun, offset, bytes, length, close);
+            if (begun || out[1] > 0 || out[2] > 0) {
+                notify(c, jobId);
+            }
+            return new LogWrite(gen, out[0]);
+        });
+    }
+
+    private static void checkChunk(long offset, byte[] bytes, int length) {
+        if (offset < 0 || length < 0 || length > bytes.length) {
+            throw new IllegalArgumentException("bad chunk: offset " + offset + ", length " + length);
+        }
+    }
+
+    /** A new generation, the last one's bytes dropped. */
+    private long begin(Connection c, String jobId, String stepId) throws SQLException {
+        long generation;
+        try (PreparedStatement ps = c.prepareStatement(sql.get("begin_log"))) {
+            ps.setString(1, jobId);
+            ps.setString(2, stepId);
+            ps.setTimestamp(3, now());
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                generation = rs.getLong(1);
+            }
+        }
+        if (generation > 1) { // the step's first log has no older chunks
+            try (PreparedStatement ps = c.prepareStatement(sql.get("drop_old_chunks"))) {
+                ps.setString(1, jobId);
+                ps.setString(2, stepId);
+                ps.setLong(3, generation);
+                ps.executeUpdate();
+            }
+        }
+        return generation;
+    }
+
+    /**
+     * Appends a chunk and, with {@code close}, closes the log, in the caller's transaction.
+     *
+     * @param begun true when {@code generation} was begun in this transaction (empty, open, its row locked already)
+     * @return {the stored size after it (-1: stale), how many bytes it added, 1 when it closed the log}
+     */
+    private long[] append(Connection c, String jobId, String stepId, long generation, boolean begun, long offset, byte[] bytes,
+            int length, boolean close) throws SQLException {
+        long size = 0;
+        if (!begun) {
+            try (PreparedStatement ps = c.prepareStatement(sql.get("lock_log"))) {
+                ps.setString(1, jobId);
+                ps.setString(2, stepId);
+                ps.setLong(3, generation);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        return new long[] {-1, 0, 0}; // a newer generation began: this writer is stale
+                    }
+                    size = rs.getLong(1);
+                    if (rs.getBoolean(2)) {
+                        return new long[] {size, 0, 0}; // closed: nothing more is taken
+                    }
+                }
+            }
+        }
+        long end = offset + length;
+        if (offset > size || end <= size) {
+            // a gap (the caller sends from our end) or bytes we hold already
+            return new long[] {size, 0, close && close(c, jobId, stepId, generation) ? 1 : 0};
+        }
+        int skip = (int) (size - offset);
+        byte[] fresh = new byte[length - skip];
+        System.arraycopy(bytes, skip, fresh, 0, fresh.length);
+        try (PreparedStatement ps = c.prepareStatement(sql.get("insert_chunk"))) {
+            ps.setString(1, jobId);
+            ps.setString(2, stepId);
+            ps.setLong(3, generation);
+            ps.setLong(4, size);
+            ps.setLong(5, end);
+            ps.setBytes(6, fresh);
+            ps.executeUpdate();
+        }
+        try (PreparedStatement ps = c.prepareStatement(sql.get("grow_log"))) {
+            ps.setLong(1, end);
+            ps.setBoolean(2, close);
+            ps.setTimestamp(3, now());
+            ps.setString(4, jobId);
+            ps.setString(5, stepId);
+            ps.setLong(6, generation);
+            ps.executeUpdate();
+        }
+        return new long[] {end, fresh.length, close ? 1 : 0};
+    }
+
+    private boolean close(Connection c, String jobId, String stepId, long generation) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql.get("close_log"))) {
+            ps.setTimestamp(1, now());
+            ps.setString(2, jobId);
+            ps.setString(3, stepId);
+            ps.setLong(4, generation);
+            return ps.executeUpdate() > 0;
+        }
     }
 
     @Override
@@ -225,32 +275,49 @@ public final class PostgresStoredFiles implements StoredFiles {
 
     @Override
     public void putArtifact(String jobId, String path, InputStream content, long size, long capBytes) throws IOException {
-        if (capBytes < 0 || size < 0) {
-            throw new IllegalArgumentException("negative size or cap");
+        putArtifacts(jobId, List.of(Upload.read(path, content, size, capBytes)), capBytes);
+    }
+
+    @Override
+    public void putArtifacts(String jobId, List<Upload> uploads, long capBytes) {
+        if (capBytes < 0) {
+            throw new IllegalArgumentException("negative cap");
         }
-        boolean cut = size > capBytes;
-        byte[] kept = content.readNBytes((int) Math.min(size, Math.min(capBytes, Integer.MAX_VALUE - 1024)));
-        byte[] stored = kept;
-        if (cut) {
-            byte[] marker = String.format(java.util.Locale.ROOT, CUT_MARKER, kept.length, size).getBytes(StandardCharsets.UTF_8);
-            stored = new byte[kept.length + marker.length];
-            System.arraycopy(kept, 0, stored, 0, kept.length);
-            System.arraycopy(marker, 0, stored, kept.length, marker.length);
+        if (uploads.isEmpty()) {
+            return;
         }
-        byte[] bytes = stored;
-        inTransaction(jobId, "store the artifact " + path, c -> {
+        inTransaction(jobId, uploads.size() == 1 ? "store the artifact " + uploads.get(0).path()
+                : "store " + uploads.size() + " artifacts", c -> {
+            Timestamp at = now();
             try (PreparedStatement ps = c.prepareStatement(sql.get("put_artifact"))) {
-                ps.setString(1, jobId);
-                ps.setString(2, path);
-                ps.setLong(3, size);
-                ps.setBoolean(4, cut);
-                ps.setBytes(5, bytes);
-                ps.setTimestamp(6, now());
-                ps.executeUpdate();
+                for (Upload u : uploads) {
+                    if (u.size() < 0) {
+                        throw new IllegalArgumentException("negative size: " + u.path());
+                    }
+                    boolean cut = u.size() > capBytes;
+                    ps.setString(1, jobId);
+                    ps.setString(2, u.path());
+                    ps.setLong(3, u.size());
+                    ps.setBoolean(4, cut);
+                    ps.setBytes(5, cut ? withCutMarker(u.content(), capBytes, u.size()) : u.content());
+                    ps.setTimestamp(6, at);
+                    ps.addBatch();
+                }
+                ps.executeBatch();
             }
             notify(c, jobId);
             return null;
         });
+    }
+
+    /** The first {@code capBytes} of {@code content} and the {@link #CUT_MARKER}. */
+    private static byte[] withCutMarker(byte[] content, long capBytes, long size) {
+        int keep = (int) Math.min(content.length, capBytes);
+        byte[] marker = String.format(java.util.Locale.ROOT, CUT_MARKER, keep, size).getBytes(StandardCharsets.UTF_8);
+        byte[] stored = new byte[keep + marker.length];
+        System.arraycopy(content, 0, stored, 0, keep);
+        System.arraycopy(marker, 0, stored, keep, marker.length);
+        return stored;
     }
 
     @Override
