@@ -158,6 +158,52 @@ class PostgresStoredFilesTest {
     }
 
     @Test
+    void writes_of_many_jobs_at_once_share_commits_and_one_the_database_refuses_fails_alone() throws Exception {
+        int jobs = 48;
+        ExecutorService pool = Executors.newFixedThreadPool(16);
+        try {
+            java.util.concurrent.CyclicBarrier go = new java.util.concurrent.CyclicBarrier(16);
+            List<Future<?>> done = new ArrayList<>();
+            for (int i = 0; i < jobs; i++) {
+                String job = "g" + i;
+                done.add(pool.submit(() -> {
+                    go.await(30, TimeUnit.SECONDS);
+                    StoredFiles.LogWrite w = files.writeLog(job, "s1", 0, 0, bytes("log of " + job), ("log of " + job).length(), true);
+                    // text columns refuse a NUL: the database fails this one write, not its group's others
+                    String path = job.equals("g7") ? "bad\u0000name" : "result.json";
+                    files.putArtifacts(job, List.of(new StoredFiles.Upload(path, bytes(job), job.length()),
+                            new StoredFiles.Upload("report.md", bytes("# " + job), job.length() + 2)), 1024);
+                    return w;
+                }));
+            }
+            int refused = 0;
+            for (int i = 0; i < jobs; i++) {
+                try {
+                    done.get(i).get(60, TimeUnit.SECONDS);
+                } catch (java.util.concurrent.ExecutionException e) {
+                    assertThat(i).as("only g7 is refused").isEqualTo(7);
+                    assertThat(e.getCause()).isInstanceOf(StoreUnavailableException.class).hasMessageContaining("g7");
+                    refused++;
+                }
+            }
+            assertThat(refused).isEqualTo(1);
+            for (int i = 0; i < jobs; i++) {
+                String job = "g" + i;
+                assertThat(readAll(job, "s1")).isEqualTo("log of " + job);
+                assertThat(files.readLog(job, "s1", 0, 100).orElseThrow().closed()).isTrue();
+                if (i == 7) {
+                    assertThat(files.artifacts(job)).as("nothing of the refused write").isEmpty();
+                } else {
+                    assertThat(files.artifacts(job)).extracting(StoredFiles.ArtifactInfo::path).containsExactly("report.md", "result.json");
+                    assertThat(files.artifact(job, "result.json").orElseThrow().content()).isEqualTo(bytes(job));
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
     void an_artifact_over_the_cap_is_cut_with_a_marker_and_keeps_its_size() throws Exception {
         byte[] big = new byte[5000];
         java.util.Arrays.fill(big, (byte) 'x');
