@@ -16,13 +16,12 @@ UPDATE jobs SET lease_expires_at = ?, updated_at = ?
  WHERE id = ? AND lease_token = ? AND state = 'running'
 RETURNING cancel_requested
 
--- name: check_lease
-SELECT 1 FROM jobs WHERE id = ? AND lease_token = ? AND state = 'running'
-
 -- name: upsert_step
+-- only while the lease (the last two parameters) holds: 0 rows means the lease is lost
 INSERT INTO job_steps (job_id, step_id, idx, agent, status, exit_code, error_code, error_message, started_at,
                        finished_at, cost_usd, tokens_in, tokens_out)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+ WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ? AND lease_token = ? AND state = 'running')
 ON CONFLICT (job_id, step_id) DO UPDATE SET
     idx = excluded.idx, agent = excluded.agent, status = excluded.status, exit_code = excluded.exit_code,
     error_code = excluded.error_code, error_message = excluded.error_message, started_at = excluded.started_at,

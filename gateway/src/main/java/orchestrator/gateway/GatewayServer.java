@@ -198,6 +198,8 @@ public final class GatewayServer implements AutoCloseable {
                         .query("project", "only this project (403 if the token may not see it)", string)
                         .query("state", "only jobs in this state", ApiRoute.ref("State"))
                         .query("tag", "only jobs with this tag", string)
+                        .query("agent", "only jobs with a step that runs this agent", string)
+                        .query("q", "only jobs whose goal contains this text, ignoring ASCII case", string)
                         .query("source", "only jobs from this source", Map.of("type", "string", "enum", List.of("webhook", "cron", "cli", "api")))
                         .query("created_after", "only jobs created at or after this ISO-8601 instant", Map.of("type", "string", "format", "date-time"))
                         .query("created_before", "only jobs created before this ISO-8601 instant", Map.of("type", "string", "format", "date-time"))

@@ -167,6 +167,27 @@ class JobApiTest {
     }
 
     @Test
+    void listing_filters_by_agent_and_goal_text_as_the_dashboard_does_and_long_ones_are_400() {
+        String fix = gw.postJob(ALPHA, "{\"goal\": \"Fix the FLAKY login test\", \"project_id\": \"alpha\", "
+                + "\"steps\": [{\"step_id\": \"s1\", \"agent\": \"simulate\", \"prompt\": \"p\"}]}").json().path("job_id").asText();
+        String other = gw.postJob(ALPHA, "{\"goal\": \"write docs\", \"project_id\": \"alpha\"}").json().path("job_id").asText();
+        String betaFix = gw.postJob(BETA, "{\"goal\": \"fix flaky beta\", \"project_id\": \"beta\", "
+                + "\"steps\": [{\"step_id\": \"s1\", \"agent\": \"simulate\", \"prompt\": \"p\"}]}").json().path("job_id").asText();
+
+        assertThat(ids(gw.get("/jobs?q=flaky", ALPHA))).containsExactly(fix);
+        assertThat(ids(gw.get("/jobs?q=FLAKY", ADMIN))).containsExactly(betaFix, fix);
+        assertThat(ids(gw.get("/jobs?agent=simulate", ALPHA))).containsExactly(fix);
+        assertThat(ids(gw.get("/jobs?agent=simulate&q=docs", ALPHA))).isEmpty();
+        assertThat(ids(gw.get("/jobs?q=docs", ALPHA))).containsExactly(other);
+        assertThat(ids(gw.get("/jobs?agent=nobody", ADMIN))).isEmpty();
+        for (String name : new String[] {"agent", "q"}) {
+            Answer a = gw.get("/jobs?" + name + "=" + "x".repeat(201), ALPHA);
+            assertThat(a.status()).isEqualTo(400);
+            assertThat(a.json().path("field").asText()).isEqualTo(name);
+        }
+    }
+
+    @Test
     void events_are_the_jobs_audit_trail_and_hidden_like_the_job() {
         String id = submit(ALPHA, "alpha");
         gw.send("POST", "/jobs/" + id + "/cancel", ALPHA, null, null);

@@ -1,7 +1,6 @@
 package orchestrator.runner;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -299,9 +298,8 @@ final class WorkspaceHandover {
     // ------------------------------------------------------------------ a run ends
 
     /**
-     * Stores what a later run on another host needs to go on in this workspace: the copy, then its manifest (a
-     * reader that finds a manifest finds its copy; the checksum catches a copy replaced after a manifest that was
-     * never replaced). A copy that cannot be made or is over {@code WORKSPACE_SNAPSHOT_MAX_BYTES} is not stored:
+     * Stores what a later run on another host needs to go on in this workspace: the copy and its manifest, in one
+     * transaction (the manifest's checksum of the copy is checked all the same when it is read back). A copy that cannot be made or is over {@code WORKSPACE_SNAPSHOT_MAX_BYTES} is not stored:
      * the manifest says why, and so do the log and the job's events, so that a resume elsewhere fails naming it.
      * Waits out a store that is briefly away, as the job's finish does.
      */
@@ -342,10 +340,13 @@ final class WorkspaceHandover {
             Manifest m = new Manifest(Ids.randomHex(16), kind, status, reason, baseCommit, baseTree, t == null ? null : t.endTree(),
                     payload.length, payload.length == 0 ? null : sha256(payload), t != null && t.masked(), ctx.runnerId(),
                     Runner.hostname(), ctx.clock().instant().toString());
+            List<StoredFiles.Upload> uploads = new java.util.ArrayList<>();
             if (payload.length > 0) {
-                put(PAYLOAD, payload);
+                uploads.add(new StoredFiles.Upload(PAYLOAD, payload, payload.length));
             }
-            put(MANIFEST, Json.writePretty(m.document()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            byte[] manifest = Json.writePretty(m.document()).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            uploads.add(new StoredFiles.Upload(MANIFEST, manifest, manifest.length));
+            put(uploads);
             try {
                 WorkspaceSnapshots.keepId(workspacesDir(), jobId, m.id());
             } catch (IOException e) {
@@ -366,13 +367,18 @@ final class WorkspaceHandover {
         }
     }
 
-    /** One stored file, retried while the store is away for up to twice the lease's life (then the lease is left to expire). */
-    private void put(String path, byte[] bytes) throws IOException, InterruptedException {
+    /**
+     * The copy and its manifest in one transaction (a reader never finds one without the other), retried while the
+     * store is away for up to twice the lease's life (then the lease is left to expire). Never cut: the copy's size
+     * was checked against its own cap.
+     */
+    private void put(List<StoredFiles.Upload> uploads) throws InterruptedException {
         long deadline = System.nanoTime() + ctx.core().leaseTtl().multipliedBy(2).toNanos();
         long backoffMs = 100;
+        long whole = uploads.stream().mapToLong(StoredFiles.Upload::size).max().orElse(0);
         while (true) {
             try {
-                files.putArtifact(jobId, path, new ByteArrayInputStream(bytes), bytes.length, bytes.length);
+                files.putArtifacts(jobId, uploads, whole);
                 return;
             } catch (StoreUnavailableException e) {
                 if (System.nanoTime() - deadline >= 0 || job.lost()) {

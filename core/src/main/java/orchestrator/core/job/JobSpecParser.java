@@ -93,6 +93,7 @@ public final class JobSpecParser {
         // the published schema first, so every entry point answers the same; the checks below
         // add what a schema cannot say (known agents, unique step ids, goto targets, dates)
         JobSchema.validate(root);
+        rejectNul(root, "");
         String goal = requiredString(root, "goal", MAX_GOAL);
         // "" means no project, as in the prototype, whose clients send project_id: "" from templates
         String project = blankToNull(optionalString(root, "project_id", 128));
@@ -142,6 +143,33 @@ public final class JobSpecParser {
                     callbackUrl, handoff, contextWindow, strategy, workdir);
         } catch (IllegalArgumentException e) {
             throw new InvalidJobException("steps", e.getMessage());
+        }
+    }
+
+    /**
+     * A NUL character (JSON {@code \\u0000}) anywhere in the payload, in a value or a field name, is refused: a
+     * PostgreSQL store cannot keep it (jsonb and text refuse it), and one behaviour on both stores means SQLite
+     * refuses it too, with the field named, rather than a job accepted on one host and a 503 on another.
+     */
+    private static void rejectNul(JsonNode node, String path) {
+        if (node.isTextual()) {
+            if (node.textValue().indexOf('\0') >= 0) {
+                throw new InvalidJobException(path.isEmpty() ? null : path, "contains a NUL character (\\u0000), which is not accepted");
+            }
+        } else if (node.isArray()) {
+            for (int i = 0; i < node.size(); i++) {
+                rejectNul(node.get(i), path + "[" + i + "]");
+            }
+        } else if (node.isObject()) {
+            var fields = node.fields();
+            while (fields.hasNext()) {
+                var f = fields.next();
+                String name = path.isEmpty() ? f.getKey() : path + "." + f.getKey();
+                if (f.getKey().indexOf('\0') >= 0) {
+                    throw new InvalidJobException(path.isEmpty() ? null : path, "has a field name with a NUL character (\\u0000), which is not accepted");
+                }
+                rejectNul(f.getValue(), name);
+            }
         }
     }
 

@@ -826,7 +826,6 @@ abstract class JdbcJobStore implements JobStore {
     }
 
     private void writeStep(Batch b, Lease lease, StepRecord s) throws SQLException {
-        requireLease(b, lease);
         PreparedStatement ps = b.prepare("upsert_step");
         int i = 1;
         ps.setString(i++, lease.jobId());
@@ -841,8 +840,12 @@ abstract class JdbcJobStore implements JobStore {
         setTime(ps, i++, s.finishedAt());
         ps.setDouble(i++, s.costUsd());
         ps.setLong(i++, s.tokensIn());
-        ps.setLong(i, s.tokensOut());
-        ps.executeUpdate();
+        ps.setLong(i++, s.tokensOut());
+        ps.setString(i++, lease.jobId());
+        ps.setLong(i, lease.token());
+        if (ps.executeUpdate() != 1) {
+            throw new LeaseLostException(lease.jobId(), lease.token());
+        }
     }
 
     @Override
@@ -1412,17 +1415,6 @@ abstract class JdbcJobStore implements JobStore {
                 } catch (SQLException e) {
                     log.debug("rollback failed (the transaction may already be gone): {}", e.getMessage());
                 }
-            }
-        }
-    }
-
-    protected void requireLease(Batch b, Lease lease) throws SQLException {
-        PreparedStatement ps = b.prepare("check_lease");
-        ps.setString(1, lease.jobId());
-        ps.setLong(2, lease.token());
-        try (ResultSet rs = ps.executeQuery()) {
-            if (!rs.next()) {
-                throw new LeaseLostException(lease.jobId(), lease.token());
             }
         }
     }

@@ -17,7 +17,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
@@ -44,6 +50,10 @@ public final class PostgresStoredFiles implements StoredFiles {
     /** How long the listener waits in one poll of the driver; bounds how fast {@link #close} ends it. */
     static final int LISTEN_POLL_MS = 500;
     static final Duration LISTEN_RETRY = Duration.ofSeconds(1);
+    /** At most this many writes share one transaction of the group writer. */
+    static final int MAX_GROUP = 64;
+    /** How long a write waits for its group's commit (the pool's connection timeout is shorter). */
+    static final Duration GROUP_WAIT = Duration.ofMinutes(2);
     private static final Logger log = LoggerFactory.getLogger(PostgresStoredFiles.class);
 
     private final DataSource dataSource;
@@ -54,6 +64,11 @@ public final class PostgresStoredFiles implements StoredFiles {
     private final CountDownLatch closed = new CountDownLatch(1);
     private Thread listener;
     private volatile boolean listening;
+    /** Log and artifact writes waiting for the group writer ({@link #grouped}). */
+    private final BlockingQueue<Grouped<?>> groupQueue = new LinkedBlockingQueue<>(10_000);
+    /** On the group writer's thread while a group runs: the jobs to notify at its commit. */
+    private final ThreadLocal<Set<String>> notifyAtCommit = new ThreadLocal<>();
+    private Thread writer;
 
     public PostgresStoredFiles(DataSource dataSource, Clock clock) {
         this.dataSource = dataSource;
@@ -64,23 +79,8 @@ public final class PostgresStoredFiles implements StoredFiles {
 
     @Override
     public long beginLog(String jobId, String stepId) {
-        return inTransaction(jobId, "begin the log of step " + stepId, c -> {
-            long generation;
-            try (PreparedStatement ps = c.prepareStatement(sql.get("begin_log"))) {
-                ps.setString(1, jobId);
-                ps.setString(2, stepId);
-                ps.setTimestamp(3, now());
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    generation = rs.getLong(1);
-                }
-            }
-            try (PreparedStatement ps = c.prepareStatement(sql.get("drop_old_chunks"))) {
-                ps.setString(1, jobId);
-                ps.setString(2, stepId);
-                ps.setLong(3, generation);
-                ps.executeUpdate();
-            }
+        return grouped(jobId, "begin the log of step " + stepId, c -> {
+            long generation = begin(c, jobId, stepId);
             notify(c, jobId);
             return generation;
         });
@@ -88,70 +88,135 @@ public final class PostgresStoredFiles implements StoredFiles {
 
     @Override
     public long appendLog(String jobId, String stepId, long generation, long offset, byte[] bytes, int length) {
+        checkChunk(offset, bytes, length);
+        return grouped(jobId, "append to the log of step " + stepId, c -> {
+            long[] out = append(c, jobId, stepId, generation, false, offset, bytes, length, false);
+            if (out[1] > 0) {
+                notify(c, jobId);
+            }
+            return out[0];
+        });
+    }
+
+    @Override
+    public boolean closeLog(String jobId, String stepId, long generation) {
+        return grouped(jobId, "close the log of step " + stepId, c -> {
+            boolean done = close(c, jobId, stepId, generation);
+            if (done) {
+                notify(c, jobId);
+            }
+            return done;
+        });
+    }
+
+    @Override
+    public LogWrite writeLog(String jobId, String stepId, long generation, long offset, byte[] bytes, int length, boolean close) {
+        checkChunk(offset, bytes, length);
+        return grouped(jobId, "store the log of step " + stepId, c -> {
+            long gen = generation;
+            boolean begun = gen == 0;
+            if (begun) {
+                gen = begin(c, jobId, stepId);
+            }
+            long[] out = append(c, jobId, stepId, gen, begun, offset, bytes, length, close);
+            if (begun || out[1] > 0 || out[2] > 0) {
+                notify(c, jobId);
+            }
+            return new LogWrite(gen, out[0]);
+        });
+    }
+
+    private static void checkChunk(long offset, byte[] bytes, int length) {
         if (offset < 0 || length < 0 || length > bytes.length) {
             throw new IllegalArgumentException("bad chunk: offset " + offset + ", length " + length);
         }
-        return inTransaction(jobId, "append to the log of step " + stepId, c -> {
-            long size;
+    }
+
+    /** A new generation, the last one's bytes dropped. */
+    private long begin(Connection c, String jobId, String stepId) throws SQLException {
+        long generation;
+        try (PreparedStatement ps = c.prepareStatement(sql.get("begin_log"))) {
+            ps.setString(1, jobId);
+            ps.setString(2, stepId);
+            ps.setTimestamp(3, now());
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                generation = rs.getLong(1);
+            }
+        }
+        if (generation > 1) { // the step's first log has no older chunks
+            try (PreparedStatement ps = c.prepareStatement(sql.get("drop_old_chunks"))) {
+                ps.setString(1, jobId);
+                ps.setString(2, stepId);
+                ps.setLong(3, generation);
+                ps.executeUpdate();
+            }
+        }
+        return generation;
+    }
+
+    /**
+     * Appends a chunk and, with {@code close}, closes the log, in the caller's transaction.
+     *
+     * @param begun true when {@code generation} was begun in this transaction (empty, open, its row locked already)
+     * @return {the stored size after it (-1: stale), how many bytes it added, 1 when it closed the log}
+     */
+    private long[] append(Connection c, String jobId, String stepId, long generation, boolean begun, long offset, byte[] bytes,
+            int length, boolean close) throws SQLException {
+        long size = 0;
+        if (!begun) {
             try (PreparedStatement ps = c.prepareStatement(sql.get("lock_log"))) {
                 ps.setString(1, jobId);
                 ps.setString(2, stepId);
                 ps.setLong(3, generation);
                 try (ResultSet rs = ps.executeQuery()) {
                     if (!rs.next()) {
-                        return -1L; // a newer generation began: this writer is stale
+                        return new long[] {-1, 0, 0}; // a newer generation began: this writer is stale
                     }
                     size = rs.getLong(1);
                     if (rs.getBoolean(2)) {
-                        return size; // closed: nothing more is taken
+                        return new long[] {size, 0, 0}; // closed: nothing more is taken
                     }
                 }
             }
-            long end = offset + length;
-            if (offset > size || end <= size) {
-                return size; // a gap (the caller sends from our end) or bytes we hold already
-            }
-            int skip = (int) (size - offset);
-            byte[] fresh = new byte[length - skip];
-            System.arraycopy(bytes, skip, fresh, 0, fresh.length);
-            try (PreparedStatement ps = c.prepareStatement(sql.get("insert_chunk"))) {
-                ps.setString(1, jobId);
-                ps.setString(2, stepId);
-                ps.setLong(3, generation);
-                ps.setLong(4, size);
-                ps.setLong(5, end);
-                ps.setBytes(6, fresh);
-                ps.executeUpdate();
-            }
-            try (PreparedStatement ps = c.prepareStatement(sql.get("grow_log"))) {
-                ps.setLong(1, end);
-                ps.setTimestamp(2, now());
-                ps.setString(3, jobId);
-                ps.setString(4, stepId);
-                ps.setLong(5, generation);
-                ps.executeUpdate();
-            }
-            notify(c, jobId);
-            return end;
-        });
+        }
+        long end = offset + length;
+        if (offset > size || end <= size) {
+            // a gap (the caller sends from our end) or bytes we hold already
+            return new long[] {size, 0, close && close(c, jobId, stepId, generation) ? 1 : 0};
+        }
+        int skip = (int) (size - offset);
+        byte[] fresh = new byte[length - skip];
+        System.arraycopy(bytes, skip, fresh, 0, fresh.length);
+        try (PreparedStatement ps = c.prepareStatement(sql.get("insert_chunk"))) {
+            ps.setString(1, jobId);
+            ps.setString(2, stepId);
+            ps.setLong(3, generation);
+            ps.setLong(4, size);
+            ps.setLong(5, end);
+            ps.setBytes(6, fresh);
+            ps.executeUpdate();
+        }
+        try (PreparedStatement ps = c.prepareStatement(sql.get("grow_log"))) {
+            ps.setLong(1, end);
+            ps.setBoolean(2, close);
+            ps.setTimestamp(3, now());
+            ps.setString(4, jobId);
+            ps.setString(5, stepId);
+            ps.setLong(6, generation);
+            ps.executeUpdate();
+        }
+        return new long[] {end, fresh.length, close ? 1 : 0};
     }
 
-    @Override
-    public boolean closeLog(String jobId, String stepId, long generation) {
-        return inTransaction(jobId, "close the log of step " + stepId, c -> {
-            int n;
-            try (PreparedStatement ps = c.prepareStatement(sql.get("close_log"))) {
-                ps.setTimestamp(1, now());
-                ps.setString(2, jobId);
-                ps.setString(3, stepId);
-                ps.setLong(4, generation);
-                n = ps.executeUpdate();
-            }
-            if (n > 0) {
-                notify(c, jobId);
-            }
-            return n > 0;
-        });
+    private boolean close(Connection c, String jobId, String stepId, long generation) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql.get("close_log"))) {
+            ps.setTimestamp(1, now());
+            ps.setString(2, jobId);
+            ps.setString(3, stepId);
+            ps.setLong(4, generation);
+            return ps.executeUpdate() > 0;
+        }
     }
 
     @Override
@@ -225,32 +290,49 @@ public final class PostgresStoredFiles implements StoredFiles {
 
     @Override
     public void putArtifact(String jobId, String path, InputStream content, long size, long capBytes) throws IOException {
-        if (capBytes < 0 || size < 0) {
-            throw new IllegalArgumentException("negative size or cap");
+        putArtifacts(jobId, List.of(Upload.read(path, content, size, capBytes)), capBytes);
+    }
+
+    @Override
+    public void putArtifacts(String jobId, List<Upload> uploads, long capBytes) {
+        if (capBytes < 0) {
+            throw new IllegalArgumentException("negative cap");
         }
-        boolean cut = size > capBytes;
-        byte[] kept = content.readNBytes((int) Math.min(size, Math.min(capBytes, Integer.MAX_VALUE - 1024)));
-        byte[] stored = kept;
-        if (cut) {
-            byte[] marker = String.format(java.util.Locale.ROOT, CUT_MARKER, kept.length, size).getBytes(StandardCharsets.UTF_8);
-            stored = new byte[kept.length + marker.length];
-            System.arraycopy(kept, 0, stored, 0, kept.length);
-            System.arraycopy(marker, 0, stored, kept.length, marker.length);
+        if (uploads.isEmpty()) {
+            return;
         }
-        byte[] bytes = stored;
-        inTransaction(jobId, "store the artifact " + path, c -> {
+        grouped(jobId, uploads.size() == 1 ? "store the artifact " + uploads.get(0).path()
+                : "store " + uploads.size() + " artifacts", c -> {
+            Timestamp at = now();
             try (PreparedStatement ps = c.prepareStatement(sql.get("put_artifact"))) {
-                ps.setString(1, jobId);
-                ps.setString(2, path);
-                ps.setLong(3, size);
-                ps.setBoolean(4, cut);
-                ps.setBytes(5, bytes);
-                ps.setTimestamp(6, now());
-                ps.executeUpdate();
+                for (Upload u : uploads) {
+                    if (u.size() < 0) {
+                        throw new IllegalArgumentException("negative size: " + u.path());
+                    }
+                    boolean cut = u.size() > capBytes;
+                    ps.setString(1, jobId);
+                    ps.setString(2, u.path());
+                    ps.setLong(3, u.size());
+                    ps.setBoolean(4, cut);
+                    ps.setBytes(5, cut ? withCutMarker(u.content(), capBytes, u.size()) : u.content());
+                    ps.setTimestamp(6, at);
+                    ps.addBatch();
+                }
+                ps.executeBatch();
             }
             notify(c, jobId);
             return null;
         });
+    }
+
+    /** The first {@code capBytes} of {@code content} and the {@link #CUT_MARKER}. */
+    private static byte[] withCutMarker(byte[] content, long capBytes, long size) {
+        int keep = (int) Math.min(content.length, capBytes);
+        byte[] marker = String.format(java.util.Locale.ROOT, CUT_MARKER, keep, size).getBytes(StandardCharsets.UTF_8);
+        byte[] stored = new byte[keep + marker.length];
+        System.arraycopy(content, 0, stored, 0, keep);
+        System.arraycopy(marker, 0, stored, keep, marker.length);
+        return stored;
     }
 
     @Override
@@ -474,14 +556,18 @@ public final class PostgresStoredFiles implements StoredFiles {
     public void close() {
         closed.countDown();
         Thread t;
+        Thread w;
         synchronized (this) {
             t = listener;
+            w = writer;
         }
-        if (t != null) {
-            try {
-                t.join(LISTEN_POLL_MS * 4L);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+        for (Thread each : new Thread[] {w, t}) { // the writer first: what waits is committed before the pool goes
+            if (each != null) {
+                try {
+                    each.join(LISTEN_POLL_MS * 4L);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
         }
     }
@@ -493,6 +579,11 @@ public final class PostgresStoredFiles implements StoredFiles {
     }
 
     private void notify(Connection c, String jobId) throws SQLException {
+        Set<String> group = notifyAtCommit.get();
+        if (group != null) {
+            group.add(jobId); // the group's commit notifies each of its jobs once
+            return;
+        }
         try (PreparedStatement ps = c.prepareStatement(sql.get("notify"))) {
             ps.setString(1, jobId);
             ps.execute();
@@ -511,6 +602,131 @@ public final class PostgresStoredFiles implements StoredFiles {
             return work.run(c);
         } catch (SQLException e) {
             throw unavailable(jobId, what, e);
+        }
+    }
+
+    /** A write waiting for the group writer: what it does, for which job, and its answer. */
+    private record Grouped<T>(String jobId, String what, Work<T> work, CompletableFuture<T> done) {
+    }
+
+    /**
+     * Runs {@code work} in a transaction of the group writer and returns once it committed. Writes of several
+     * jobs that wait at once (a runner's jobs ending together) share one transaction and one commit, as the job
+     * store's writer does for its writes: one fsync and one pass of NOTIFY's commit lock for many.
+     */
+    @SuppressWarnings("unchecked")
+    private <T> T grouped(String jobId, String what, Work<T> work) {
+        if (closed.getCount() == 0) {
+            throw new StoreUnavailableException("job " + jobId + ": cannot " + what + ": the store is closed", null);
+        }
+        startWriter();
+        Grouped<T> g = new Grouped<>(jobId, what, work, new CompletableFuture<>());
+        if (!groupQueue.offer(g)) {
+            throw new StoreUnavailableException("job " + jobId + ": cannot " + what + ": the stored files' write queue is full", null);
+        }
+        try {
+            return g.done().get(GROUP_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreUnavailableException("job " + jobId + ": interrupted while waiting to " + what, e);
+        } catch (TimeoutException e) {
+            throw new StoreUnavailableException("job " + jobId + ": cannot " + what + ": no commit within " + GROUP_WAIT.toSeconds() + " s", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new StoreUnavailableException("job " + jobId + ": cannot " + what + ": " + e.getCause(), e.getCause());
+        }
+    }
+
+    private synchronized void startWriter() {
+        if (writer != null || closed.getCount() == 0) {
+            return;
+        }
+        writer = new Thread(this::writeGroups, "stored-files-writer");
+        writer.setDaemon(true);
+        writer.start();
+    }
+
+    /** The group writer's loop: survives every failure; each group fails or commits as a whole, then alone. */
+    private void writeGroups() {
+        List<Grouped<?>> group = new ArrayList<>();
+        while (closed.getCount() > 0 || !groupQueue.isEmpty()) {
+            try {
+                Grouped<?> first = groupQueue.poll(LISTEN_POLL_MS, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    continue;
+                }
+                group.add(first);
+                groupQueue.drainTo(group, MAX_GROUP - 1);
+                if (group.size() == 1 || !commitGroup(group)) {
+                    // alone, or the group failed (one write the database refused, or the connection): each
+                    // write in a transaction of its own, so that only what fails fails
+                    for (Grouped<?> g : group) {
+                        runAlone(g);
+                    }
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (Throwable t) {
+                log.error("stored files: the group writer failed; its writes fail and it goes on", t);
+                for (Grouped<?> g : group) {
+                    g.done().completeExceptionally(new StoreUnavailableException("job " + g.jobId() + ": cannot " + g.what() + ": " + t, t));
+                }
+            } finally {
+                group.clear();
+            }
+        }
+        for (Grouped<?> g; (g = groupQueue.poll()) != null; ) {
+            g.done().completeExceptionally(new StoreUnavailableException("job " + g.jobId() + ": cannot " + g.what() + ": the store is closed", null));
+        }
+    }
+
+    /** @return true when the whole group committed (every write answered); false when nothing of it did */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private boolean commitGroup(List<Grouped<?>> group) {
+        Object[] results = new Object[group.size()];
+        Set<String> jobs = new java.util.LinkedHashSet<>();
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            notifyAtCommit.set(jobs);
+            try {
+                for (int i = 0; i < group.size(); i++) {
+                    results[i] = group.get(i).work().run(c);
+                }
+                notifyAtCommit.remove();
+                for (String job : jobs) {
+                    notify(c, job);
+                }
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                try {
+                    c.rollback();
+                } catch (SQLException ignored) {
+                    // the connection is broken; the pool drops it
+                }
+                log.debug("stored files: a group of {} writes failed ({}); each is tried alone", group.size(), e.toString());
+                return false;
+            } finally {
+                notifyAtCommit.remove();
+                c.setAutoCommit(true);
+            }
+        } catch (SQLException e) {
+            return false;
+        }
+        for (int i = 0; i < group.size(); i++) {
+            ((CompletableFuture) group.get(i).done()).complete(results[i]);
+        }
+        return true;
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private void runAlone(Grouped<?> g) {
+        try {
+            ((CompletableFuture) g.done()).complete(inTransaction(g.jobId(), g.what(), g.work()));
+        } catch (RuntimeException e) {
+            g.done().completeExceptionally(e);
         }
     }
 

@@ -43,6 +43,15 @@ public interface StoredFiles extends AutoCloseable {
      */
     long appendLog(String jobId, String stepId, long generation, long offset, byte[] bytes, int length);
 
+    /**
+     * {@link #appendLog} and, with {@code close}, {@link #closeLog}, in one transaction with one change notice: how
+     * a shipper sends a step's last bytes. {@code generation} 0 first begins a new generation ({@link #beginLog}),
+     * so a short step's whole log is one write. {@code length} may be 0 (nothing to append).
+     *
+     * @return the generation written and the stored size after the call; size -1 when the generation is stale
+     */
+    LogWrite writeLog(String jobId, String stepId, long generation, long offset, byte[] bytes, int length, boolean close);
+
     /** Marks a generation's log complete: nothing more is coming. @return false when the generation is stale. */
     boolean closeLog(String jobId, String stepId, long generation);
 
@@ -64,6 +73,12 @@ public interface StoredFiles extends AutoCloseable {
      * @param size the file's size (how much {@code content} holds)
      */
     void putArtifact(String jobId, String path, InputStream content, long size, long capBytes) throws IOException;
+
+    /**
+     * Stores (or replaces) several artifacts of one job in one transaction with one change notice, each as
+     * {@link #putArtifact} would: a job's files at its end cost one commit, not one each.
+     */
+    void putArtifacts(String jobId, List<Upload> uploads, long capBytes);
 
     /** One stored artifact, or empty. */
     Optional<Artifact> artifact(String jobId, String path);
@@ -124,6 +139,31 @@ public interface StoredFiles extends AutoCloseable {
         /** True when the log holds more than this read took. */
         public boolean more() {
             return nextOffset < size;
+        }
+    }
+
+    /** What {@link #writeLog} did: the generation it wrote to, and the stored size after it (-1: stale). */
+    record LogWrite(long generation, long size) {
+    }
+
+    /**
+     * One file for {@link #putArtifacts}.
+     *
+     * @param content its first bytes, at most the cap (all of them when it is not longer)
+     * @param size    the file's whole size: above the cap, the stored copy is cut and says so
+     */
+    record Upload(String path, byte[] content, long size) {
+        public Upload {
+            Objects.requireNonNull(path, "path");
+            Objects.requireNonNull(content, "content");
+        }
+
+        /** The first {@code min(size, capBytes)} bytes of {@code content}, for a file of {@code size} bytes. */
+        public static Upload read(String path, InputStream content, long size, long capBytes) throws IOException {
+            if (capBytes < 0 || size < 0) {
+                throw new IllegalArgumentException("negative size or cap");
+            }
+            return new Upload(path, content.readNBytes((int) Math.min(size, Math.min(capBytes, Integer.MAX_VALUE - 1024))), size);
         }
     }
 

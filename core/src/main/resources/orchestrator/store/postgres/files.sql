@@ -17,7 +17,8 @@ SELECT size, closed FROM stored_logs WHERE job_id = ? AND step_id = ? AND genera
 INSERT INTO stored_log_chunks (job_id, step_id, generation, start_offset, end_offset, data) VALUES (?, ?, ?, ?, ?, ?)
 
 -- name: grow_log
-UPDATE stored_logs SET size = ?, updated_at = ? WHERE job_id = ? AND step_id = ? AND generation = ?
+-- the second parameter closes the log in the same write (a step's last chunk)
+UPDATE stored_logs SET size = ?, closed = ?, updated_at = ? WHERE job_id = ? AND step_id = ? AND generation = ?
 
 -- name: close_log
 UPDATE stored_logs SET closed = TRUE, updated_at = ? WHERE job_id = ? AND step_id = ? AND generation = ?

@@ -176,4 +176,19 @@ class JobSpecParserTest {
         assertThat(spec.idempotencyKey()).isEqualTo("header");
         assertThat(parser.parse(Json.parse("{\"goal\":\"g\",\"idempotency_key\":\"body\"}")).idempotencyKey()).isEqualTo("body");
     }
+
+    @Test
+    void a_nul_character_anywhere_is_refused_with_its_field_named_on_both_stores_alike() {
+        assertThatThrownBy(() -> parser.parse(Json.parse("{\"goal\":\"fix \\u0000 it\"}")))
+                .isInstanceOf(InvalidJobException.class).hasMessageContaining("goal").hasMessageContaining("NUL");
+        assertThatThrownBy(() -> parser.parse(Json.parse(
+                "{\"goal\":\"g\",\"steps\":[{\"step_id\":\"a\",\"agent\":\"claude\",\"prompt\":\"p\\u0000\"}]}")))
+                .isInstanceOf(InvalidJobException.class).hasMessageContaining("steps[0].prompt");
+        assertThatThrownBy(() -> parser.parse(Json.parse("{\"goal\":\"g\",\"metadata\":{\"a\":{\"b\":[\"x\",\"\\u0000\"]}}}")))
+                .isInstanceOf(InvalidJobException.class).hasMessageContaining("metadata.a.b[1]");
+        assertThatThrownBy(() -> parser.parse(Json.parse("{\"goal\":\"g\",\"metadata\":{\"k\\u0000\":1}}")))
+                .isInstanceOf(InvalidJobException.class).hasMessageContaining("metadata").hasMessageContaining("field name");
+        // other control characters are text like any other
+        assertThat(parser.parse(Json.parse("{\"goal\":\"tab\\tand\\u0001\"}")).goal()).isEqualTo("tab\tand\u0001");
+    }
 }

@@ -107,6 +107,103 @@ class PostgresStoredFilesTest {
     }
 
     @Test
+    void one_write_begins_appends_and_closes_a_short_log_and_a_stale_one_writes_nothing() {
+        StoredFiles.LogWrite w = files.writeLog("j1", "s", 0, 0, bytes("all of it\n"), 10, true);
+        assertThat(w.generation()).isPositive();
+        assertThat(w.size()).isEqualTo(10);
+        StoredFiles.LogRead r = files.readLog("j1", "s", 0, 100).orElseThrow();
+        assertThat(new String(r.bytes(), StandardCharsets.UTF_8)).isEqualTo("all of it\n");
+        assertThat(r.closed()).isTrue();
+        assertThat(r.generation()).isEqualTo(w.generation());
+
+        // a step that printed nothing: begun and closed, empty
+        StoredFiles.LogWrite empty = files.writeLog("j1", "quiet", 0, 0, new byte[0], 0, true);
+        assertThat(empty.size()).isZero();
+        assertThat(files.readLog("j1", "quiet", 0, 100).orElseThrow().closed()).isTrue();
+
+        // a re-run begins a new generation: the old one's writer is stale and the old bytes are gone
+        StoredFiles.LogWrite again = files.writeLog("j1", "s", 0, 0, bytes("run 2"), 5, false);
+        assertThat(again.generation()).isGreaterThan(w.generation());
+        assertThat(files.writeLog("j1", "s", w.generation(), 10, bytes("late"), 4, true).size()).isEqualTo(-1);
+        StoredFiles.LogRead now = files.readLog("j1", "s", 0, 100).orElseThrow();
+        assertThat(new String(now.bytes(), StandardCharsets.UTF_8)).isEqualTo("run 2");
+        assertThat(now.closed()).isFalse();
+        // a chunk sent again with close: the bytes are not stored twice, and the log is closed
+        assertThat(files.writeLog("j1", "s", again.generation(), 0, bytes("run 2!"), 6, true).size()).isEqualTo(6);
+        assertThat(readAll("j1", "s")).isEqualTo("run 2!");
+        assertThat(files.readLog("j1", "s", 0, 100).orElseThrow().closed()).isTrue();
+    }
+
+    @Test
+    void many_artifacts_are_stored_in_one_write_each_cut_at_the_cap() throws Exception {
+        byte[] big = new byte[3000];
+        java.util.Arrays.fill(big, (byte) 'y');
+        files.putArtifacts("j1", List.of(
+                StoredFiles.Upload.read("result.json", new ByteArrayInputStream(bytes("{}")), 2, 1024),
+                StoredFiles.Upload.read("steps/s1/report.md", new ByteArrayInputStream(big), big.length, 1024),
+                new StoredFiles.Upload("empty.txt", new byte[0], 0)), 1024);
+        assertThat(files.artifacts("j1")).extracting(StoredFiles.ArtifactInfo::path, StoredFiles.ArtifactInfo::size,
+                StoredFiles.ArtifactInfo::cut).containsExactly(
+                org.assertj.core.groups.Tuple.tuple("empty.txt", 0L, false),
+                org.assertj.core.groups.Tuple.tuple("result.json", 2L, false),
+                org.assertj.core.groups.Tuple.tuple("steps/s1/report.md", 3000L, true));
+        String cut = new String(files.artifact("j1", "steps/s1/report.md").orElseThrow().content(), StandardCharsets.UTF_8);
+        assertThat(cut).startsWith("y".repeat(1024) + "\n[cut: the stored copy keeps the first 1024 of 3000 bytes");
+        // nothing to store is no write; a bad entry stores none of its batch
+        files.putArtifacts("j1", List.of(), 1024);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> files.putArtifacts("j1", List.of(
+                new StoredFiles.Upload("a.txt", bytes("a"), 1), new StoredFiles.Upload("b.txt", bytes("b"), -1)), 1024))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("b.txt");
+        assertThat(files.artifact("j1", "a.txt")).isEmpty();
+    }
+
+    @Test
+    void writes_of_many_jobs_at_once_share_commits_and_one_the_database_refuses_fails_alone() throws Exception {
+        int jobs = 48;
+        ExecutorService pool = Executors.newFixedThreadPool(16);
+        try {
+            java.util.concurrent.CyclicBarrier go = new java.util.concurrent.CyclicBarrier(16);
+            List<Future<?>> done = new ArrayList<>();
+            for (int i = 0; i < jobs; i++) {
+                String job = "g" + i;
+                done.add(pool.submit(() -> {
+                    go.await(30, TimeUnit.SECONDS);
+                    StoredFiles.LogWrite w = files.writeLog(job, "s1", 0, 0, bytes("log of " + job), ("log of " + job).length(), true);
+                    // text columns refuse a NUL: the database fails this one write, not its group's others
+                    String path = job.equals("g7") ? "bad\u0000name" : "result.json";
+                    files.putArtifacts(job, List.of(new StoredFiles.Upload(path, bytes(job), job.length()),
+                            new StoredFiles.Upload("report.md", bytes("# " + job), job.length() + 2)), 1024);
+                    return w;
+                }));
+            }
+            int refused = 0;
+            for (int i = 0; i < jobs; i++) {
+                try {
+                    done.get(i).get(60, TimeUnit.SECONDS);
+                } catch (java.util.concurrent.ExecutionException e) {
+                    assertThat(i).as("only g7 is refused").isEqualTo(7);
+                    assertThat(e.getCause()).isInstanceOf(StoreUnavailableException.class).hasMessageContaining("g7");
+                    refused++;
+                }
+            }
+            assertThat(refused).isEqualTo(1);
+            for (int i = 0; i < jobs; i++) {
+                String job = "g" + i;
+                assertThat(readAll(job, "s1")).isEqualTo("log of " + job);
+                assertThat(files.readLog(job, "s1", 0, 100).orElseThrow().closed()).isTrue();
+                if (i == 7) {
+                    assertThat(files.artifacts(job)).as("nothing of the refused write").isEmpty();
+                } else {
+                    assertThat(files.artifacts(job)).extracting(StoredFiles.ArtifactInfo::path).containsExactly("report.md", "result.json");
+                    assertThat(files.artifact(job, "result.json").orElseThrow().content()).isEqualTo(bytes(job));
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
     void an_artifact_over_the_cap_is_cut_with_a_marker_and_keeps_its_size() throws Exception {
         byte[] big = new byte[5000];
         java.util.Arrays.fill(big, (byte) 'x');

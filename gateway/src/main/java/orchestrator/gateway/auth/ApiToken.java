@@ -54,6 +54,23 @@ public record ApiToken(String name, byte[] digest, Set<String> projects, boolean
         return everyProject || project != null && projects.contains(project);
     }
 
+    /**
+     * Which jobs a listing by this token covers: those of {@code project} when it names one this token sees,
+     * otherwise every project this token sees (and, for a {@code *} token, the jobs without a project).
+     *
+     * @return empty when {@code project} is one this token may not see
+     */
+    public java.util.Optional<Listing> listing(String project) {
+        if (project != null) {
+            return sees(project) ? java.util.Optional.of(new Listing(Set.of(project), false)) : java.util.Optional.empty();
+        }
+        return java.util.Optional.of(everyProject ? new Listing(null, true) : new Listing(projects, false));
+    }
+
+    /** A listing's scope, as {@link orchestrator.core.store.JobQuery} takes it (projects null: every project). */
+    public record Listing(Set<String> projects, boolean includeUnscoped) {
+    }
+
     @Override
     public byte[] digest() {
         return digest.clone();

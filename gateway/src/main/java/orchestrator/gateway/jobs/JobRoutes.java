@@ -4,7 +4,6 @@ import io.javalin.http.Context;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.BiFunction;
 import orchestrator.core.Json;
 import orchestrator.core.job.JobState;
@@ -126,22 +125,12 @@ public final class JobRoutes {
         Instant after = instant(ctx, "created_after");
         Instant before = instant(ctx, "created_before");
         String beforeId = Cursor.decode(param(ctx, "cursor"));
-        Set<String> projects;
-        boolean unscoped;
-        if (project != null) {
-            if (!token.sees(project)) {
-                throw new ApiError(403, "forbidden_project", "this token may not read jobs of project '" + project + "'");
-            }
-            projects = Set.of(project);
-            unscoped = false;
-        } else if (token.everyProject()) {
-            projects = null;
-            unscoped = true;
-        } else {
-            projects = token.projects();
-            unscoped = false;
-        }
-        JobPage page = store.page(new JobQuery(projects, unscoped, state, limit, beforeId, tag, source, after, before));
+        String agent = filterText(ctx, "agent");
+        String goalText = filterText(ctx, "q");
+        ApiToken.Listing scope = token.listing(project).orElseThrow(() ->
+                new ApiError(403, "forbidden_project", "this token may not read jobs of project '" + project + "'"));
+        JobPage page = store.page(new JobQuery(scope.projects(), scope.includeUnscoped(), state, limit, beforeId, tag, source,
+                after, before, agent, goalText));
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("jobs", page.jobs().stream().map(JobView::apiBody).toList());
         body.put("next_cursor", page.nextBeforeId() == null ? null : Cursor.encode(page.nextBeforeId()));
@@ -149,6 +138,15 @@ public final class JobRoutes {
     }
 
     private static final int MAX_TAG = 200;
+
+    /** A text filter ({@code agent}, {@code q}: the goal contains it, ignoring ASCII case), at most {@link #MAX_TAG} characters. */
+    private static String filterText(Context ctx, String name) {
+        String text = param(ctx, name);
+        if (text != null && text.length() > MAX_TAG) {
+            throw invalid(name, name + " must be at most " + MAX_TAG + " characters");
+        }
+        return text;
+    }
 
     /** An ISO-8601 instant ({@code 2026-01-31T09:00:00Z}, or with an offset), or null when the parameter is absent. */
     private static Instant instant(Context ctx, String name) {

@@ -309,22 +309,9 @@ public final class Dashboard {
                 throw new ApiError(400, "invalid_query", "a filter is at most 200 characters");
             }
         }
-        Set<String> projects;
-        boolean unscoped;
-        if (project != null) {
-            if (!t.sees(project)) {
-                throw new ApiError(403, "forbidden_project", "this token may not read jobs of project '" + project + "'");
-            }
-            projects = Set.of(project);
-            unscoped = false;
-        } else if (t.everyProject()) {
-            projects = null;
-            unscoped = true;
-        } else {
-            projects = t.projects();
-            unscoped = false;
-        }
-        JobPage page = p.store().page(new JobQuery(projects, unscoped, st, PAGE_SIZE, Cursor.decode(cursor), tag, source,
+        ApiToken.Listing scope = t.listing(project).orElseThrow(() ->
+                new ApiError(403, "forbidden_project", "this token may not read jobs of project '" + project + "'"));
+        JobPage page = p.store().page(new JobQuery(scope.projects(), scope.includeUnscoped(), st, PAGE_SIZE, Cursor.decode(cursor), tag, source,
                 null, null, agent, q));
         StringBuilder filter = new StringBuilder();
         for (String[] kv : new String[][] {{"state", state}, {"project", project}, {"agent", agent}, {"tag", tag},

@@ -48,7 +48,7 @@ final class LogShipper {
     private final String runnerId;
     private final ByteBuffer buffer = ByteBuffer.allocate(CHUNK_BYTES);
     private ScheduledFuture<?> ticking;
-    /** 0 until the store gave us a generation. */
+    /** 0 until the store gave us a generation (the first write begins one). */
     private long generation;
     private long acked;
     private Object fileKey;
@@ -57,6 +57,8 @@ final class LogShipper {
     private boolean failing;
     /** True while the store holds the log closed and nothing changed since. */
     private boolean closed;
+    /** True once the first tick looked for an earlier run's stored log of this step. */
+    private boolean checkedEarlier;
 
     LogShipper(StoredFiles files, String jobId, String stepId, Path file, String runnerId) {
         this.files = files;
@@ -83,7 +85,7 @@ final class LogShipper {
         MDC.put("runner_id", runnerId);
         MDC.put("step_id", stepId);
         try {
-            ship(MAX_BYTES_PER_TICK);
+            ship(MAX_BYTES_PER_TICK, false);
             if (failing) {
                 failing = false;
                 log.info("step {}: log shipping to the store resumed at byte {}", stepId, acked);
@@ -116,13 +118,7 @@ final class LogShipper {
         long pause = TimeUnit.MILLISECONDS.toNanos(100);
         while (true) {
             try {
-                synchronized (this) {
-                    ship(Long.MAX_VALUE);
-                    if (!stale && generation > 0 && !closed) {
-                        files.closeLog(jobId, stepId, generation);
-                        closed = true;
-                    }
-                }
+                ship(Long.MAX_VALUE, true);
                 return !stale;
             } catch (RuntimeException | IOException e) {
                 if (System.nanoTime() - deadline >= 0) {
@@ -136,31 +132,44 @@ final class LogShipper {
         }
     }
 
-    /** Sends what the file holds past {@link #acked}, up to {@code budget} bytes. Synchronized with {@link #finish}. */
-    private synchronized void ship(long budget) throws IOException {
+    /**
+     * Sends what the file holds past {@link #acked}, up to {@code budget} bytes; with {@code close}, the last
+     * chunk also closes the log (one transaction), and a log with nothing more to send is closed. The stored log
+     * begins with its first write (a step that prints nothing costs no write until its end). Synchronized with
+     * {@link #finish}.
+     */
+    private synchronized void ship(long budget, boolean close) throws IOException {
         if (stale) {
             return;
         }
-        if (generation == 0) {
-            generation = files.beginLog(jobId, stepId);
+        if (generation == 0 && !checkedEarlier && !close) {
+            // an earlier run of the step left its log in the store: readers must not take it for this run's
+            checkedEarlier = true;
+            if (files.readLog(jobId, stepId, 0, 1).isPresent()) {
+                write(0, 0, false);
+            }
         }
         BasicFileAttributes a;
         try {
             a = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         } catch (NoSuchFileException e) {
-            return; // nothing written yet
+            a = null; // nothing written yet
         }
-        if (!a.isRegularFile()) {
-            return; // a link planted in its place is never read; the runner replaces it before it writes
+        if (a == null || !a.isRegularFile()) {
+            // nothing written, or a link planted in its place, which is never read (the runner replaces it before it writes)
+            closeEmpty(close);
+            return;
         }
         if (fileKey != null && !Objects.equals(fileKey, a.fileKey()) || a.size() < acked) {
             // replaced or truncated: what the reader sees starts over, and so does the stored copy
-            generation = files.beginLog(jobId, stepId);
+            generation = 0;
             acked = 0;
+            write(0, 0, false);
             closed = false;
         }
         fileKey = a.fileKey();
         if (a.size() <= acked || !JobArtifacts.plainFile(file)) {
+            closeEmpty(close);
             return;
         }
         try (SeekableByteChannel ch = Files.newByteChannel(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
@@ -170,23 +179,52 @@ final class LogShipper {
                 ch.position(acked);
                 int n = ch.read(buffer);
                 if (n <= 0) {
+                    break;
+                }
+                // the step's process is gone when close is asked: what the file holds now is all of it
+                boolean last = close && ch.position() >= ch.size();
+                StoredFiles.LogWrite w = write(acked, n, last);
+                if (stale) {
                     return;
                 }
-                long end = files.appendLog(jobId, stepId, generation, acked, buffer.array(), n);
-                if (end < 0) {
-                    stale = true;
-                    log.warn("step {}: a newer run of this step owns its stored log; this one ships nothing more", stepId);
-                    return;
-                }
+                long end = w.size();
                 sent += Math.max(0, end - acked);
-                if (end > acked) {
+                if (last) {
+                    closed = true;
+                } else if (end > acked) {
                     closed = false;
                 }
                 if (end == acked) {
                     return; // the store holds no more than before (closed): nothing to gain by sending again
                 }
                 acked = end;
+                if (last) {
+                    return;
+                }
+            }
+        }
+        closeEmpty(close); // with close the budget is unbounded: the loop ended at the file's end
+    }
+
+    /** With {@code close}, closes a log that has nothing more to send (beginning it first if it never began). */
+    private void closeEmpty(boolean close) {
+        if (close && !closed && !stale) {
+            write(acked, 0, true);
+            if (!stale) {
+                closed = true;
             }
         }
     }
+
+    /** One {@link StoredFiles#writeLog} of {@code length} bytes of the buffer at {@code offset}; a stale answer marks this shipper stale. */
+    private StoredFiles.LogWrite write(long offset, int length, boolean close) {
+        StoredFiles.LogWrite w = files.writeLog(jobId, stepId, generation, offset, buffer.array(), length, close);
+        generation = w.generation();
+        if (w.size() < 0) {
+            stale = true;
+            log.warn("step {}: a newer run of this step owns its stored log; this one ships nothing more", stepId);
+        }
+        return w;
+    }
+
 }

@@ -37,6 +37,8 @@ public final class StoreShipping implements AutoCloseable {
     static final List<String> STEP_FILES = List.of("result.json", "report.md", "patch.diff");
     /** At most this many files of a job are stored (an agent may write a folder full of them); more are skipped, named in a warning. */
     static final int MAX_FILES_PER_JOB = 200;
+    /** A job's files go to the store in one transaction each this many bytes (read into memory first). */
+    static final long BATCH_BYTES = 8L * 1024 * 1024;
     private static final Logger log = LoggerFactory.getLogger(StoreShipping.class);
 
     /** No stored files: nothing is shipped. */
@@ -142,9 +144,11 @@ public final class StoreShipping implements AutoCloseable {
                 s.finish();
                 finished.add(s);
             }
+            List<Path> step = new ArrayList<>();
             for (String name : STEP_FILES) {
-                put(stepDir.resolve(name));
+                step.add(stepDir.resolve(name));
             }
+            put(step);
         }
 
         /**
@@ -183,9 +187,7 @@ public final class StoreShipping implements AutoCloseable {
             }
             // the seed's files first, so that a folder full of an agent's files cannot push them out
             found.sort((a, b) -> Integer.compare(rank(a), rank(b)));
-            for (Path f : found.subList(0, Math.min(found.size(), MAX_FILES_PER_JOB))) {
-                put(f);
-            }
+            put(found.subList(0, Math.min(found.size(), MAX_FILES_PER_JOB)));
         }
 
         /** The run ends however it ends (a lost lease, a drain): no shipper keeps ticking for it. Nothing more is sent. */
@@ -210,28 +212,59 @@ public final class StoreShipping implements AutoCloseable {
             return rel.getNameCount() == 3 && rel.getName(0).toString().equals("steps") && rel.getName(2).toString().equals("logs.txt");
         }
 
-        /** Stores one file if it is a plain file of ours; a failure is logged, the job goes on (the local copy stays). */
-        private void put(Path f) {
-            String path = root.relativize(f).toString().replace('\\', '/');
-            if (path.startsWith(StoredFiles.RUNNER_FILES)) {
-                return; // an agent's file there would pass for the runner's own (WorkspaceHandover's manifest)
+        /**
+         * Stores the plain files of ours among {@code paths} that changed since they were last stored, in one
+         * transaction per {@link #BATCH_BYTES}. A failure is logged and the job goes on (the local copy stays).
+         */
+        private void put(List<Path> paths) {
+            List<StoredFiles.Upload> batch = new ArrayList<>();
+            Map<String, String> versions = new HashMap<>();
+            long bytes = 0;
+            long cap = capBytes.getAsLong();
+            for (Path f : paths) {
+                String path = root.relativize(f).toString().replace('\\', '/');
+                if (path.startsWith(StoredFiles.RUNNER_FILES)) {
+                    continue; // an agent's file there would pass for the runner's own (WorkspaceHandover's manifest)
+                }
+                try {
+                    if (!JobArtifacts.plainFile(f)) {
+                        continue; // missing, or a link an agent planted: never read, never stored
+                    }
+                    BasicFileAttributes a = Files.readAttributes(f, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    String version = a.size() + "@" + a.lastModifiedTime().toMillis() + "@" + a.fileKey();
+                    if (version.equals(stored.get(path))) {
+                        continue;
+                    }
+                    try (InputStream in = Files.newInputStream(f, LinkOption.NOFOLLOW_LINKS)) {
+                        StoredFiles.Upload u = StoredFiles.Upload.read(path, in, a.size(), cap);
+                        batch.add(u);
+                        bytes += u.content().length;
+                    }
+                    versions.put(path, version);
+                } catch (IOException e) {
+                    log.warn("cannot store {} (other hosts will not serve it until it is stored): {}", path, e.getMessage());
+                }
+                if (bytes >= BATCH_BYTES) {
+                    send(batch, versions, cap);
+                    bytes = 0;
+                }
+            }
+            send(batch, versions, cap);
+        }
+
+        private void send(List<StoredFiles.Upload> batch, Map<String, String> versions, long cap) {
+            if (batch.isEmpty()) {
+                return;
             }
             try {
-                if (!JobArtifacts.plainFile(f)) {
-                    return; // missing, or a link an agent planted: never read, never stored
-                }
-                BasicFileAttributes a = Files.readAttributes(f, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-                String version = a.size() + "@" + a.lastModifiedTime().toMillis() + "@" + a.fileKey();
-                if (version.equals(stored.get(path))) {
-                    return;
-                }
-                try (InputStream in = Files.newInputStream(f, LinkOption.NOFOLLOW_LINKS)) {
-                    files.putArtifact(jobId, path, in, a.size(), capBytes.getAsLong());
-                }
-                stored.put(path, version);
-            } catch (IOException | StoreUnavailableException e) {
-                log.warn("cannot store {} (other hosts will not serve it until it is stored): {}", path, e.getMessage());
+                files.putArtifacts(jobId, batch, cap);
+                stored.putAll(versions);
+            } catch (StoreUnavailableException e) {
+                log.warn("cannot store {} (other hosts will not serve {} until they are stored): {}",
+                        batch.stream().map(StoredFiles.Upload::path).toList(), batch.size() == 1 ? "it" : "them", e.getMessage());
             }
+            batch.clear();
+            versions.clear();
         }
     }
 }

@@ -58,6 +58,41 @@ class LogShipperTest {
     }
 
     @Test
+    void a_rerun_hides_the_earlier_runs_stored_log_before_it_prints_and_a_short_step_is_stored_at_its_end() throws Exception {
+        Path log = tmp.resolve("logs.txt");
+        ScheduledExecutorService ticks = Executors.newSingleThreadScheduledExecutor();
+        try (TestStoredFiles db = new TestStoredFiles(Clock.systemUTC())) {
+            StoredFiles files = db.files();
+            // a short step: written and ended before any tick; its end stores and closes it
+            Files.writeString(log, "first run\n");
+            LogShipper first = new LogShipper(files, "j1", "s1", log, "r1");
+            assertThat(first.finish()).isTrue();
+            StoredFiles.LogRead earlier = files.readLog("j1", "s1", 0, 100).orElseThrow();
+            assertThat(stored(files)).isEqualTo("first run\n");
+            assertThat(earlier.closed()).isTrue();
+
+            // the step runs again and prints nothing yet: readers must not take the first run's bytes for its own
+            Files.delete(log);
+            LogShipper again = new LogShipper(files, "j1", "s1", log, "r1");
+            again.start(ticks);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (files.readLog("j1", "s1", 0, 100).orElseThrow().generation() == earlier.generation()) {
+                assertThat(System.nanoTime()).as("a new generation began").isLessThan(deadline);
+                java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+            }
+            assertThat(stored(files)).isEmpty();
+            assertThat(files.readLog("j1", "s1", 0, 100).orElseThrow().closed()).isFalse();
+            Files.writeString(log, "second run\n");
+            assertThat(again.finish()).isTrue();
+            assertThat(stored(files)).isEqualTo("second run\n");
+            assertThat(files.readLog("j1", "s1", 0, 100).orElseThrow().closed()).isTrue();
+        } finally {
+            ticks.shutdownNow();
+            ticks.awaitTermination(5, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
     void a_link_in_place_of_the_log_is_never_read() throws Exception {
         Path secret = Files.writeString(tmp.resolve("secret.txt"), "not yours\n");
         Path log = tmp.resolve("logs.txt");
