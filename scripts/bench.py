@@ -410,12 +410,15 @@ def phase_throughput(runner_count, agent, jobs, rnd=1):
     time.sleep(max(0.0, due - 0.2 - time.time()))
     cpu_before = [cpu_seconds(r.pid) for r in runners]
     pg_before = PG.cpu_seconds() if PG else 0
+    tx_before = PG.commits(db.name) if PG else 0
     wait_final(db, warm + jobs, 300)
     cpu_after = [cpu_seconds(r.pid) for r in runners]
     pg_cpu = ((PG.cpu_seconds() - pg_before) / jobs * 1000) if PG else None
     sampler.running = False
     for r in runners:
         stop(r)
+    # after the runners exited (their backends reported their counts); includes this script's polls (about 20/s)
+    tx_per_job = ((PG.commits(db.name) - tx_before) / jobs) if PG else None
     first, last, failed = db.query(SPAN.format(since=int((due - 1) * 1000)))
     rate = jobs / ((last - first) / 1000)
     what = ("no-op jobs (simulate, no child process; RUNNER_CONCURRENCY=32)" if agent == "noop"
@@ -425,7 +428,7 @@ def phase_throughput(runner_count, agent, jobs, rnd=1):
         target = "≥ 3,000 and ≥ 1.5× db-scheduler" if runner_count == 4 else "≥ 1.5× db-scheduler"
     own = sum(a[0] - b[0] for a, b in zip(cpu_after, cpu_before)) / jobs * 1000
     children = sum(a[1] - b[1] for a, b in zip(cpu_after, cpu_before)) / jobs * 1000
-    return rate, failed, max(sampler.peak.values()), what, target, own, children, pg_cpu
+    return rate, failed, max(sampler.peak.values()), what, target, own, children, pg_cpu, tx_per_job
 
 
 def cpu_seconds(pid):
@@ -511,6 +514,11 @@ class Postgres:
     def jdbc(self, db):
         return f"jdbc:postgresql://127.0.0.1:{self.port}/{db}?user={self.USER}"
 
+    def commits(self, db):
+        """Transactions the server counted in database `db` so far (committed and rolled back; a backend
+        reports its counts when its transaction ends, at most once a second, and when it exits)."""
+        return int(self.psql("postgres", f"select xact_commit + xact_rollback from pg_stat_database where datname = '{db}'"))
+
     def cpu_seconds(self):
         """The server's CPU time so far: the postmaster's, its live backends', and its reaped backends'."""
         total = sum(cpu_seconds(self.pid))
@@ -565,6 +573,7 @@ def phase_dbscheduler(procs_count, jobs, rnd):
         time.sleep(0.1)
     time.sleep(max(0.0, due - 0.2 - time.time()))
     pg_before = PG.cpu_seconds()
+    tx_before = PG.commits(name)
     outs = []
     for p in ps:
         out, _ = p.communicate(timeout=600)
@@ -572,12 +581,13 @@ def phase_dbscheduler(procs_count, jobs, rnd):
             raise SystemExit(f"db-scheduler x{procs_count}: a process exited {p.returncode}; see {OUT}/dbs-{procs_count}-r{rnd}-*.log")
         outs.append(json.loads(out.strip().splitlines()[-1]))
     pg_cpu = (PG.cpu_seconds() - pg_before) / jobs * 1000
+    tx_per_job = (PG.commits(name) - tx_before) / jobs
     measured = sum(o["measured"] for o in outs)
     if measured != jobs:
         raise SystemExit(f"db-scheduler x{procs_count}: {measured} measured executions completed, {jobs} scheduled")
     first = min(o["first_ms"] for o in outs if o["measured"])
     last = max(o["last_ms"] for o in outs if o["measured"])
-    return jobs / ((last - first) / 1000), sum(o["cpu_ms"] for o in outs) / jobs, pg_cpu
+    return jobs / ((last - first) / 1000), sum(o["cpu_ms"] for o in outs) / jobs, pg_cpu, tx_per_job
 
 
 def side_by_side(runner_count, jobs, rounds, ours_refused):
@@ -595,16 +605,18 @@ def side_by_side(runner_count, jobs, rounds, ours_refused):
     results.append((f"db-scheduler {DB_SCHEDULER_VERSION}: no-op one-time task, {runner_count} process(es) × {PEER_THREADS} threads,"
                     f" lock-and-fetch, {jobs:,} executions due at once, warm idle processes{more}"
                     + (f" ({listed(peer_rates)})" if rounds > 1 else ""), f"{statistics.median(peer_rates):,.0f} executions/s", ""))
-    results.append(("CPU per execution, median of the rounds: the db-scheduler JVMs / the PostgreSQL server",
-                    f"{statistics.median(t[1] for t in theirs):.2f} / {statistics.median(t[2] for t in theirs):.2f} ms", ""))
+    results.append(("CPU per execution, median of the rounds: the db-scheduler JVMs / the PostgreSQL server; transactions per execution",
+                    f"{statistics.median(t[1] for t in theirs):.2f} / {statistics.median(t[2] for t in theirs):.2f} ms;"
+                    f" {statistics.median(t[3] for t in theirs):.1f}", ""))
     if ours:
         rates = [o[0] for o in ours]
         target = ours[0][4]
         results.append((f"orchestrator on PostgreSQL: no-op jobs (simulate; RUNNER_CONCURRENCY=32), {runner_count} runner process(es),"
                         f" {jobs:,} jobs due at once, warm idle runners{more}" + (f" ({listed(rates)})" if rounds > 1 else ""),
                         f"{statistics.median(rates):,.0f} jobs/s (failed {sum(o[1] for o in ours)})", target))
-        results.append(("CPU per job, median of the rounds: the runner JVMs / the PostgreSQL server",
-                        f"{statistics.median(o[5] for o in ours):.2f} / {statistics.median(o[7] for o in ours):.2f} ms", ""))
+        results.append(("CPU per job, median of the rounds: the runner JVMs / the PostgreSQL server; transactions per job",
+                        f"{statistics.median(o[5] for o in ours):.2f} / {statistics.median(o[7] for o in ours):.2f} ms;"
+                        f" {statistics.median(o[8] for o in ours):.1f}", ""))
         ratios = [o[0] / t[0] for o, t in zip(ours, theirs)]
         results.append((f"ours as a ratio of db-scheduler, {runner_count} process(es)" + (f": median of the rounds' ratios ({listed(ratios, '{:.2f}')})" if rounds > 1 else ""),
                         f"{statistics.median(ratios):.2f}", "≥ 1.5"))
