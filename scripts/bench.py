@@ -14,6 +14,9 @@ OUT = os.path.join(ROOT, "target", "bench")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
 WARMUP = int(os.environ.get("BENCH_WARMUP_SECONDS", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))  # repeated measurements behind each median target
+# --store postgres: the server loads pg_stat_statements and each lease phase writes the statements its jobs
+# made (calls per job, server time) to target/bench/statements-<phase>.txt; it costs the server a little
+STATEMENTS = os.environ.get("BENCH_PG_STATEMENTS") == "1"
 TOKEN = "bench-token-0123456789abcdef0123456789"
 CONNECTIONS = 64
 BODY = '{"goal":"bench","steps":[{"step_id":"s1","agent":"simulate","prompt":"p"}]}'
@@ -159,6 +162,8 @@ class PostgresStore:
     def __init__(self, h, name):
         self.name = re.sub(r"\W", "_", name).lower()
         PG.create_database(self.name)
+        if STATEMENTS:
+            PG.psql(self.name, "create extension pg_stat_statements")
         self.env = {"DATABASE_URL": PG.url(self.name)}
 
     def query(self, sql):
@@ -411,6 +416,8 @@ def phase_throughput(runner_count, agent, jobs, rnd=1):
     cpu_before = [cpu_seconds(r.pid) for r in runners]
     pg_before = PG.cpu_seconds() if PG else 0
     tx_before = PG.commits(db.name) if PG else 0
+    if PG and STATEMENTS:
+        PG.psql(db.name, "select pg_stat_statements_reset()")
     wait_final(db, warm + jobs, 300)
     cpu_after = [cpu_seconds(r.pid) for r in runners]
     pg_cpu = ((PG.cpu_seconds() - pg_before) / jobs * 1000) if PG else None
@@ -419,6 +426,13 @@ def phase_throughput(runner_count, agent, jobs, rnd=1):
         stop(r)
     # after the runners exited (their backends reported their counts); includes this script's polls (about 20/s)
     tx_per_job = ((PG.commits(db.name) - tx_before) / jobs) if PG else None
+    if PG and STATEMENTS:
+        top = PG.psql(db.name, f"select round(calls::numeric / {jobs}, 2), calls, round(total_exec_time::numeric, 1),"
+                      " left(regexp_replace(query, '\\s+', ' ', 'g'), 150) from pg_stat_statements"
+                      " where dbid = (select oid from pg_database where datname = current_database())"
+                      " order by calls desc limit 40")
+        with open(os.path.join(OUT, f"statements-{name}.txt"), "w") as f:
+            f.write(f"# {jobs} jobs; per job | calls | server ms | statement (this script's polls included)\n{top}\n")
     first, last, failed = db.query(SPAN.format(since=int((due - 1) * 1000)))
     rate = jobs / ((last - first) / 1000)
     what = ("no-op jobs (simulate, no child process; RUNNER_CONCURRENCY=32)" if agent == "noop"
@@ -476,7 +490,9 @@ class Postgres:
         self._run(["initdb", "-D", self.data, "-A", "trust", "-U", self.USER, "-E", "UTF8", "--no-sync", "--locale=C"])
         self._run(["pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "server.log"), "-w", "-t", "60", "-o",
                    f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=128MB"
-                   " -c fsync=on -c synchronous_commit=on", "start"])
+                   " -c fsync=on -c synchronous_commit=on"
+                   + (" -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all" if STATEMENTS else ""),
+                   "start"])
         self.running = True
         with open(os.path.join(self.data, "postmaster.pid")) as f:
             self.pid = int(f.readline())
