@@ -9,7 +9,7 @@
 #   BENCH_ROUNDS=1 scripts/bench.sh  # one round of each repeated measurement
 #   BENCH_SECONDS=5 scripts/bench.sh # shorter
 #   scripts/bench.sh dashboard       # the dashboard phase alone (100,000 jobs, SQLite)
-#   scripts/bench.sh --store postgres
+#   scripts/bench.sh --store postgres   (BENCH_PG_STATEMENTS=1: each lease phase's statements per job in target/bench/statements-*.txt)
 #       on a throwaway PostgreSQL server (started here, stopped at the end): durable ingest, enqueue-to-start,
 #       and no-op lease throughput with 1, 2, 4 runners side by side with db-scheduler on the same server
 #       (the bench module, built here with -Pbench). It fails, after measuring db-scheduler, when the
