@@ -219,3 +219,43 @@ SELECT schedule_id, paused, paused_at, paused_by, resumed_at, resumed_by FROM sc
 -- name: count_jobs
 SELECT count(*) FROM jobs
 
+
+-- ---------------------------------------------------------------- dashboard sessions (ui_sessions)
+-- id_hash is the SHA-256 (hex) of the cookie's session id, never the id; token_digest the token's.
+
+-- name: ui_session_insert
+-- ?1 id_hash, ?2 token_digest, ?3 csrf, ?4 now (created and last seen)
+INSERT INTO ui_sessions (id_hash, token_digest, csrf, created_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?4)
+
+-- name: ui_session_trim_token
+-- ?1 token_digest, ?2 how many of its other sessions are kept, ?3 the new session's id_hash (always kept):
+-- the newest sign-ins stay, older ones go
+DELETE FROM ui_sessions
+ WHERE token_digest = ?1 AND id_hash <> ?3
+   AND id_hash NOT IN (SELECT id_hash FROM ui_sessions WHERE token_digest = ?1 AND id_hash <> ?3
+                        ORDER BY created_at DESC, id_hash DESC LIMIT ?2)
+
+-- name: ui_session_count
+SELECT count(*) FROM ui_sessions
+
+-- name: ui_session_trim_all
+-- ?1 how many other sessions are kept in all, ?2 the new session's id_hash (always kept): the newest stay
+DELETE FROM ui_sessions
+ WHERE id_hash <> ?2
+   AND id_hash NOT IN (SELECT id_hash FROM ui_sessions WHERE id_hash <> ?2
+                        ORDER BY created_at DESC, id_hash DESC LIMIT ?1)
+
+-- name: ui_session_find
+SELECT token_digest, csrf, created_at, last_seen_at FROM ui_sessions WHERE id_hash = ?1
+
+-- name: ui_session_touch
+-- ?1 now, ?2 id_hash, ?3 now - UiSession.TOUCH_EVERY: it moves at most once a minute, and never back
+UPDATE ui_sessions SET last_seen_at = ?1 WHERE id_hash = ?2 AND last_seen_at <= ?3
+
+-- name: ui_session_delete
+DELETE FROM ui_sessions WHERE id_hash = ?1
+
+-- name: ui_session_delete_expired
+-- ?1 the oldest last_seen_at kept (now - idle), ?2 the oldest created_at kept (now - lifetime), ?3 at most this many rows
+DELETE FROM ui_sessions
+ WHERE id_hash IN (SELECT id_hash FROM ui_sessions WHERE last_seen_at < ?1 OR created_at < ?2 LIMIT ?3)

@@ -1668,4 +1668,115 @@ abstract class JdbcJobStore implements JobStore {
             return ps.executeUpdate();
         });
     }
+
+    // ---------------------------------------------------------------- dashboard sessions
+
+    /** The SHA-256 (hex) of a session id or any secret: what the table keeps instead of it. */
+    private static String sha256Hex(String value) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(value.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+    }
+
+    @Override
+    public UiSession createUiSession(String sessionId, byte[] tokenDigest, String csrf) {
+        java.util.Objects.requireNonNull(sessionId, "sessionId");
+        java.util.Objects.requireNonNull(csrf, "csrf");
+        String idHash = sha256Hex(sessionId);
+        String digest = java.util.HexFormat.of().formatHex(tokenDigest);
+        long now = clock.millis();
+        write("create dashboard session", b -> {
+            PreparedStatement ins = b.prepare("ui_session_insert");
+            ins.setString(1, idHash);
+            ins.setString(2, digest);
+            ins.setString(3, csrf);
+            ins.setLong(4, now);
+            ins.executeUpdate();
+            PreparedStatement trim = b.prepare("ui_session_trim_token");
+            trim.setString(1, digest);
+            trim.setInt(2, UiSession.MAX_PER_TOKEN - 1);
+            trim.setString(3, idHash);
+            trim.executeUpdate();
+            long count;
+            try (ResultSet rs = b.prepare("ui_session_count").executeQuery()) {
+                count = rs.next() ? rs.getLong(1) : 0;
+            }
+            if (count > UiSession.MAX_TOTAL) {
+                PreparedStatement all = b.prepare("ui_session_trim_all");
+                all.setInt(1, UiSession.MAX_TOTAL - 1);
+                all.setString(2, idHash);
+                all.executeUpdate();
+            }
+            return null;
+        });
+        return new UiSession(tokenDigest, csrf, Instant.ofEpochMilli(now), Instant.ofEpochMilli(now));
+    }
+
+    @Override
+    public Optional<UiSession> findUiSession(String sessionId) {
+        if (sessionId == null || sessionId.isEmpty()) {
+            return Optional.empty();
+        }
+        String idHash = sha256Hex(sessionId);
+        UiSession found;
+        try (Connection c = connection(); PreparedStatement ps = sql.prepare(c, "ui_session_find")) {
+            ps.setString(1, idHash);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                found = new UiSession(java.util.HexFormat.of().parseHex(rs.getString(1)), rs.getString(2),
+                        Instant.ofEpochMilli(rs.getLong(3)), Instant.ofEpochMilli(rs.getLong(4)));
+            }
+        } catch (SQLException e) {
+            throw unavailable("find dashboard session", e);
+        }
+        Instant now = clock.instant();
+        if (found.expiredAt(now)) {
+            return Optional.empty(); // the sweep deletes it
+        }
+        Instant touchBefore = now.minus(UiSession.TOUCH_EVERY);
+        if (found.lastSeen().isAfter(touchBefore)) {
+            return Optional.of(found);
+        }
+        write("touch dashboard session", b -> {
+            PreparedStatement ps = b.prepare("ui_session_touch");
+            ps.setLong(1, now.toEpochMilli());
+            ps.setString(2, idHash);
+            ps.setLong(3, touchBefore.toEpochMilli());
+            return ps.executeUpdate();
+        });
+        return Optional.of(new UiSession(found.tokenDigest(), found.csrf(), found.created(), now));
+    }
+
+    @Override
+    public boolean deleteUiSession(String sessionId) {
+        if (sessionId == null || sessionId.isEmpty()) {
+            return false;
+        }
+        String idHash = sha256Hex(sessionId);
+        return write("delete dashboard session", b -> {
+            PreparedStatement ps = b.prepare("ui_session_delete");
+            ps.setString(1, idHash);
+            return ps.executeUpdate() == 1;
+        });
+    }
+
+    @Override
+    public int deleteExpiredUiSessions(int max) {
+        if (max <= 0) {
+            throw new IllegalArgumentException("max must be positive, got " + max);
+        }
+        long now = clock.millis();
+        return write("delete expired dashboard sessions", b -> {
+            PreparedStatement ps = b.prepare("ui_session_delete_expired");
+            ps.setLong(1, now - UiSession.IDLE.toMillis());
+            ps.setLong(2, now - UiSession.LIFETIME.toMillis());
+            ps.setInt(3, max);
+            return ps.executeUpdate();
+        });
+    }
 }

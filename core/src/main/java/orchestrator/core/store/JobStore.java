@@ -252,4 +252,30 @@ public interface JobStore extends AutoCloseable {
      * died or stopped long ago. @return the number of rows deleted
      */
     int pruneRunners(java.time.Instant before);
+
+    // ---------------------------------------------------------------- dashboard sessions
+
+    /**
+     * Records a dashboard sign-in of the token whose SHA-256 digest is {@code tokenDigest}, created and last
+     * seen now. Only the SHA-256 of {@code sessionId} is stored, never the id. Past {@link UiSession#MAX_PER_TOKEN}
+     * sessions of this token, or {@link UiSession#MAX_TOTAL} in all, the oldest sign-ins are deleted in the same
+     * transaction.
+     */
+    UiSession createUiSession(String sessionId, byte[] tokenDigest, String csrf);
+
+    /**
+     * The live session of this id, from any instance on this database (any gateway); empty for none and for one
+     * that has expired ({@link UiSession#expiredAt}). Moves its last-seen time to now when it is at least
+     * {@link UiSession#TOUCH_EVERY} old, so most requests only read.
+     */
+    Optional<UiSession> findUiSession(String sessionId);
+
+    /** Ends a session (a sign-out, a token removed by a reload). @return false when there was none */
+    boolean deleteUiSession(String sessionId);
+
+    /**
+     * Deletes up to {@code max} sessions that have expired at the store's clock: the sweep that keeps signed-out
+     * browsers' rows from piling up. @return the number of rows deleted; {@code max} means more may be left
+     */
+    int deleteExpiredUiSessions(int max);
 }

@@ -33,7 +33,8 @@ import orchestrator.core.OrchestratorException;
  * a target that holds exactly the source's row counts is reported as already migrated.
  *
  * <p>Not copied: {@code runners} (the registrations of processes that had to stop for the migration; the
- * runners register again on PostgreSQL when they start) and {@code store_probe} (each store's own). Logs and
+ * runners register again on PostgreSQL when they start), {@code store_probe} (each store's own) and
+ * {@code ui_sessions} (dashboard sign-ins: a browser signs in again after the migration). Logs and
  * artifacts of migrated jobs stay in the old host's {@code $ORCH_HOME/artifacts}.
  *
  * <p>The copy is generic over the two catalogs: columns are matched by name and each value converted to
@@ -46,7 +47,7 @@ public final class StoreMigration {
     static final List<String> ORDER = List.of("jobs", "job_steps", "job_events", "schedule_fires", "schedule_state",
             "daily_usage", "callbacks");
     /** The source's tables that are not data to move (see the class comment). */
-    static final Set<String> NOT_COPIED = Set.of("runners", "store_probe");
+    static final Set<String> NOT_COPIED = Set.of("runners", "store_probe", "ui_sessions");
     private static final int BATCH = 500;
 
     private final SqlFile sql = SqlFile.load("/orchestrator/store/migrate.sql");

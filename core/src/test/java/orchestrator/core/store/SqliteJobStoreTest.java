@@ -461,4 +461,23 @@ class SqliteJobStoreTest {
         }
         assertThat(SqliteJobStore.migrationVersion("V7__schedule_state.sql")).isEqualTo(7);
     }
+
+    @Test
+    void a_dashboard_session_row_holds_the_sha256_of_its_id_never_the_id() throws Exception {
+        String id = "session-id-that-is-a-cookie";
+        byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest("the-token".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        store.createUiSession(id, digest, "the-csrf");
+        try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("orchestrator.db"));
+             var st = c.createStatement(); var rs = st.executeQuery("SELECT * FROM ui_sessions")) {
+            assertThat(rs.next()).isTrue();
+            var hex = java.util.HexFormat.of();
+            assertThat(rs.getString("id_hash")).isEqualTo(hex.formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(id.getBytes(java.nio.charset.StandardCharsets.UTF_8))));
+            assertThat(rs.getString("token_digest")).isEqualTo(hex.formatHex(digest));
+            for (int col = 1; col <= rs.getMetaData().getColumnCount(); col++) {
+                assertThat(rs.getString(col)).as(rs.getMetaData().getColumnName(col)).doesNotContain(id).doesNotContain("the-token");
+            }
+            assertThat(rs.next()).isFalse();
+        }
+    }
 }

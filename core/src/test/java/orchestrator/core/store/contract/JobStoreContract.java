@@ -59,6 +59,7 @@ import orchestrator.core.store.ScheduleState;
 import orchestrator.core.store.StepRecord;
 import orchestrator.core.store.StoreStats;
 import orchestrator.core.store.StoreUnavailableException;
+import orchestrator.core.store.UiSession;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -2349,5 +2350,151 @@ public abstract class JobStoreContract {
         assertThat(other().pruneRunners(cutoff)).as("the dead and the stopped").isEqualTo(2);
         assertThat(store.runners()).extracting(RunnerView::runnerId).containsExactly("b/runner-1/1");
         assertThat(store.pruneRunners(cutoff)).isZero();
+    }
+
+    // ------------------------------------------------------------------------------------------------ dashboard sessions
+
+    private static byte[] tokenDigest(int n) {
+        byte[] d = new byte[32];
+        java.util.Arrays.fill(d, (byte) n);
+        return d;
+    }
+
+    @Test
+    void a_dashboard_session_created_on_one_instance_is_found_on_another_with_its_token_and_csrf() {
+        UiSession created = store.createUiSession("sid-1", tokenDigest(7), "csrf-1");
+        assertThat(created.created()).isEqualTo(T0);
+        assertThat(created.lastSeen()).isEqualTo(T0);
+        UiSession found = other().findUiSession("sid-1").orElseThrow();
+        assertThat(found.tokenDigest()).isEqualTo(tokenDigest(7));
+        assertThat(found.csrf()).isEqualTo("csrf-1");
+        assertThat(found.created()).isEqualTo(T0);
+        assertThat(other().findUiSession("sid-2")).as("another id").isEmpty();
+        assertThat(other().findUiSession("")).isEmpty();
+        assertThat(other().findUiSession(null)).isEmpty();
+    }
+
+    @Test
+    void a_dashboard_session_survives_closing_every_instance() {
+        store.createUiSession("sid-1", tokenDigest(1), "c");
+        store.close();
+        try (JobStore reopened = open(clock, TTL, MAX_LEASE_ATTEMPTS)) {
+            assertThat(reopened.findUiSession("sid-1")).as("a restarted gateway").isPresent();
+        }
+    }
+
+    @Test
+    void finding_a_dashboard_session_moves_its_last_seen_time_at_most_once_a_minute() {
+        store.createUiSession("sid", tokenDigest(1), "c");
+        clock.advance(UiSession.TOUCH_EVERY.minusMillis(1));
+        assertThat(store.findUiSession("sid").orElseThrow().lastSeen()).as("under a minute: not touched").isEqualTo(T0);
+        clock.advance(Duration.ofMillis(1));
+        Instant touched = clock.instant();
+        assertThat(store.findUiSession("sid").orElseThrow().lastSeen()).isEqualTo(touched);
+        clock.advance(Duration.ofSeconds(30));
+        assertThat(other().findUiSession("sid").orElseThrow().lastSeen()).as("the touch is in the database").isEqualTo(touched);
+    }
+
+    @Test
+    void a_dashboard_session_ends_when_idle_for_longer_than_idle() {
+        store.createUiSession("used", tokenDigest(1), "c");
+        store.createUiSession("left", tokenDigest(1), "c");
+        clock.advance(UiSession.IDLE);
+        assertThat(store.findUiSession("used")).as("at exactly the idle limit").isPresent();
+        clock.advance(Duration.ofMillis(1));
+        assertThat(other().findUiSession("left")).as("idle for longer than IDLE").isEmpty();
+        assertThat(other().findUiSession("used")).as("its idle clock restarted by the last find").isPresent();
+    }
+
+    @Test
+    void a_dashboard_session_ends_at_its_lifetime_however_busy() {
+        store.createUiSession("busy", tokenDigest(1), "c");
+        for (int i = 0; i < 3; i++) {
+            clock.advance(Duration.ofHours(7));
+            assertThat(store.findUiSession("busy")).as("after " + (7 * (i + 1)) + " h").isPresent();
+        }
+        clock.set(T0.plus(UiSession.LIFETIME));
+        assertThat(other().findUiSession("busy")).as("at exactly its lifetime").isPresent();
+        clock.advance(Duration.ofMillis(1));
+        assertThat(other().findUiSession("busy")).as("past its lifetime, though used 3 h ago").isEmpty();
+    }
+
+    @Test
+    void a_deleted_dashboard_session_is_gone_for_every_instance() {
+        store.createUiSession("sid", tokenDigest(1), "c");
+        store.createUiSession("kept", tokenDigest(1), "c");
+        assertThat(other().deleteUiSession("sid")).isTrue();
+        assertThat(store.findUiSession("sid")).isEmpty();
+        assertThat(store.deleteUiSession("sid")).as("already gone").isFalse();
+        assertThat(store.deleteUiSession(null)).isFalse();
+        assertThat(store.findUiSession("kept")).isPresent();
+    }
+
+    @Test
+    void the_sweep_deletes_only_expired_dashboard_sessions_at_most_max_per_call() {
+        store.createUiSession("old-1", tokenDigest(1), "c");
+        store.createUiSession("old-2", tokenDigest(2), "c");
+        clock.advance(Duration.ofHours(7));
+        store.createUiSession("live", tokenDigest(1), "c");
+        assertThat(store.deleteExpiredUiSessions(10)).as("nothing has expired yet").isZero();
+        clock.advance(Duration.ofHours(1).plusMillis(1));
+        assertThat(other().deleteExpiredUiSessions(1)).as("bounded").isEqualTo(1);
+        assertThat(store.deleteExpiredUiSessions(10)).isEqualTo(1);
+        assertThat(store.deleteExpiredUiSessions(10)).isZero();
+        assertThat(store.findUiSession("live")).isPresent();
+        assertThatThrownBy(() -> store.deleteExpiredUiSessions(0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("max");
+    }
+
+    @Test
+    void a_token_keeps_at_most_max_per_token_sessions_and_a_new_sign_in_drops_its_oldest_only() {
+        store.createUiSession("other-token", tokenDigest(2), "c");
+        for (int i = 0; i < UiSession.MAX_PER_TOKEN + 2; i++) {
+            clock.advance(Duration.ofMillis(1));
+            (i % 2 == 0 ? store : other()).createUiSession("s" + i, tokenDigest(1), "c" + i);
+        }
+        assertThat(store.findUiSession("s0")).as("the oldest sign-in").isEmpty();
+        assertThat(store.findUiSession("s1")).as("the second oldest").isEmpty();
+        for (int i = 2; i < UiSession.MAX_PER_TOKEN + 2; i++) {
+            assertThat(store.findUiSession("s" + i)).as("s" + i).isPresent();
+        }
+        assertThat(store.findUiSession("other-token")).as("another token's session").isPresent();
+    }
+
+    @Test
+    void a_new_sign_in_is_kept_even_when_every_session_of_its_token_has_the_same_creation_time() {
+        for (int i = 0; i < UiSession.MAX_PER_TOKEN + 1; i++) {
+            store.createUiSession("s" + i, tokenDigest(1), "c");
+        }
+        assertThat(store.findUiSession("s" + UiSession.MAX_PER_TOKEN)).as("the newest").isPresent();
+        long live = IntStream.rangeClosed(0, UiSession.MAX_PER_TOKEN).filter(i -> store.findUiSession("s" + i).isPresent()).count();
+        assertThat(live).isEqualTo(UiSession.MAX_PER_TOKEN);
+    }
+
+    @Test
+    void the_store_keeps_at_most_max_total_sessions_and_a_new_sign_in_drops_the_oldest() throws Exception {
+        // many tokens, each under its own cap; written from many threads, which the stores commit in batches
+        int tokens = UiSession.MAX_TOTAL / (UiSession.MAX_PER_TOKEN / 2);
+        store.createUiSession("first", tokenDigest(0), "c");
+        clock.advance(Duration.ofMillis(1));
+        List<Future<?>> writes = new ArrayList<>();
+        for (int t = 0; t < 16; t++) {
+            int part = t;
+            writes.add(pool.submit(() -> {
+                for (int i = part + 1; i < UiSession.MAX_TOTAL; i += 16) {
+                    (i % 2 == 0 ? store : other()).createUiSession("s" + i, tokenDigest(1 + i % tokens), "c");
+                }
+            }));
+        }
+        for (Future<?> f : writes) {
+            f.get(60, TimeUnit.SECONDS);
+        }
+        assertThat(store.findUiSession("first")).as("exactly MAX_TOTAL so far").isPresent();
+        clock.advance(Duration.ofMillis(1));
+        store.createUiSession("newest", tokenDigest(0), "c");
+        assertThat(store.findUiSession("newest")).isPresent();
+        assertThat(store.findUiSession("first")).as("the oldest sign-in of all").isEmpty();
+        assertThat(store.findUiSession("s1")).isPresent();
+        assertThat(store.findUiSession("s" + (UiSession.MAX_TOTAL - 1))).isPresent();
     }
 }
