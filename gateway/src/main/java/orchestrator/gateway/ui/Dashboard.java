@@ -27,6 +27,7 @@ import orchestrator.core.store.JobView;
 import orchestrator.core.store.RunnerView;
 import orchestrator.core.store.ScheduleFire;
 import orchestrator.core.store.StepRecord;
+import orchestrator.core.store.StoreUnavailableException;
 import orchestrator.gateway.ApiError;
 import orchestrator.gateway.auth.Admission;
 import orchestrator.gateway.auth.ApiToken;
@@ -80,13 +81,14 @@ public final class Dashboard {
 
     public Dashboard(Parts parts) {
         this.p = parts;
-        this.sessions = new UiSessions(parts.clock());
+        this.sessions = new UiSessions(parts.store());
         this.stats = new DashboardStats(parts.store(), parts.clock());
     }
 
-    /** Stops the counts' refresh thread. */
+    /** Stops the counts' refresh thread and the session sweep. */
     public void close() {
         stats.close();
+        sessions.close();
     }
 
     // ---------------------------------------------------------------- sign-in
@@ -133,7 +135,7 @@ public final class Dashboard {
         }
         UiSessions.Session s = sessions.create(token);
         cookie(ctx, LOGIN_COOKIE, "", "/ui/login", Duration.ZERO);
-        cookie(ctx, SESSION_COOKIE, s.id, "/ui", UiSessions.LIFETIME);
+        cookie(ctx, SESSION_COOKIE, s.id, "/ui", orchestrator.core.store.UiSession.LIFETIME);
         log.info("dashboard sign-in of token {} from {}", token.name(), p.admission().clientAddress(ctx));
         ctx.redirect("/ui", io.javalin.http.HttpStatus.SEE_OTHER);
     }
@@ -198,19 +200,32 @@ public final class Dashboard {
         ctx.header("Cache-Control", "no-store");
     }
 
-    /** A page handler whose API errors (404, 409, 403, 503) become an HTML page with the same status. */
+    /**
+     * A page handler whose API errors (404, 409, 403, 503) become an HTML page with the same status; a store that
+     * cannot answer (sessions live there, so every page needs it) is a 503 page that says to retry, never a 500.
+     */
     public Handler page(Handler h) {
         return ctx -> {
             try {
                 h.handle(ctx);
             } catch (ApiError e) {
-                headers(ctx);
-                e.headers().forEach(ctx::header);
-                ctx.status(e.status()).contentType("text/html; charset=utf-8").result(layout(null, "Error " + e.status(), "",
-                        "<div class=\"card\"><h1>" + e.status() + "</h1><p class=\"flash error\">" + esc(e.getMessage())
-                                + "</p><p><a href=\"/ui\">Back to the overview</a></p></div>"));
+                errorPage(ctx, e);
+            } catch (StoreUnavailableException e) {
+                log.warn("{} {}: store unavailable: {}", ctx.method(), ctx.path(), e.getMessage());
+                // the message is ours, not the store's: it might name files or SQL
+                errorPage(ctx, new ApiError(503, "store_unavailable",
+                        "The job store is unavailable, so the dashboard cannot check your sign-in or show this page. "
+                                + "Nothing was changed; retry in a few seconds.").withHeader("Retry-After", "5"));
             }
         };
+    }
+
+    private void errorPage(Context ctx, ApiError e) {
+        headers(ctx);
+        e.headers().forEach(ctx::header);
+        ctx.status(e.status()).contentType("text/html; charset=utf-8").result(layout(null, "Error " + e.status(), "",
+                "<div class=\"card\"><h1>" + e.status() + "</h1><p class=\"flash error\">" + esc(e.getMessage())
+                        + "</p><p><a href=\"/ui\">Back to the overview</a></p></div>"));
     }
 
     // ---------------------------------------------------------------- overview

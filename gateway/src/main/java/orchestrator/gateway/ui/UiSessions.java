@@ -1,58 +1,77 @@
 package orchestrator.gateway.ui;
 
+import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Base64;
-import java.util.Iterator;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import orchestrator.core.store.JobStore;
+import orchestrator.core.store.UiSession;
 import orchestrator.gateway.auth.ApiToken;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The dashboard's sign-ins, kept in this process only: the cookie carries a random session id, never the token,
- * and the session holds the token's digest (not its secret), which is looked up among the current tokens on every
- * request, so a token removed by a reload signs its sessions out. Bounded: past {@link #MAX_SESSIONS} the oldest
- * sign-in is dropped. A session ends {@link #IDLE} after its last request, {@link #LIFETIME} after sign-in at the
- * latest, or at sign-out; a restart signs everyone out, which for an operator's tool is a fair price for keeping
- * no session state on disk.
+ * The dashboard's sign-ins, kept in the job store ({@code ui_sessions}), so that every gateway on one store
+ * serves a signed-in browser (no sticky routing) and a restart signs no one out. The cookie carries a random
+ * session id, never the token; the store keeps the id's SHA-256 and the token's digest (not its secret), which
+ * is looked up among this gateway's current tokens on every request, so a token removed by a reload signs its
+ * sessions out. The policy is the store's ({@link UiSession}): a session ends {@link UiSession#IDLE} after its
+ * last request, {@link UiSession#LIFETIME} after sign-in at the latest, or at sign-out; a token keeps at most
+ * {@link UiSession#MAX_PER_TOKEN} sessions and the store {@link UiSession#MAX_TOTAL}.
+ *
+ * <p>Expired rows are deleted by a sweep every {@link #SWEEP_EVERY}, at most {@link #SWEEP_MAX} rows per round,
+ * from a thread that survives its own failures (a store that is down is tried again next round). Every gateway
+ * sweeps; two sweeping at once delete each row once.
  */
-final class UiSessions {
-    static final int MAX_SESSIONS = 10_000;
-    static final Duration IDLE = Duration.ofHours(8);
-    static final Duration LIFETIME = Duration.ofHours(24);
+final class UiSessions implements AutoCloseable {
+    static final Duration SWEEP_EVERY = Duration.ofMinutes(5);
+    /** Rows one round deletes at most: a backlog is worked off over several rounds, never in one long write. */
+    static final int SWEEP_MAX = 1_000;
+    private static final Logger log = LoggerFactory.getLogger(UiSessions.class);
 
-    /** One sign-in: whose token, and the CSRF token every action of this session must carry. */
+    /** One sign-in: its id (the cookie's value), whose token, and the CSRF token every action of it must carry. */
     static final class Session {
         final String id;
         final byte[] tokenDigest;
         final String csrf;
-        final Instant created;
-        volatile Instant lastSeen;
 
-        Session(String id, byte[] tokenDigest, String csrf, Instant created) {
+        Session(String id, UiSession stored) {
             this.id = id;
-            this.tokenDigest = tokenDigest;
-            this.csrf = csrf;
-            this.created = created;
-            this.lastSeen = created;
+            this.tokenDigest = stored.tokenDigest();
+            this.csrf = stored.csrf();
         }
 
         /** Compares in constant time: the time taken says nothing of how much of a guess was right. */
         boolean csrfMatches(String presented) {
-            return presented != null && MessageDigest.isEqual(csrf.getBytes(java.nio.charset.StandardCharsets.UTF_8),
-                    presented.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return presented != null && MessageDigest.isEqual(csrf.getBytes(StandardCharsets.UTF_8),
+                    presented.getBytes(StandardCharsets.UTF_8));
         }
     }
 
-    private final Clock clock;
+    private final JobStore store;
     private final SecureRandom random = new SecureRandom();
-    private final Map<String, Session> sessions = new ConcurrentHashMap<>();
+    private final ScheduledExecutorService sweeper;
+    private final AtomicLong sweeps = new AtomicLong();
+    private final AtomicLong failedSweeps = new AtomicLong();
 
-    UiSessions(Clock clock) {
-        this.clock = clock;
+    UiSessions(JobStore store) {
+        this(store, SWEEP_EVERY);
+    }
+
+    /** @param sweepEvery how often expired rows are deleted (the tests make it short) */
+    UiSessions(JobStore store, Duration sweepEvery) {
+        this.store = store;
+        this.sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "dashboard-session-sweep");
+            t.setDaemon(true);
+            return t;
+        });
+        sweeper.scheduleWithFixedDelay(this::sweepSafely, sweepEvery.toMillis(), sweepEvery.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** A fresh random value, for session ids and CSRF tokens (256 bits, URL-safe). */
@@ -62,58 +81,63 @@ final class UiSessions {
         return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
     }
 
+    /** Signs {@code token} in. @throws orchestrator.core.store.StoreUnavailableException when the store cannot record it */
     Session create(ApiToken token) {
-        Instant now = clock.instant();
-        if (sessions.size() >= MAX_SESSIONS) {
-            expire(now);
-        }
-        while (sessions.size() >= MAX_SESSIONS) {
-            // still full of live sessions: the oldest sign-in goes
-            sessions.values().stream().min(java.util.Comparator.comparing(s -> s.created))
-                    .ifPresent(s -> sessions.remove(s.id));
-        }
-        Session s = new Session(randomToken(), token.digest(), randomToken(), now);
-        sessions.put(s.id, s);
-        return s;
+        String id = randomToken();
+        return new Session(id, store.createUiSession(id, token.digest(), randomToken()));
     }
 
-    /** The live session of this id, its idle clock restarted; null for none, an expired or a removed one. */
+    /** The live session of this id, its idle clock restarted (at most once a minute); null for none, an expired or a removed one. */
     Session find(String id) {
-        if (id == null) {
+        if (id == null || id.isEmpty()) {
             return null;
         }
-        Session s = sessions.get(id);
-        if (s == null) {
-            return null;
-        }
-        Instant now = clock.instant();
-        if (expired(s, now)) {
-            sessions.remove(id);
-            return null;
-        }
-        s.lastSeen = now;
-        return s;
+        return store.findUiSession(id).map(s -> new Session(id, s)).orElse(null);
     }
 
     void remove(String id) {
         if (id != null) {
-            sessions.remove(id);
+            store.deleteUiSession(id);
         }
     }
 
-    int size() {
-        return sessions.size();
+    /** One round of the sweep: deletes up to {@link #SWEEP_MAX} expired sessions. @return how many */
+    int sweep() {
+        return store.deleteExpiredUiSessions(SWEEP_MAX);
     }
 
-    private static boolean expired(Session s, Instant now) {
-        return now.isAfter(s.lastSeen.plus(IDLE)) || now.isAfter(s.created.plus(LIFETIME));
-    }
-
-    private void expire(Instant now) {
-        for (Iterator<Session> it = sessions.values().iterator(); it.hasNext(); ) {
-            if (expired(it.next(), now)) {
-                it.remove();
+    private void sweepSafely() {
+        try {
+            int n = sweep();
+            if (n > 0) {
+                log.debug("deleted {} expired dashboard session(s)", n);
             }
+        } catch (RuntimeException e) {
+            failedSweeps.incrementAndGet();
+            log.warn("deleting expired dashboard sessions failed; trying again in the next round: {}", e.getMessage());
+        } finally {
+            sweeps.incrementAndGet();
+        }
+    }
+
+    /** Rounds of the sweep run so far, failed ones included (for the tests). */
+    long sweeps() {
+        return sweeps.get();
+    }
+
+    long failedSweeps() {
+        return failedSweeps.get();
+    }
+
+    @Override
+    public void close() {
+        sweeper.shutdownNow();
+        try {
+            if (!sweeper.awaitTermination(10, TimeUnit.SECONDS)) {
+                log.warn("the dashboard session sweep did not stop within 10 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }
