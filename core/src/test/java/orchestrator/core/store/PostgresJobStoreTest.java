@@ -21,6 +21,11 @@ class PostgresJobStoreTest extends SqliteJobStoreTest {
         return PostgresStores.open(url, clock, TTL, 3);
     }
 
+    @Override
+    java.sql.Connection rawConnection() throws java.sql.SQLException {
+        return java.sql.DriverManager.getConnection(url);
+    }
+
     /**
      * The counter moves when the listener hears the commit's NOTIFY, a moment after the commit: waited for,
      * with a deadline, where SQLite's data_version has moved by the time the commit returns.

@@ -46,6 +46,11 @@ class SqliteJobStoreTest {
         return new SqliteJobStore(dir.resolve("orchestrator.db"), clock, TTL, 3);
     }
 
+    /** A plain JDBC connection to this test's database, beside the store: what reading the database gives anyone. */
+    java.sql.Connection rawConnection() throws java.sql.SQLException {
+        return java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("orchestrator.db"));
+    }
+
     @AfterEach
     void close() {
         store.close();
@@ -467,7 +472,7 @@ class SqliteJobStoreTest {
         String id = "session-id-that-is-a-cookie";
         byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest("the-token".getBytes(java.nio.charset.StandardCharsets.UTF_8));
         store.createUiSession(id, digest, "the-csrf");
-        try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("orchestrator.db"));
+        try (var c = rawConnection();
              var st = c.createStatement(); var rs = st.executeQuery("SELECT * FROM ui_sessions")) {
             assertThat(rs.next()).isTrue();
             var hex = java.util.HexFormat.of();
