@@ -301,24 +301,39 @@ public final class PostgresStoredFiles implements StoredFiles {
         if (uploads.isEmpty()) {
             return;
         }
-        grouped(jobId, uploads.size() == 1 ? "store the artifact " + uploads.get(0).path()
-                : "store " + uploads.size() + " artifacts", c -> {
-            Timestamp at = now();
-            try (PreparedStatement ps = c.prepareStatement(sql.get("put_artifact"))) {
-                for (Upload u : uploads) {
-                    if (u.size() < 0) {
-                        throw new IllegalArgumentException("negative size: " + u.path());
-                    }
-                    boolean cut = u.size() > capBytes;
-                    ps.setString(1, jobId);
-                    ps.setString(2, u.path());
-                    ps.setLong(3, u.size());
-                    ps.setBoolean(4, cut);
-                    ps.setBytes(5, cut ? withCutMarker(u.content(), capBytes, u.size()) : u.content());
-                    ps.setTimestamp(6, at);
-                    ps.addBatch();
-                }
-                ps.executeBatch();
+        // one row per path: the last upload of a path wins, as it would one statement after another
+        Map<String, Upload> byPath = new java.util.LinkedHashMap<>();
+        for (Upload u : uploads) {
+            if (u.size() < 0) {
+                throw new IllegalArgumentException("negative size: " + u.path());
+            }
+            byPath.remove(u.path());
+            byPath.put(u.path(), u);
+        }
+        int n = byPath.size();
+        String[] paths = new String[n];
+        Long[] sizes = new Long[n];
+        Boolean[] cuts = new Boolean[n];
+        byte[][] contents = new byte[n][];
+        int i = 0;
+        for (Upload u : byPath.values()) {
+            boolean cut = u.size() > capBytes && !u.path().startsWith(RUNNER_FILES); // the runner's own: never cut
+            paths[i] = u.path();
+            sizes[i] = u.size();
+            cuts[i] = cut;
+            contents[i] = cut ? withCutMarker(u.content(), capBytes, u.size()) : u.content();
+            i++;
+        }
+        grouped(jobId, n == 1 ? "store the artifact " + paths[0] : "store " + n + " artifacts", c -> {
+            // one statement for the batch: a job's end stores a dozen files, and each statement is a round trip
+            try (PreparedStatement ps = c.prepareStatement(sql.get("put_artifacts"))) {
+                ps.setString(1, jobId);
+                ps.setTimestamp(2, now());
+                ps.setArray(3, c.createArrayOf("text", paths));
+                ps.setArray(4, c.createArrayOf("bigint", sizes));
+                ps.setArray(5, c.createArrayOf("boolean", cuts));
+                ps.setArray(6, c.createArrayOf("bytea", contents));
+                ps.executeUpdate();
             }
             notify(c, jobId);
             return null;
@@ -696,8 +711,9 @@ public final class PostgresStoredFiles implements StoredFiles {
                     results[i] = group.get(i).work().run(c);
                 }
                 notifyAtCommit.remove();
-                for (String job : jobs) {
-                    notify(c, job);
+                try (PreparedStatement ps = c.prepareStatement(sql.get("notify_each"))) {
+                    ps.setArray(1, c.createArrayOf("text", jobs.toArray(new String[0])));
+                    ps.executeQuery().close();
                 }
                 c.commit();
             } catch (SQLException | RuntimeException e) {

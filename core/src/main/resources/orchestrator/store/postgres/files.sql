@@ -34,8 +34,11 @@ ORDER BY end_offset LIMIT ?
 -- name: logged_steps
 SELECT step_id, generation, size, closed, updated_at FROM stored_logs WHERE job_id = ? ORDER BY step_id
 
--- name: put_artifact
-INSERT INTO stored_artifacts (job_id, path, size, cut, content, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+-- name: put_artifacts
+-- a batch of one job's files in one statement (putArtifacts passes each path once: the last upload of it)
+INSERT INTO stored_artifacts (job_id, path, size, cut, content, updated_at)
+SELECT ?, u.path, u.size, u.cut, u.content, ?
+FROM unnest(?::text[], ?::bigint[], ?::boolean[], ?::bytea[]) AS u(path, size, cut, content)
 ON CONFLICT (job_id, path) DO UPDATE
     SET size = EXCLUDED.size, cut = EXCLUDED.cut, content = EXCLUDED.content, updated_at = EXCLUDED.updated_at
 
@@ -47,6 +50,10 @@ SELECT path, size, cut, updated_at FROM stored_artifacts WHERE job_id = ? ORDER 
 
 -- name: notify
 SELECT pg_notify('orch_files', ?)
+
+-- name: notify_each
+-- a group's commit: one notification per job of the group, in one statement
+SELECT pg_notify('orch_files', id) FROM unnest(?::text[]) AS id
 
 -- name: delete_chunks
 DELETE FROM stored_log_chunks WHERE job_id = ?
