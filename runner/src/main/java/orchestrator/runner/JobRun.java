@@ -772,10 +772,12 @@ final class JobRun implements Runnable {
         if (state != null) {
             state.finished((String) result.get("status"));
         }
-        stored.jobEnded();
-        if (patch != null && handover.active() && WorkspaceHandover.resumable(outcome.state())) {
-            // before the finish: once the job can be resumed, any host may lease it and look for this copy
-            handover.save(patch.ws(), baseTree, this::redact);
+        // before the finish: once the job can be resumed, any host may lease it and look for this copy of the workspace
+        WorkspaceHandover.Copy copy = patch != null && handover.active() && WorkspaceHandover.resumable(outcome.state())
+                ? handover.take(patch.ws(), baseTree, this::redact) : null;
+        boolean together = stored.jobEnded(copy == null ? List.of() : copy.uploads());
+        if (copy != null) {
+            handover.stored(copy, together);
         }
 
         Outcome withResult = new Outcome(outcome.state(), outcome.errorCode(), outcome.errorMessage(), result,
@@ -938,14 +940,7 @@ final class JobRun implements Runnable {
                 }
                 throw e;
             }
-            // a lost lease (the heartbeat saw another owner) ends the wait early; a stop asked before (a cancel,
-            // a drain) has already released the latch, and the back-off is then a plain wait
-            if (job.stopRequest() == null) {
-                job.awaitStop(Duration.ofMillis(backoffMs));
-            } else {
-                Thread.sleep(backoffMs);
-            }
-            backoffMs = Math.min(backoffMs * 2, 2_000);
+            backoffMs = job.backOff(backoffMs);
         }
     }
 

@@ -68,4 +68,18 @@ final class RunningJob {
     boolean awaitStop(Duration d) throws InterruptedException {
         return stopped.await(d.toMillis(), TimeUnit.MILLISECONDS);
     }
+
+    /**
+     * One back-off of a retry against a store that is away: waits {@code ms} and returns the next wait (doubled, at
+     * most 2 s). A lost lease (the heartbeat saw another owner) ends the wait early; a stop asked before (a cancel,
+     * a drain) has already released the latch, and the wait is then a plain one.
+     */
+    long backOff(long ms) throws InterruptedException {
+        if (stopRequest() == null) {
+            awaitStop(Duration.ofMillis(ms));
+        } else {
+            Thread.sleep(ms);
+        }
+        return Math.min(ms * 2, 2_000);
+    }
 }

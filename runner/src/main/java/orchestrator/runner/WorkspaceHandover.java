@@ -66,24 +66,6 @@ final class WorkspaceHandover {
      */
     record Manifest(String id, String kind, String status, String reason, String baseCommit, String baseTree, String endTree,
                     long payloadBytes, String payloadSha256, boolean masked, String runnerId, String host, String writtenAt) {
-        Map<String, Object> document() {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("id", id);
-            m.put("kind", kind);
-            m.put("status", status);
-            m.put("reason", reason);
-            m.put("base_commit", baseCommit);
-            m.put("base_tree", baseTree);
-            m.put("end_tree", endTree);
-            m.put("payload_bytes", payloadBytes);
-            m.put("payload_sha256", payloadSha256);
-            m.put("masked", masked);
-            m.put("runner_id", runnerId);
-            m.put("host", host);
-            m.put("written_at", writtenAt);
-            return m;
-        }
-
         static Manifest of(JsonNode n) {
             return new Manifest(text(n, "id"), text(n, "kind"), text(n, "status"), text(n, "reason"), text(n, "base_commit"),
                     text(n, "base_tree"), text(n, "end_tree"), n.path("payload_bytes").asLong(0), text(n, "payload_sha256"),
@@ -298,12 +280,17 @@ final class WorkspaceHandover {
     // ------------------------------------------------------------------ a run ends
 
     /**
-     * Stores what a later run on another host needs to go on in this workspace: the copy and its manifest, in one
-     * transaction (the manifest's checksum of the copy is checked all the same when it is read back). A copy that cannot be made or is over {@code WORKSPACE_SNAPSHOT_MAX_BYTES} is not stored:
-     * the manifest says why, and so do the log and the job's events, so that a resume elsewhere fails naming it.
-     * Waits out a store that is briefly away, as the job's finish does.
+     * What a later run on another host needs to go on in this workspace: the copy, if there is one, and its manifest,
+     * to be stored in one transaction (with the job's end files: {@code StoreShipping.Job.jobEnded}), then
+     * {@link #stored}. A copy that cannot be made or is over {@code WORKSPACE_SNAPSHOT_MAX_BYTES} is not stored:
+     * the manifest says why, and {@link #stored} has the log and the job's events say so too, so that a resume
+     * elsewhere fails naming it.
      */
-    void save(Workspace ws, String baseTree, UnaryOperator<String> mask) throws IOException, InterruptedException {
+    record Copy(Manifest manifest, List<StoredFiles.Upload> uploads) {
+    }
+
+    /** Takes the copy of {@link Copy}; nothing is stored yet. An empty plain folder costs no file. */
+    Copy take(Workspace ws, String baseTree, UnaryOperator<String> mask) throws IOException {
         long cap = ctx.config().output().workspaceSnapshotMaxBytes();
         String kind = ws.git() ? "git" : "folder";
         String baseCommit = ws.git() ? ws.savedBaseCommit() : null;
@@ -314,9 +301,13 @@ final class WorkspaceHandover {
             WorkspaceSnapshots.Taken t = null;
             byte[] payload = new byte[0];
             try {
-                // in the runner's own folder of the job, which retention deletes with the workspace: a crash leaves nothing behind
-                out = Files.createTempFile(Files.createDirectories(Workspaces.snapshotDir(workspacesDir(), jobId)), "outgoing-", ".payload");
-                t = ws.git() ? WorkspaceSnapshots.takeGit(ws, baseTree, out, cap, mask) : WorkspaceSnapshots.takeFolder(ws, out, cap, mask);
+                if (!ws.git() && WorkspaceSnapshots.emptyFolder(ws)) {
+                    t = WorkspaceSnapshots.NOTHING; // a job without a project that wrote nothing: the common case
+                } else {
+                    // in the runner's own folder of the job, which retention deletes with the workspace: a crash leaves nothing behind
+                    out = Files.createTempFile(Files.createDirectories(Workspaces.snapshotDir(workspacesDir(), jobId)), "outgoing-", ".payload");
+                    t = ws.git() ? WorkspaceSnapshots.takeGit(ws, baseTree, out, cap, mask) : WorkspaceSnapshots.takeFolder(ws, out, cap, mask);
+                }
                 if (t.tooBig()) {
                     status = "too_big";
                     reason = "its copy (" + (ws.git() ? "a diff" : "a zip of the folder") + ", "
@@ -344,22 +335,9 @@ final class WorkspaceHandover {
             if (payload.length > 0) {
                 uploads.add(new StoredFiles.Upload(PAYLOAD, payload, payload.length));
             }
-            byte[] manifest = Json.writePretty(m.document()).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            byte[] manifest = Json.writePretty(m).getBytes(java.nio.charset.StandardCharsets.UTF_8);
             uploads.add(new StoredFiles.Upload(MANIFEST, manifest, manifest.length));
-            put(uploads);
-            try {
-                WorkspaceSnapshots.keepId(workspacesDir(), jobId, m.id());
-            } catch (IOException e) {
-                // the next resume here rebuilds from the store instead of reusing this workspace: slower, not wrong
-                log.warn("cannot note which stored copy this host's workspace is: {}", e.toString());
-            }
-            if (!STORED.equals(status)) {
-                String note = "the workspace was not stored for other hosts: " + reason + "; the job can be resumed on this host only";
-                log.warn("{}", note);
-                audit(note);
-            } else if (m.masked()) {
-                log.warn("secret values were masked in the stored copy of the workspace: a resume on another host sees the mask");
-            }
+            return new Copy(m, List.copyOf(uploads));
         } finally {
             if (out != null) {
                 Files.deleteIfExists(out);
@@ -368,17 +346,41 @@ final class WorkspaceHandover {
     }
 
     /**
+     * The copy is stored ({@code together}: with the job's end files), or is stored now, waiting out a store that
+     * is briefly away as the job's finish does; then this host notes which copy its workspace is, and a copy not
+     * stored is named in the log and the job's events.
+     */
+    void stored(Copy copy, boolean together) throws InterruptedException {
+        if (!together) {
+            put(copy.uploads());
+        }
+        Manifest m = copy.manifest();
+        try {
+            WorkspaceSnapshots.keepId(workspacesDir(), jobId, m.id());
+        } catch (IOException e) {
+            // the next resume here rebuilds from the store instead of reusing this workspace: slower, not wrong
+            log.warn("cannot note which stored copy this host's workspace is: {}", e.toString());
+        }
+        if (!STORED.equals(m.status())) {
+            String note = "the workspace was not stored for other hosts: " + m.reason() + "; the job can be resumed on this host only";
+            log.warn("{}", note);
+            audit(note);
+        } else if (m.masked()) {
+            log.warn("secret values were masked in the stored copy of the workspace: a resume on another host sees the mask");
+        }
+    }
+
+    /**
      * The copy and its manifest in one transaction (a reader never finds one without the other), retried while the
-     * store is away for up to twice the lease's life (then the lease is left to expire). Never cut: the copy's size
-     * was checked against its own cap.
+     * store is away for up to twice the lease's life (then the lease is left to expire). Never cut (under
+     * {@link StoredFiles#RUNNER_FILES}): the copy's size was checked against its own cap.
      */
     private void put(List<StoredFiles.Upload> uploads) throws InterruptedException {
         long deadline = System.nanoTime() + ctx.core().leaseTtl().multipliedBy(2).toNanos();
         long backoffMs = 100;
-        long whole = uploads.stream().mapToLong(StoredFiles.Upload::size).max().orElse(0);
         while (true) {
             try {
-                files.putArtifacts(jobId, uploads, whole);
+                files.putArtifacts(jobId, uploads, 0);
                 return;
             } catch (StoreUnavailableException e) {
                 if (System.nanoTime() - deadline >= 0 || job.lost()) {
@@ -386,12 +388,7 @@ final class WorkspaceHandover {
                 }
                 log.warn("store unavailable while storing the workspace's copy; retrying: {}", e.getMessage());
             }
-            if (job.stopRequest() == null) {
-                job.awaitStop(Duration.ofMillis(backoffMs));
-            } else {
-                Thread.sleep(backoffMs);
-            }
-            backoffMs = Math.min(backoffMs * 2, 2_000);
+            backoffMs = job.backOff(backoffMs);
         }
     }
 

@@ -148,16 +148,20 @@ public final class StoreShipping implements AutoCloseable {
             for (String name : STEP_FILES) {
                 step.add(stepDir.resolve(name));
             }
-            put(step);
+            put(step, List.of());
         }
 
         /**
          * The job's files are written (result.json last but for state.json): every plain file of its folder is
-         * stored but the step logs (shipped already), each once unless it changed since.
+         * stored but the step logs (shipped already), each once unless it changed since; and {@code with} (the
+         * runner's own, under {@link StoredFiles#RUNNER_FILES}), all of it in the last transaction.
+         *
+         * @return true when {@code with} is stored (nothing to store counts); false when the store refused it
+         *     (the caller may try it again alone)
          */
-        public void jobEnded() {
+        public boolean jobEnded(List<StoredFiles.Upload> with) {
             if (files == null) {
-                return;
+                return with.isEmpty();
             }
             for (LogShipper open : shippers.values()) {
                 open.finish(); // a step that ended without stepEnded (the run stopped)
@@ -187,7 +191,7 @@ public final class StoreShipping implements AutoCloseable {
             }
             // the seed's files first, so that a folder full of an agent's files cannot push them out
             found.sort((a, b) -> Integer.compare(rank(a), rank(b)));
-            put(found.subList(0, Math.min(found.size(), MAX_FILES_PER_JOB)));
+            return put(found.subList(0, Math.min(found.size(), MAX_FILES_PER_JOB)), with);
         }
 
         /** The run ends however it ends (a lost lease, a drain): no shipper keeps ticking for it. Nothing more is sent. */
@@ -214,9 +218,12 @@ public final class StoreShipping implements AutoCloseable {
 
         /**
          * Stores the plain files of ours among {@code paths} that changed since they were last stored, in one
-         * transaction per {@link #BATCH_BYTES}. A failure is logged and the job goes on (the local copy stays).
+         * transaction per {@link #BATCH_BYTES}, {@code with} in the last one whatever its size. A failure is logged
+         * and the job goes on (the local copy stays).
+         *
+         * @return true when the last transaction committed (or there was nothing to send)
          */
-        private void put(List<Path> paths) {
+        private boolean put(List<Path> paths, List<StoredFiles.Upload> with) {
             List<StoredFiles.Upload> batch = new ArrayList<>();
             Map<String, String> versions = new HashMap<>();
             long bytes = 0;
@@ -249,22 +256,26 @@ public final class StoreShipping implements AutoCloseable {
                     bytes = 0;
                 }
             }
-            send(batch, versions, cap);
+            batch.addAll(with);
+            return send(batch, versions, cap);
         }
 
-        private void send(List<StoredFiles.Upload> batch, Map<String, String> versions, long cap) {
+        private boolean send(List<StoredFiles.Upload> batch, Map<String, String> versions, long cap) {
             if (batch.isEmpty()) {
-                return;
+                return true;
             }
             try {
                 files.putArtifacts(jobId, batch, cap);
                 stored.putAll(versions);
+                return true;
             } catch (StoreUnavailableException e) {
                 log.warn("cannot store {} (other hosts will not serve {} until they are stored): {}",
                         batch.stream().map(StoredFiles.Upload::path).toList(), batch.size() == 1 ? "it" : "them", e.getMessage());
+                return false;
+            } finally {
+                batch.clear();
+                versions.clear();
             }
-            batch.clear();
-            versions.clear();
         }
     }
 }

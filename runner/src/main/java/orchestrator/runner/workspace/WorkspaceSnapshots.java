@@ -54,6 +54,16 @@ public final class WorkspaceSnapshots {
     public record Taken(String endTree, long bytes, boolean masked, boolean tooBig) {
     }
 
+    /** The copy of an empty folder: nothing. */
+    public static final Taken NOTHING = new Taken(null, 0, false, false);
+
+    /** True when a plain folder workspace holds nothing (a job without a project that wrote nothing: the common case). */
+    public static boolean emptyFolder(Workspace ws) throws IOException {
+        try (java.util.stream.Stream<Path> entries = Files.list(ws.dir())) {
+            return entries.findAny().isEmpty();
+        }
+    }
+
     /** The diff from {@code baseTree} to the workspace now into {@code target}, masked; nothing when they are equal. */
     public static Taken takeGit(Workspace ws, String baseTree, Path target, long capBytes, UnaryOperator<String> mask) throws IOException {
         String end = ws.snapshot();
@@ -83,10 +93,8 @@ public final class WorkspaceSnapshots {
      */
     public static Taken takeFolder(Workspace ws, Path target, long capBytes, UnaryOperator<String> mask) throws IOException {
         Path root = ws.dir();
-        try (java.util.stream.Stream<Path> entries = Files.list(root)) {
-            if (entries.findAny().isEmpty()) {
-                return new Taken(null, 0, false, false); // a job without a project that wrote nothing: the common case
-            }
+        if (emptyFolder(ws)) {
+            return NOTHING;
         }
         boolean[] state = {false, false}; // masked, too big
         boolean[] any = {false};
