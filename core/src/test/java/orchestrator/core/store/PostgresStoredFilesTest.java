@@ -158,6 +158,24 @@ class PostgresStoredFilesTest {
     }
 
     @Test
+    void a_batch_naming_a_path_twice_keeps_the_last_and_the_runners_own_files_are_never_cut() {
+        byte[] copy = new byte[5000];
+        java.util.Arrays.fill(copy, (byte) 'z');
+        files.putArtifacts("j1", List.of(
+                new StoredFiles.Upload("report.md", bytes("first"), 5),
+                new StoredFiles.Upload(StoredFiles.RUNNER_FILES + "workspace.payload", copy, copy.length),
+                new StoredFiles.Upload("report.md", bytes("second!"), 7)), 1024);
+        assertThat(new String(files.artifact("j1", "report.md").orElseThrow().content(), StandardCharsets.UTF_8)).isEqualTo("second!");
+        StoredFiles.Artifact whole = files.artifact("j1", StoredFiles.RUNNER_FILES + "workspace.payload").orElseThrow();
+        assertThat(whole.info().cut()).isFalse();
+        assertThat(whole.content()).isEqualTo(copy);
+        // stored again with other content: the row is replaced, not added
+        files.putArtifacts("j1", List.of(new StoredFiles.Upload("report.md", bytes("third"), 5)), 1024);
+        assertThat(files.artifacts("j1")).hasSize(2);
+        assertThat(new String(files.artifact("j1", "report.md").orElseThrow().content(), StandardCharsets.UTF_8)).isEqualTo("third");
+    }
+
+    @Test
     void writes_of_many_jobs_at_once_share_commits_and_one_the_database_refuses_fails_alone() throws Exception {
         int jobs = 48;
         ExecutorService pool = Executors.newFixedThreadPool(16);
