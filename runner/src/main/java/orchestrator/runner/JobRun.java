@@ -657,6 +657,21 @@ final class JobRun implements Runnable {
                     DEFAULT_LIMITS.maxFileMb(), DEFAULT_LIMITS.maxOpenFiles());
         }
         Limits limits = set.orElse(defaults);
+        // without a sandbox wrapper (which gives the agent its own /tmp, e.g. bwrap --tmpfs /tmp) nor a TMPDIR the
+        // operator passes on, the agent's temporary files go to a folder of the step's own, deleted after it
+        boolean ownTmp = wrapper.isEmpty() && !env.containsKey("TMPDIR");
+        if (ownTmp) {
+            String t;
+            try {
+                t = Workspaces.freshTmp(ctx.core().workspacesDir(), lease.jobId()).toString();
+            } catch (IOException e) {
+                appendLog(logFile, redact("cannot create the step's temporary folder: " + e) + "\n");
+                return new Attempt("failed", null, "agent_start_failed", "cannot create the step's temporary folder: " + e, null, null);
+            }
+            env.put("TMPDIR", t);
+            env.put("TMP", t);
+            env.put("TEMP", t);
+        }
         ProcessSpec ps = new ProcessSpec(inv.argv(), ws.dir(), env, inv.stdin(), logFile, true,
                 Duration.ofSeconds(step.timeoutSec()), Duration.ofSeconds(idle), limits, Ids.randomHex(16), redactor,
                 ctx.config().output().logCapChars(), wrapper);
@@ -673,6 +688,15 @@ final class JobRun implements Runnable {
         } catch (IOException e) {
             appendLog(logFile, redact("cannot start the agent: " + e.getMessage()) + "\n");
             return new Attempt("failed", null, "agent_start_failed", "cannot start " + ps.command().get(0) + ": " + e.getMessage(), null, null);
+        } finally {
+            if (ownTmp) {
+                try {
+                    // the process and every process of its session are gone: nothing writes there any more
+                    Workspaces.deleteTmp(ctx.core().workspacesDir(), lease.jobId());
+                } catch (IOException e) {
+                    log.warn("cannot remove the step's temporary folder (retention removes it with the workspace): {}", e.toString());
+                }
+            }
         }
         AgentReport report = monitor.report();
         if (day != null && report.costUsd() > 0) {

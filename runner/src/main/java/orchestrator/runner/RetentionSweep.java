@@ -125,9 +125,14 @@ final class RetentionSweep {
                 if (what.equals("artifacts") && storedFiles.isPresent()) {
                     storedFiles.get().deleteJob(id);
                 }
-                Path snapshots = orchestrator.runner.workspace.Workspaces.snapshotDir(root, id);
-                if (what.equals("workspace") && Files.isDirectory(snapshots, LinkOption.NOFOLLOW_LINKS)) {
-                    deleteTree(snapshots);
+                if (what.equals("workspace")) {
+                    // the runner's own folders of the job beside it: its git folder, a crashed step's temporary folder
+                    for (Path own : List.of(orchestrator.runner.workspace.Workspaces.snapshotDir(root, id),
+                            orchestrator.runner.workspace.Workspaces.tmpDir(root, id))) {
+                        if (Files.isDirectory(own, LinkOption.NOFOLLOW_LINKS)) {
+                            deleteTree(own);
+                        }
+                    }
                 }
                 deleted++;
                 store.audit(id, actor, "retention: deleted the " + what + " folder (" + variable + " " + ttlSec + ")");

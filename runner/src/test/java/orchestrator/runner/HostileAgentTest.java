@@ -70,6 +70,35 @@ class HostileAgentTest {
     }
 
     @Test
+    void an_agents_temporary_files_go_to_a_folder_of_its_step_only_it_can_read_and_are_gone_after_it() throws Exception {
+        // what gemini does when a request fails: the whole prompt in a report under os.tmpdir()
+        String leaves = "echo \"tmp=$TMPDIR\"; stat -c 'mode=%a' \"$TMPDIR\"; echo \"$TMP $TEMP\";"
+                + " f=$(mktemp); echo 'the whole prompt' > \"$f\"; echo \"file=$f\"; mkdir \"$TMPDIR/sub\"; touch \"$TMPDIR/sub/x\"";
+        Path operators = Files.createDirectories(tmp.resolve("operators-tmp"));
+        String agents = Json.write(Map.of(
+                "leaves", Map.of("type", "command", "argv", java.util.List.of("sh", "-c", leaves)),
+                "own", Map.of("type", "command", "argv", java.util.List.of("sh", "-c", "echo \"tmp=$TMPDIR\""),
+                        "env", Map.of("TMPDIR", operators.toString()))));
+        try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of()).start()) {
+            String id = f.enqueue("{\"goal\": \"g\", \"steps\": [{\"step_id\": \"s1\", \"agent\": \"leaves\", \"prompt\": \"p\"},"
+                    + "{\"step_id\": \"s2\", \"agent\": \"own\", \"prompt\": \"p\"}]}");
+            JobView v = f.awaitFinal(id, FINISH);
+            assertThat(v.state()).as(v.errorMessage()).isEqualTo(JobState.SUCCEEDED);
+            Path own = f.core.workspacesDir().resolve(".tmp").resolve(id);
+            String log = Files.readString(f.artifacts(id).resolve("steps/s1/logs.txt"));
+            assertThat(log).contains("tmp=" + own, "mode=700", own + " " + own, "file=" + own + "/tmp.");
+            // the folder and what the agent left there are gone once the step ended; nothing of the job sits beside it
+            assertThat(own).doesNotExist();
+            try (Stream<Path> left = Files.list(own.getParent())) {
+                assertThat(left).isEmpty();
+            }
+            // a TMPDIR the operator gives the agent is theirs, and left alone
+            assertThat(Files.readString(f.artifacts(id).resolve("steps/s2/logs.txt"))).contains("tmp=" + operators);
+            assertThat(operators).exists();
+        }
+    }
+
+    @Test
     void git_configuration_an_agent_sets_in_its_workspace_never_runs_as_the_runner() throws Exception {
         Path outside = Files.createDirectories(tmp.resolve("outside"));
         Path repo = RunnerFixture.gitProject(tmp.resolve("repo"), Map.of("README.md", "hello\n"));

@@ -25,6 +25,9 @@ class RetentionSweepTest {
         Files.writeString(f.core.artifactsDir().resolve(id).resolve("result.json"), "{}");
         Files.createDirectories(f.core.workspacesDir().resolve(id));
         Files.writeString(f.core.workspacesDir().resolve(id).resolve("file.txt"), "x");
+        // the runner's own folders of the job beside its workspace: its git folder, a crashed step's temporary folder
+        Files.createDirectories(f.core.workspacesDir().resolve(".snapshots").resolve(id));
+        Files.writeString(Files.createDirectories(f.core.workspacesDir().resolve(".tmp").resolve(id)).resolve("left.txt"), "x");
     }
 
     @Test
@@ -54,6 +57,8 @@ class RetentionSweepTest {
             clock.advance(Duration.ofMinutes(2));
             assertThat(sweep.sweep()).as("only the workspace's TTL has passed").isEqualTo(1);
             assertThat(f.core.workspacesDir().resolve(done)).doesNotExist();
+            assertThat(f.core.workspacesDir().resolve(".snapshots").resolve(done)).doesNotExist();
+            assertThat(f.core.workspacesDir().resolve(".tmp").resolve(done)).doesNotExist();
             assertThat(f.core.artifactsDir().resolve(done)).exists();
 
             clock.advance(Duration.ofHours(2));
@@ -64,6 +69,7 @@ class RetentionSweepTest {
             for (String id : new String[] {paused, running, queued, "not-a-known-job"}) {
                 assertThat(f.core.artifactsDir().resolve(id).resolve("result.json")).exists();
                 assertThat(f.core.workspacesDir().resolve(id).resolve("file.txt")).exists();
+                assertThat(f.core.workspacesDir().resolve(".tmp").resolve(id).resolve("left.txt")).exists();
             }
             assertThat(f.store.events(done)).anyMatch(e -> e.reason() != null && e.reason().startsWith("retention: deleted the artifacts folder"));
         }

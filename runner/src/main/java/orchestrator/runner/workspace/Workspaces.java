@@ -109,6 +109,33 @@ public final class Workspaces {
         return workspacesDir.resolve(Workspace.SNAPSHOTS).resolve(jobId);
     }
 
+    /** The agents' temporary folders, one per running job, beside the workspaces (a dot folder: no job id). */
+    static final String TMP = ".tmp";
+
+    /** Where {@link #freshTmp} puts a job's step's temporary folder. */
+    public static Path tmpDir(Path workspacesDir, String jobId) {
+        return workspacesDir.resolve(TMP).resolve(jobId);
+    }
+
+    /**
+     * A step's own temporary folder (its {@code TMPDIR}), empty and readable by the runner's user only: what an
+     * agent leaves in a temporary file (gemini's error report holds the whole prompt) is neither in the shared
+     * {@code /tmp} for other users to read nor kept after the step ({@link #deleteTmp}). Never inside the
+     * workspace (it would be in the patch) nor the runner's git folder (an agent's file there would be git's).
+     */
+    public static Path freshTmp(Path workspacesDir, String jobId) throws IOException {
+        Path dir = tmpDir(workspacesDir, jobId);
+        deleteTree(dir); // a crashed run's
+        Files.createDirectories(dir.getParent());
+        return Files.createDirectory(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+    }
+
+    /** Removes a step's temporary folder and whatever the agent left in it (links removed, never followed). */
+    public static void deleteTmp(Path workspacesDir, String jobId) throws IOException {
+        deleteTree(tmpDir(workspacesDir, jobId));
+    }
+
     static void deleteTree(Path dir) throws IOException {
         if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
             return;
