@@ -113,6 +113,12 @@ public final class PostgresStoredFiles implements StoredFiles {
     public LogWrite writeLog(String jobId, String stepId, long generation, long offset, byte[] bytes, int length, boolean close) {
         checkChunk(offset, bytes, length);
         return grouped(jobId, "store the log of step " + stepId, c -> {
+            if (generation == 0 && offset == 0) {
+                // the common first write (a short step's only one): one statement instead of three
+                long gen = beginWith(c, jobId, stepId, bytes, length, close);
+                notify(c, jobId);
+                return new LogWrite(gen, length);
+            }
             long gen = generation;
             boolean begun = gen == 0;
             if (begun) {
@@ -129,6 +135,22 @@ public final class PostgresStoredFiles implements StoredFiles {
     private static void checkChunk(long offset, byte[] bytes, int length) {
         if (offset < 0 || length < 0 || length > bytes.length) {
             throw new IllegalArgumentException("bad chunk: offset " + offset + ", length " + length);
+        }
+    }
+
+    /** A new generation holding {@code length} bytes from byte 0 (closed with {@code close}), the last one's bytes dropped. */
+    private long beginWith(Connection c, String jobId, String stepId, byte[] bytes, int length, boolean close) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql.get("begin_log_with"))) {
+            ps.setString(1, jobId);
+            ps.setString(2, stepId);
+            ps.setLong(3, length);
+            ps.setBoolean(4, close);
+            ps.setTimestamp(5, now());
+            ps.setBytes(6, length == bytes.length ? bytes : java.util.Arrays.copyOf(bytes, length));
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
         }
     }
 

@@ -6,6 +6,23 @@ ON CONFLICT (job_id, step_id) DO UPDATE
     SET generation = stored_logs.generation + 1, size = 0, closed = FALSE, updated_at = EXCLUDED.updated_at
 RETURNING generation
 
+-- name: begin_log_with
+-- a log's first write from byte 0 (a short step's whole log, closed by the same write) in one statement: the
+-- new generation, the last one's chunks dropped, and the chunk; parameters: job, step, size, closed, at, bytes
+WITH b AS (
+    INSERT INTO stored_logs (job_id, step_id, generation, size, closed, updated_at) VALUES (?, ?, 1, ?, ?, ?)
+    ON CONFLICT (job_id, step_id) DO UPDATE
+        SET generation = stored_logs.generation + 1, size = EXCLUDED.size, closed = EXCLUDED.closed, updated_at = EXCLUDED.updated_at
+    RETURNING job_id, step_id, generation, size
+), dropped AS (
+    DELETE FROM stored_log_chunks o USING b
+    WHERE o.job_id = b.job_id AND o.step_id = b.step_id AND o.generation < b.generation
+), chunk AS (
+    INSERT INTO stored_log_chunks (job_id, step_id, generation, start_offset, end_offset, data)
+    SELECT b.job_id, b.step_id, b.generation, 0, b.size, ? FROM b WHERE b.size > 0
+)
+SELECT generation FROM b
+
 -- name: drop_old_chunks
 DELETE FROM stored_log_chunks WHERE job_id = ? AND step_id = ? AND generation < ?
 

@@ -41,6 +41,24 @@ class PostgresStoredFilesTest {
         return s.getBytes(StandardCharsets.UTF_8);
     }
 
+    /** The generation of every chunk row the table holds for the step's log. */
+    private List<Long> chunkGenerations(String job, String step) {
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection(db.jdbcUrl());
+             java.sql.PreparedStatement ps = c.prepareStatement("SELECT generation FROM stored_log_chunks WHERE job_id = ? AND step_id = ?")) {
+            ps.setString(1, job);
+            ps.setString(2, step);
+            List<Long> out = new ArrayList<>();
+            try (java.sql.ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(rs.getLong(1));
+                }
+            }
+            return out;
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     private String readAll(String job, String step) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         long offset = 0;
@@ -128,6 +146,8 @@ class PostgresStoredFilesTest {
         StoredFiles.LogRead now = files.readLog("j1", "s", 0, 100).orElseThrow();
         assertThat(new String(now.bytes(), StandardCharsets.UTF_8)).isEqualTo("run 2");
         assertThat(now.closed()).isFalse();
+        assertThat(chunkGenerations("j1", "s")).as("the earlier run's chunks are deleted, not only hidden")
+                .containsExactly(again.generation());
         // a chunk sent again with close: the bytes are not stored twice, and the log is closed
         assertThat(files.writeLog("j1", "s", again.generation(), 0, bytes("run 2!"), 6, true).size()).isEqualTo(6);
         assertThat(readAll("j1", "s")).isEqualTo("run 2!");
