@@ -356,6 +356,7 @@ public abstract class JobStoreContract {
         assertThat(v.cancelRequested()).isFalse();
         assertThat(v.result()).isNullOrEmpty();
         assertThat(v.costUsd()).isZero();
+        assertThat(v.apiBody()).containsEntry("job_id", e.jobId()).containsEntry("status", "queued");
         assertThat(store.events(e.jobId())).singleElement().satisfies(ev -> {
             assertThat(ev.jobId()).isEqualTo(e.jobId());
             assertThat(ev.actor()).isEqualTo("tok-a");
@@ -477,7 +478,7 @@ public abstract class JobStoreContract {
         String low = enqueue("{\"goal\":\"low\",\"priority\":-1}");
         clock.advance(Duration.ofMillis(1));
         String old = enqueue("{\"goal\":\"old\"}");
-        clock.advance(Duration.ofMillis(1));
+        // in the same millisecond as old: the order of the enqueues decides, not the clock
         String young = enqueue("{\"goal\":\"young\"}");
         clock.advance(Duration.ofMillis(1));
         String high = enqueue("{\"goal\":\"high\",\"priority\":5}");
@@ -752,7 +753,7 @@ public abstract class JobStoreContract {
         assertThat(other().requeueExpired("reaper")).isEqualTo(1);
         Lease fresh = other().lease("r2", 1).get(0);
         assertThat(fresh.jobId()).isEqualTo(id);
-        assertThat(fresh.token()).isNotEqualTo(dead.token());
+        assertThat(fresh.token()).as("a fencing token only grows").isGreaterThan(dead.token());
         assertThat(fresh.attempt()).isEqualTo(2);
 
         assertThatThrownBy(() -> store.recordStep(dead, step("02_implement", 1, "codex", "running")))
@@ -1243,6 +1244,7 @@ public abstract class JobStoreContract {
         assertThat(e.reason()).isEqualTo(r.message());
         if (to == JobState.CANCELLED) {
             assertThat(after.finishedAt()).isEqualTo(clock.instant());
+            assertThat(store.lease("r9", 1)).as("a cancelled job is never leased").isEmpty();
         }
         if (to == JobState.QUEUED) {
             assertThat(after.attempt()).isEqualTo(1);
@@ -1327,6 +1329,10 @@ public abstract class JobStoreContract {
         assertThat(v.result()).containsEntry("summary", "done");
         assertThat(v.costUsd()).isEqualTo(0.75);
         assertThat(v.finishedAt()).isNull();
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> apiSteps = (List<Map<String, Object>>) v.apiBody().get("steps");
+        assertThat(apiSteps.get(3)).as("the added step, as the API shows it").containsEntry("continues", "03_review")
+                .containsEntry("status", "pending");
         Lease l = leaseOnly("r2", id);
         assertThat(l.resumeStep()).isEqualTo("continue_1");
         assertThat(l.spec().step("continue_1")).isNotNull();
