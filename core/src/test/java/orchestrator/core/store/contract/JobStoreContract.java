@@ -25,6 +25,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import orchestrator.core.Json;
@@ -60,10 +61,12 @@ import orchestrator.core.store.StepRecord;
 import orchestrator.core.store.StoreStats;
 import orchestrator.core.store.StoreUnavailableException;
 import orchestrator.core.store.UiSession;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -91,8 +94,23 @@ public abstract class JobStoreContract {
     protected static final Instant T0 = Instant.parse("2026-11-23T10:00:00Z");
     protected static final LocalDate DAY = LocalDate.of(2026, 11, 23);
 
-    /** A folder of the test's own (the SQLite file lives here; {@link #backup} targets it). */
+    /** The tests' folders, one per test: deleted with the class, once every instance is closed ({@link #awaitCloses}). */
     @TempDir
+    static Path classTmp;
+    private static final AtomicInteger tests = new AtomicInteger();
+    /**
+     * The instances of the tests that ended, closing: a store's close waits for its background threads (PostgreSQL's
+     * change listener polls every 500 ms, SQLite's watcher every 200 ms), which the next test need not wait for.
+     * Each test has a database of its own, so that a store still closing touches nothing of the next test's.
+     */
+    private static final List<Future<?>> closing = Collections.synchronizedList(new ArrayList<>());
+    private static final ExecutorService closer = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "contract-store-close");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /** A folder of the test's own (the SQLite file lives here; {@link #backup} targets it). */
     protected Path tmp;
     protected final SettableClock clock = new SettableClock(T0);
     protected final JobSpecParser parser = CoreConfig.from(new Env(Map.of())).agents().parser();
@@ -124,26 +142,38 @@ public abstract class JobStoreContract {
     }
 
     @BeforeEach
-    void openStore() {
+    void openStore() throws Exception {
+        tmp = Files.createDirectory(classTmp.resolve("test-" + tests.incrementAndGet()));
         store = track(open(clock, TTL, MAX_LEASE_ATTEMPTS));
     }
 
+    /** Starts closing every instance the test opened, all at once; {@link #awaitCloses} waits for them. */
     @AfterEach
-    void closeStores() throws Exception {
+    void closeStores(TestInfo test) throws Exception {
         pool.shutdownNow();
         pool.awaitTermination(10, TimeUnit.SECONDS);
-        // all at once: a store's close may wait for its background threads, and the suite opens hundreds
-        ExecutorService closer = Executors.newCachedThreadPool();
+        String name = test.getDisplayName();
+        for (JobStore s : opened) {
+            closing.add(closer.submit(() -> {
+                try {
+                    s.close();
+                } catch (RuntimeException e) {
+                    throw new AssertionError("closing an instance of " + name + ": " + e, e);
+                }
+                return null;
+            }));
+        }
+    }
+
+    /** Every instance closes in time, and before the folders go. */
+    @AfterAll
+    static void awaitCloses() throws Exception {
         try {
-            List<Future<?>> closes = new ArrayList<>();
-            for (JobStore s : opened) {
-                closes.add(closer.submit(s::close));
-            }
-            for (Future<?> f : closes) {
+            for (Future<?> f : closing) {
                 f.get(30, TimeUnit.SECONDS);
             }
         } finally {
-            closer.shutdownNow();
+            closing.clear();
         }
     }
 
