@@ -2507,7 +2507,9 @@ public abstract class JobStoreContract {
         assertThat(live).isEqualTo(UiSession.MAX_PER_TOKEN);
     }
 
+    /** Slow (.ci/run runs it): it signs in {@link UiSession#MAX_TOTAL} = 10,000 sessions, 8 s on PostgreSQL and 4 s on SQLite here. */
     @Test
+    @Tag("slow")
     void the_store_keeps_at_most_max_total_sessions_and_a_new_sign_in_drops_the_oldest() throws Exception {
         // many tokens, each under its own cap; written from many threads, which the stores commit in batches
         int tokens = UiSession.MAX_TOTAL / (UiSession.MAX_PER_TOKEN / 2);
