@@ -55,7 +55,7 @@ class SlowClientsTest {
     }
 
     @Test
-    void slow_bodies_get_408_while_other_clients_keep_being_answered_quickly() throws Exception {
+    void slow_bodies_and_a_stalled_sign_in_form_get_408_while_other_clients_keep_being_answered_quickly() throws Exception {
         String body = "{\"goal\": \"slow\", \"project_id\": \"alpha\", \"metadata\": {\"pad\": \"" + "x".repeat(200) + "\"}}";
         byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
         List<Socket> slow = new ArrayList<>();
@@ -68,6 +68,13 @@ class SlowClientsTest {
             s.getOutputStream().flush();
             slow.add(s);
         }
+        // the dashboard's sign-in form, its body never completed: cut off like a slow webhook, under the same deadline
+        Socket form = new Socket("127.0.0.1", gw.port);
+        form.setSoTimeout(30_000);
+        long formSent = System.nanoTime();
+        form.getOutputStream().write(("POST /ui/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                + "Content-Length: 200\r\n\r\ntoken=").getBytes(StandardCharsets.ISO_8859_1));
+        form.getOutputStream().flush();
         // one byte a second on every slow connection, from one thread, until each is answered
         ExecutorService drip = Executors.newSingleThreadExecutor();
         long started = System.nanoTime();
@@ -106,6 +113,11 @@ class SlowClientsTest {
             assertThat(reply).startsWith("HTTP/1.1 408");
             assertThat(reply).contains("\"error\":\"body_timeout\"");
             s.close();
+        }
+        try (form) {
+            String status = new java.io.BufferedReader(new java.io.InputStreamReader(form.getInputStream(), StandardCharsets.ISO_8859_1)).readLine();
+            assertThat(status).as("the sign-in body never completes: the deadline answers, not a held thread").contains(" 408");
+            assertThat(Duration.ofNanos(System.nanoTime() - formSent)).isLessThan(Duration.ofSeconds(20));
         }
         assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(25));
         drip.shutdownNow();

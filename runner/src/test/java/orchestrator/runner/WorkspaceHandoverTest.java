@@ -71,6 +71,17 @@ class WorkspaceHandoverTest {
         }
     }
 
+    /** A git project with one file, for the tests whose workspace is a checkout. */
+    private Path gitProject() throws Exception {
+        return RunnerFixture.gitProject(tmp.resolve("repo"), Map.of("README.md", "project\n"));
+    }
+
+    /** {@link #resumeElsewhere} with both homes on one project and storing their files on {@code db}. */
+    private JobView resumeElsewhere(String agents, Path project, Map<String, String> onA, TestStoredFiles db, String[] id)
+            throws Exception {
+        return resumeElsewhere(agents, project, project, onA, Optional.of(db.files()), Optional.of(db.files()), id);
+    }
+
     @Test
     void a_plain_folder_workspace_with_new_files_an_executable_and_a_link_is_rebuilt_on_the_other_home() throws Exception {
         Path project = Files.createDirectories(tmp.resolve("plain"));
@@ -80,7 +91,7 @@ class WorkspaceHandoverTest {
                 "test -x tool.sh && test -L link && grep -qx 'from A' link && grep -qx changed input.txt && echo checked");
         try (TestStoredFiles db = new TestStoredFiles(Clock.systemUTC())) {
             String[] id = new String[1];
-            JobView v = resumeElsewhere(agents, project, project, Map.of(), Optional.of(db.files()), Optional.of(db.files()), id);
+            JobView v = resumeElsewhere(agents, project, Map.of(), db, id);
             assertThat(v.state()).as(v.errorCode() + ": " + v.errorMessage()).isEqualTo(JobState.SUCCEEDED);
             Path ws = tmp.resolve("b/home/workspaces").resolve(id[0]);
             assertThat(Files.readString(ws.resolve("sub/notes.txt"))).isEqualTo("from A\n");
@@ -95,12 +106,11 @@ class WorkspaceHandoverTest {
 
     @Test
     void a_copy_over_WORKSPACE_SNAPSHOT_MAX_BYTES_is_not_stored_and_the_resume_elsewhere_fails_naming_the_limit() throws Exception {
-        Path project = RunnerFixture.gitProject(tmp.resolve("repo"), Map.of("README.md", "project\n"));
+        Path project = gitProject();
         String agents = agents("head -c 20000 /dev/urandom > big.bin", "echo never");
         try (TestStoredFiles db = new TestStoredFiles(Clock.systemUTC())) {
             String[] id = new String[1];
-            JobView v = resumeElsewhere(agents, project, project, Map.of("WORKSPACE_SNAPSHOT_MAX_BYTES", "4096"),
-                    Optional.of(db.files()), Optional.of(db.files()), id);
+            JobView v = resumeElsewhere(agents, project, Map.of("WORKSPACE_SNAPSHOT_MAX_BYTES", "4096"), db, id);
             assertThat(v.state()).isEqualTo(JobState.FAILED);
             assertThat(v.errorCode()).isEqualTo("workspace_restore");
             assertThat(v.errorMessage()).contains("was not stored", "over WORKSPACE_SNAPSHOT_MAX_BYTES (4096)", "on host " + Runner.hostname());
@@ -118,12 +128,11 @@ class WorkspaceHandoverTest {
 
     @Test
     void a_secret_the_agent_wrote_into_the_workspace_is_masked_in_the_stored_copy_and_in_the_rebuilt_workspace() throws Exception {
-        Path project = RunnerFixture.gitProject(tmp.resolve("repo"), Map.of("README.md", "project\n"));
+        Path project = gitProject();
         String agents = agents("echo \"key=$MY_SERVICE_KEY\" > key.txt", "grep -q REDACTED key.txt && echo checked");
         try (TestStoredFiles db = new TestStoredFiles(Clock.systemUTC())) {
             String[] id = new String[1];
-            JobView v = resumeElsewhere(agents, project, project, Map.of("SECRETS_CHECK", "redact"), Optional.of(db.files()),
-                    Optional.of(db.files()), id);
+            JobView v = resumeElsewhere(agents, project, Map.of("SECRETS_CHECK", "redact"), db, id);
             assertThat(v.state()).as(v.errorCode() + ": " + v.errorMessage()).isEqualTo(JobState.SUCCEEDED);
             byte[] payload = db.files().artifact(id[0], WorkspaceHandover.PAYLOAD).orElseThrow().content();
             assertThat(new String(payload, StandardCharsets.ISO_8859_1)).contains("key.txt", "[REDACTED]").doesNotContain(SECRET);
@@ -135,7 +144,7 @@ class WorkspaceHandoverTest {
 
     @Test
     void a_job_whose_last_run_stored_no_copy_fails_on_a_home_without_its_workspace_naming_the_runner() throws Exception {
-        Path project = RunnerFixture.gitProject(tmp.resolve("repo"), Map.of("README.md", "project\n"));
+        Path project = gitProject();
         String agents = agents("echo made > made.txt", "test -f made.txt && echo checked");
         try (TestStoredFiles db = new TestStoredFiles(Clock.systemUTC())) {
             String[] id = new String[1];

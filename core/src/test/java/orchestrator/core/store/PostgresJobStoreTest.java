@@ -6,9 +6,9 @@ import orchestrator.core.job.Source;
 import org.junit.jupiter.api.Test;
 
 /**
- * Every test of {@link SqliteJobStoreTest} again, on PostgreSQL. The few that are about the SQLite file
- * itself (its lock, its backup, its user_version) are overridden without {@code @Test}: PostgreSQL's
- * counterparts are in {@link PostgresStoreTest}.
+ * {@link SqliteJobStoreTest} again, on PostgreSQL: the change counter (heard by NOTIFY, so waited for) and the
+ * dashboard session row. The tests about the SQLite file itself (its lock, its user_version) are overridden
+ * without {@code @Test}: PostgreSQL's counterparts are in {@link PostgresStoreTest}.
  */
 class PostgresJobStoreTest extends SqliteJobStoreTest {
     private String url;
@@ -46,11 +46,6 @@ class PostgresJobStoreTest extends SqliteJobStoreTest {
     /** SQLite's database lock; PostgreSQL has row locks, which the lease skips (PostgresStoreTest). */
     @Override
     void writes_given_up_while_another_process_holds_the_lock_are_never_committed_later() {
-    }
-
-    /** VACUUM INTO; PostgreSQL is backed up with pg_dump (PostgresStoreTest checks the refusal). */
-    @Override
-    void backup_of_the_live_store_opens_as_a_store_with_the_same_jobs() {
     }
 
     /** PRAGMA user_version; PostgreSQL records its migrations in schema_migrations (PostgresStoreTest). */

@@ -1,16 +1,19 @@
 package orchestrator.gateway.ui;
 
+import static orchestrator.gateway.ui.DashboardClient.cookieValue;
+import static orchestrator.gateway.ui.DashboardClient.hidden;
+import static orchestrator.gateway.ui.DashboardClient.setCookie;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import orchestrator.core.job.JobState;
 import orchestrator.core.store.JobEvent;
 import orchestrator.gateway.RunningGateway;
 import orchestrator.gateway.RunningGateway.Answer;
+import orchestrator.gateway.ui.DashboardClient.Browser;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -23,7 +26,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class DashboardAccessTest {
     static final String READER = "reader-token-0123456789abcdef";
-    private static final Pattern HIDDEN_CSRF = Pattern.compile("name=\"_csrf\" value=\"([^\"]+)\"");
 
     @TempDir
     Path home;
@@ -40,47 +42,17 @@ class DashboardAccessTest {
         gw.close();
     }
 
-    /** A signed-in browser: its session cookie and the CSRF token of its pages. */
-    record Browser(String cookie, String csrf) {
-    }
-
+    /** {@link DashboardClient}'s steps on this test's gateway. */
     private Browser signIn(String token) {
-        Answer form = gw.get("/ui/login", null);
-        assertThat(form.status()).isEqualTo(200);
-        String loginCookie = cookieValue(form, Dashboard.LOGIN_COOKIE);
-        String csrf = hidden(form.text());
-        Answer a = gw.send("POST", "/ui/login", null, "application/x-www-form-urlencoded",
-                "token=" + token + "&_csrf=" + csrf, "Cookie", Dashboard.LOGIN_COOKIE + "=" + loginCookie);
-        assertThat(a.status()).as(a.text()).isEqualTo(303);
-        assertThat(a.header("Location")).isEqualTo("/ui");
-        String session = cookieValue(a, Dashboard.SESSION_COOKIE);
-        Answer overview = page("/ui", session);
-        assertThat(overview.status()).isEqualTo(200);
-        return new Browser(session, hidden(overview.text()));
+        return DashboardClient.signIn(gw, token);
     }
 
     private Answer page(String path, String session) {
-        return gw.send("GET", path, null, null, null, "Cookie", Dashboard.SESSION_COOKIE + "=" + session);
+        return DashboardClient.page(gw, path, session);
     }
 
     private Answer post(Browser b, String path, String form) {
-        return gw.send("POST", path, null, "application/x-www-form-urlencoded", form, "Cookie", Dashboard.SESSION_COOKIE + "=" + b.cookie());
-    }
-
-    private static String hidden(String html) {
-        Matcher m = HIDDEN_CSRF.matcher(html);
-        assertThat(m.find()).as("a _csrf field in " + html).isTrue();
-        return m.group(1);
-    }
-
-    private static String setCookie(Answer a, String name) {
-        return a.headers().getOrDefault("set-cookie", List.of()).stream().filter(c -> c.startsWith(name + "=")).findFirst()
-                .orElseThrow(() -> new AssertionError("no Set-Cookie " + name + " in " + a.headers()));
-    }
-
-    private static String cookieValue(Answer a, String name) {
-        String c = setCookie(a, name);
-        return c.substring(name.length() + 1, c.indexOf(';'));
+        return DashboardClient.post(gw, b, path, form);
     }
 
     private String job(String token, String project, String goal) {
@@ -240,21 +212,6 @@ class DashboardAccessTest {
         gw.clock.advance(java.time.Duration.ofSeconds(4));
         assertThat(page("/ui", b.cookie()).text()).as("after a quiet spell: read afresh, not shown stale")
                 .contains("<span class=\"n\" data-state=\"queued\">3</span>");
-    }
-
-    @Test
-    void a_sign_in_form_sent_a_byte_at_a_time_is_cut_off_like_a_slow_webhook() throws Exception {
-        try (java.net.Socket s = new java.net.Socket("127.0.0.1", gw.port)) {
-            s.setSoTimeout(30_000);
-            s.getOutputStream().write(("POST /ui/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-                    + "Content-Length: 200\r\n\r\ntoken=").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
-            s.getOutputStream().flush();
-            long started = System.nanoTime();
-            String status = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
-                    java.nio.charset.StandardCharsets.ISO_8859_1)).readLine();
-            assertThat(status).as("the body never completes: the deadline answers, not a held thread").contains(" 408");
-            assertThat(java.time.Duration.ofNanos(System.nanoTime() - started)).isLessThan(java.time.Duration.ofSeconds(20));
-        }
     }
 
     @Test

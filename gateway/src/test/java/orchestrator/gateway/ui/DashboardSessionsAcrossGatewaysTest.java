@@ -1,5 +1,9 @@
 package orchestrator.gateway.ui;
 
+import static orchestrator.gateway.ui.DashboardClient.hidden;
+import static orchestrator.gateway.ui.DashboardClient.page;
+import static orchestrator.gateway.ui.DashboardClient.post;
+import static orchestrator.gateway.ui.DashboardClient.signIn;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Path;
@@ -11,8 +15,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import orchestrator.core.SettableClock;
 import orchestrator.core.config.CoreConfig;
 import orchestrator.core.config.Env;
@@ -23,6 +25,7 @@ import orchestrator.core.store.UiSession;
 import orchestrator.gateway.GatewayConfig;
 import orchestrator.gateway.RunningGateway;
 import orchestrator.gateway.RunningGateway.Answer;
+import orchestrator.gateway.ui.DashboardClient.Browser;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,8 +36,6 @@ import org.junit.jupiter.api.io.TempDir;
  * sign-out on the other, a restarted gateway keeps the sign-ins, and a store that is down is a 503 page.
  */
 class DashboardSessionsAcrossGatewaysTest {
-    private static final Pattern HIDDEN_CSRF = Pattern.compile("name=\"_csrf\" value=\"([^\"]+)\"");
-
     @TempDir
     Path home;
     private final List<RunningGateway> gateways = new ArrayList<>();
@@ -48,41 +49,6 @@ class DashboardSessionsAcrossGatewaysTest {
         RunningGateway gw = new RunningGateway(home, Map.of());
         gateways.add(gw);
         return gw;
-    }
-
-    record Browser(String cookie, String csrf) {
-    }
-
-    private static Browser signIn(RunningGateway gw, String token) {
-        Answer form = gw.get("/ui/login", null);
-        String loginCookie = cookieValue(form, Dashboard.LOGIN_COOKIE);
-        Answer a = gw.send("POST", "/ui/login", null, "application/x-www-form-urlencoded",
-                "token=" + token + "&_csrf=" + hidden(form.text()), "Cookie", Dashboard.LOGIN_COOKIE + "=" + loginCookie);
-        assertThat(a.status()).as(a.text()).isEqualTo(303);
-        String session = cookieValue(a, Dashboard.SESSION_COOKIE);
-        Answer overview = page(gw, "/ui", session);
-        assertThat(overview.status()).isEqualTo(200);
-        return new Browser(session, hidden(overview.text()));
-    }
-
-    private static Answer page(RunningGateway gw, String path, String session) {
-        return gw.send("GET", path, null, null, null, "Cookie", Dashboard.SESSION_COOKIE + "=" + session);
-    }
-
-    private static Answer post(RunningGateway gw, Browser b, String path, String form) {
-        return gw.send("POST", path, null, "application/x-www-form-urlencoded", form, "Cookie", Dashboard.SESSION_COOKIE + "=" + b.cookie());
-    }
-
-    private static String hidden(String html) {
-        Matcher m = HIDDEN_CSRF.matcher(html);
-        assertThat(m.find()).as("a _csrf field in " + html).isTrue();
-        return m.group(1);
-    }
-
-    private static String cookieValue(Answer a, String name) {
-        String c = a.headers().getOrDefault("set-cookie", List.of()).stream().filter(v -> v.startsWith(name + "=")).findFirst()
-                .orElseThrow(() -> new AssertionError("no Set-Cookie " + name + " in " + a.headers()));
-        return c.substring(name.length() + 1, c.indexOf(';'));
     }
 
     private long sessionRows() throws Exception {

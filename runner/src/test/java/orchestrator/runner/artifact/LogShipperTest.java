@@ -10,109 +10,118 @@ import java.time.Clock;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
 import orchestrator.core.store.StoredFiles;
 import orchestrator.core.testing.TestStoredFiles;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class LogShipperTest {
     @TempDir
     Path tmp;
+    /** The step's log file, as the runner's step writes it. */
+    private Path log;
+    /** The runner's tick scheduler, which a started shipper ships on. */
+    private final ScheduledExecutorService ticks = Executors.newSingleThreadScheduledExecutor();
+    /** The stored files on a PostgreSQL database of this test's own. */
+    private TestStoredFiles db;
+    private StoredFiles files;
 
-    private static String stored(StoredFiles files) {
+    @BeforeEach
+    void open() {
+        log = tmp.resolve("logs.txt");
+        db = new TestStoredFiles(Clock.systemUTC());
+        files = db.files();
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        ticks.shutdownNow();
+        ticks.awaitTermination(5, TimeUnit.SECONDS);
+        db.close();
+    }
+
+    /** What the store holds of the step's log. */
+    private String stored() {
         StoredFiles.LogRead r = files.readLog("j1", "s1", 0, 1 << 20).orElseThrow();
         return new String(r.bytes(), StandardCharsets.UTF_8);
     }
 
-    @Test
-    void appends_are_shipped_as_they_come_and_a_rewritten_file_is_shipped_again_from_its_start() throws Exception {
-        Path log = tmp.resolve("logs.txt");
-        ScheduledExecutorService ticks = Executors.newSingleThreadScheduledExecutor();
-        try (TestStoredFiles db = new TestStoredFiles(Clock.systemUTC())) {
-            StoredFiles files = db.files();
-            LogShipper s = new LogShipper(files, "j1", "s1", log, "r1");
-            s.start(ticks);
-            Files.writeString(log, "one\n");
-            awaitStored(files, "one\n");
-            Files.writeString(log, "two\n", StandardOpenOption.APPEND);
-            awaitStored(files, "one\ntwo\n");
-            assertThat(s.finish()).isTrue();
-            assertThat(files.readLog("j1", "s1", 0, 100).orElseThrow().closed()).isTrue();
-            long generation = files.readLog("j1", "s1", 0, 100).orElseThrow().generation();
+    /** Waits, with a deadline, until the store holds exactly {@code text} of the step's log. */
+    private void awaitStored(String text) {
+        await(() -> files.readLog("j1", "s1", 0, 1 << 20).map(r -> new String(r.bytes(), StandardCharsets.UTF_8)).orElse("").equals(text),
+                "'" + text + "' stored in time");
+    }
 
-            // nothing changed: a second finish writes nothing
-            assertThat(s.finish()).isTrue();
-            assertThat(files.readLog("j1", "s1", 0, 100).orElseThrow().generation()).isEqualTo(generation);
-
-            // the job's secrets check masked the file in place (a new file under the same name)
-            JobArtifacts.writeAtomically(log, "[REDACTED]\n");
-            assertThat(s.finish()).isTrue();
-            StoredFiles.LogRead r = files.readLog("j1", "s1", 0, 100).orElseThrow();
-            assertThat(r.generation()).isGreaterThan(generation);
-            assertThat(stored(files)).isEqualTo("[REDACTED]\n");
-            assertThat(r.closed()).isTrue();
-        } finally {
-            ticks.shutdownNow();
-            ticks.awaitTermination(5, TimeUnit.SECONDS);
+    private static void await(BooleanSupplier done, String what) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!done.getAsBoolean()) {
+            assertThat(System.nanoTime()).as(what).isLessThan(deadline);
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20)); // a poll interval, not an ordering
         }
     }
 
     @Test
-    void a_rerun_hides_the_earlier_runs_stored_log_before_it_prints_and_a_short_step_is_stored_at_its_end() throws Exception {
-        Path log = tmp.resolve("logs.txt");
-        ScheduledExecutorService ticks = Executors.newSingleThreadScheduledExecutor();
-        try (TestStoredFiles db = new TestStoredFiles(Clock.systemUTC())) {
-            StoredFiles files = db.files();
-            // a short step: written and ended before any tick; its end stores and closes it
-            Files.writeString(log, "first run\n");
-            LogShipper first = new LogShipper(files, "j1", "s1", log, "r1");
-            assertThat(first.finish()).isTrue();
-            StoredFiles.LogRead earlier = files.readLog("j1", "s1", 0, 100).orElseThrow();
-            assertThat(stored(files)).isEqualTo("first run\n");
-            assertThat(earlier.closed()).isTrue();
+    void appends_are_shipped_as_they_come_and_a_rewritten_file_is_shipped_again_from_its_start() throws Exception {
+        LogShipper s = new LogShipper(files, "j1", "s1", log, "r1");
+        s.start(ticks);
+        Files.writeString(log, "one\n");
+        awaitStored("one\n");
+        Files.writeString(log, "two\n", StandardOpenOption.APPEND);
+        awaitStored("one\ntwo\n");
+        assertThat(s.finish()).isTrue();
+        assertThat(files.readLog("j1", "s1", 0, 100).orElseThrow().closed()).isTrue();
+        long generation = files.readLog("j1", "s1", 0, 100).orElseThrow().generation();
 
-            // the step runs again and prints nothing yet: readers must not take the first run's bytes for its own
-            Files.delete(log);
-            LogShipper again = new LogShipper(files, "j1", "s1", log, "r1");
-            again.start(ticks);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (files.readLog("j1", "s1", 0, 100).orElseThrow().generation() == earlier.generation()) {
-                assertThat(System.nanoTime()).as("a new generation began").isLessThan(deadline);
-                java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
-            }
-            assertThat(stored(files)).isEmpty();
-            assertThat(files.readLog("j1", "s1", 0, 100).orElseThrow().closed()).isFalse();
-            Files.writeString(log, "second run\n");
-            assertThat(again.finish()).isTrue();
-            assertThat(stored(files)).isEqualTo("second run\n");
-            assertThat(files.readLog("j1", "s1", 0, 100).orElseThrow().closed()).isTrue();
-        } finally {
-            ticks.shutdownNow();
-            ticks.awaitTermination(5, TimeUnit.SECONDS);
-        }
+        // nothing changed: a second finish writes nothing
+        assertThat(s.finish()).isTrue();
+        assertThat(files.readLog("j1", "s1", 0, 100).orElseThrow().generation()).isEqualTo(generation);
+
+        // the job's secrets check masked the file in place (a new file under the same name)
+        JobArtifacts.writeAtomically(log, "[REDACTED]\n");
+        assertThat(s.finish()).isTrue();
+        StoredFiles.LogRead r = files.readLog("j1", "s1", 0, 100).orElseThrow();
+        assertThat(r.generation()).isGreaterThan(generation);
+        assertThat(stored()).isEqualTo("[REDACTED]\n");
+        assertThat(r.closed()).isTrue();
+    }
+
+    @Test
+    void a_rerun_hides_the_earlier_runs_stored_log_before_it_prints_and_a_short_step_is_stored_at_its_end() throws Exception {
+        // a short step: written and ended before any tick; its end stores and closes it
+        Files.writeString(log, "first run\n");
+        LogShipper first = new LogShipper(files, "j1", "s1", log, "r1");
+        assertThat(first.finish()).isTrue();
+        StoredFiles.LogRead earlier = files.readLog("j1", "s1", 0, 100).orElseThrow();
+        assertThat(stored()).isEqualTo("first run\n");
+        assertThat(earlier.closed()).isTrue();
+
+        // the step runs again and prints nothing yet: readers must not take the first run's bytes for its own
+        Files.delete(log);
+        LogShipper again = new LogShipper(files, "j1", "s1", log, "r1");
+        again.start(ticks);
+        await(() -> files.readLog("j1", "s1", 0, 100).orElseThrow().generation() != earlier.generation(), "a new generation began");
+        assertThat(stored()).isEmpty();
+        assertThat(files.readLog("j1", "s1", 0, 100).orElseThrow().closed()).isFalse();
+        Files.writeString(log, "second run\n");
+        assertThat(again.finish()).isTrue();
+        assertThat(stored()).isEqualTo("second run\n");
+        assertThat(files.readLog("j1", "s1", 0, 100).orElseThrow().closed()).isTrue();
     }
 
     @Test
     void a_link_in_place_of_the_log_is_never_read() throws Exception {
         Path secret = Files.writeString(tmp.resolve("secret.txt"), "not yours\n");
-        Path log = tmp.resolve("logs.txt");
         Files.createSymbolicLink(log, secret);
-        try (TestStoredFiles db = new TestStoredFiles(Clock.systemUTC())) {
-            LogShipper s = new LogShipper(db.files(), "j1", "s1", log, "r1");
-            assertThat(s.finish()).isTrue();
-            assertThat(stored(db.files())).isEmpty();
-            Files.delete(log);
-            Files.createLink(log, secret);
-            assertThat(s.finish()).isTrue();
-            assertThat(stored(db.files())).as("a second name of another file").isEmpty();
-        }
-    }
-
-    private static void awaitStored(StoredFiles files, String text) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!files.readLog("j1", "s1", 0, 1 << 20).map(r -> new String(r.bytes(), StandardCharsets.UTF_8)).orElse("").equals(text)) {
-            assertThat(System.nanoTime()).as("'" + text + "' stored in time").isLessThan(deadline);
-            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
-        }
+        LogShipper s = new LogShipper(files, "j1", "s1", log, "r1");
+        assertThat(s.finish()).isTrue();
+        assertThat(stored()).isEmpty();
+        Files.delete(log);
+        Files.createLink(log, secret);
+        assertThat(s.finish()).isTrue();
+        assertThat(stored()).as("a second name of another file").isEmpty();
     }
 }
