@@ -230,11 +230,12 @@ class RunnerTest {
                     names.add(line.substring(0, line.indexOf('=')));
                 }
             }
-            // PWD, SHLVL and OLDPWD are set by the shell itself, not inherited
+            // PWD, SHLVL and OLDPWD are set by the shell itself, not inherited; TMPDIR, TMP and TEMP name the
+            // step's own temporary folder (the runner's, not the runner's environment's)
             Set<String> allowed = Set.of("PATH", "HOME", "AGENT_EXTRA", "ORCH_JOB_ID", "ORCH_STEP_ID", "ORCH_STEP_TOKEN", "ORCH_NETWORK", "ORCH_LEASE",
-                    "PWD", "SHLVL", "OLDPWD", "_");
+                    "TMPDIR", "TMP", "TEMP", "PWD", "SHLVL", "OLDPWD", "_");
             assertThat(allowed).containsAll(names);
-            assertThat(names).contains("ORCH_JOB_ID", "ORCH_STEP_ID", "ORCH_STEP_TOKEN", "AGENT_EXTRA", "PATH");
+            assertThat(names).contains("ORCH_JOB_ID", "ORCH_STEP_ID", "ORCH_STEP_TOKEN", "AGENT_EXTRA", "PATH", "TMPDIR");
         }
     }
 
