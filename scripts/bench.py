@@ -382,15 +382,26 @@ def phase_latency(target="p50 ≤ 15 ms, p99 ≤ 60 ms"):
     results.append(("runner resident memory, idle (largest of 4)", f"{runner_rss:.0f} MB", ""))
 
 
-def phase_throughput(runner_count, agent, jobs, rnd=1):
+def start_queue(db, name):
+    """Our queue alone in place of a runner (the bench module's QueueBench): lease and finish, no job work."""
+    log = open(os.path.join(OUT, name + ".log"), "w")
+    p = subprocess.Popen(["java"] + PEER_JAVA_OPTS + ["-cp", f"{PRODUCT_JAR}:{BENCH_JAR}", "orchestrator.bench.QueueBench",
+                          PG.jdbc(db.name).split("?")[0], PG.USER, "32"],
+                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    procs.append(p)
+    return p
+
+
+def phase_throughput(runner_count, agent, jobs, rnd=1, queue=False):
     """Runners that are started, warm (they ran a warm-up batch first) and idle, then find `jobs` jobs
     due at once: the jobs are posted beforehand with a run_at in the near future, and the gateway is
     stopped before the runners start, so nothing else competes for the cores. Rate: jobs / (last
     finish - first start). CPU per job: the runners' CPU time from just before the jobs come due
     until the last one is final, their own and their reaped children's, divided by the jobs. Each
     round has a folder of its own: deleting the previous round's files just before would slow this
-    round's file creation (see main)."""
-    name = f"{agent}-{runner_count}-r{rnd}"
+    round's file creation (see main). queue=True (PostgreSQL): QueueBench processes in place of the
+    runners, the store's lease and finish with no job work, as db-scheduler's no-op is."""
+    name = f"{'queue' if queue else agent}-{runner_count}-r{rnd}"
     h = home(f"throughput-{name}")
     port = free_port()
     agents = os.path.join(h, "agents.json")
@@ -411,7 +422,8 @@ def phase_throughput(runner_count, agent, jobs, rnd=1):
     run_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(due)) + "Z"
     post_jobs(port, jobs, '{"goal":"tp","run_at":"%s","steps":[{"step_id":"s1","agent":"%s","prompt":"p"}]}' % (run_at, agent))
     stop(gw)
-    runners = [start(["runner", "--instance", str(i)], env, f"tp-runner-{name}-{i}") for i in range(1, runner_count + 1)]
+    runners = [start_queue(db, f"tp-queue-{name}-{i}") if queue else start(["runner", "--instance", str(i)], env, f"tp-runner-{name}-{i}")
+               for i in range(1, runner_count + 1)]
     wait_final(db, warm, 120)
     if time.time() > due - 1:
         raise SystemExit(f"{agent} x{runner_count}: the warm-up was not done a second before the jobs came due; raise the margin")
@@ -555,6 +567,7 @@ class Postgres:
 
 
 BENCH_JAR = os.path.join(ROOT, "bench", "target", "db-scheduler-bench.jar")
+PRODUCT_JAR = os.path.join(ROOT, "app", "target", "orchestrator.jar")  # what scripts/orchestrator runs (built by bench.sh)
 # the peer's JVMs get our runners' flags (scripts/orchestrator's defaults for a runner) unless told otherwise
 PEER_JAVA_OPTS = os.environ.get("BENCH_PEER_JAVA_OPTS", "-XX:+UseSerialGC -Xms64m -Xmx256m -Xss512k -XX:TieredStopAtLevel=1").split()
 PEER_THREADS = 32  # as RUNNER_CONCURRENCY for our no-op phases
@@ -612,11 +625,12 @@ def phase_dbscheduler(procs_count, jobs, rnd):
 
 def side_by_side(runner_count, jobs, rounds, ours_refused):
     """Our no-op lease phase and db-scheduler's, alternating round by round; rows for both and their ratio."""
-    ours, theirs = [], []
+    ours, queue, theirs = [], [], []
     for r in range(1, rounds + 1):
         if not ours_refused:
             try:
                 ours.append(phase_throughput(runner_count, "noop", jobs, r))
+                queue.append(phase_throughput(runner_count, "noop", jobs, r, queue=True))
             except Refused as e:
                 ours_refused = str(e)
         theirs.append(phase_dbscheduler(runner_count, jobs, r))
@@ -640,6 +654,17 @@ def side_by_side(runner_count, jobs, rounds, ours_refused):
         ratios = [o[0] / t[0] for o, t in zip(ours, theirs)]
         results.append((f"ours as a ratio of db-scheduler, {runner_count} process(es)" + (f": median of the rounds' ratios ({listed(ratios, '{:.2f}')})" if rounds > 1 else ""),
                         f"{statistics.median(ratios):.2f}", "≥ 1.5"))
+    if queue:
+        rates = [q[0] for q in queue]
+        results.append((f"orchestrator's queue alone (QueueBench: the PostgreSQL JobStore's lease and finish, no step, file or stored"
+                        f" file), {runner_count} process(es) × 32 slots, {jobs:,} jobs due at once{more}"
+                        + (f" ({listed(rates)})" if rounds > 1 else ""), f"{statistics.median(rates):,.0f} jobs/s (failed {sum(q[1] for q in queue)})", ""))
+        results.append(("CPU per job, median of the rounds: the QueueBench JVMs / the PostgreSQL server; transactions per job",
+                        f"{statistics.median(q[5] for q in queue):.2f} / {statistics.median(q[7] for q in queue):.2f} ms;"
+                        f" {statistics.median(q[8] for q in queue):.1f}", ""))
+        ratios = [q[0] / t[0] for q, t in zip(queue, theirs)]
+        results.append((f"the queue alone as a ratio of db-scheduler, {runner_count} process(es)" + (f": median of the rounds' ratios ({listed(ratios, '{:.2f}')})" if rounds > 1 else ""),
+                        f"{statistics.median(ratios):.2f}", ""))
     return ours_refused
 
 

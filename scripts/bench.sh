@@ -11,7 +11,8 @@
 #   scripts/bench.sh dashboard       # the dashboard phase alone (100,000 jobs, SQLite)
 #   scripts/bench.sh --store postgres   (BENCH_PG_STATEMENTS=1: each lease phase's statements per job in target/bench/statements-*.txt)
 #       on a throwaway PostgreSQL server (started here, stopped at the end): durable ingest, enqueue-to-start,
-#       and no-op lease throughput with 1, 2, 4 runners side by side with db-scheduler on the same server
+#       and no-op lease throughput with 1, 2, 4 runners side by side with db-scheduler on the same server,
+#       and our queue alone (the bench module's QueueBench: the store's lease and finish, no job work)
 #       (the bench module, built here with -Pbench). It fails, after measuring db-scheduler, when the
 #       gateway refuses DATABASE_URL=postgresql://... (a build without the PostgreSQL JobStore).
 # Results: a Markdown table on stdout and in target/bench/results.md.
@@ -44,9 +45,9 @@ scripts/orchestrator --version >/dev/null   # builds the jar if needed
 if [[ $store == postgres ]]; then
   # the db-scheduler peer: a bench-only module, outside the default build
   peer=bench/target/db-scheduler-bench.jar
-  if [[ ! -f $peer || -n $(find bench/pom.xml bench/src pom.xml -newer "$peer" -type f -print -quit) ]]; then
+  if [[ ! -f $peer || -n $(find bench/pom.xml bench/src pom.xml core/src/main -newer "$peer" -type f -print -quit) ]]; then
     echo "bench.sh: building $peer ..." >&2
-    mvn -q -B -Pbench -pl bench package >&2
+    mvn -q -B -Pbench -pl bench -am package -DskipTests >&2   # -am: QueueBench compiles against core
   fi
 fi
 exec python3 scripts/bench.py "$@"
