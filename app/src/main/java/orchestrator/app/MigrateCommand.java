@@ -9,6 +9,7 @@ import orchestrator.core.config.ConfigException;
 import orchestrator.core.config.PostgresUrl;
 import orchestrator.core.store.PostgresJobStore;
 import orchestrator.core.store.StoreMigration;
+import orchestrator.runner.RunnerConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -20,7 +21,9 @@ import picocli.CommandLine.Spec;
                 + " Stop every orchestrator process of the SQLite store first: it refuses while any has it open, and names them.",
                 "Creates the PostgreSQL tables, copies jobs, steps, events, schedule fires and pauses, daily usage and callbacks in one"
                         + " transaction, and commits only when every table counts the same rows on both sides. A target that already holds"
-                        + " exactly the source's rows is reported as migrated; one that holds other rows is refused (it never merges)."},
+                        + " exactly the source's rows is reported as migrated; one that holds other rows is refused (it never merges).",
+                "Then the ended jobs' logs and artifacts (the artifacts folder of this host) are copied into the store, so that every"
+                        + " gateway serves them; a run again copies only what is missing."},
         exitCodeListHeading = ExitCodes.HEADING,
         exitCodeList = {ExitCodes.L_OK, "1:no such SQLite store", "2:usage error, or the source or target is not an orchestrator store",
                 "3:state conflict (a process has the SQLite store open, or the target is not empty)",
@@ -39,6 +42,14 @@ final class MigrateCommand implements Callable<Integer> {
             description = "The PostgreSQL store: postgresql://user:password@host:5432/database (an empty database).")
     String to;
 
+    @Option(names = "--artifacts", paramLabel = "DIR",
+            description = "The SQLite host's artifacts folder, whose jobs' logs and artifacts are copied into the store so that"
+                    + " every gateway serves them (default: ARTIFACTS_ROOT, or $ORCH_HOME/artifacts, of the configuration).")
+    Path artifacts;
+
+    @Option(names = "--no-artifacts", description = "Copy the store's rows only; old jobs' logs and artifacts stay on this host.")
+    boolean noArtifacts;
+
     @Override
     public Integer call() {
         Logging.configure(ctx.env(), null);
@@ -48,6 +59,7 @@ final class MigrateCommand implements Callable<Integer> {
         if (!java.nio.file.Files.isRegularFile(source)) {
             throw new ExitCodes.Failure(ExitCodes.NOT_FOUND, "migrate refused: no SQLite store " + source);
         }
+        Path folders = noArtifacts ? null : artifactsFolder();
         // the store creates (or brings up to date) its own tables: the copy fills them
         new PostgresJobStore(target.jdbcUrl(), target.user(), target.password(), ctx.clock, Duration.ofSeconds(30), 3).close();
         Properties props = new Properties();
@@ -74,9 +86,44 @@ final class MigrateCommand implements Callable<Integer> {
         for (StoreMigration.Table t : r.tables()) {
             out.printf("  %-16s %8d rows%n", t.name(), t.targetRows());
         }
-        out.println("every table counts the same rows in both stores; set DATABASE_URL on every host and start the services");
+        out.println("every table counts the same rows in both stores");
+        out.flush();
+        if (folders != null) {
+            MigratedFolders.Copied c;
+            try (PostgresJobStore store = new PostgresJobStore(target.jdbcUrl(), target.user(), target.password(), ctx.clock,
+                    Duration.ofSeconds(30), 3)) {
+                c = MigratedFolders.copy(store, folders, RunnerConfig.from(ctx.env()).output().storedArtifactMaxBytes());
+            }
+            out.printf("logs and artifacts from %s: %d jobs copied into the store, %d copied before, %d not copied (queued or running)%n",
+                    folders, c.copied(), c.before(), c.active());
+            if (!c.failed().isEmpty()) {
+                out.flush();
+                throw new ExitCodes.Failure(ExitCodes.UNAVAILABLE, "migrate: the rows are copied, but the files of " + c.failed().size()
+                        + " jobs could not all be stored (" + String.join(", ", c.failed().subList(0, Math.min(5, c.failed().size())))
+                        + (c.failed().size() > 5 ? ", ..." : "") + "; the log above says why): run migrate again to copy what is missing");
+            }
+        } else {
+            out.println("logs and artifacts: not copied (--no-artifacts); old jobs' files are served only by a gateway on this host");
+        }
+        out.println("set DATABASE_URL on every host and start the services");
         out.flush();
         return ExitCodes.OK;
+    }
+
+    /** --artifacts, or the configuration's folder; null (with a note) when the default one does not exist. */
+    private Path artifactsFolder() {
+        if (artifacts != null) {
+            if (!java.nio.file.Files.isDirectory(artifacts)) {
+                throw new ConfigException("--artifacts", "no such folder: " + artifacts);
+            }
+            return artifacts.toAbsolutePath().normalize();
+        }
+        Path dir = orchestrator.core.config.CoreConfig.from(ctx.env()).artifactsDir();
+        if (!java.nio.file.Files.isDirectory(dir)) {
+            spec.commandLine().getOut().println("logs and artifacts: no folder " + dir + " (ARTIFACTS_ROOT, --artifacts DIR): none copied");
+            return null;
+        }
+        return dir;
     }
 
     /** The PostgreSQL store of {@code url}, read as DATABASE_URL is; an error names --to. */

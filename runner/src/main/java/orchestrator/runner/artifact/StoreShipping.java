@@ -101,6 +101,8 @@ public final class StoreShipping implements AutoCloseable {
         private final List<LogShipper> finished = new ArrayList<>();
         /** What was stored of each file (size, mtime), so the job's end does not store an unchanged file again. */
         private final Map<String, String> stored = new HashMap<>();
+        /** Transactions of files the store refused so far (each one logged). */
+        private int failedSends;
 
         private Job(String jobId, Path root) {
             this.jobId = jobId;
@@ -194,6 +196,36 @@ public final class StoreShipping implements AutoCloseable {
             return put(found.subList(0, Math.min(found.size(), MAX_FILES_PER_JOB)), with);
         }
 
+        /**
+         * Stores a folder no runner shipped, of a job that ended before its store kept files ({@code orchestrator
+         * migrate} from SQLite): each step's {@code logs.txt} whole, as a closed log, then the job's other files as
+         * {@link #jobEnded} stores them. Not for a job that a runner runs now.
+         *
+         * @return true when every file went to the store; false when one was refused (each failure is logged)
+         */
+        public boolean storeEndedFolder() {
+            if (files == null) {
+                return true;
+            }
+            boolean all = true;
+            try (var steps = Files.newDirectoryStream(root.resolve("steps"))) {
+                for (Path dir : steps) {
+                    Path logFile = dir.resolve("logs.txt");
+                    if (Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS) && JobArtifacts.plainFile(logFile)) {
+                        all &= new LogShipper(files, jobId, dir.getFileName().toString(), logFile, runnerId).finish();
+                    }
+                }
+            } catch (java.nio.file.NoSuchFileException e) {
+                // a job that ran no step
+            } catch (IOException e) {
+                log.warn("cannot list the steps of {} to store their logs: {}", root, e.toString());
+                all = false;
+            }
+            int failedBefore = failedSends;
+            jobEnded(List.of());
+            return failedSends == failedBefore && all;
+        }
+
         /** The run ends however it ends (a lost lease, a drain): no shipper keeps ticking for it. Nothing more is sent. */
         public void stop() {
             if (files == null) {
@@ -269,6 +301,7 @@ public final class StoreShipping implements AutoCloseable {
                 stored.putAll(versions);
                 return true;
             } catch (StoreUnavailableException e) {
+                failedSends++;
                 log.warn("cannot store {} (other hosts will not serve {} until they are stored): {}",
                         batch.stream().map(StoredFiles.Upload::path).toList(), batch.size() == 1 ? "it" : "them", e.getMessage());
                 return false;
