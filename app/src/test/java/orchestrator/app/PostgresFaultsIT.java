@@ -76,8 +76,9 @@ class PostgresFaultsIT {
             // each long job waits for a release file of its own
             Path release = root.resolve("release");
             Files.writeString(agents, Json.write(Map.of(
-                    "long", Map.of("type", "command", "argv", List.of("sh", "-c", "echo start >> " + marks + "/{job_id};"
-                            + " while [ ! -e " + release + "-{job_id} ]; do sleep 0.1; done; echo end >> " + marks + "/{job_id}")),
+                    "long", Map.of("type", "command", "argv", List.of("sh", "-c", "echo start >> " + marks + "/{job_id}; echo first-line;"
+                            + " while [ ! -e " + release + "-{job_id} ]; do sleep 0.1; done; echo end >> " + marks + "/{job_id};"
+                            + " echo last-line")),
                     "short", Map.of("type", "command", "argv", List.of("sh", "-c", "echo run >> " + marks + "/{job_id}")))));
             Map<String, String> common = Map.of("DATABASE_URL", pg.url(database), "WEBHOOK_TOKEN", TOKEN,
                     "WEBHOOK_RATE_LIMIT_MAX_REQUESTS", "0", "AGENTS_FILE", agents.toString(), "LEASE_TTL_SEC", "30",
@@ -91,6 +92,17 @@ class PostgresFaultsIT {
 
                 String longJob = Json.parse(post(http, base, "long-1", "long").body()).get("job_id").asText();
                 Waits.until("the long step started", Duration.ofSeconds(60), () -> Files.exists(marks.resolve(longJob)));
+                // a follower of its logs through a gateway: the stream must ride the outage out, not end with it
+                List<String> followed = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+                java.util.concurrent.CompletableFuture<HttpResponse<Void>> follow = http.sendAsync(
+                        HttpRequest.newBuilder(URI.create(base + "/jobs/" + longJob + "/logs?follow=1"))
+                                .header("Authorization", "Bearer " + TOKEN).build(),
+                        HttpResponse.BodyHandlers.ofLines()).thenApply(r -> {
+                            r.body().forEach(followed::add);
+                            return null;
+                        });
+                Waits.until("the follower got the step's first line", Duration.ofSeconds(30),
+                        () -> followed.stream().anyMatch(l -> l.contains("first-line")));
                 // and one whose step ends while the server is away: its end is recorded when the server is back
                 String midJob = Json.parse(post(http, base, "long-2", "long").body()).get("job_id").asText();
                 Waits.until("the second long step started", Duration.ofSeconds(60), () -> Files.exists(marks.resolve(midJob)));
@@ -146,6 +158,13 @@ class PostgresFaultsIT {
                 assertThat(lj.attempt()).as("the lease held across the outage: %s\n%s", events(store, longJob), hosts.outputs(6000))
                         .isEqualTo(1);
                 assertThat(Files.readAllLines(marks.resolve(longJob))).containsExactly("start", "end");
+                // the follow stream lasted through the outage: it said it was retrying, then sent the rest and the end
+                follow.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                List<String> stream = List.copyOf(followed);
+                assertThat(stream).as("the follow stream").contains(": the job store is unavailable; retrying",
+                        "data: {\"status\":\"succeeded\"}").noneMatch(l -> l.startsWith("event: error"));
+                assertThat(stream.stream().filter(l -> l.contains("\"line\":\"first-line\"")).count()).as("sent once").isEqualTo(1);
+                assertThat(stream.stream().filter(l -> l.contains("\"line\":\"last-line\"")).count()).as("sent once").isEqualTo(1);
                 Waits.until("the job whose step ended in the outage ends", Duration.ofSeconds(60),
                         () -> store.find(midJob).map(v -> v.state().isFinal()).orElse(false));
                 JobView mj = store.find(midJob).orElseThrow();

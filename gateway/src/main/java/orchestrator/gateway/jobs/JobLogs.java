@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import orchestrator.core.Json;
 import orchestrator.core.job.JobState;
 import orchestrator.core.job.Step;
@@ -54,6 +55,10 @@ public final class JobLogs {
     static final int MAX_LINE_BYTES = 64 * 1024;
     /** At most this much of a file is read per poll, so one huge log cannot starve the stream's status events. */
     static final int MAX_READ_PER_POLL = 1024 * 1024;
+    /** How long a follow stream waits out a store that does not answer before it ends with an error event. */
+    static final Duration OUTAGE_LIMIT = Duration.ofSeconds(60);
+    static final Duration OUTAGE_FIRST_PAUSE = Duration.ofMillis(200);
+    static final Duration OUTAGE_MAX_PAUSE = Duration.ofSeconds(2);
     private static final Logger log = LoggerFactory.getLogger(JobLogs.class);
 
     private final Admission admission;
@@ -205,71 +210,99 @@ public final class JobLogs {
         long idlePolls = 0;
         long keepAliveEvery = Math.max(1, KEEP_ALIVE.toNanos() / POLL.toNanos());
         JobView job = first;
+        long outageSince = 0;
+        long pause = OUTAGE_FIRST_PAUSE.toMillis();
         try (JobFileSource.Watch watch = files.watch(first.id())) {
             while (true) {
-                boolean wrote = false;
-                // The state is read before the files: if it is final here, the runner wrote the logs before it,
-                // so the files read next are complete and are drained to their end before the end event.
-                boolean ended = ended(job.state());
-                String status = Json.write(status(job));
-                if (!status.equals(lastStatus)) {
-                    event(out, "status", status);
-                    lastStatus = status;
-                    wrote = true;
-                }
-                boolean behind;
-                do {
-                    // at most MAX_READ_PER_POLL per step per round, so one huge log cannot hold back the others
-                    behind = false;
-                    for (Step s : job.spec().steps()) {
-                        Tail t = tails.computeIfAbsent(s.stepId(), stepId -> new Tail(files.log(first.id(), stepId, watch)));
-                        Tail.Read r = t.read(ended);
-                        for (String line : r.lines()) {
-                            Map<String, Object> data = new LinkedHashMap<>();
-                            data.put("step_id", s.stepId());
-                            data.put("line", line);
-                            event(out, "log", Json.write(data));
-                            wrote = true;
+                try {
+                    boolean wrote = false;
+                    // The state is read before the files: if it is final here, the runner wrote the logs before it,
+                    // so the files read next are complete and are drained to their end before the end event.
+                    boolean ended = ended(job.state());
+                    String status = Json.write(status(job));
+                    if (!status.equals(lastStatus)) {
+                        event(out, "status", status);
+                        lastStatus = status;
+                        wrote = true;
+                    }
+                    boolean behind;
+                    do {
+                        // at most MAX_READ_PER_POLL per step per round, so one huge log cannot hold back the others
+                        behind = false;
+                        for (Step s : job.spec().steps()) {
+                            Tail t = tails.computeIfAbsent(s.stepId(), stepId -> new Tail(files.log(first.id(), stepId, watch)));
+                            Tail.Read r = t.read(ended);
+                            for (String line : r.lines()) {
+                                Map<String, Object> data = new LinkedHashMap<>();
+                                data.put("step_id", s.stepId());
+                                data.put("line", line);
+                                event(out, "log", Json.write(data));
+                                wrote = true;
+                            }
+                            behind |= r.more();
                         }
-                        behind |= r.more();
-                    }
-                    if (behind) {
+                        if (behind) {
+                            out.flush();
+                        }
+                        // once the job has ended nothing more is coming: every file is read to its end first
+                    } while (behind && ended && !closing);
+                    if (ended) {
+                        event(out, "end", Json.write(Map.of("status", job.state().wire())));
                         out.flush();
+                        return;
                     }
-                    // once the job has ended nothing more is coming: every file is read to its end first
-                } while (behind && ended && !closing);
-                if (ended) {
-                    event(out, "end", Json.write(Map.of("status", job.state().wire())));
+                    if (wrote) {
+                        out.flush();
+                        idlePolls = 0;
+                    } else if (++idlePolls >= keepAliveEvery) {
+                        out.write(": keep-alive\n\n".getBytes(StandardCharsets.UTF_8));
+                        out.flush();
+                        idlePolls = 0;
+                    }
+                    if (!behind) {
+                        // a follower that is behind the writer reads on at once; one that has caught up waits (for the
+                        // store's change feed, or the poll)
+                        watch.await(POLL);
+                    }
+                    if (closing || Thread.currentThread().isInterrupted()) {
+                        return;
+                    }
+                    Optional<JobView> next = store.find(first.id());
+                    if (next.isEmpty()) {
+                        event(out, "end", Json.write(Map.of("status", "not_found")));
+                        out.flush();
+                        return;
+                    }
+                    job = next.get();
+                    if (outageSince != 0) {
+                        log.info("log stream of job {}: the store answers again; the stream goes on", first.id());
+                        outageSince = 0;
+                        pause = OUTAGE_FIRST_PAUSE.toMillis();
+                    }
+                } catch (StoreUnavailableException e) {
+                    // A store that went away for a moment (a PostgreSQL restart, a failover) must not end the stream:
+                    // the runner rides the outage out, and so does the follower. Each step's read position is kept,
+                    // so nothing is sent twice or skipped when the store is back. Past OUTAGE_LIMIT the stream ends.
+                    long now = System.nanoTime();
+                    if (outageSince == 0) {
+                        outageSince = now;
+                        log.warn("log stream of job {}: store unavailable; retrying for up to {} s: {}", first.id(),
+                                OUTAGE_LIMIT.toSeconds(), e.getMessage());
+                    } else if (now - outageSince > OUTAGE_LIMIT.toNanos()) {
+                        throw e;
+                    }
+                    out.write(": the job store is unavailable; retrying\n\n".getBytes(StandardCharsets.UTF_8));
                     out.flush();
-                    return;
+                    if (backOff(pause)) {
+                        return;
+                    }
+                    pause = Math.min(pause * 2, OUTAGE_MAX_PAUSE.toMillis());
                 }
-                if (wrote) {
-                    out.flush();
-                    idlePolls = 0;
-                } else if (++idlePolls >= keepAliveEvery) {
-                    out.write(": keep-alive\n\n".getBytes(StandardCharsets.UTF_8));
-                    out.flush();
-                    idlePolls = 0;
-                }
-                if (!behind) {
-                    // a follower that is behind the writer reads on at once; one that has caught up waits (for the
-                    // store's change feed, or the poll)
-                    watch.await(POLL);
-                }
-                if (closing || Thread.currentThread().isInterrupted()) {
-                    return;
-                }
-                Optional<JobView> next = store.find(first.id());
-                if (next.isEmpty()) {
-                    event(out, "end", Json.write(Map.of("status", "not_found")));
-                    out.flush();
-                    return;
-                }
-                job = next.get();
             }
         } catch (StoreUnavailableException e) {
             // the answer has started: the error can only be an event now
-            log.warn("log stream of job {} ends: store unavailable: {}", first.id(), e.getMessage());
+            log.warn("log stream of job {} ends: store unavailable for more than {} s: {}", first.id(), OUTAGE_LIMIT.toSeconds(),
+                    e.getMessage());
             event(out, "error", Json.write(Map.of("error", "store_unavailable", "message", "the job store is unavailable")));
             out.flush();
         } catch (JobFiles.Refused e) {
@@ -281,6 +314,22 @@ public final class JobLogs {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * A retry's back-off while the store is away (nothing to wait on but time), in slices so that a closing server
+     * is noticed. @return true when the server is closing
+     */
+    private boolean backOff(long ms) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
+        while (!closing) {
+            long left = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
+            if (left <= 0) {
+                return false;
+            }
+            Thread.sleep(Math.min(left, POLL.toMillis()));
+        }
+        return true;
     }
 
     /** Where a follower stops: a final state, or a state that waits for a human, which may take days. */
