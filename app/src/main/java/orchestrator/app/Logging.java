@@ -50,6 +50,14 @@ final class Logging {
         for (String noisy : new String[] {"org.eclipse.jetty", "io.javalin", "com.zaxxer.hikari"}) {
             ctx.getLogger(noisy).setLevel(levelName.equals("DEBUG") || levelName.equals("TRACE") ? Level.DEBUG : Level.WARN);
         }
+        // A PostgreSQL restart makes the pool warn, with a whole stack trace, once per pooled connection it finds cut
+        // ("marked as broken", "Failed to validate connection"): our own store code says once what failed and when it
+        // answers again, so these stay quiet unless the operator asks for DEBUG.
+        if (!levelName.equals("DEBUG") && !levelName.equals("TRACE")) {
+            for (String cut : new String[] {"com.zaxxer.hikari.pool.ProxyConnection", "com.zaxxer.hikari.pool.PoolBase"}) {
+                ctx.getLogger(cut).setLevel(Level.ERROR);
+            }
+        }
 
         ConsoleAppender<ILoggingEvent> console = new ConsoleAppender<>();
         console.setContext(ctx);

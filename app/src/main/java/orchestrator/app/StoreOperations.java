@@ -37,6 +37,7 @@ final class StoreOperations implements Operations {
 
     private final Env env;
     private final CoreConfig core;
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(StoreOperations.class);
     private final JobStore store;
     private final Context ctx;
     private final String actor = "cli:" + System.getProperty("user.name", "operator");
@@ -171,27 +172,50 @@ final class StoreOperations implements Operations {
             }
             return;
         }
+        long outageSince = 0;
         while (true) {
-            // state first: when it is final here, the runner wrote the logs before it, so one more read is complete
-            boolean ended = ended(job.state());
-            for (Step s : job.spec().steps()) {
-                long before = offsets.getOrDefault(s.stepId(), 0L);
-                if (!headed.contains(s.stepId()) && (size(job, s) > before || !"pending".equals(stepStatus(job, s.stepId())))) {
-                    sink.header(s.stepId(), s.agent(), stepStatus(job, s.stepId()));
-                    headed.add(s.stepId());
-                }
-                drain(job, s, offsets, partial, sink, ended);
-            }
-            if (ended) {
-                return;
-            }
             try {
-                Thread.sleep(FOLLOW_POLL_MS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+                // state first: when it is final here, the runner wrote the logs before it, so one more read is complete
+                boolean ended = ended(job.state());
+                for (Step s : job.spec().steps()) {
+                    long before = offsets.getOrDefault(s.stepId(), 0L);
+                    if (!headed.contains(s.stepId()) && (size(job, s) > before || !"pending".equals(stepStatus(job, s.stepId())))) {
+                        sink.header(s.stepId(), s.agent(), stepStatus(job, s.stepId()));
+                        headed.add(s.stepId());
+                    }
+                    drain(job, s, offsets, partial, sink, ended);
+                }
+                if (ended) {
+                    return;
+                }
+                pause(FOLLOW_POLL_MS);
+                job = find(jobId);
+                outageSince = 0;
+            } catch (orchestrator.core.store.StoreUnavailableException e) {
+                // as the gateway's follow stream does: a short outage (a PostgreSQL restart) is waited out, each
+                // step's read position kept, so nothing is printed twice; a long one ends the command (exit 4)
+                long now = System.nanoTime();
+                if (outageSince == 0) {
+                    outageSince = now;
+                    log.warn("the job store is unavailable; retrying for up to {} s: {}",
+                            orchestrator.gateway.jobs.JobLogs.OUTAGE_LIMIT.toSeconds(), e.getMessage());
+                } else if (now - outageSince > orchestrator.gateway.jobs.JobLogs.OUTAGE_LIMIT.toNanos()) {
+                    throw e;
+                }
+                pause(orchestrator.gateway.jobs.JobLogs.OUTAGE_MAX_PAUSE.toMillis());
+            }
+            if (Thread.currentThread().isInterrupted()) {
                 return;
             }
-            job = find(jobId);
+        }
+    }
+
+    /** The follow loop's poll interval, or a retry's back-off: nothing to wait on but time (the store is polled). */
+    private static void pause(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

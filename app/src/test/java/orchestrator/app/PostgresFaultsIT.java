@@ -103,6 +103,9 @@ class PostgresFaultsIT {
                         });
                 Waits.until("the follower got the step's first line", Duration.ofSeconds(30),
                         () -> followed.stream().anyMatch(l -> l.contains("first-line")));
+                // and `orchestrator logs -f` on another host, reading the store itself
+                OrchestratorProcess cliFollow = hosts.start("operator", Map.of(), "logs", "-f", longJob);
+                cliFollow.awaitOutput("first-line", Duration.ofSeconds(60));
                 // and one whose step ends while the server is away: its end is recorded when the server is back
                 String midJob = Json.parse(post(http, base, "long-2", "long").body()).get("job_id").asText();
                 Waits.until("the second long step started", Duration.ofSeconds(60), () -> Files.exists(marks.resolve(midJob)));
@@ -165,6 +168,12 @@ class PostgresFaultsIT {
                         "data: {\"status\":\"succeeded\"}").noneMatch(l -> l.startsWith("event: error"));
                 assertThat(stream.stream().filter(l -> l.contains("\"line\":\"first-line\"")).count()).as("sent once").isEqualTo(1);
                 assertThat(stream.stream().filter(l -> l.contains("\"line\":\"last-line\"")).count()).as("sent once").isEqualTo(1);
+                assertThat(cliFollow.awaitExit(Duration.ofSeconds(60))).as(cliFollow.output()).isZero();
+                List<String> printed = cliFollow.output().lines().toList();
+                assertThat(printed).as(cliFollow.output()).anyMatch(l -> l.contains("the job store is unavailable; retrying"))
+                        .noneMatch(l -> l.contains("marked as broken"));
+                assertThat(printed.stream().filter(l -> l.equals("first-line")).count()).as(cliFollow.output()).isEqualTo(1);
+                assertThat(printed.stream().filter(l -> l.equals("last-line")).count()).as(cliFollow.output()).isEqualTo(1);
                 Waits.until("the job whose step ended in the outage ends", Duration.ofSeconds(60),
                         () -> store.find(midJob).map(v -> v.state().isFinal()).orElse(false));
                 JobView mj = store.find(midJob).orElseThrow();

@@ -56,9 +56,10 @@ public final class JobLogs {
     /** At most this much of a file is read per poll, so one huge log cannot starve the stream's status events. */
     static final int MAX_READ_PER_POLL = 1024 * 1024;
     /** How long a follow stream waits out a store that does not answer before it ends with an error event. */
-    static final Duration OUTAGE_LIMIT = Duration.ofSeconds(60);
+    public static final Duration OUTAGE_LIMIT = Duration.ofSeconds(60);
     static final Duration OUTAGE_FIRST_PAUSE = Duration.ofMillis(200);
-    static final Duration OUTAGE_MAX_PAUSE = Duration.ofSeconds(2);
+    /** The longest pause between two retries of a store that does not answer. */
+    public static final Duration OUTAGE_MAX_PAUSE = Duration.ofSeconds(2);
     private static final Logger log = LoggerFactory.getLogger(JobLogs.class);
 
     private final Admission admission;
