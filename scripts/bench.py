@@ -643,29 +643,28 @@ def side_by_side(runner_count, jobs, rounds, ours_refused):
                     f"{statistics.median(t[1] for t in theirs):.2f} / {statistics.median(t[2] for t in theirs):.2f} ms;"
                     f" {statistics.median(t[3] for t in theirs):.1f}", ""))
     if ours:
-        rates = [o[0] for o in ours]
-        target = ours[0][4]
-        results.append((f"orchestrator on PostgreSQL: no-op jobs (simulate; RUNNER_CONCURRENCY=32), {runner_count} runner process(es),"
-                        f" {jobs:,} jobs due at once, warm idle runners{more}" + (f" ({listed(rates)})" if rounds > 1 else ""),
-                        f"{statistics.median(rates):,.0f} jobs/s (failed {sum(o[1] for o in ours)})", target))
-        results.append(("CPU per job, median of the rounds: the runner JVMs / the PostgreSQL server; transactions per job",
-                        f"{statistics.median(o[5] for o in ours):.2f} / {statistics.median(o[7] for o in ours):.2f} ms;"
-                        f" {statistics.median(o[8] for o in ours):.1f}", ""))
-        ratios = [o[0] / t[0] for o, t in zip(ours, theirs)]
-        results.append((f"ours as a ratio of db-scheduler, {runner_count} process(es)" + (f": median of the rounds' ratios ({listed(ratios, '{:.2f}')})" if rounds > 1 else ""),
-                        f"{statistics.median(ratios):.2f}", "≥ 1.5"))
+        phase_rows(ours, theirs, f"orchestrator on PostgreSQL: no-op jobs (simulate; RUNNER_CONCURRENCY=32), {runner_count} runner"
+                   f" process(es), {jobs:,} jobs due at once, warm idle runners{more}", "the runner JVMs",
+                   f"ours as a ratio of db-scheduler, {runner_count} process(es)", ours[0][4], "≥ 1.5")
     if queue:
-        rates = [q[0] for q in queue]
-        results.append((f"orchestrator's queue alone (QueueBench: the PostgreSQL JobStore's lease and finish, no step, file or stored"
-                        f" file), {runner_count} process(es) × 32 slots, {jobs:,} jobs due at once{more}"
-                        + (f" ({listed(rates)})" if rounds > 1 else ""), f"{statistics.median(rates):,.0f} jobs/s (failed {sum(q[1] for q in queue)})", ""))
-        results.append(("CPU per job, median of the rounds: the QueueBench JVMs / the PostgreSQL server; transactions per job",
-                        f"{statistics.median(q[5] for q in queue):.2f} / {statistics.median(q[7] for q in queue):.2f} ms;"
-                        f" {statistics.median(q[8] for q in queue):.1f}", ""))
-        ratios = [q[0] / t[0] for q, t in zip(queue, theirs)]
-        results.append((f"the queue alone as a ratio of db-scheduler, {runner_count} process(es)" + (f": median of the rounds' ratios ({listed(ratios, '{:.2f}')})" if rounds > 1 else ""),
-                        f"{statistics.median(ratios):.2f}", ""))
+        phase_rows(queue, theirs, f"orchestrator's queue alone (QueueBench: the PostgreSQL JobStore's lease and finish, no step, file"
+                   f" or stored file), {runner_count} process(es) × 32 slots, {jobs:,} jobs due at once{more}", "the QueueBench JVMs",
+                   f"the queue alone as a ratio of db-scheduler, {runner_count} process(es)", "", "")
     return ours_refused
+
+
+def phase_rows(runs, theirs, label, jvms, ratio_label, target, ratio_target):
+    """Three rows for phase_throughput rounds against db-scheduler's: the rate, the CPU per job, the ratio."""
+    rates = [o[0] for o in runs]
+    rounds = len(runs)
+    results.append((label + (f" ({listed(rates)})" if rounds > 1 else ""),
+                    f"{statistics.median(rates):,.0f} jobs/s (failed {sum(o[1] for o in runs)})", target))
+    results.append((f"CPU per job, median of the rounds: {jvms} / the PostgreSQL server; transactions per job",
+                    f"{statistics.median(o[5] for o in runs):.2f} / {statistics.median(o[7] for o in runs):.2f} ms;"
+                    f" {statistics.median(o[8] for o in runs):.1f}", ""))
+    ratios = [o[0] / t[0] for o, t in zip(runs, theirs)]
+    results.append((ratio_label + (f": median of the rounds' ratios ({listed(ratios, '{:.2f}')})" if rounds > 1 else ""),
+                    f"{statistics.median(ratios):.2f}", ratio_target))
 
 
 DB_SCHEDULER_VERSION = "16.7.1"  # the parent pom's db-scheduler.version
