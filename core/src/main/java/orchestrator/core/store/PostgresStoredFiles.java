@@ -596,9 +596,14 @@ public final class PostgresStoredFiles implements StoredFiles {
             group.add(jobId); // the group's commit notifies each of its jobs once
             return;
         }
-        try (PreparedStatement ps = c.prepareStatement(sql.get("notify"))) {
-            ps.setString(1, jobId);
-            ps.execute();
+        notifyEach(c, List.of(jobId));
+    }
+
+    /** One notification per job, delivered at the transaction's commit; none when {@code jobs} is empty. */
+    private void notifyEach(Connection c, java.util.Collection<String> jobs) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql.get("notify_each"))) {
+            ps.setArray(1, c.createArrayOf("text", jobs.toArray(new String[0])));
+            ps.executeQuery().close();
         }
     }
 
@@ -708,10 +713,7 @@ public final class PostgresStoredFiles implements StoredFiles {
                     results[i] = group.get(i).work().run(c);
                 }
                 notifyAtCommit.remove();
-                try (PreparedStatement ps = c.prepareStatement(sql.get("notify_each"))) {
-                    ps.setArray(1, c.createArrayOf("text", jobs.toArray(new String[0])));
-                    ps.executeQuery().close();
-                }
+                notifyEach(c, jobs);
                 c.commit();
             } catch (SQLException | RuntimeException e) {
                 try {

@@ -57,11 +57,8 @@ SELECT size, cut, content, updated_at FROM stored_artifacts WHERE job_id = ? AND
 -- name: artifacts
 SELECT path, size, cut, updated_at FROM stored_artifacts WHERE job_id = ? ORDER BY path
 
--- name: notify
-SELECT pg_notify('orch_files', ?)
-
 -- name: notify_each
--- a group's commit: one notification per job of the group, in one statement
+-- one notification per job (a group's commit: each of its jobs; a write alone: its job), in one statement
 SELECT pg_notify('orch_files', id) FROM unnest(?::text[]) AS id
 
 -- name: delete_chunks
