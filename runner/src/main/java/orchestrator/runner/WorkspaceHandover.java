@@ -1,6 +1,5 @@
 package orchestrator.runner;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -66,15 +65,25 @@ final class WorkspaceHandover {
      */
     record Manifest(String id, String kind, String status, String reason, String baseCommit, String baseTree, String endTree,
                     long payloadBytes, String payloadSha256, boolean masked, String runnerId, String host, String writtenAt) {
-        static Manifest of(JsonNode n) {
-            return new Manifest(text(n, "id"), text(n, "kind"), text(n, "status"), text(n, "reason"), text(n, "base_commit"),
-                    text(n, "base_tree"), text(n, "end_tree"), n.path("payload_bytes").asLong(0), text(n, "payload_sha256"),
-                    n.path("masked").asBoolean(false), text(n, "runner_id"), text(n, "host"), text(n, "written_at"));
+        /**
+         * A stored manifest read back by the mapper that wrote it ({@link #take}: {@code Json.writePretty} of this
+         * record), so both sides name the fields alike. One that is not JSON, not an object or has no id is refused.
+         */
+        static Manifest read(String jobId, byte[] content) {
+            Manifest m;
+            try {
+                m = Json.read(new String(content, java.nio.charset.StandardCharsets.UTF_8), Manifest.class);
+            } catch (IllegalArgumentException e) {
+                throw unreadable(jobId, e.getMessage());
+            }
+            if (m == null || m.id() == null) {
+                throw unreadable(jobId, m == null ? "it is null" : "it has no id");
+            }
+            return m;
         }
 
-        private static String text(JsonNode n, String field) {
-            JsonNode v = n.get(field);
-            return v == null || v.isNull() ? null : v.asText();
+        private static RestoreFailed unreadable(String jobId, String why) {
+            return new RestoreFailed(jobId, "the stored manifest of the job's workspace is not readable: " + why);
         }
 
         /** Where the job ran last, for a message: the host and the runner. */
@@ -179,13 +188,7 @@ final class WorkspaceHandover {
     }
 
     private Optional<Manifest> manifest() {
-        return files.artifact(jobId, MANIFEST).map(a -> {
-            try {
-                return Manifest.of(Json.parse(new String(a.content(), java.nio.charset.StandardCharsets.UTF_8)));
-            } catch (IllegalArgumentException e) {
-                throw new RestoreFailed(jobId, "the stored manifest of the job's workspace is not readable: " + e.getMessage());
-            }
-        });
+        return files.artifact(jobId, MANIFEST).map(a -> Manifest.read(jobId, a.content()));
     }
 
     /** The runner that ran the job last, from its stored job.json, for a message when no manifest says it. */

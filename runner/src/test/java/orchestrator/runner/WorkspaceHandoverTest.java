@@ -1,6 +1,7 @@
 package orchestrator.runner;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -17,6 +18,7 @@ import orchestrator.core.store.JobEvent;
 import orchestrator.core.store.JobView;
 import orchestrator.core.store.StoredFiles;
 import orchestrator.core.testing.TestStoredFiles;
+import orchestrator.runner.WorkspaceHandover.Manifest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -155,5 +157,33 @@ class WorkspaceHandoverTest {
             assertThat(v.errorMessage()).contains("no copy of the job's workspace is stored and this host has none");
             assertThat(tmp.resolve("b/home/workspaces").resolve(id[0]).resolve("made.txt")).doesNotExist();
         }
+    }
+
+    @Test
+    void a_manifest_reads_back_into_the_record_that_wrote_it_and_one_stored_so_far_reads_by_its_snake_case_names() {
+        Manifest m = new Manifest("abc", "git", "stored", null, "c0ffee", "t1", "t2", 42, "ff00", true, "runner-1", "host-a",
+                "2026-01-01T00:00:00Z");
+        String written = Json.writePretty(m);
+        assertThat(Manifest.read("j1", written.getBytes(StandardCharsets.UTF_8))).isEqualTo(m);
+        List<String> names = new java.util.ArrayList<>();
+        Json.parse(written).fieldNames().forEachRemaining(names::add);
+        assertThat(names).containsExactly("id", "kind", "status", "reason", "base_commit", "base_tree", "end_tree", "payload_bytes",
+                "payload_sha256", "masked", "runner_id", "host", "written_at");
+        // as runners have stored it: a field left out is null (false, 0), one this runner does not know is ignored
+        String stored = "{\"id\": \"abc\", \"kind\": \"folder\", \"status\": \"too_big\", \"reason\": \"over the cap\","
+                + " \"base_commit\": null, \"payload_bytes\": 0, \"runner_id\": \"r\", \"host\": \"h\", \"written_at\": \"w\", \"later\": 1}";
+        assertThat(Manifest.read("j1", stored.getBytes(StandardCharsets.UTF_8)))
+                .isEqualTo(new Manifest("abc", "folder", "too_big", "over the cap", null, null, null, 0, null, false, "r", "h", "w"));
+    }
+
+    @Test
+    void a_stored_manifest_that_is_not_one_fails_the_restore_saying_so_not_with_a_null_pointer() {
+        for (String bad : List.of("not json", "", "null", "[]", "\"text\"", "{}", "{\"kind\": \"git\", \"status\": \"stored\"}",
+                "{\"id\": \"x\", \"payload_bytes\": {\"n\": 1}}")) {
+            assertThatThrownBy(() -> Manifest.read("j1", bad.getBytes(StandardCharsets.UTF_8))).as(bad)
+                    .isInstanceOf(WorkspaceHandover.RestoreFailed.class)
+                    .hasMessageStartingWith("job j1: the stored manifest of the job's workspace is not readable: ");
+        }
+        assertThatThrownBy(() -> Manifest.read("j1", "{}".getBytes(StandardCharsets.UTF_8))).hasMessageEndingWith("it has no id");
     }
 }

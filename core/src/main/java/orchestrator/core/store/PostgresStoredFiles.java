@@ -54,6 +54,7 @@ public final class PostgresStoredFiles implements StoredFiles {
     static final int MAX_GROUP = 64;
     /** How long a write waits for its group's commit (the pool's connection timeout is shorter). */
     static final Duration GROUP_WAIT = Duration.ofMinutes(2);
+    private static final byte[] NO_BYTES = new byte[0];
     private static final Logger log = LoggerFactory.getLogger(PostgresStoredFiles.class);
 
     private final DataSource dataSource;
@@ -80,7 +81,7 @@ public final class PostgresStoredFiles implements StoredFiles {
     @Override
     public long beginLog(String jobId, String stepId) {
         return grouped(jobId, "begin the log of step " + stepId, c -> {
-            long generation = begin(c, jobId, stepId);
+            long generation = begin(c, jobId, stepId, NO_BYTES, 0, false);
             notify(c, jobId);
             return generation;
         });
@@ -90,7 +91,7 @@ public final class PostgresStoredFiles implements StoredFiles {
     public long appendLog(String jobId, String stepId, long generation, long offset, byte[] bytes, int length) {
         checkChunk(offset, bytes, length);
         return grouped(jobId, "append to the log of step " + stepId, c -> {
-            long[] out = append(c, jobId, stepId, generation, false, offset, bytes, length, false);
+            long[] out = append(c, jobId, stepId, generation, offset, bytes, length, false);
             if (out[1] > 0) {
                 notify(c, jobId);
             }
@@ -113,22 +114,19 @@ public final class PostgresStoredFiles implements StoredFiles {
     public LogWrite writeLog(String jobId, String stepId, long generation, long offset, byte[] bytes, int length, boolean close) {
         checkChunk(offset, bytes, length);
         return grouped(jobId, "store the log of step " + stepId, c -> {
-            if (generation == 0 && offset == 0) {
-                // the common first write (a short step's only one): one statement instead of three
-                long gen = beginWith(c, jobId, stepId, bytes, length, close);
+            if (generation == 0) {
+                // a new generation is empty: bytes from 0 are its first (a short step's whole log, in one
+                // statement); bytes from further on are a gap, which stores nothing (the shipper sends from 0)
+                int first = offset == 0 ? length : 0;
+                long gen = begin(c, jobId, stepId, bytes, first, close);
                 notify(c, jobId);
-                return new LogWrite(gen, length);
+                return new LogWrite(gen, first);
             }
-            long gen = generation;
-            boolean begun = gen == 0;
-            if (begun) {
-                gen = begin(c, jobId, stepId);
-            }
-            long[] out = append(c, jobId, stepId, gen, begun, offset, bytes, length, close);
-            if (begun || out[1] > 0 || out[2] > 0) {
+            long[] out = append(c, jobId, stepId, generation, offset, bytes, length, close);
+            if (out[1] > 0 || out[2] > 0) {
                 notify(c, jobId);
             }
-            return new LogWrite(gen, out[0]);
+            return new LogWrite(generation, out[0]);
         });
     }
 
@@ -138,9 +136,12 @@ public final class PostgresStoredFiles implements StoredFiles {
         }
     }
 
-    /** A new generation holding {@code length} bytes from byte 0 (closed with {@code close}), the last one's bytes dropped. */
-    private long beginWith(Connection c, String jobId, String stepId, byte[] bytes, int length, boolean close) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql.get("begin_log_with"))) {
+    /**
+     * The one way a generation begins: a new one holding {@code length} bytes from byte 0 (none: empty), closed
+     * with {@code close}, and the last one's chunks deleted, in one statement.
+     */
+    private long begin(Connection c, String jobId, String stepId, byte[] bytes, int length, boolean close) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql.get("begin_log"))) {
             ps.setString(1, jobId);
             ps.setString(2, stepId);
             ps.setLong(3, length);
@@ -154,51 +155,25 @@ public final class PostgresStoredFiles implements StoredFiles {
         }
     }
 
-    /** A new generation, the last one's bytes dropped. */
-    private long begin(Connection c, String jobId, String stepId) throws SQLException {
-        long generation;
-        try (PreparedStatement ps = c.prepareStatement(sql.get("begin_log"))) {
-            ps.setString(1, jobId);
-            ps.setString(2, stepId);
-            ps.setTimestamp(3, now());
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                generation = rs.getLong(1);
-            }
-        }
-        if (generation > 1) { // the step's first log has no older chunks
-            try (PreparedStatement ps = c.prepareStatement(sql.get("drop_old_chunks"))) {
-                ps.setString(1, jobId);
-                ps.setString(2, stepId);
-                ps.setLong(3, generation);
-                ps.executeUpdate();
-            }
-        }
-        return generation;
-    }
-
     /**
      * Appends a chunk and, with {@code close}, closes the log, in the caller's transaction.
      *
-     * @param begun true when {@code generation} was begun in this transaction (empty, open, its row locked already)
      * @return {the stored size after it (-1: stale), how many bytes it added, 1 when it closed the log}
      */
-    private long[] append(Connection c, String jobId, String stepId, long generation, boolean begun, long offset, byte[] bytes,
+    private long[] append(Connection c, String jobId, String stepId, long generation, long offset, byte[] bytes,
             int length, boolean close) throws SQLException {
-        long size = 0;
-        if (!begun) {
-            try (PreparedStatement ps = c.prepareStatement(sql.get("lock_log"))) {
-                ps.setString(1, jobId);
-                ps.setString(2, stepId);
-                ps.setLong(3, generation);
-                try (ResultSet rs = ps.executeQuery()) {
-                    if (!rs.next()) {
-                        return new long[] {-1, 0, 0}; // a newer generation began: this writer is stale
-                    }
-                    size = rs.getLong(1);
-                    if (rs.getBoolean(2)) {
-                        return new long[] {size, 0, 0}; // closed: nothing more is taken
-                    }
+        long size;
+        try (PreparedStatement ps = c.prepareStatement(sql.get("lock_log"))) {
+            ps.setString(1, jobId);
+            ps.setString(2, stepId);
+            ps.setLong(3, generation);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return new long[] {-1, 0, 0}; // a newer generation began: this writer is stale
+                }
+                size = rs.getLong(1);
+                if (rs.getBoolean(2)) {
+                    return new long[] {size, 0, 0}; // closed: nothing more is taken
                 }
             }
         }
@@ -621,9 +596,14 @@ public final class PostgresStoredFiles implements StoredFiles {
             group.add(jobId); // the group's commit notifies each of its jobs once
             return;
         }
-        try (PreparedStatement ps = c.prepareStatement(sql.get("notify"))) {
-            ps.setString(1, jobId);
-            ps.execute();
+        notifyEach(c, List.of(jobId));
+    }
+
+    /** One notification per job, delivered at the transaction's commit; none when {@code jobs} is empty. */
+    private void notifyEach(Connection c, java.util.Collection<String> jobs) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql.get("notify_each"))) {
+            ps.setArray(1, c.createArrayOf("text", jobs.toArray(new String[0])));
+            ps.executeQuery().close();
         }
     }
 
@@ -733,10 +713,7 @@ public final class PostgresStoredFiles implements StoredFiles {
                     results[i] = group.get(i).work().run(c);
                 }
                 notifyAtCommit.remove();
-                try (PreparedStatement ps = c.prepareStatement(sql.get("notify_each"))) {
-                    ps.setArray(1, c.createArrayOf("text", jobs.toArray(new String[0])));
-                    ps.executeQuery().close();
-                }
+                notifyEach(c, jobs);
                 c.commit();
             } catch (SQLException | RuntimeException e) {
                 try {

@@ -1,14 +1,9 @@
 -- The statements of PostgresStoredFiles (StoredFiles on PostgreSQL), by name.
 
 -- name: begin_log
-INSERT INTO stored_logs (job_id, step_id, generation, size, closed, updated_at) VALUES (?, ?, 1, 0, FALSE, ?)
-ON CONFLICT (job_id, step_id) DO UPDATE
-    SET generation = stored_logs.generation + 1, size = 0, closed = FALSE, updated_at = EXCLUDED.updated_at
-RETURNING generation
-
--- name: begin_log_with
--- a log's first write from byte 0 (a short step's whole log, closed by the same write) in one statement: the
--- new generation, the last one's chunks dropped, and the chunk; parameters: job, step, size, closed, at, bytes
+-- the one way a log's generation begins, in one statement: the new generation with its first bytes from byte 0
+-- (a short step's whole log, closed by the same write) or none (size 0: empty), and the last one's chunks
+-- deleted; parameters: job, step, size, closed, at, bytes
 WITH b AS (
     INSERT INTO stored_logs (job_id, step_id, generation, size, closed, updated_at) VALUES (?, ?, 1, ?, ?, ?)
     ON CONFLICT (job_id, step_id) DO UPDATE
@@ -22,9 +17,6 @@ WITH b AS (
     SELECT b.job_id, b.step_id, b.generation, 0, b.size, ? FROM b WHERE b.size > 0
 )
 SELECT generation FROM b
-
--- name: drop_old_chunks
-DELETE FROM stored_log_chunks WHERE job_id = ? AND step_id = ? AND generation < ?
 
 -- name: lock_log
 -- the row lock orders concurrent appends to one log (a shipper's retry racing its own earlier send)
@@ -65,11 +57,8 @@ SELECT size, cut, content, updated_at FROM stored_artifacts WHERE job_id = ? AND
 -- name: artifacts
 SELECT path, size, cut, updated_at FROM stored_artifacts WHERE job_id = ? ORDER BY path
 
--- name: notify
-SELECT pg_notify('orch_files', ?)
-
 -- name: notify_each
--- a group's commit: one notification per job of the group, in one statement
+-- one notification per job (a group's commit: each of its jobs; a write alone: its job), in one statement
 SELECT pg_notify('orch_files', id) FROM unnest(?::text[]) AS id
 
 -- name: delete_chunks

@@ -122,6 +122,29 @@ class PostgresStoredFilesTest {
         StoredFiles.LogRead r = files.readLog("j1", "s", 0, 100).orElseThrow();
         assertThat(r.generation()).isEqualTo(g2);
         assertThat(new String(r.bytes(), StandardCharsets.UTF_8)).isEqualTo("second\n");
+        assertThat(chunkGenerations("j1", "s")).as("the earlier run's chunks are deleted, not only hidden").containsExactly(g2);
+    }
+
+    @Test
+    void a_first_write_from_past_byte_0_begins_an_empty_generation_and_stores_nothing_of_the_gap() {
+        StoredFiles.LogWrite w1 = files.writeLog("j1", "s", 0, 0, bytes("first run\n"), 10, false);
+        // a shipper that begins a new generation but sends from further on: a gap, so the answer is 0 (send from there)
+        StoredFiles.LogWrite w2 = files.writeLog("j1", "s", 0, 4, bytes("tail"), 4, false);
+        assertThat(w2.generation()).isGreaterThan(w1.generation());
+        assertThat(w2.size()).isZero();
+        StoredFiles.LogRead r = files.readLog("j1", "s", 0, 100).orElseThrow();
+        assertThat(r.generation()).isEqualTo(w2.generation());
+        assertThat(r.bytes()).isEmpty();
+        assertThat(r.closed()).isFalse();
+        assertThat(chunkGenerations("j1", "s")).as("the earlier run's chunks are deleted").isEmpty();
+        assertThat(files.writeLog("j1", "s", w2.generation(), 0, bytes("second"), 6, false).size()).isEqualTo(6);
+        assertThat(readAll("j1", "s")).isEqualTo("second");
+        // with close the gap's generation is closed all the same (nothing more is coming)
+        StoredFiles.LogWrite w3 = files.writeLog("j1", "s", 0, 9, bytes("x"), 1, true);
+        assertThat(w3.size()).isZero();
+        assertThat(files.readLog("j1", "s", 0, 100).orElseThrow().closed()).isTrue();
+        assertThat(files.loggedSteps("j1")).extracting(StoredFiles.LoggedStep::generation, StoredFiles.LoggedStep::size)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(w3.generation(), 0L));
     }
 
     @Test
