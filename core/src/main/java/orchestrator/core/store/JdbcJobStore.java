@@ -90,6 +90,9 @@ abstract class JdbcJobStore implements JobStore {
         }
     }
 
+    /** Put on the queue by close: the writer's wait for work ends now, not after its poll. It is no write. */
+    private static final PendingWrite<Void> WAKE = new PendingWrite<>(b -> null);
+
     /** How long a caller whose write was claimed waits for its commit past its own deadline: the lock is held by then. */
     private static final Duration COMMIT_GRACE = Duration.ofSeconds(10);
 
@@ -320,11 +323,12 @@ abstract class JdbcJobStore implements JobStore {
             while (!closed || !pending.isEmpty()) {
                 try {
                     PendingWrite<?> first = pending.poll(200, TimeUnit.MILLISECONDS);
-                    if (first == null) {
+                    if (first == null || first == WAKE) {
                         continue;
                     }
                     batch.add(first);
                     pending.drainTo(batch, MAX_BATCH - 1);
+                    batch.remove(WAKE);
                     if (w == null) {
                         w = new WriterConnection();
                     }
@@ -1373,6 +1377,7 @@ abstract class JdbcJobStore implements JobStore {
     @Override
     public void close() {
         closed = true;
+        pending.offer(WAKE);
         closeDialect();
         try {
             if (writer != null) {
@@ -1454,10 +1459,15 @@ abstract class JdbcJobStore implements JobStore {
         return rs.wasNull() ? null : Instant.ofEpochMilli(v);
     }
 
-    /** A failure of the connection itself (SQLState class 08, or a closed connection), not of a statement. */
+    /**
+     * A failure of the connection itself, not of a statement: SQLState class 08 (connection exception), or
+     * 57P01..57P03, what a PostgreSQL server that shuts down or restarts sends every connection it cuts
+     * ("terminating connection due to administrator command"), read by the next statement on it.
+     */
     static boolean lostConnection(SQLException e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof SQLException se && se.getSQLState() != null && se.getSQLState().startsWith("08")) {
+            if (t instanceof SQLException se && se.getSQLState() != null
+                    && (se.getSQLState().startsWith("08") || se.getSQLState().matches("57P0[123]"))) {
                 return true;
             }
         }

@@ -58,6 +58,8 @@ public final class PostgresJobStore extends JdbcJobStore {
     private final CountDownLatch stop = new CountDownLatch(1);
     private final Thread listener;
     private volatile boolean listening;
+    /** The listener's own connection while it is open: close aborts it, so that it need not wait out a poll. */
+    private volatile Connection listenConnection;
     private final CountDownLatch firstListen = new CountDownLatch(1);
 
     /**
@@ -343,6 +345,10 @@ public final class PostgresJobStore extends JdbcJobStore {
         long pause = 100;
         while (!closed) {
             try (Connection c = DriverManager.getConnection(jdbcUrl, properties(user, password, "orchestrator-listener", 5))) {
+                listenConnection = c;
+                if (closed) {
+                    return;
+                }
                 try (Statement st = c.createStatement()) {
                     st.execute(sql.get("listen"));
                 }
@@ -361,11 +367,17 @@ public final class PostgresJobStore extends JdbcJobStore {
             } catch (SQLException e) {
                 if (!closed) {
                     log.warn("lost the PostgreSQL change listener at {}; reconnecting in {} ms: {}", where, pause, e.getMessage());
+                    if (lostConnection(e)) {
+                        // the server went away (a restart cuts every connection): the pool's idle connections are
+                        // as dead as this one, and are replaced now instead of each failing one caller's statement
+                        pool.getHikariPoolMXBean().softEvictConnections();
+                    }
                 }
             } catch (Throwable t) {
                 log.error("change listener error at {}; reconnecting in {} ms", where, pause, t);
             } finally {
                 listening = false;
+                listenConnection = null;
             }
             try {
                 if (stop.await(pause, TimeUnit.MILLISECONDS)) {
@@ -384,6 +396,15 @@ public final class PostgresJobStore extends JdbcJobStore {
         stop.countDown();
         synchronized (changes) {
             changes.notifyAll();
+        }
+        Connection c = listenConnection;
+        if (c != null) {
+            try {
+                // ends the listener's wait for notifications now (its poll would end it within LISTEN_POLL_MS)
+                c.abort(Runnable::run);
+            } catch (SQLException | RuntimeException e) {
+                log.debug("aborting the listener's connection: {}", e.getMessage());
+            }
         }
         try {
             listener.join(LISTEN_POLL_MS * 4);

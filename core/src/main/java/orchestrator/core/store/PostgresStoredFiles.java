@@ -65,6 +65,8 @@ public final class PostgresStoredFiles implements StoredFiles {
     private final CountDownLatch closed = new CountDownLatch(1);
     private Thread listener;
     private volatile boolean listening;
+    /** The listener's connection while it listens: close aborts it, so that it need not wait out a poll. */
+    private volatile Connection listenConnection;
     /** Log and artifact writes waiting for the group writer ({@link #grouped}). */
     private final BlockingQueue<Grouped<?>> groupQueue = new LinkedBlockingQueue<>(10_000);
     /** On the group writer's thread while a group runs: the jobs to notify at its commit. */
@@ -494,6 +496,10 @@ public final class PostgresStoredFiles implements StoredFiles {
     private void listen() {
         while (closed.getCount() > 0) {
             try (Connection c = dataSource.getConnection()) {
+                listenConnection = c;
+                if (closed.getCount() == 0) {
+                    return;
+                }
                 c.setAutoCommit(true);
                 try (Statement s = c.createStatement()) {
                     s.execute("LISTEN " + CHANNEL);
@@ -523,6 +529,7 @@ public final class PostgresStoredFiles implements StoredFiles {
                 log.error("stored files: the change listener failed; retrying", t);
             } finally {
                 listening = false;
+                listenConnection = null;
                 bumpAll();
             }
             try {
@@ -567,6 +574,15 @@ public final class PostgresStoredFiles implements StoredFiles {
     @Override
     public void close() {
         closed.countDown();
+        groupQueue.offer(WAKE);
+        Connection c = listenConnection;
+        if (c != null) {
+            try {
+                c.abort(Runnable::run); // the pool replaces an aborted connection
+            } catch (SQLException | RuntimeException e) {
+                log.debug("stored files: aborting the listener's connection: {}", e.getMessage());
+            }
+        }
         Thread t;
         Thread w;
         synchronized (this) {
@@ -626,6 +642,9 @@ public final class PostgresStoredFiles implements StoredFiles {
     private record Grouped<T>(String jobId, String what, Work<T> work, CompletableFuture<T> done) {
     }
 
+    /** Put on the group queue by close: the writer's wait ends now, not after its poll. It is no write. */
+    private static final Grouped<Void> WAKE = new Grouped<>("", "wake", c -> null, new CompletableFuture<>());
+
     /**
      * Runs {@code work} in a transaction of the group writer and returns once it committed. Writes of several
      * jobs that wait at once (a runner's jobs ending together) share one transaction and one commit, as the job
@@ -671,11 +690,12 @@ public final class PostgresStoredFiles implements StoredFiles {
         while (closed.getCount() > 0 || !groupQueue.isEmpty()) {
             try {
                 Grouped<?> first = groupQueue.poll(LISTEN_POLL_MS, TimeUnit.MILLISECONDS);
-                if (first == null) {
+                if (first == null || first == WAKE) {
                     continue;
                 }
                 group.add(first);
                 groupQueue.drainTo(group, MAX_GROUP - 1);
+                group.remove(WAKE);
                 if (group.size() == 1 || !commitGroup(group)) {
                     // alone, or the group failed (one write the database refused, or the connection): each
                     // write in a transaction of its own, so that only what fails fails
@@ -696,6 +716,9 @@ public final class PostgresStoredFiles implements StoredFiles {
             }
         }
         for (Grouped<?> g; (g = groupQueue.poll()) != null; ) {
+            if (g == WAKE) {
+                continue;
+            }
             g.done().completeExceptionally(new StoreUnavailableException("job " + g.jobId() + ": cannot " + g.what() + ": the store is closed", null));
         }
     }

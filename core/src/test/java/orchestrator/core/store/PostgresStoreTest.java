@@ -42,7 +42,7 @@ class PostgresStoreTest {
 
     @AfterEach
     void closeAll() throws Exception {
-        // the stores all at once (a close waits for its change listener's 500 ms poll), then the servers they were on
+        // the stores all at once (each close waits for its writer and pool), then the servers they were on
         ExecutorService closer = Executors.newCachedThreadPool();
         try {
             List<Future<?>> closes = new ArrayList<>();
@@ -508,6 +508,29 @@ class PostgresStoreTest {
         long seen = s.changeCounter();
         other.enqueue(job("{\"goal\":\"heard\"}"));
         assertThat(s.awaitChange(seen, 10_000)).isTrue();
+    }
+
+    /**
+     * A restart cuts every connection with "terminating connection due to administrator command" (57P01), which the
+     * held writer connection only reads at its next statement: that must open another connection, not fail the
+     * first heartbeat, step record or enqueue after the server is back.
+     */
+    @Test
+    void the_first_writes_after_a_server_restart_go_through_on_fresh_connections() throws Exception {
+        TestPostgres pg = new TestPostgres();
+        open.add(pg);
+        String url = pg.newDatabase();
+        PostgresJobStore s = store(url);
+        s.enqueue(job("{\"goal\":\"before\"}"));
+        Lease lease = s.lease("r1", 1).get(0);
+        assertThat(s.find(lease.jobId())).isPresent();
+
+        pg.stop();
+        pg.start();
+        assertThat(s.heartbeat(List.of(lease))).extracting(HeartbeatResult::status).containsExactly(HeartbeatResult.Status.ALIVE);
+        s.recordStep(lease, new StepRecord("01_plan", 0, "claude", "running", null, null, null, null, null, 0, 0, 0));
+        assertThat(s.enqueue(job("{\"goal\":\"after\"}")).created()).isTrue();
+        assertThat(s.find(lease.jobId()).orElseThrow().state()).isEqualTo(JobState.RUNNING);
     }
 
     @Test

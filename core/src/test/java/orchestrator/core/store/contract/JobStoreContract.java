@@ -99,8 +99,8 @@ public abstract class JobStoreContract {
     static Path classTmp;
     private static final AtomicInteger tests = new AtomicInteger();
     /**
-     * The instances of the tests that ended, closing: a store's close waits for its background threads (PostgreSQL's
-     * change listener polls every 500 ms, SQLite's watcher every 200 ms), which the next test need not wait for.
+     * The instances of the tests that ended, closing: a store's close waits for its background threads (its writer
+     * commits what is queued, PostgreSQL's pool closes its connections), which the next test need not wait for.
      * Each test has a database of its own, so that a store still closing touches nothing of the next test's.
      */
     private static final List<Future<?>> closing = Collections.synchronizedList(new ArrayList<>());
