@@ -343,6 +343,8 @@ public final class PostgresJobStore extends JdbcJobStore {
      */
     private void listenLoop() {
         long pause = 100;
+        // when the listener was lost (0 while it listens): one warning per outage, not one per reconnect attempt
+        long lostAt = 0;
         while (!closed) {
             try (Connection c = DriverManager.getConnection(jdbcUrl, properties(user, password, "orchestrator-listener", 5))) {
                 listenConnection = c;
@@ -357,6 +359,10 @@ public final class PostgresJobStore extends JdbcJobStore {
                 pause = 100;
                 bump();
                 firstListen.countDown();
+                if (lostAt != 0) {
+                    log.info("the PostgreSQL change listener at {} is back after {} ms", where, System.currentTimeMillis() - lostAt);
+                    lostAt = 0;
+                }
                 log.debug("listening for job changes at {}", where);
                 while (!closed) {
                     PGNotification[] got = pg.getNotifications((int) LISTEN_POLL_MS);
@@ -366,7 +372,13 @@ public final class PostgresJobStore extends JdbcJobStore {
                 }
             } catch (SQLException e) {
                 if (!closed) {
-                    log.warn("lost the PostgreSQL change listener at {}; reconnecting in {} ms: {}", where, pause, e.getMessage());
+                    if (lostAt == 0) {
+                        lostAt = System.currentTimeMillis();
+                        log.warn("lost the PostgreSQL change listener at {}; reconnecting (runners lease every few hundred ms"
+                                + " meanwhile): {}", where, e.getMessage());
+                    } else {
+                        log.debug("the PostgreSQL change listener at {} is still down; next attempt in {} ms: {}", where, pause, e.getMessage());
+                    }
                     if (lostConnection(e)) {
                         // the server went away (a restart cuts every connection): the pool's idle connections are
                         // as dead as this one, and are replaced now instead of each failing one caller's statement

@@ -494,6 +494,8 @@ public final class PostgresStoredFiles implements StoredFiles {
 
     /** The listener's loop: survives every failure (the server restarting) and reconnects until closed. */
     private void listen() {
+        // when the listener was lost (0 while it listens): one warning per outage, not one per attempt
+        long lostAt = 0;
         while (closed.getCount() > 0) {
             try (Connection c = dataSource.getConnection()) {
                 listenConnection = c;
@@ -506,6 +508,10 @@ public final class PostgresStoredFiles implements StoredFiles {
                 }
                 PGConnection pg = c.unwrap(PGConnection.class);
                 listening = true;
+                if (lostAt != 0) {
+                    log.info("stored files: the change listener is back after {} ms", System.currentTimeMillis() - lostAt);
+                    lostAt = 0;
+                }
                 // what was written while nobody listened is unseen: every follower reads once
                 bumpAll();
                 try {
@@ -521,9 +527,12 @@ public final class PostgresStoredFiles implements StoredFiles {
                     unlisten(c);
                 }
             } catch (SQLException | RuntimeException e) {
-                if (closed.getCount() > 0) {
+                if (closed.getCount() > 0 && lostAt == 0) {
+                    lostAt = System.currentTimeMillis();
                     log.warn("stored files: the change listener lost its connection ({}); followers poll until it is back",
                             e.getMessage());
+                } else if (closed.getCount() > 0) {
+                    log.debug("stored files: the change listener is still down: {}", e.getMessage());
                 }
             } catch (Throwable t) {
                 log.error("stored files: the change listener failed; retrying", t);

@@ -525,12 +525,44 @@ class PostgresStoreTest {
         Lease lease = s.lease("r1", 1).get(0);
         assertThat(s.find(lease.jobId())).isPresent();
 
-        pg.stop();
-        pg.start();
-        assertThat(s.heartbeat(List.of(lease))).extracting(HeartbeatResult::status).containsExactly(HeartbeatResult.Status.ALIVE);
-        s.recordStep(lease, new StepRecord("01_plan", 0, "claude", "running", null, null, null, null, null, 0, 0, 0));
-        assertThat(s.enqueue(job("{\"goal\":\"after\"}")).created()).isTrue();
-        assertThat(s.find(lease.jobId()).orElseThrow().state()).isEqualTo(JobState.RUNNING);
+        ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(PostgresJobStore.class);
+        ch.qos.logback.classic.Level level = logger.getLevel();
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> seen = new ch.qos.logback.core.read.ListAppender<>();
+        seen.start();
+        logger.addAppender(seen);
+        logger.setLevel(ch.qos.logback.classic.Level.DEBUG);
+        try {
+            pg.stop();
+            // down long enough for the listener to try again more than once
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (messages(seen, ch.qos.logback.classic.Level.DEBUG, "is still down").size() < 2) {
+                assertThat(System.nanoTime()).as("the listener retries while the server is down").isLessThan(deadline);
+                java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+            }
+            pg.start();
+            assertThat(s.heartbeat(List.of(lease))).extracting(HeartbeatResult::status).containsExactly(HeartbeatResult.Status.ALIVE);
+            s.recordStep(lease, new StepRecord("01_plan", 0, "claude", "running", null, null, null, null, null, 0, 0, 0));
+            assertThat(s.enqueue(job("{\"goal\":\"after\"}")).created()).isTrue();
+            assertThat(s.find(lease.jobId()).orElseThrow().state()).isEqualTo(JobState.RUNNING);
+            deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (messages(seen, ch.qos.logback.classic.Level.INFO, "is back after").isEmpty()) {
+                assertThat(System.nanoTime()).as("the listener says it is back").isLessThan(deadline);
+                s.awaitChange(s.changeCounter(), 50);
+            }
+            // one warning for the outage, however many attempts it took
+            assertThat(messages(seen, ch.qos.logback.classic.Level.WARN, "lost the PostgreSQL change listener")).hasSize(1);
+        } finally {
+            logger.detachAppender(seen);
+            logger.setLevel(level);
+        }
+    }
+
+    private static List<String> messages(ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> seen,
+                                         ch.qos.logback.classic.Level level, String part) {
+        synchronized (seen) { // AppenderBase.doAppend holds the appender's lock while it adds
+            return seen.list.stream().filter(e -> e.getLevel() == level).map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
+                    .filter(m -> m.contains(part)).toList();
+        }
     }
 
     @Test
