@@ -143,6 +143,12 @@ class PostgresFaultsIT {
                 Files.writeString(Path.of(release + "-" + midJob), "go");
                 Waits.until("the second long step ended during the outage", Duration.ofSeconds(30),
                         () -> marks(marks.resolve(midJob)).contains("end"));
+                // both followers notice the outage before it ends: a read waits up to the pool's 5 s connection
+                // timeout (the pool's connections are replaced when the listener sees the server go), so an
+                // outage shorter than that is a pause to a follower, not an error it reports
+                Waits.until("the followers said the store is unavailable", Duration.ofSeconds(30),
+                        () -> followed.contains(": the job store is unavailable; retrying")
+                                && cliFollow.output().contains("the job store is unavailable; retrying"));
                 // back well within the lease TTL: a runner's lease must survive an outage shorter than it
                 pg.start();
 
