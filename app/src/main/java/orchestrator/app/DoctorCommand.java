@@ -24,6 +24,7 @@ import orchestrator.core.config.Env;
 import orchestrator.core.store.JobQuery;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.JobView;
+import orchestrator.core.store.PostgresJobStore;
 import orchestrator.core.store.RunnerView;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -105,6 +106,14 @@ final class DoctorCommand implements Callable<Integer> {
                 return;
             }
             ok("store", core.storeName() + " readable and writable; jobs by state: " + store.countByState());
+            if (store instanceof PostgresJobStore pg) {
+                PostgresJobStore.ServerStatus s = pg.serverStatus();
+                if (connectionsShort(s)) {
+                    warn("store", connections(s));
+                } else {
+                    ok("store", connections(s));
+                }
+            }
             List<JobView> newest = store.list(new JobQuery(null, true, null, 1));
             Instant now = ctx.clock.instant();
             if (!newest.isEmpty() && newest.get(0).createdAt().isAfter(now.plusSeconds(60))) {
@@ -119,6 +128,21 @@ final class DoctorCommand implements Callable<Integer> {
         } catch (OrchestratorException e) {
             fail("store", e.getMessage());
         }
+    }
+
+    /** Whether the server lacks room for one more orchestrator process's connections. */
+    static boolean connectionsShort(PostgresJobStore.ServerStatus s) {
+        return s.free() < PostgresJobStore.CONNECTIONS_PER_PROCESS;
+    }
+
+    /** The server's version and connection headroom, against what one more process would hold (DEPLOYMENT.md). */
+    static String connections(PostgresJobStore.ServerStatus s) {
+        String m = "PostgreSQL " + s.version() + ": " + s.connections() + " of " + (s.maxConnections() - s.reserved())
+                + " connections in use (max_connections " + s.maxConnections() + ", " + s.reserved() + " kept for superusers);"
+                + " each orchestrator process holds up to " + PostgresJobStore.CONNECTIONS_PER_PROCESS;
+        return connectionsShort(s)
+                ? m + ": one more process may not get its connections; raise max_connections (docs/DEPLOYMENT.md, PostgreSQL sizing)"
+                : m;
     }
 
     /**

@@ -76,6 +76,12 @@ class PostgresStoreIT {
                     .contains("database=postgresql://orch@127.0.0.1:" + pg.port() + "/" + db)
                     .doesNotContain(PASSWORD);
         }
+        // doctor names the server and its connection headroom against what one more process holds
+        try (OrchestratorProcess doctor = OrchestratorProcess.start(home.resolve("doctor.out"), env, "doctor")) {
+            doctor.awaitExit(Duration.ofSeconds(60));
+            assertThat(doctor.output()).containsPattern("OK    store: PostgreSQL 1\\d[^:]*: \\d+ of \\d+ connections in use \\(max_connections 300, "
+                    + "\\d+ kept for superusers\\); each orchestrator process holds up to 18").doesNotContain(PASSWORD);
+        }
         try (OrchestratorProcess backup = OrchestratorProcess.start(home.resolve("backup.out"), env, "backup", home.resolve("b.db").toString())) {
             assertThat(backup.awaitExit(Duration.ofSeconds(60))).isEqualTo(ExitCodes.USAGE);
             assertThat(backup.output()).contains("pg_dump").doesNotContain(PASSWORD).doesNotContain("Exception");

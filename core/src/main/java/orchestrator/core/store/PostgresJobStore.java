@@ -46,6 +46,13 @@ public final class PostgresJobStore extends JdbcJobStore {
     /** A pooled connection that does not come within this fails the write: intake answers 503 rather than hang. */
     private static final long CONNECTION_TIMEOUT_MS = 5_000;
     private static final long LISTEN_POLL_MS = 500;
+    /** The most pooled connections one process opens. */
+    static final int POOL_SIZE = 16;
+    /**
+     * The most connections one process holds at once: its pool, its listener's own, and the readiness probe's
+     * (DEPLOYMENT.md sizes {@code max_connections} by it).
+     */
+    public static final int CONNECTIONS_PER_PROCESS = POOL_SIZE + 2;
     private static final long RECONNECT_MAX_MS = 5_000;
 
     private final String jdbcUrl;
@@ -126,7 +133,7 @@ public final class PostgresJobStore extends JdbcJobStore {
             hc.setPassword(password);
         }
         hc.setPoolName("postgres-" + where(jdbcUrl));
-        hc.setMaximumPoolSize(16);
+        hc.setMaximumPoolSize(POOL_SIZE);
         hc.setMinimumIdle(2);
         hc.setConnectionTimeout(CONNECTION_TIMEOUT_MS);
         hc.setAutoCommit(true);
@@ -431,6 +438,24 @@ public final class PostgresJobStore extends JdbcJobStore {
     public void backup(Path target) {
         throw new UnsupportedOperationException("backup copies the SQLite file; the store is PostgreSQL at " + where
                 + ": back it up with pg_dump (pg_dump -Fc -f FILE DBNAME) and restore with pg_restore");
+    }
+
+    /** The server's version and connection headroom, for doctor. */
+    public record ServerStatus(String version, int maxConnections, int reserved, int connections) {
+        /** Connections a client that is no superuser can still open. */
+        public int free() {
+            return maxConnections - reserved - connections;
+        }
+    }
+
+    /** The server's version and how many of its connections are taken. */
+    public ServerStatus serverStatus() {
+        try (Connection c = connection(); PreparedStatement ps = sql.prepare(c, "server_status"); ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return new ServerStatus(rs.getString("version"), rs.getInt("max_connections"), rs.getInt("reserved"), rs.getInt("connections"));
+        } catch (SQLException e) {
+            throw unavailable("reading the server's status", e);
+        }
     }
 
     @Override

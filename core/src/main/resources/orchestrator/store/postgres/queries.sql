@@ -163,6 +163,13 @@ SELECT pg_notify('orchestrator_jobs', '')
 -- name: listen
 LISTEN orchestrator_jobs
 
+-- name: server_status
+-- for doctor: the server's version and how many of its connections are taken (by every client, not only ours)
+SELECT current_setting('server_version') AS version,
+       current_setting('max_connections')::int AS max_connections,
+       current_setting('superuser_reserved_connections')::int AS reserved,
+       (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') AS connections
+
 -- name: migration_lock
 -- held to the migration's commit: a second host starting meanwhile waits, then finds them applied;
 -- the key is "orchestr" in ASCII, any constant would do
