@@ -350,8 +350,8 @@ public final class PostgresJobStore extends JdbcJobStore {
      */
     private void listenLoop() {
         long pause = 100;
-        // when the listener was lost (0 while it listens): one warning per outage, not one per reconnect attempt
-        long lostAt = 0;
+        ListenerOutage outage = new ListenerOutage(log, "the PostgreSQL change listener at " + where,
+                "runners lease every few hundred ms meanwhile");
         while (!closed) {
             try (Connection c = DriverManager.getConnection(jdbcUrl, properties(user, password, "orchestrator-listener", 5))) {
                 listenConnection = c;
@@ -366,10 +366,7 @@ public final class PostgresJobStore extends JdbcJobStore {
                 pause = 100;
                 bump();
                 firstListen.countDown();
-                if (lostAt != 0) {
-                    log.info("the PostgreSQL change listener at {} is back after {} ms", where, System.currentTimeMillis() - lostAt);
-                    lostAt = 0;
-                }
+                outage.listening();
                 log.debug("listening for job changes at {}", where);
                 while (!closed) {
                     PGNotification[] got = pg.getNotifications((int) LISTEN_POLL_MS);
@@ -379,13 +376,7 @@ public final class PostgresJobStore extends JdbcJobStore {
                 }
             } catch (SQLException e) {
                 if (!closed) {
-                    if (lostAt == 0) {
-                        lostAt = System.currentTimeMillis();
-                        log.warn("lost the PostgreSQL change listener at {}; reconnecting (runners lease every few hundred ms"
-                                + " meanwhile): {}", where, e.getMessage());
-                    } else {
-                        log.debug("the PostgreSQL change listener at {} is still down; next attempt in {} ms: {}", where, pause, e.getMessage());
-                    }
+                    outage.lost(e.getMessage());
                     if (lostConnection(e)) {
                         // the server went away (a restart cuts every connection): the pool's idle connections are
                         // as dead as this one, and are replaced now instead of each failing one caller's statement
@@ -416,15 +407,8 @@ public final class PostgresJobStore extends JdbcJobStore {
         synchronized (changes) {
             changes.notifyAll();
         }
-        Connection c = listenConnection;
-        if (c != null) {
-            try {
-                // ends the listener's wait for notifications now (its poll would end it within LISTEN_POLL_MS)
-                c.abort(Runnable::run);
-            } catch (SQLException | RuntimeException e) {
-                log.debug("aborting the listener's connection: {}", e.getMessage());
-            }
-        }
+        // ends the listener's wait for notifications now (its poll would end it within LISTEN_POLL_MS)
+        ListenerOutage.abort(listenConnection, log);
         try {
             listener.join(LISTEN_POLL_MS * 4);
         } catch (InterruptedException e) {

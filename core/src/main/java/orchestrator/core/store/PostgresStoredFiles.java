@@ -494,8 +494,7 @@ public final class PostgresStoredFiles implements StoredFiles {
 
     /** The listener's loop: survives every failure (the server restarting) and reconnects until closed. */
     private void listen() {
-        // when the listener was lost (0 while it listens): one warning per outage, not one per attempt
-        long lostAt = 0;
+        ListenerOutage outage = new ListenerOutage(log, "the stored files' change listener", "followers poll until it is back");
         while (closed.getCount() > 0) {
             try (Connection c = dataSource.getConnection()) {
                 listenConnection = c;
@@ -508,10 +507,7 @@ public final class PostgresStoredFiles implements StoredFiles {
                 }
                 PGConnection pg = c.unwrap(PGConnection.class);
                 listening = true;
-                if (lostAt != 0) {
-                    log.info("stored files: the change listener is back after {} ms", System.currentTimeMillis() - lostAt);
-                    lostAt = 0;
-                }
+                outage.listening();
                 // what was written while nobody listened is unseen: every follower reads once
                 bumpAll();
                 try {
@@ -527,12 +523,8 @@ public final class PostgresStoredFiles implements StoredFiles {
                     unlisten(c);
                 }
             } catch (SQLException | RuntimeException e) {
-                if (closed.getCount() > 0 && lostAt == 0) {
-                    lostAt = System.currentTimeMillis();
-                    log.warn("stored files: the change listener lost its connection ({}); followers poll until it is back",
-                            e.getMessage());
-                } else if (closed.getCount() > 0) {
-                    log.debug("stored files: the change listener is still down: {}", e.getMessage());
+                if (closed.getCount() > 0) {
+                    outage.lost(e.getMessage());
                 }
             } catch (Throwable t) {
                 log.error("stored files: the change listener failed; retrying", t);
@@ -584,14 +576,7 @@ public final class PostgresStoredFiles implements StoredFiles {
     public void close() {
         closed.countDown();
         groupQueue.offer(WAKE);
-        Connection c = listenConnection;
-        if (c != null) {
-            try {
-                c.abort(Runnable::run); // the pool replaces an aborted connection
-            } catch (SQLException | RuntimeException e) {
-                log.debug("stored files: aborting the listener's connection: {}", e.getMessage());
-            }
-        }
+        ListenerOutage.abort(listenConnection, log); // the pool replaces an aborted connection
         Thread t;
         Thread w;
         synchronized (this) {
