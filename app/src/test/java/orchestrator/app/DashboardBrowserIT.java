@@ -96,7 +96,10 @@ class DashboardBrowserIT {
         ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(new java.io.File("/usr/bin/chromedriver"))
                 .usingAnyFreePort().build();
         browser = new ChromeDriver(service, o);
+        // the job page replaces its live parts as states arrive: an element found by one poll may be gone by its
+        // attribute read, which is a reason to poll again, not a failure
         wait = new WebDriverWait(browser, WAIT);
+        wait.ignoring(org.openqa.selenium.StaleElementReferenceException.class);
         Files.createDirectories(SHOTS);
     }
 
