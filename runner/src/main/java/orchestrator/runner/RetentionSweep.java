@@ -126,9 +126,11 @@ final class RetentionSweep {
                     storedFiles.get().deleteJob(id);
                 }
                 if (what.equals("workspace")) {
-                    // the runner's own folders of the job beside it: its git folder, a crashed step's temporary folder
+                    // the runner's own folders of the job beside it: its git folder, a crashed step's temporary
+                    // folder, the agents' state of the job
                     for (Path own : List.of(orchestrator.runner.workspace.Workspaces.snapshotDir(root, id),
-                            orchestrator.runner.workspace.Workspaces.tmpDir(root, id))) {
+                            orchestrator.runner.workspace.Workspaces.tmpDir(root, id),
+                            orchestrator.runner.workspace.Workspaces.agentStateDir(root, id))) {
                         if (Files.isDirectory(own, LinkOption.NOFOLLOW_LINKS)) {
                             deleteTree(own);
                         }

@@ -108,12 +108,16 @@ final class OpenAiCliRig {
 
     /** A runner (RUNNER_CONCURRENCY {@code concurrency}) whose agent {@code real} is the CLI, and project {@value #PROJECT}. */
     static RunnerFixture runner(Path tmp, String type, Path binary, Map<String, String> env, int concurrency) throws Exception {
+        return runner(tmp, Map.of("real", Map.of("type", type, "binary", binary.toString(), "env", env)), concurrency);
+    }
+
+    /** A runner as above whose agents are {@code agents} (name to definition). */
+    static RunnerFixture runner(Path tmp, Map<String, ?> agents, int concurrency) throws Exception {
         Path project = tmp.resolve("project");
         if (!Files.isDirectory(project)) {
             RunnerFixture.gitProject(project, Map.of("README.md", "# demo\n"));
         }
-        String agents = Json.write(Map.of("real", Map.of("type", type, "binary", binary.toString(), "env", env)));
-        return new RunnerFixture(tmp, agents, Map.of("ENABLE_REAL_CLI", "1", "SENSITIVE_ENV_VARS", KEY_VARIABLE,
+        return new RunnerFixture(tmp, Json.write(agents), Map.of("ENABLE_REAL_CLI", "1", "SENSITIVE_ENV_VARS", KEY_VARIABLE,
                 "PROJECT_ALIASES", PROJECT + "=" + project, "RUNNER_CONCURRENCY", String.valueOf(concurrency))).start();
     }
 

@@ -25,9 +25,11 @@ class RetentionSweepTest {
         Files.writeString(f.core.artifactsDir().resolve(id).resolve("result.json"), "{}");
         Files.createDirectories(f.core.workspacesDir().resolve(id));
         Files.writeString(f.core.workspacesDir().resolve(id).resolve("file.txt"), "x");
-        // the runner's own folders of the job beside its workspace: its git folder, a crashed step's temporary folder
+        // the runner's own folders of the job beside its workspace: its git folder, a crashed step's temporary
+        // folder, the agents' state of the job (opencode's database)
         Files.createDirectories(f.core.workspacesDir().resolve(".snapshots").resolve(id));
         Files.writeString(Files.createDirectories(f.core.workspacesDir().resolve(".tmp").resolve(id)).resolve("left.txt"), "x");
+        Files.writeString(Files.createDirectories(f.core.workspacesDir().resolve(".agents").resolve(id)).resolve("opencode.db"), "x");
     }
 
     @Test
@@ -59,6 +61,7 @@ class RetentionSweepTest {
             assertThat(f.core.workspacesDir().resolve(done)).doesNotExist();
             assertThat(f.core.workspacesDir().resolve(".snapshots").resolve(done)).doesNotExist();
             assertThat(f.core.workspacesDir().resolve(".tmp").resolve(done)).doesNotExist();
+            assertThat(f.core.workspacesDir().resolve(".agents").resolve(done)).doesNotExist();
             assertThat(f.core.artifactsDir().resolve(done)).exists();
 
             clock.advance(Duration.ofHours(2));
@@ -70,6 +73,7 @@ class RetentionSweepTest {
                 assertThat(f.core.artifactsDir().resolve(id).resolve("result.json")).exists();
                 assertThat(f.core.workspacesDir().resolve(id).resolve("file.txt")).exists();
                 assertThat(f.core.workspacesDir().resolve(".tmp").resolve(id).resolve("left.txt")).exists();
+                assertThat(f.core.workspacesDir().resolve(".agents").resolve(id).resolve("opencode.db")).exists();
             }
             assertThat(f.store.events(done)).anyMatch(e -> e.reason() != null && e.reason().startsWith("retention: deleted the artifacts folder"));
         }

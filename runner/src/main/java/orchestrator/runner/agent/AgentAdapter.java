@@ -1,7 +1,9 @@
 package orchestrator.runner.agent;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import orchestrator.core.agent.AgentDefinition;
 
 /**
@@ -48,6 +50,16 @@ public interface AgentAdapter {
      */
     default boolean resumedUsageIsCumulative() {
         return false;
+    }
+
+    /**
+     * Variables that make the CLI keep its own state of the job in {@code dir} (a folder of the job's own
+     * that lasts as long as its workspace, {@code Workspaces.agentStateDir}), instead of in a file every
+     * job on the host shares; none by default. A variable the step's environment already has (the
+     * agent definition's {@code env}, the operator's) wins, and then the folder is not made.
+     */
+    default Map<String, String> jobStateEnv(Path dir) {
+        return Map.of();
     }
 
     /** True for the CLI agents: they call a paid API, so they count against the daily budget. */

@@ -1,6 +1,7 @@
 package orchestrator.runner.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import orchestrator.core.agent.AgentDefinition;
@@ -47,6 +48,21 @@ final class OpenCodeAdapter implements AgentAdapter {
         List<String> tail = opts.resumeSession() == null ? List.of() : List.of("--session", opts.resumeSession());
         Map<String, String> env = AgentAdapter.env(ENV, def);
         return new Invocation(AgentAdapter.argv(head, def, tail), env, ctx.promptFile());
+    }
+
+    /**
+     * Each job its own session database ({@code OPENCODE_DB}, absolute). By default every opencode run of
+     * the user shares {@code ~/.local/share/opencode/opencode.db}; opencode 1.18.33 opens it with
+     * {@code PRAGMA journal_mode = WAL} before it sets its 5 s {@code busy_timeout}, and writes in deferred
+     * transactions, so a run that meets another process's write lock dies at once: "Error: Unexpected
+     * error … database is locked", exit 1 (seen in CI with two runs at a time, one of 16 runs; and a
+     * first start on a host raced the other's migrations, 3 in 18). With one database per job no two
+     * runs share one; the job's later steps and a continued job find their sessions in it, and it goes
+     * with the job's workspace. Providers, credentials ({@code auth.json}) and config stay opencode's own.
+     */
+    @Override
+    public Map<String, String> jobStateEnv(Path dir) {
+        return Map.of("OPENCODE_DB", dir.resolve("opencode.db").toString());
     }
 
     @Override

@@ -36,6 +36,7 @@ public final class Workspaces {
             }
             deleteTree(dir);
             deleteTree(snapshotDir(workspacesDir, jobId));
+            deleteTree(agentStateDir(workspacesDir, jobId));
             if (project == null || !Files.isDirectory(project)) {
                 JobArtifacts.folder(dir);
                 return new Workspace(jobId, dir, false, gitEnv);
@@ -107,6 +108,30 @@ public final class Workspaces {
     /** The runner's own git folder of a job's workspace (see {@link Workspace}), for retention to delete with it. */
     public static Path snapshotDir(Path workspacesDir, String jobId) {
         return workspacesDir.resolve(Workspace.SNAPSHOTS).resolve(jobId);
+    }
+
+    /** The agents' own state, one folder per job beside the workspaces (a dot folder: no job id). */
+    static final String AGENTS = ".agents";
+
+    /**
+     * Where a CLI keeps its own state of one job ({@link orchestrator.runner.agent.AgentAdapter#jobStateEnv}):
+     * opencode's session database. It lives as long as the job's workspace (a continued job resumes the
+     * session in it) and goes with it. Never inside the workspace (it would be in the patch) nor the
+     * runner's git folder (an agent's file there would be git's).
+     */
+    public static Path agentStateDir(Path workspacesDir, String jobId) {
+        return workspacesDir.resolve(AGENTS).resolve(jobId);
+    }
+
+    /** {@link #agentStateDir}, created when missing, readable by the runner's user only. */
+    public static Path agentStateFolder(Path workspacesDir, String jobId) throws IOException {
+        Path dir = agentStateDir(workspacesDir, jobId);
+        if (Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return dir;
+        }
+        Files.createDirectories(dir.getParent());
+        return Files.createDirectory(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
     }
 
     /** The agents' temporary folders, one per running job, beside the workspaces (a dot folder: no job id). */
