@@ -594,16 +594,11 @@ final class JobRun implements Runnable {
         Map<String, String> env = new HashMap<>(ctx.childEnv());
         env.putAll(inv.env());
         Path stateDir = Workspaces.agentStateDir(ctx.core().workspacesDir(), lease.jobId());
-        Map<String, String> state = new HashMap<>(adapter.jobStateEnv(stateDir));
-        state.keySet().removeAll(env.keySet());
-        if (!state.isEmpty()) {
-            try {
-                Workspaces.agentStateFolder(ctx.core().workspacesDir(), lease.jobId());
-            } catch (IOException e) {
-                appendLog(logFile, redact("cannot create the job's agent state folder: " + e) + "\n");
-                return new Attempt("failed", null, "agent_start_failed", "cannot create the job's agent state folder " + stateDir + ": " + e, null, null);
-            }
-            env.putAll(state);
+        try {
+            env.putAll(adapter.jobState(stateDir, Map.copyOf(env)));
+        } catch (IOException e) {
+            appendLog(logFile, redact("cannot prepare the job's agent state folder " + stateDir + ": " + e) + "\n");
+            return new Attempt("failed", null, "agent_start_failed", redact("cannot prepare the job's agent state folder " + stateDir + ": " + e), null, null);
         }
         env.put(StepProcess.JOB_ID_VARIABLE, lease.jobId());
         env.put(StepProcess.LEASE_VARIABLE, OrphanSweep.leaseValue(ctx.storeTag(), ctx.runnerId(), lease.jobId(), lease.token()));

@@ -368,4 +368,28 @@ class ClaudeStandInTest {
         }
         return parser.report();
     }
+
+    /**
+     * RUNNER_CONCURRENCY is 2 by default, so an operator's jobs run two at a time in one HOME: the CLI's
+     * config, sessions and logs there are shared. Opencode's shared database failed such runs (see
+     * OpenCodeStandInTest); this is the same batch for claude: every run succeeds, each in a session of its own.
+     */
+    @Test
+    void runs_two_at_a_time_in_one_home_all_succeed_each_in_its_own_session() throws Exception {
+        try (RunnerFixture f = fixture(List.of(), Map.of("RUNNER_CONCURRENCY", "2"))) {
+            List<String> ids = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                ids.add(f.enqueue(job("\"max_retries\": 0", "")));
+            }
+            java.util.Set<String> sessions = new java.util.HashSet<>();
+            for (String id : ids) {
+                JobView v = f.awaitFinal(id, Duration.ofSeconds(120));
+                assertThat(v.state()).as("job %s: %s %s; log:\n%s", id, v.errorCode(), v.errorMessage(),
+                        Files.readString(f.artifacts(id).resolve("steps/s1/logs.txt"))).isEqualTo(JobState.SUCCEEDED);
+                assertThat(StepOutcome.read(f.artifacts(id), "s1").finalMessage()).isEqualTo("Done.");
+                sessions.add(StepOutcome.read(f.artifacts(id), "s1").sessionId());
+            }
+            assertThat(sessions).doesNotContainNull().hasSize(ids.size());
+        }
+    }
 }

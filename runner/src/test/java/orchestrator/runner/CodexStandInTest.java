@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import orchestrator.core.job.JobState;
@@ -229,6 +230,32 @@ class CodexStandInTest {
             // tells the model the resumed session is read-only)
             String lastSandbox = sent.stream().filter(t -> t.contains("`sandbox_mode` is")).reduce((a, b) -> b).orElse("");
             assertThat(lastSandbox).contains("`sandbox_mode` is `workspace-write`");
+        }
+    }
+
+    /**
+     * RUNNER_CONCURRENCY is 2 by default, so an operator's jobs run two at a time in one HOME: the CLI's
+     * config, sessions and logs there are shared. Opencode's shared database failed such runs (see
+     * OpenCodeStandInTest); this is the same batch for codex: every run succeeds, each in a session of its own.
+     */
+    @Test
+    void runs_two_at_a_time_in_one_home_all_succeed_each_in_its_own_session() throws Exception {
+        Path bin = OpenAiCliRig.binary("codex");
+        try (OpenAiStandIn s = new OpenAiStandIn();
+             RunnerFixture f = OpenAiCliRig.runner(tmp, "codex", bin, OpenAiCliRig.codexEnv(tmp.resolve("home"), bin, s), 2)) {
+            List<String> ids = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                ids.add(f.enqueue(OpenAiCliRig.job("Say hello " + i + ".", "\"timeout_sec\": 80, \"max_retries\": 0", "")));
+            }
+            java.util.Set<String> sessions = new java.util.HashSet<>();
+            for (String id : ids) {
+                JobView v = OpenAiCliRig.finish(f, id, Duration.ofSeconds(180));
+                assertThat(v.state()).as("job %s: %s %s; log:\n%s", id, v.errorCode(), v.errorMessage(), OpenAiCliRig.log(f, id))
+                        .isEqualTo(JobState.SUCCEEDED);
+                assertThat(OpenAiCliRig.outcome(f, id).finalMessage()).isEqualTo("Done.");
+                sessions.add(OpenAiCliRig.outcome(f, id).sessionId());
+            }
+            assertThat(sessions).doesNotContainNull().hasSize(ids.size());
         }
     }
 }

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import orchestrator.core.Json;
@@ -301,6 +302,41 @@ class GeminiStandInTest {
             // so the prompt need not carry the earlier report
             String prompt = Files.readString(f.artifacts(first.id()).resolve("steps/continue_1/prompt.txt"));
             assertThat(prompt).doesNotContain("The first answer is ALPHA.");
+        }
+    }
+
+    /**
+     * RUNNER_CONCURRENCY is 2 by default, so an operator's jobs run two at a time in one HOME: the CLI's
+     * config, sessions and logs there are shared. Opencode's shared database failed such runs (see
+     * OpenCodeStandInTest); this is the same batch for gemini: every run succeeds, each in a session of its own.
+     * Gemini's project registry in a shared home made 3 of 13 such batches fail (a run killed by its idle
+     * timeout after waiting on the registry's lock); each job has its own gemini home now.
+     */
+    @Test
+    void runs_two_at_a_time_in_one_home_all_succeed_each_in_its_own_session() throws IOException {
+        try (GeminiStandIn api = new GeminiStandIn(); RunnerFixture f = runner(api.baseUrl(), Map.of("RUNNER_CONCURRENCY", "2"))) {
+            List<String> ids = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                ids.add(f.enqueue(job("", "")));
+            }
+            java.util.Set<String> sessions = new java.util.HashSet<>();
+            for (String id : ids) {
+                JobView v = f.awaitFinal(id, Duration.ofSeconds(180));
+                assertThat(v.state()).as("job %s: %s %s; log:\n%s", id, v.errorCode(), v.errorMessage(),
+                        Files.readString(f.artifacts(id).resolve("steps/s1/logs.txt"))).isEqualTo(JobState.SUCCEEDED);
+                assertThat(StepOutcome.read(f.artifacts(id), "s1").finalMessage()).isEqualTo("Done.");
+                sessions.add(StepOutcome.read(f.artifacts(id), "s1").sessionId());
+            }
+            assertThat(sessions).doesNotContainNull().hasSize(ids.size());
+            // each job's project registry and chats are in its own gemini home, none in the user's
+            Path users = tmp.resolve("home-gemini/.gemini");
+            assertThat(users.resolve("projects.json")).doesNotExist();
+            assertThat(users.resolve("tmp")).doesNotExist();
+            for (String id : ids) {
+                Path own = f.core.workspacesDir().resolve(".agents").resolve(id).resolve("gemini-home/.gemini");
+                assertThat(own.resolve("projects.json")).isRegularFile();
+                assertThat(own.resolve("settings.json")).isSymbolicLink();
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 package orchestrator.runner.agent;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,13 +54,26 @@ public interface AgentAdapter {
     }
 
     /**
-     * Variables that make the CLI keep its own state of the job in {@code dir} (a folder of the job's own
-     * that lasts as long as its workspace, {@code Workspaces.agentStateDir}), instead of in a file every
-     * job on the host shares; none by default. A variable the step's environment already has (the
-     * agent definition's {@code env}, the operator's) wins, and then the folder is not made.
+     * Makes the CLI keep its own state of the job in {@code dir} (a folder of the job's own that lasts as
+     * long as its workspace, {@code Workspaces.agentStateDir}) instead of in files every job on the host
+     * shares, and returns the variables that point the CLI there; none by default. {@code env} is the
+     * step's environment so far: a variable the operator set there (the agent definition's {@code env},
+     * {@code ENV_ALLOWLIST}) wins, and then nothing is made. Create {@code dir} with {@link #stateFolder}.
+     *
+     * @throws IOException the folder could not be prepared: the step fails {@code agent_start_failed}
      */
-    default Map<String, String> jobStateEnv(Path dir) {
+    default Map<String, String> jobState(Path dir, Map<String, String> env) throws IOException {
         return Map.of();
+    }
+
+    /** {@code dir}, created when missing, readable by the runner's user only. */
+    static Path stateFolder(Path dir) throws IOException {
+        if (java.nio.file.Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return dir;
+        }
+        java.nio.file.Files.createDirectories(dir.getParent());
+        return java.nio.file.Files.createDirectory(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
     }
 
     /** True for the CLI agents: they call a paid API, so they count against the daily budget. */

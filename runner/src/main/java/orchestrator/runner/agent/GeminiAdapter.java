@@ -1,6 +1,10 @@
 package orchestrator.runner.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -81,6 +85,58 @@ final class GeminiAdapter implements AgentAdapter {
     @Override
     public boolean structured() {
         return true;
+    }
+
+    /**
+     * What of the user's {@code ~/.gemini} a job's own gemini home does not share: the per-project state
+     * that every start of gemini 0.61 rewrites under one lock, and that grows by a folder per workspace.
+     */
+    static final java.util.Set<String> PER_PROJECT = java.util.Set.of("tmp", "history", "projects.json", "projects.json.lock");
+
+    /**
+     * Each job its own gemini home ({@code GEMINI_CLI_HOME}, which gemini reads instead of the user's
+     * home for everything under {@code ~/.gemini}). Every start registers its workspace in
+     * {@code ~/.gemini/projects.json} under a proper-lockfile lock, twice per process, and a new
+     * workspace makes it scan every project folder there first, with the lock held; the lock's retries
+     * back off exponentially from 100 ms, so two runs at once in one home sometimes waited 12.7 s for
+     * it, or past a 20 s idle timeout, silent meanwhile (before this, {@code GeminiStandInTest}'s batch
+     * of 20 runs two at a time had a run killed by its idle timeout in 3 of 13 batches; the folders and
+     * the scan grow with every job). In the job's home,
+     * {@code .gemini} links every entry of the user's {@code ~/.gemini} (settings, credentials,
+     * {@code GEMINI.md}, extensions, commands) except {@link #PER_PROJECT}, which are the job's own:
+     * its project registry, its chats (a continued job resumes its session there) and its logs, deleted
+     * with its workspace. {@code ~/.agents} is linked too. A {@code GEMINI_CLI_HOME} the operator set wins.
+     */
+    @Override
+    public Map<String, String> jobState(Path dir, Map<String, String> env) throws IOException {
+        if (env.containsKey("GEMINI_CLI_HOME")) {
+            return Map.of();
+        }
+        String userHome = env.getOrDefault("HOME", System.getProperty("user.home"));
+        Path home = AgentAdapter.stateFolder(dir).resolve("gemini-home");
+        Path own = Files.createDirectories(home.resolve(".gemini"));
+        Path users = Path.of(userHome).resolve(".gemini");
+        if (Files.isDirectory(users)) {
+            try (java.util.stream.Stream<Path> entries = Files.list(users)) {
+                for (Path e : (Iterable<Path>) entries::iterator) {
+                    if (!PER_PROJECT.contains(e.getFileName().toString())) {
+                        link(own.resolve(e.getFileName().toString()), e);
+                    }
+                }
+            }
+        }
+        Path agents = Path.of(userHome).resolve(".agents");
+        if (Files.isDirectory(agents)) {
+            link(home.resolve(".agents"), agents);
+        }
+        return Map.of("GEMINI_CLI_HOME", home.toString());
+    }
+
+    /** A link at {@code at} to {@code target}, unless something is there already (an earlier step's link, or gemini's own file). */
+    private static void link(Path at, Path target) throws IOException {
+        if (!Files.exists(at, LinkOption.NOFOLLOW_LINKS)) {
+            Files.createSymbolicLink(at, target);
+        }
     }
 
     @Override

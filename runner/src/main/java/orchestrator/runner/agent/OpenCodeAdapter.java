@@ -1,6 +1,7 @@
 package orchestrator.runner.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -61,8 +62,11 @@ final class OpenCodeAdapter implements AgentAdapter {
      * with the job's workspace. Providers, credentials ({@code auth.json}) and config stay opencode's own.
      */
     @Override
-    public Map<String, String> jobStateEnv(Path dir) {
-        return Map.of("OPENCODE_DB", dir.resolve("opencode.db").toString());
+    public Map<String, String> jobState(Path dir, Map<String, String> env) throws IOException {
+        if (env.containsKey("OPENCODE_DB")) {
+            return Map.of();
+        }
+        return Map.of("OPENCODE_DB", AgentAdapter.stateFolder(dir).resolve("opencode.db").toString());
     }
 
     @Override

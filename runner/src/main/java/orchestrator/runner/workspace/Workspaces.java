@@ -114,24 +114,13 @@ public final class Workspaces {
     static final String AGENTS = ".agents";
 
     /**
-     * Where a CLI keeps its own state of one job ({@link orchestrator.runner.agent.AgentAdapter#jobStateEnv}):
-     * opencode's session database. It lives as long as the job's workspace (a continued job resumes the
+     * Where a CLI keeps its own state of one job ({@link orchestrator.runner.agent.AgentAdapter#jobState}):
+     * opencode's session database, gemini's home. It lives as long as the job's workspace (a continued job resumes the
      * session in it) and goes with it. Never inside the workspace (it would be in the patch) nor the
      * runner's git folder (an agent's file there would be git's).
      */
     public static Path agentStateDir(Path workspacesDir, String jobId) {
         return workspacesDir.resolve(AGENTS).resolve(jobId);
-    }
-
-    /** {@link #agentStateDir}, created when missing, readable by the runner's user only. */
-    public static Path agentStateFolder(Path workspacesDir, String jobId) throws IOException {
-        Path dir = agentStateDir(workspacesDir, jobId);
-        if (Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-            return dir;
-        }
-        Files.createDirectories(dir.getParent());
-        return Files.createDirectory(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
     }
 
     /** The agents' temporary folders, one per running job, beside the workspaces (a dot folder: no job id). */
