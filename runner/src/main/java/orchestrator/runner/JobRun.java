@@ -679,6 +679,8 @@ final class JobRun implements Runnable {
             env.put("TMP", t);
             env.put("TEMP", t);
         }
+        java.time.Instant started = java.time.Instant.now();
+        noteOutside(adapter, ws, env, null, started);
         ProcessSpec ps = new ProcessSpec(inv.argv(), ws.dir(), env, inv.stdin(), logFile, true,
                 Duration.ofSeconds(step.timeoutSec()), Duration.ofSeconds(idle), limits, Ids.randomHex(16), redactor,
                 ctx.config().output().logCapChars(), wrapper);
@@ -706,11 +708,29 @@ final class JobRun implements Runnable {
             }
         }
         AgentReport report = monitor.report();
+        if (report.sessionId() != null) {
+            noteOutside(adapter, ws, env, report.sessionId(), started);
+        }
         if (day != null && report.costUsd() > 0) {
             ctx.store().addDailyCost(lease.project(), day, report.costUsd());
         }
         StepVerdict v = StepVerdict.of(adapter, res, report, monitor.abortCode(), limits, step.timeoutSec(), idle);
         return new Attempt(v.status(), v.exitCode(), v.errorCode(), v.message(), v.finalMessage(), report, v.retryable());
+    }
+
+    /**
+     * Notes what the CLI keeps of this job in its home ({@link AgentAdapter#leftOutside}), to be deleted with the
+     * workspace. A failure to note it does not fail the step: it is logged, and the file stays where the CLI put it.
+     */
+    private void noteOutside(AgentAdapter adapter, Workspace ws, Map<String, String> env, String sessionId, java.time.Instant started) {
+        try {
+            for (Path p : adapter.leftOutside(ws.dir(), env, sessionId, started)) {
+                Workspaces.recordOutside(ctx.core().workspacesDir(), lease.jobId(), p);
+            }
+        } catch (IOException | RuntimeException e) {
+            log.warn("cannot note where the agent keeps the job's transcript (it stays after the workspace is deleted): {}",
+                    redact(e.toString()));
+        }
     }
 
     /**

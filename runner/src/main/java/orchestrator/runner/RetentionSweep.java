@@ -127,14 +127,14 @@ final class RetentionSweep {
                 }
                 if (what.equals("workspace")) {
                     // the runner's own folders of the job beside it: its git folder, a crashed step's temporary
-                    // folder, the agents' state of the job
+                    // folder, the agents' state of the job (and the files a CLI keeps of the job in its home)
                     for (Path own : List.of(orchestrator.runner.workspace.Workspaces.snapshotDir(root, id),
-                            orchestrator.runner.workspace.Workspaces.tmpDir(root, id),
-                            orchestrator.runner.workspace.Workspaces.agentStateDir(root, id))) {
+                            orchestrator.runner.workspace.Workspaces.tmpDir(root, id))) {
                         if (Files.isDirectory(own, LinkOption.NOFOLLOW_LINKS)) {
                             deleteTree(own);
                         }
                     }
+                    orchestrator.runner.workspace.Workspaces.deleteAgentState(root, id);
                 }
                 deleted++;
                 store.audit(id, actor, "retention: deleted the " + what + " folder (" + variable + " " + ttlSec + ")");

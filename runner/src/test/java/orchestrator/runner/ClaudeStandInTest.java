@@ -392,4 +392,35 @@ class ClaudeStandInTest {
             assertThat(sessions).doesNotContainNull().hasSize(ids.size());
         }
     }
+    /**
+     * Claude keeps each session's transcript (the prompts, the answers, what the agent read) in its home,
+     * {@code ~/.claude/projects/<working directory, each character not a letter or digit made ->}, and
+     * deletes it only after 30 days: the job's goes with its workspace, another job's and the user's own stay.
+     */
+    @Test
+    void a_jobs_transcript_in_the_claude_home_goes_with_its_workspace_and_no_other_does() throws Exception {
+        try (RunnerFixture f = fixture()) {
+            Path projects = tmp.resolve("home").resolve(".claude").resolve("projects");
+            Path users = Files.createDirectories(projects.resolve("-home-someone-their-repo"));
+            Files.writeString(users.resolve("their-session.jsonl"), "{}");
+            String first = f.enqueue(job("\"max_retries\": 0", ""));
+            assertThat(f.awaitFinal(first, Duration.ofSeconds(60)).state()).isEqualTo(JobState.SUCCEEDED);
+            String second = f.enqueue(job("\"max_retries\": 0", ""));
+            JobView last = f.awaitFinal(second, Duration.ofSeconds(60));
+            assertThat(last.state()).isEqualTo(JobState.SUCCEEDED);
+            Map<String, Path> folder = new HashMap<>();
+            for (String id : List.of(first, second)) {
+                String name = f.core.workspacesDir().resolve(id).toRealPath().toString().replaceAll("[^a-zA-Z0-9]", "-");
+                Path transcript = projects.resolve(name).resolve(StepOutcome.read(f.artifacts(id), "s1").sessionId() + ".jsonl");
+                assertThat(transcript).as("claude's transcript of job %s", id).isRegularFile();
+                assertThat(Files.readString(transcript)).contains("Say hello.");
+                folder.put(id, transcript.getParent());
+            }
+            assertThat(f.sweepWorkspacesEndedBefore(last)).isEqualTo(1);
+            assertThat(f.core.workspacesDir().resolve(first)).doesNotExist();
+            assertThat(folder.get(first)).doesNotExist();
+            assertThat(folder.get(second)).isDirectory();
+            assertThat(users.resolve("their-session.jsonl")).exists();
+        }
+    }
 }

@@ -258,4 +258,36 @@ class CodexStandInTest {
             assertThat(sessions).doesNotContainNull().hasSize(ids.size());
         }
     }
+    /**
+     * Codex writes each session's rollout (the prompts, the answers, the commands' output) to
+     * {@code ~/.codex/sessions/YYYY/MM/DD/rollout-<time>-<thread id>.jsonl} and never deletes it: the job's
+     * goes with its workspace, another job's and the user's own stay.
+     */
+    @Test
+    void a_jobs_rollout_in_the_codex_home_goes_with_its_workspace_and_no_other_does() throws Exception {
+        try (OpenAiStandIn s = new OpenAiStandIn(); RunnerFixture f = runner(s)) {
+            Path sessions = tmp.resolve("home").resolve(".codex").resolve("sessions");
+            Path users = Files.createDirectories(sessions.resolve("2026/01/02"))
+                    .resolve("rollout-2026-01-02T03-04-05-01a00000-0000-7000-8000-000000000000.jsonl");
+            Files.writeString(users, "{}");
+            String first = f.enqueue(OpenAiCliRig.job("Say hello 1.", "\"max_retries\": 0", ""));
+            assertThat(OpenAiCliRig.finish(f, first, Duration.ofSeconds(120)).state()).isEqualTo(JobState.SUCCEEDED);
+            String second = f.enqueue(OpenAiCliRig.job("Say hello 2.", "\"max_retries\": 0", ""));
+            JobView last = OpenAiCliRig.finish(f, second, Duration.ofSeconds(120));
+            assertThat(last.state()).isEqualTo(JobState.SUCCEEDED);
+            java.util.Map<String, List<Path>> rollouts = new java.util.HashMap<>();
+            for (String id : List.of(first, second)) {
+                String suffix = "-" + OpenAiCliRig.outcome(f, id).sessionId() + ".jsonl";
+                try (java.util.stream.Stream<Path> all = Files.walk(sessions)) {
+                    rollouts.put(id, all.filter(p -> p.getFileName().toString().endsWith(suffix)).toList());
+                }
+                assertThat(rollouts.get(id)).as("codex's rollout of job %s", id).hasSize(1);
+                assertThat(Files.readString(rollouts.get(id).get(0))).contains(id.equals(first) ? "Say hello 1." : "Say hello 2.");
+            }
+            assertThat(f.sweepWorkspacesEndedBefore(last)).isEqualTo(1);
+            assertThat(rollouts.get(first).get(0)).doesNotExist();
+            assertThat(rollouts.get(second).get(0)).exists();
+            assertThat(users).exists();
+        }
+    }
 }

@@ -51,6 +51,28 @@ class RetentionSweepTest {
             Files.createSymbolicLink(f.core.artifactsDir().resolve(done).resolve("escape"), outside);
             Files.createSymbolicLink(f.core.artifactsDir().resolve(done + "x"), outside);
 
+            // what a CLI keeps of a job in its home (a transcript folder, a session file), noted for the job,
+            // and a noted link: the link goes, what it points to stays
+            Path cliHome = Files.createDirectories(tmp.resolve("cli-home"));
+            Map<String, Path> transcripts = new java.util.HashMap<>();
+            for (String id : new String[] {done, running}) {
+                Path folder = Files.createDirectories(cliHome.resolve("projects").resolve("ws-" + id));
+                Files.writeString(folder.resolve("session.jsonl"), "{}");
+                Path file = Files.writeString(cliHome.resolve("rollout-" + id + ".jsonl"), "{}");
+                orchestrator.runner.workspace.Workspaces.recordOutside(f.core.workspacesDir(), id, folder);
+                orchestrator.runner.workspace.Workspaces.recordOutside(f.core.workspacesDir(), id, file);
+                orchestrator.runner.workspace.Workspaces.recordOutside(f.core.workspacesDir(), id, folder); // noted twice
+                transcripts.put(id, folder);
+            }
+            Path link = Files.createSymbolicLink(cliHome.resolve("link-" + done), outside);
+            orchestrator.runner.workspace.Workspaces.recordOutside(f.core.workspacesDir(), done, link);
+            Path list = f.core.workspacesDir().resolve(".agents").resolve(done).resolve("outside.txt");
+            assertThat(list).hasContent(transcripts.get(done) + "\n" + cliHome.resolve("rollout-" + done + ".jsonl") + "\n" + link + "\n");
+            // only names of the job's own are noted, and only those are deleted: not a line an agent added
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> orchestrator.runner.workspace.Workspaces.recordOutside(
+                    f.core.workspacesDir(), done, outside)).hasMessageContaining("not a file of job " + done);
+            Files.writeString(list, outside + "\n" + outside.resolve("keep.txt") + "\n", java.nio.file.StandardOpenOption.APPEND);
+
             SettableClock clock = new SettableClock(Instant.now());
             RunnerConfig.Retention ttl = new RunnerConfig.Retention(3600, 60);
             RetentionSweep sweep = new RetentionSweep(f.store, clock, f.core.artifactsDir(), f.core.workspacesDir(), () -> ttl, "r1");
@@ -62,6 +84,12 @@ class RetentionSweepTest {
             assertThat(f.core.workspacesDir().resolve(".snapshots").resolve(done)).doesNotExist();
             assertThat(f.core.workspacesDir().resolve(".tmp").resolve(done)).doesNotExist();
             assertThat(f.core.workspacesDir().resolve(".agents").resolve(done)).doesNotExist();
+            assertThat(transcripts.get(done)).doesNotExist();
+            assertThat(cliHome.resolve("rollout-" + done + ".jsonl")).doesNotExist();
+            assertThat(link).doesNotExist();
+            assertThat(outside.resolve("keep.txt")).hasContent("keep");
+            assertThat(transcripts.get(running).resolve("session.jsonl")).as("a running job's transcript stays").exists();
+            assertThat(cliHome.resolve("rollout-" + running + ".jsonl")).exists();
             assertThat(f.core.artifactsDir().resolve(done)).exists();
 
             clock.advance(Duration.ofHours(2));

@@ -87,6 +87,17 @@ final class RunnerFixture implements AutoCloseable {
         return awaitJob(id, v -> v.state().isFinal() || v.state() == orchestrator.core.job.JobState.NEEDS_HUMAN, max);
     }
 
+    /**
+     * A retention sweep at the moment the workspace TTL has passed for every job that ended before {@code keep}
+     * did, and not for {@code keep}; artifacts are kept. Returns the folders it deleted.
+     */
+    int sweepWorkspacesEndedBefore(JobView keep) throws IOException {
+        long ttlSec = 60;
+        orchestrator.core.SettableClock clock = new orchestrator.core.SettableClock(keep.finishedAt().plusSeconds(ttlSec).minusMillis(1));
+        return new RetentionSweep(store, clock, core.artifactsDir(), core.workspacesDir(),
+                () -> new RunnerConfig.Retention(0, ttlSec), "test").sweep();
+    }
+
     /** Waits until the job's step is recorded as running (its process has been or is being started). */
     JobView awaitStepRunning(String id, String stepId) {
         return awaitJob(id, v -> v.steps().stream().anyMatch(s -> s.stepId().equals(stepId) && s.status().equals("running")),

@@ -66,6 +66,24 @@ public interface AgentAdapter {
         return Map.of();
     }
 
+    /**
+     * What this CLI keeps of the job outside the job's own folders, in its user's home, that no other job
+     * uses: its transcript of the step, which holds the prompts and what the agent read. The runner notes
+     * each path before the step ({@code sessionId} null) and after it (the step's session, or null), and
+     * deletes them with the job's workspace ({@code Workspaces.recordOutside}). {@code workspace} is the
+     * step's working directory, {@code env} its environment, {@code started} when the step began. None by default.
+     */
+    default List<Path> leftOutside(Path workspace, Map<String, String> env, String sessionId, java.time.Instant started)
+            throws IOException {
+        return List.of();
+    }
+
+    /** The user's home the CLI sees: the step's {@code HOME}, else the runner's. */
+    static Path home(Map<String, String> env) {
+        String h = env.get("HOME");
+        return Path.of(h == null || h.isBlank() ? System.getProperty("user.home") : h);
+    }
+
     /** {@code dir}, created when missing, readable by the runner's user only. */
     static Path stateFolder(Path dir) throws IOException {
         if (java.nio.file.Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {

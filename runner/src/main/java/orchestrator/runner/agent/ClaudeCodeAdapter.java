@@ -1,6 +1,7 @@
 package orchestrator.runner.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -66,6 +67,40 @@ final class ClaudeCodeAdapter implements AgentAdapter {
     @Override
     public boolean resumesSessions() {
         return true;
+    }
+
+    /**
+     * Claude keeps a session's transcript (every prompt, answer and tool result, 139 KB for a one-line
+     * answer with 2.1.330) in {@code <config dir>/projects/<working directory, each character not a
+     * letter or digit made ->/}, where the config dir is {@code CLAUDE_CONFIG_DIR} or {@code ~/.claude};
+     * it deletes them itself only after {@code cleanupPeriodDays} (30 by default). A workspace's folder
+     * there is the job's alone: it goes with the workspace. A name longer than
+     * {@value #MAX_PROJECT_NAME} characters gets a hash of claude's own and is not predicted here.
+     */
+    @Override
+    public List<Path> leftOutside(Path workspace, Map<String, String> env, String sessionId, java.time.Instant started)
+            throws java.io.IOException {
+        String name = projectFolderName(workspace.toRealPath().toString());
+        return name == null ? List.of() : List.of(configDir(env).resolve("projects").resolve(name));
+    }
+
+    /** The longest project folder name claude uses as it is; a longer one is cut and given a hash. */
+    static final int MAX_PROJECT_NAME = 200;
+
+    /** Claude's folder name for a working directory: each UTF-16 unit not an ASCII letter or digit becomes '-'. */
+    static String projectFolderName(String cwd) {
+        StringBuilder b = new StringBuilder(cwd.length());
+        for (int i = 0; i < cwd.length(); i++) {
+            char c = cwd.charAt(i);
+            b.append(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ? c : '-');
+        }
+        return b.length() <= MAX_PROJECT_NAME ? b.toString() : null;
+    }
+
+    /** Where claude keeps its state: {@code CLAUDE_CONFIG_DIR}, else {@code ~/.claude}. */
+    static Path configDir(Map<String, String> env) {
+        String dir = env.get("CLAUDE_CONFIG_DIR");
+        return dir == null || dir.isBlank() ? AgentAdapter.home(env).resolve(".claude") : Path.of(dir);
     }
 
     @Override

@@ -1,8 +1,11 @@
 package orchestrator.runner.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import orchestrator.core.agent.AgentDefinition;
 
 /**
@@ -54,6 +57,59 @@ final class CodexAdapter implements AgentAdapter {
     @Override
     public boolean resumesSessions() {
         return true;
+    }
+
+    /**
+     * Codex writes a session's rollout (every prompt, answer and command output, 41 KB for a one-line answer
+     * with 0.169.0) to {@code $CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<thread id>.jsonl}
+     * ({@code CODEX_HOME} defaulting to {@code ~/.codex}) and never deletes it. The job's own are found by
+     * the step's thread id, in the day folders around the step's start and now (codex names the day in
+     * local time: this host's zone, the step's {@code TZ} and UTC are all tried), and go with the workspace.
+     */
+    @Override
+    public List<Path> leftOutside(Path workspace, Map<String, String> env, String sessionId, java.time.Instant started)
+            throws java.io.IOException {
+        if (sessionId == null || !SESSION_ID.matcher(sessionId).matches()) {
+            return List.of();
+        }
+        Path sessions = codexHome(env).resolve("sessions");
+        java.util.Set<java.time.LocalDate> days = new java.util.TreeSet<>();
+        java.util.List<java.time.ZoneId> zones = new ArrayList<>(List.of(java.time.ZoneId.systemDefault(), java.time.ZoneOffset.UTC));
+        try {
+            if (env.get("TZ") != null) {
+                zones.add(java.time.ZoneId.of(env.get("TZ").replaceFirst("^:", "")));
+            }
+        } catch (java.time.DateTimeException e) {
+            // a TZ Java does not know: the other zones are tried
+        }
+        for (java.time.Instant t : List.of(started, java.time.Instant.now())) {
+            for (java.time.ZoneId z : zones) {
+                java.time.LocalDate d = t.atZone(z).toLocalDate();
+                days.addAll(List.of(d.minusDays(1), d, d.plusDays(1)));
+            }
+        }
+        List<Path> found = new ArrayList<>();
+        String suffix = "-" + sessionId + ".jsonl";
+        for (java.time.LocalDate d : days) {
+            Path dir = sessions.resolve(String.format(Locale.ROOT, "%04d/%02d/%02d", d.getYear(), d.getMonthValue(), d.getDayOfMonth()));
+            if (!java.nio.file.Files.isDirectory(dir)) {
+                continue;
+            }
+            try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(dir)) {
+                files.filter(f -> f.getFileName().toString().startsWith("rollout-") && f.getFileName().toString().endsWith(suffix))
+                        .forEach(found::add);
+            }
+        }
+        return found;
+    }
+
+    /** A thread id as codex prints it (a UUID): nothing else is matched against file names. */
+    private static final java.util.regex.Pattern SESSION_ID = java.util.regex.Pattern.compile("[0-9a-fA-F-]{16,64}");
+
+    /** Where codex keeps its state: {@code CODEX_HOME}, else {@code ~/.codex}. */
+    static Path codexHome(Map<String, String> env) {
+        String dir = env.get("CODEX_HOME");
+        return dir == null || dir.isBlank() ? AgentAdapter.home(env).resolve(".codex") : Path.of(dir);
     }
 
     /** A resumed thread's {@code turn.completed} counts the whole thread (pinned by CodexStandInTest). */

@@ -210,7 +210,7 @@ public final class WorkspaceSnapshots {
         Path dir = workspacesDir.resolve(jobId);
         Workspaces.deleteTree(dir);
         Workspaces.deleteTree(Workspaces.snapshotDir(workspacesDir, jobId));
-        Workspaces.deleteTree(Workspaces.agentStateDir(workspacesDir, jobId));
+        Workspaces.deleteAgentState(workspacesDir, jobId);
         JobArtifacts.folder(dir);
         Path root = dir.toRealPath();
         if (zip != null) {

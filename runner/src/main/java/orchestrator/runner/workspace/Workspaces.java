@@ -36,7 +36,7 @@ public final class Workspaces {
             }
             deleteTree(dir);
             deleteTree(snapshotDir(workspacesDir, jobId));
-            deleteTree(agentStateDir(workspacesDir, jobId));
+            deleteAgentState(workspacesDir, jobId);
             if (project == null || !Files.isDirectory(project)) {
                 JobArtifacts.folder(dir);
                 return new Workspace(jobId, dir, false, gitEnv);
@@ -121,6 +121,69 @@ public final class Workspaces {
      */
     public static Path agentStateDir(Path workspacesDir, String jobId) {
         return workspacesDir.resolve(AGENTS).resolve(jobId);
+    }
+
+    /** In a job's {@link #agentStateDir}: the paths outside it where a CLI keeps files of this job alone ({@link #recordOutside}). */
+    static final String OUTSIDE = "outside.txt";
+
+    /**
+     * Notes that {@code path}, outside the job's own folders, holds files of this job alone that a CLI keeps in
+     * its user's home (claude's transcript folder of the workspace, codex's rollout of the job's session):
+     * {@link #deleteAgentState} deletes it with the job's agent state, so that a job's prompts and the code
+     * its agent read do not outlive its workspace there. Written atomically (temporary file, rename).
+     */
+    public static void recordOutside(Path workspacesDir, String jobId, Path path) throws IOException {
+        Path dir = agentStateDir(workspacesDir, jobId);
+        orchestrator.runner.agent.AgentAdapter.stateFolder(dir);
+        Path list = dir.resolve(OUTSIDE);
+        Path p = path.toAbsolutePath().normalize();
+        if (!namesTheJob(p, jobId)) {
+            throw new IOException("not a file of job " + jobId + " alone: " + p);
+        }
+        java.util.LinkedHashSet<String> paths = new java.util.LinkedHashSet<>(outside(list));
+        if (paths.add(p.toString())) {
+            Path tmp = dir.resolve(OUTSIDE + ".tmp");
+            Files.writeString(tmp, String.join("\n", paths) + "\n");
+            Files.move(tmp, list, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        }
+    }
+
+    /**
+     * The only names {@link #recordOutside} takes and {@link #deleteAgentState} deletes, so that a line an agent
+     * wrote into the list cannot make retention delete anything else: a folder named after the job's workspace
+     * (ending in {@code -<job id>}, as claude names it) or a session file {@code rollout-*.jsonl} (codex's).
+     */
+    static boolean namesTheJob(Path p, String jobId) {
+        if (!p.isAbsolute() || p.getFileName() == null || p.getNameCount() < 2) {
+            return false;
+        }
+        String name = p.getFileName().toString();
+        return name.endsWith("-" + jobId) || name.startsWith("rollout-") && name.endsWith(".jsonl");
+    }
+
+    private static java.util.List<String> outside(Path list) throws IOException {
+        if (!Files.isRegularFile(list, LinkOption.NOFOLLOW_LINKS)) {
+            return java.util.List.of();
+        }
+        return Files.readAllLines(list).stream().filter(l -> l.startsWith("/")).toList();
+    }
+
+    /**
+     * Deletes a job's agent state folder and, first, what {@link #recordOutside} noted for it (links removed,
+     * never followed). A noted path that is gone already is no error.
+     */
+    public static void deleteAgentState(Path workspacesDir, String jobId) throws IOException {
+        Path dir = agentStateDir(workspacesDir, jobId);
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        for (String p : outside(dir.resolve(OUTSIDE))) {
+            Path noted = Path.of(p).normalize();
+            if (namesTheJob(noted, jobId)) {
+                deleteTree(noted);
+            }
+        }
+        deleteTree(dir);
     }
 
     /** The agents' temporary folders, one per running job, beside the workspaces (a dot folder: no job id). */
