@@ -290,6 +290,9 @@ class OpenCodeStandInTest {
                 assertThat(m.state()).isEqualTo(JobState.FAILED);
                 // opencode says it either way, by when its 5 s busy_timeout ran out
                 assertThat(OpenAiCliRig.log(f, mine)).containsAnyOf("database is locked", "Failed query: insert");
+                // opencode colours its "Error:" line (with or without TERM, NO_COLOR or not): the log keeps the text alone
+                assertThat(OpenAiCliRig.log(f, mine)).contains("Error: ").doesNotContain("\u001b");
+                assertThat(m.errorMessage()).isNotBlank().doesNotContain("\u001b");
                 assertThat(f.core.workspacesDir().resolve(".agents").resolve(mine)).doesNotExist();
             } finally {
                 lock.close();

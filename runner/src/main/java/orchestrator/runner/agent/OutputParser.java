@@ -56,8 +56,12 @@ public abstract class OutputParser {
                 return;
             }
         }
-        remember(line);
-        text(line);
+        // as the log has it: what a text line says reaches the job's error message, not its colour codes
+        String text = orchestrator.runner.process.TerminalText.plain(line).strip();
+        if (!text.isEmpty()) {
+            remember(text);
+            text(text);
+        }
         resultSeenFlag = resultSeen;
     }
 

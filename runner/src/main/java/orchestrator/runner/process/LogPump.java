@@ -12,7 +12,8 @@ import java.nio.charset.StandardCharsets;
  * nothing more. Every read counts as output for the idle timeout, even without a newline.
  * Each raw line goes to the step's {@link StepProcess.Monitor} (the adapter's parser) in memory
  * before its redacted copy is written: the parser must see the CLI's JSON as printed, the log
- * file must never hold a secret.
+ * file must never hold a secret. The log gets the line as plain text ({@link TerminalText}): no
+ * terminal escape sequences, no control characters but tab, newline and carriage return.
  */
 final class LogPump implements Runnable {
     /**
@@ -115,7 +116,7 @@ final class LogPump implements Runnable {
             // a parser bug must not stop the copy: the child would block on a full pipe
             monitor.parserFailed(e);
         }
-        byte[] bytes = redactor.redact(raw).getBytes(StandardCharsets.UTF_8);
+        byte[] bytes = redactor.redact(TerminalText.plain(raw)).getBytes(StandardCharsets.UTF_8);
         if (truncated) {
             return;
         }
