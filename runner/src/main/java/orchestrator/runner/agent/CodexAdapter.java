@@ -63,8 +63,8 @@ final class CodexAdapter implements AgentAdapter {
      * Codex writes a session's rollout (every prompt, answer and command output, 41 KB for a one-line answer
      * with 0.169.0) to {@code $CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<thread id>.jsonl}
      * ({@code CODEX_HOME} defaulting to {@code ~/.codex}) and never deletes it. The job's own are found by
-     * the step's thread id, in the day folders around the step's start and now (codex names the day in
-     * local time: this host's zone, the step's {@code TZ} and UTC are all tried), and go with the workspace.
+     * the step's thread id, in the day folders from the day before the step's start to the day after now
+     * (codex names the day in its local time, which is within a day of UTC), and go with the workspace.
      */
     @Override
     public List<Path> leftOutside(Path workspace, Map<String, String> env, String sessionId, java.time.Instant started)
@@ -73,21 +73,10 @@ final class CodexAdapter implements AgentAdapter {
             return List.of();
         }
         Path sessions = codexHome(env).resolve("sessions");
-        java.util.Set<java.time.LocalDate> days = new java.util.TreeSet<>();
-        java.util.List<java.time.ZoneId> zones = new ArrayList<>(List.of(java.time.ZoneId.systemDefault(), java.time.ZoneOffset.UTC));
-        try {
-            if (env.get("TZ") != null) {
-                zones.add(java.time.ZoneId.of(env.get("TZ").replaceFirst("^:", "")));
-            }
-        } catch (java.time.DateTimeException e) {
-            // a TZ Java does not know: the other zones are tried
-        }
-        for (java.time.Instant t : List.of(started, java.time.Instant.now())) {
-            for (java.time.ZoneId z : zones) {
-                java.time.LocalDate d = t.atZone(z).toLocalDate();
-                days.addAll(List.of(d.minusDays(1), d, d.plusDays(1)));
-            }
-        }
+        // a local date anywhere is within a day of the UTC date: these days hold the folder codex chose
+        java.time.LocalDate from = started.atZone(java.time.ZoneOffset.UTC).toLocalDate().minusDays(1);
+        java.time.LocalDate to = java.time.LocalDate.now(java.time.ZoneOffset.UTC).plusDays(1);
+        List<java.time.LocalDate> days = from.datesUntil(to.plusDays(1)).toList();
         List<Path> found = new ArrayList<>();
         String suffix = "-" + sessionId + ".jsonl";
         for (java.time.LocalDate d : days) {
