@@ -44,6 +44,16 @@ SELECT id, lease_token, attempt, cancel_requested, lease_owner FROM jobs
  WHERE state = 'running' AND lease_expires_at < ?
  LIMIT 500
 
+-- name: next_run_at
+-- ?1 now. The earliest run_at still ahead of a queued job that was delayed (run_at later than its
+-- creation: a delayed start, or a delayed job approved): when an idle runner must lease without a
+-- signal. Read through jobs_delayed, a partial index that a job enqueued to run at once never enters.
+SELECT min(run_at) FROM jobs WHERE state = 'queued' AND run_at > created_at AND run_at > ?1
+
+-- name: next_lease_expiry
+-- through jobs_expiring: the first entry
+SELECT min(lease_expires_at) FROM jobs WHERE state = 'running'
+
 -- name: requeue_expired
 UPDATE jobs SET state = 'queued', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
  WHERE id = ? AND lease_token = ? AND state = 'running'
@@ -170,6 +180,12 @@ UPDATE callbacks SET claimed_until = ?1, attempts = attempts + 1
                    ORDER BY next_attempt_at LIMIT ?3)
    AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= ?2)
 RETURNING job_id, url, payload, attempts, next_attempt_at, status, last_error
+
+-- name: next_callback_at
+-- when claim_callbacks can next claim a pending callback: its next attempt, or the end of another
+-- runner's claim on it, whichever is later. Pending callbacks are few (those waiting for a retry).
+SELECT min(CASE WHEN claimed_until > next_attempt_at THEN claimed_until ELSE next_attempt_at END)
+  FROM callbacks WHERE status = 'pending'
 
 -- name: callback_result
 -- ?1 status, ?2 next_attempt_at, ?3 last_error, ?4 job_id, ?5 the attempt that was claimed

@@ -34,9 +34,10 @@ import org.slf4j.MDC;
  *
  * <p>Two background threads: the lease loop (with a free slot, waits on the store's change signal,
  * {@link JobStore#awaitChange}: on SQLite a read of the change counter every {@value #CHANGE_POLL_MS} ms,
- * on PostgreSQL a NOTIFY; and leases when it moved, at least every {@value #LEASE_FALLBACK_MS}
- * ms and at once when a job ends; requeues other runners' expired leases every
- * {@value #REQUEUE_EVERY_MS} ms) and the heartbeat loop (every lease TTL / 3; turns a
+ * on PostgreSQL a NOTIFY; and leases when it moved, at once when a job ends, and when the earliest delayed
+ * job comes due, {@link JobStore#nextRunAt}; requeues other runners' expired leases just after the earliest
+ * expiry, {@link JobStore#nextLeaseExpiry}, and at least every lease TTL / 3: an idle runner queries nothing
+ * on a timer but its registry row) and the heartbeat loop (every lease TTL / 3; turns a
  * cancel request or a lost lease into a stop request for the job's worker). Both survive any
  * error. {@link #drain} is the SIGTERM path.
  *
@@ -56,13 +57,23 @@ public final class Runner implements AutoCloseable {
     static final long CHANGE_POLL_MS = 2;
     /** The longest an idle lease loop waits on the store's change signal before it looks at drains and ended jobs. */
     static final long WAKE_SLICE_MS = 50;
-    /** A lease is tried at least this often even when the counter did not move (a job's run_at came due). */
-    static final long LEASE_FALLBACK_MS = 500;
+    /**
+     * An idle runner leases when the store's change signal moves, or when the earliest delayed job comes due
+     * ({@link JobStore#nextRunAt}); and, whatever happens, at least this often: a write that made a job
+     * leasable and failed to signal (none is known) would still be seen.
+     */
+    static final long LEASE_SAFETY_MS = 30_000;
     /** With only a few free slots: how long after the last lease to wait for more slots to free up. */
     static final long GATHER_MS = 2;
+    /** The soonest a requeue look follows one that left an expired lease alone. */
     static final long REQUEUE_EVERY_MS = 1_000;
-    /** How often the callback outbox is checked for due deliveries. */
+    /**
+     * The callback loop's tick: it reads the store's change counter this often (memory on PostgreSQL, a
+     * shared-memory read on SQLite) and claims callbacks only when the counter moved since its last claim
+     * or a pending callback came due ({@link JobStore#nextCallbackAt}), at least every {@value #CALLBACK_SAFETY_MS} ms.
+     */
     static final long CALLBACK_POLL_MS = 500;
+    static final long CALLBACK_SAFETY_MS = 30_000;
     /** How often each runner looks for step processes that no live lease owns ({@link OrphanSweep}). */
     static final long ORPHAN_SWEEP_MS = 5_000;
     private static final long MIN_BACKOFF_MS = 100;
@@ -255,7 +266,7 @@ public final class Runner implements AutoCloseable {
         registryThread.start();
         leaseThread.start();
         heartbeatThread.start();
-        callbackThread = background("callbacks", () -> CALLBACK_POLL_MS, () -> callbacks.deliverDue() == CallbackSender.BATCH);
+        callbackThread = background("callbacks", () -> CALLBACK_POLL_MS, new CallbackRounds()::due);
         deliveryThread = background("deliveries", () -> CALLBACK_POLL_MS, deliveries::deliverDue);
         // retention sweeps: once at start, then every RETENTION_INTERVAL_SEC (10 minutes) plus up to 10 % jitter
         RetentionSweep sweep = new RetentionSweep(store, clock, core.artifactsDir(), core.workspacesDir(),
@@ -296,23 +307,25 @@ public final class Runner implements AutoCloseable {
 
     private void leaseLoop() {
         MDC.put("runner_id", runnerId);
-        long nextRequeue = 0;
+        long nextRequeue = System.nanoTime();
         long lastLease = System.nanoTime();
+        // when a lease is due with no signal: at once at the start, then at the earliest delayed run_at
+        long leaseDue = lastLease;
         long seen = Long.MIN_VALUE;
         long backoff = MIN_BACKOFF_MS;
         while (leasing) {
             try {
                 long now = System.nanoTime();
                 if (now - nextRequeue >= 0) {
-                    nextRequeue = now + TimeUnit.MILLISECONDS.toNanos(REQUEUE_EVERY_MS);
                     int n = store.requeueExpired(runnerId);
                     if (n > 0) {
                         log.info("requeued {} jobs whose lease expired", n);
                     }
+                    nextRequeue = nextRequeueCheck();
                 }
                 RunnerContext ctx = context;
                 int free = ctx.config().concurrency() - running.size();
-                // nothing to do until the store changes (or the fallback lease is due): wait on the store
+                // nothing to do until the store changes (or a delayed job comes due): wait on the store
                 boolean quiet = false;
                 if (free > 0) {
                     // Read before leasing: a commit after this read moves the counter again, so a job
@@ -325,26 +338,33 @@ public final class Runner implements AutoCloseable {
                     boolean gather = !running.isEmpty() && free < ctx.config().concurrency() / 4
                             && now - lastLease < TimeUnit.MILLISECONDS.toNanos(GATHER_MS);
                     boolean freed = !gather && slotFreed.getAndSet(false);
-                    if (!gather && (counter != seen || freed || now - lastLease >= TimeUnit.MILLISECONDS.toNanos(LEASE_FALLBACK_MS))) {
+                    if (!gather && (counter != seen || freed || now - leaseDue >= 0)) {
                         seen = counter;
                         lastLease = now;
-                        for (Lease l : store.lease(runnerId, free)) {
+                        java.time.Instant asked = clock.instant();
+                        List<Lease> leased = store.lease(runnerId, free);
+                        for (Lease l : leased) {
                             launch(ctx, l);
                         }
+                        // fewer than asked for: nothing else was due, and without a signal the next job comes due at
+                        // the earliest run_at after this lease asked (one that came due since is leased at once);
+                        // all asked for: a freed slot leases again anyway
+                        leaseDue = leased.size() < free ? dueAt(store.nextRunAt(asked), LEASE_SAFETY_MS)
+                                : now + TimeUnit.MILLISECONDS.toNanos(LEASE_SAFETY_MS);
                     } else {
                         quiet = !gather && !freed;
                     }
                 }
                 backoff = MIN_BACKOFF_MS;
+                long untilRequeue = millisUntil(nextRequeue);
                 if (quiet && running.size() < context.config().concurrency()) {
                     // a free slot and nothing new: wait for the store's change signal (SQLite: a read of
                     // data_version every few ms; PostgreSQL: a NOTIFY, no query at all), in slices so
-                    // that a drain or an ended job is noticed, never past the fallback lease
-                    long sinceLease = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastLease);
-                    store.awaitChange(seen, Math.max(1, Math.min(WAKE_SLICE_MS, LEASE_FALLBACK_MS - sinceLease)));
+                    // that a drain or an ended job is noticed, never past a due lease or requeue check
+                    store.awaitChange(seen, Math.min(WAKE_SLICE_MS, Math.min(millisUntil(leaseDue), untilRequeue)));
                 } else {
                     // just leased, or gathering: look again soon; every slot taken: sleep until a job ends
-                    waitForWake(running.size() < context.config().concurrency() ? CHANGE_POLL_MS : LEASE_FALLBACK_MS);
+                    waitForWake(running.size() < context.config().concurrency() ? CHANGE_POLL_MS : untilRequeue);
                 }
             } catch (StoreUnavailableException e) {
                 log.warn("store unavailable while leasing; retrying in {} ms: {}", backoff, e.getMessage());
@@ -358,6 +378,38 @@ public final class Runner implements AutoCloseable {
             }
         }
         log.info("runner {} stopped leasing", runnerId);
+    }
+
+    /**
+     * When to look for expired leases next: just after the earliest lease expiry the store holds, and at least
+     * every third of this runner's lease TTL (a host with a shorter TTL may lease meanwhile). An expiry already
+     * past that this look did not requeue (another runner is at it, or that host's clock is ahead) is looked at
+     * again after {@value #REQUEUE_EVERY_MS} ms.
+     */
+    private long nextRequeueCheck() {
+        long most = Math.max(REQUEUE_EVERY_MS, core.leaseTtl().toMillis() / 3);
+        java.util.Optional<java.time.Instant> expiry = store.nextLeaseExpiry();
+        // read together: the store's times are on the clock, the loop's deadlines on nanoTime
+        long now = System.nanoTime();
+        long ms = expiry.map(t -> t.toEpochMilli() - clock.millis() + 1).orElse(most);
+        return now + TimeUnit.MILLISECONDS.toNanos(ms <= 0 ? REQUEUE_EVERY_MS : Math.min(ms, most));
+    }
+
+    /**
+     * The {@code System.nanoTime()} at which {@code at} (a store time, on this runner's clock) comes: a
+     * millisecond after it, since the store compares strictly, and at once when it has passed; {@code safetyMs}
+     * from now when there is no such time or it is further off. Both clocks are read here, together: a
+     * deadline taken from an earlier nanoTime would come early by however long the store took to answer.
+     */
+    private long dueAt(java.util.Optional<java.time.Instant> at, long safetyMs) {
+        long now = System.nanoTime();
+        long ms = at.map(t -> Math.max(0, t.toEpochMilli() - clock.millis()) + 1).orElse(safetyMs);
+        return now + TimeUnit.MILLISECONDS.toNanos(Math.min(ms, safetyMs));
+    }
+
+    /** Milliseconds from now to a {@code System.nanoTime()} deadline, at least 1. */
+    private static long millisUntil(long deadline) {
+        return Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
     }
 
     private long pause(long backoff) {
@@ -442,6 +494,30 @@ public final class Runner implements AutoCloseable {
         t.setDaemon(true);
         t.start();
         return t;
+    }
+
+    /**
+     * The callback loop's task, run every {@value #CALLBACK_POLL_MS} ms: a claim round only when one can find
+     * something. A callback is queued by a job's end, whose commit moves the change counter of the process
+     * that wrote it (and, for a cancel outside a runner, every process's); a retry or a dead runner's claim
+     * comes due at {@link JobStore#nextCallbackAt}. So an idle runner makes no query here.
+     */
+    private final class CallbackRounds {
+        private long seen = Long.MIN_VALUE;
+        private long due = System.nanoTime();
+
+        boolean due() {
+            long now = System.nanoTime();
+            long counter = store.changeCounter();
+            if (counter == seen && now - due < 0) {
+                return false;
+            }
+            // a round that fails (the store is away) leaves both as they were: the next tick tries again
+            boolean more = callbacks.deliverDue() == CallbackSender.BATCH;
+            due = more ? now : dueAt(store.nextCallbackAt(), CALLBACK_SAFETY_MS);
+            seen = counter;
+            return more;
+        }
     }
 
     // ------------------------------------------------------------------ heartbeats

@@ -73,9 +73,9 @@ class PostgresRunnerTest {
             RunnerFixture.await("two idle seconds", () -> System.nanoTime() - t0 > 2_000_000_000L, Duration.ofSeconds(10));
             long idle = xactCommits(jdbc) - before;
             System.out.println("PostgreSQL transactions of an idle runner in 2 s: " + idle);
-            // a 2 ms poll would be a thousand; a lease every 500 ms, a requeue scan every second and the
-            // callback and registry loops are a few dozen. PostgreSQL's backends report their counts up to a
-            // second or more late, so the window also holds part of the 16 jobs just run (up to ~150 seen)
+            // a 2 ms poll would be a thousand; an idle runner's own are its registry row and a rare requeue look
+            // (IdleRunnerTest counts its calls). PostgreSQL's backends report their counts up to a second or more
+            // late, so the window also holds part of the 16 jobs just run (up to ~150 seen)
             assertThat(idle).isLessThan(300);
         }
     }

@@ -37,6 +37,13 @@ final class RunnerFixture implements AutoCloseable {
     /** @param storedFiles the store's copy of logs and artifacts (PostgreSQL), or empty for the local folder only */
     RunnerFixture(Path dir, String agentsJson, Map<String, String> extra,
                   java.util.Optional<orchestrator.core.store.StoredFiles> storedFiles) throws IOException {
+        this(dir, agentsJson, extra, storedFiles, java.util.function.UnaryOperator.identity());
+    }
+
+    /** @param seenByRunner what the runner is given in place of {@link #store} (the store seen through a recorder) */
+    RunnerFixture(Path dir, String agentsJson, Map<String, String> extra,
+                  java.util.Optional<orchestrator.core.store.StoredFiles> storedFiles,
+                  java.util.function.UnaryOperator<JobStore> seenByRunner) throws IOException {
         this.dir = dir;
         Path agents = dir.resolve("agents.json");
         Files.writeString(agents, agentsJson);
@@ -53,7 +60,7 @@ final class RunnerFixture implements AutoCloseable {
                 ? new PostgresJobStore(core.postgres().jdbcUrl(), core.postgres().user(), core.postgres().password(), Clock.systemUTC(),
                         core.leaseTtl(), core.maxLeaseAttempts())
                 : new SqliteJobStore(core.databasePath(), Clock.systemUTC(), core.leaseTtl(), core.maxLeaseAttempts());
-        this.runner = new Runner(config, core, store, Clock.systemUTC(), "test-runner", storedFiles);
+        this.runner = new Runner(config, core, seenByRunner.apply(store), Clock.systemUTC(), "test-runner", storedFiles);
     }
 
     RunnerFixture start() {

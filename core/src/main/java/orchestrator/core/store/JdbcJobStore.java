@@ -242,6 +242,23 @@ abstract class JdbcJobStore implements JobStore {
     protected void signalLeasable(Connection c) throws SQLException {
     }
 
+    /**
+     * After a commit that queued a callback, in this process: moves this store's change counter, so that a
+     * callback loop waiting on it ({@link #awaitChange}) sends the callback now. SQLite needs none (its
+     * counter moves with the pool's own commits).
+     */
+    protected void callbackQueued() {
+    }
+
+    /** Ends the transaction's callback mark: signals {@link #callbackQueued} when one was committed. */
+    private void callbackCommitted(boolean committed) {
+        boolean queued = CALLBACK_QUEUED.get() != null;
+        CALLBACK_QUEUED.remove();
+        if (queued && committed) {
+            callbackQueued();
+        }
+    }
+
     /** Releases what the dialect holds besides the pool (a watcher or listener connection). */
     protected void closeDialect() {
     }
@@ -385,6 +402,8 @@ abstract class JdbcJobStore implements JobStore {
         // one write alone needs no savepoint: if it fails, the whole transaction is rolled back instead
         boolean alone = batch.size() == 1;
         boolean ended = false;
+        boolean committed = false;
+        CALLBACK_QUEUED.remove();
         try {
             Batch b = new Batch(w, clock.millis());
             boolean[] handled = new boolean[batch.size()];
@@ -426,6 +445,7 @@ abstract class JdbcJobStore implements JobStore {
             }
             w.execute(commit ? "COMMIT" : "ROLLBACK");
             ended = true;
+            committed = commit;
         } finally {
             if (!ended) {
                 try {
@@ -434,6 +454,8 @@ abstract class JdbcJobStore implements JobStore {
                     log.debug("rollback failed (the transaction may already be gone): {}", e.getMessage());
                 }
             }
+            // before the callers return: a finish that queued a callback has moved the counter by then
+            callbackCommitted(committed);
         }
         for (int i = 0; i < batch.size(); i++) {
             CompletableFuture<Object> done = (CompletableFuture<Object>) batch.get(i).done();
@@ -1113,6 +1135,39 @@ abstract class JdbcJobStore implements JobStore {
     }
 
     @Override
+    public Optional<Instant> nextRunAt(Instant now) {
+        return earliest("next_run_at", "next run_at", now.toEpochMilli());
+    }
+
+    @Override
+    public Optional<Instant> nextLeaseExpiry() {
+        return earliest("next_lease_expiry", "next lease expiry");
+    }
+
+    @Override
+    public Optional<Instant> nextCallbackAt() {
+        return earliest("next_callback_at", "next callback");
+    }
+
+    /** A one-row, one-column query of an epoch-millisecond time, empty when it is NULL (no rows matched). */
+    private Optional<Instant> earliest(String query, String what, long... params) {
+        try (Connection c = connection(); PreparedStatement ps = sql.prepare(c, query)) {
+            for (int i = 0; i < params.length; i++) {
+                ps.setLong(i + 1, params[i]);
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                long v = rs.getLong(1);
+                return rs.wasNull() ? Optional.empty() : Optional.of(Instant.ofEpochMilli(v));
+            }
+        } catch (SQLException e) {
+            throw unavailable(what, e);
+        }
+    }
+
+    @Override
     public Map<JobState, Long> countByState() {
         Map<JobState, Long> out = new EnumMap<>(JobState.class);
         for (JobState s : JobState.values()) {
@@ -1228,7 +1283,10 @@ abstract class JdbcJobStore implements JobStore {
                     // impossible inside the write transaction that just read the state
                     throw new SQLException("job " + jobId + " changed state during a write transaction");
                 }
-                endedCallback(c, rs, jobId, JobState.CANCELLED, "cancelled", message, now);
+                if (endedCallback(c, rs, jobId, JobState.CANCELLED, "cancelled", message, now)) {
+                    // no runner's finish sends this one: tell every process's callback loop (PostgreSQL's NOTIFY)
+                    signalLeasable(c);
+                }
             }
         }
     }
@@ -1406,6 +1464,7 @@ abstract class JdbcJobStore implements JobStore {
             st.execute(beginWrite());
         }
         boolean ok = false;
+        CALLBACK_QUEUED.remove();
         try {
             T t = body.run();
             try (Statement st = c.createStatement()) {
@@ -1414,6 +1473,7 @@ abstract class JdbcJobStore implements JobStore {
             ok = true;
             return t;
         } finally {
+            callbackCommitted(ok);
             if (!ok) {
                 try (Statement st = c.createStatement()) {
                     st.execute("ROLLBACK");
@@ -1543,10 +1603,11 @@ abstract class JdbcJobStore implements JobStore {
      * {@link ResultDocument#ended}: no runner wrote one.
      */
     @SuppressWarnings("unchecked")
-    private void endedCallback(Connection c, ResultSet row, String jobId, JobState state, String code, String message, long now) throws SQLException {
+    /** Queues the callback of a job that just ended, if its spec has one; returns whether it did. */
+    private boolean endedCallback(Connection c, ResultSet row, String jobId, JobState state, String code, String message, long now) throws SQLException {
         String url = Json.read(row.getString("spec"), JobSpec.class).callbackUrl();
         if (url == null) {
-            return;
+            return false;
         }
         String stored = row.getString("result");
         Map<String, Object> body = ResultDocument.ended(jobId, state, code, message,
@@ -1555,9 +1616,14 @@ abstract class JdbcJobStore implements JobStore {
         try (PreparedStatement ps = sql.prepare(c, "insert_callback")) {
             insertCallback(ps, jobId, url, body, now);
         }
+        return true;
     }
 
+    /** Set by a callback insert on the thread whose transaction made it, read (and cleared) when that transaction ends. */
+    private static final ThreadLocal<Boolean> CALLBACK_QUEUED = new ThreadLocal<>();
+
     private static void insertCallback(PreparedStatement ps, String jobId, String url, Map<String, Object> body, long now) throws SQLException {
+        CALLBACK_QUEUED.set(Boolean.TRUE);
         ps.setString(1, jobId);
         ps.setString(2, url);
         ps.setString(3, Json.write(body));

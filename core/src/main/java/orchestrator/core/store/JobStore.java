@@ -1,6 +1,7 @@
 package orchestrator.core.store;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -160,8 +161,10 @@ public interface JobStore extends AutoCloseable {
      * to move ({@link #awaitChange}) and tries a lease only then, instead of a write transaction per poll.
      * SQLite: {@code data_version}, which every commit by anyone moves (a shared-memory read, no lock).
      * PostgreSQL: a count of the {@code NOTIFY}s that commits making a job leasable send (enqueue, requeue,
-     * release, approve, retry, continue, schedule fire, the end of a job with a concurrency key), moved a
-     * moment after the commit, and once more whenever the listener reconnects.
+     * release, approve, retry, continue, schedule fire, the end of a job with a concurrency key, the cancel
+     * of a job no runner holds, which queues its callback), moved a moment after the commit, and once more
+     * whenever the listener reconnects; and, in the process that wrote it, after a commit that queued a
+     * callback (the callback loop waits on it too).
      */
     long changeCounter();
 
@@ -193,6 +196,27 @@ public interface JobStore extends AutoCloseable {
         }
         return true;
     }
+
+    /**
+     * When the next job can become due with nothing else committing: the earliest {@code run_at} later than
+     * {@code now} among queued jobs that were delayed (a {@code run_at} later than their creation). An idle
+     * runner sleeps until then, or until {@link #changeCounter()} moves, instead of trying leases on a
+     * timer. A job enqueued to run at once is never among them (its commit moves the counter), so this is
+     * read through a partial index that intake does not write. Empty when no queued job waits for a time.
+     */
+    Optional<Instant> nextRunAt(Instant now);
+
+    /**
+     * The earliest lease expiry among running jobs: when {@link #requeueExpired} can next find something,
+     * unless a lease with a shorter TTL is taken meanwhile. Empty when nothing runs.
+     */
+    Optional<Instant> nextLeaseExpiry();
+
+    /**
+     * When {@link #claimCallbacks} can next claim a pending callback: its next attempt, or the end of the
+     * claim another runner holds on it. Empty when none is pending.
+     */
+    Optional<Instant> nextCallbackAt();
 
     /** Appends an audit row that records an action without a transition (e.g. a read of logs). */
     void audit(String jobId, String actor, String reason);

@@ -62,6 +62,8 @@ public final class PostgresJobStore extends JdbcJobStore {
     private final String where;
     private final Object changes = new Object();
     private long counter;
+    /** While the listener is down: when {@link #awaitChange} last moved the counter by itself (guarded by {@code changes}). */
+    private long blindTick = System.nanoTime();
     private final CountDownLatch stop = new CountDownLatch(1);
     private final Thread listener;
     private volatile boolean listening;
@@ -304,24 +306,43 @@ public final class PostgresJobStore extends JdbcJobStore {
     }
 
     @Override
+    protected void callbackQueued() {
+        bump();
+    }
+
+    @Override
     public long changeCounter() {
         synchronized (changes) {
             return counter;
         }
     }
 
-    /** Blocks on the listener's signal: no query while nothing changes. */
+    /**
+     * Blocks on the listener's signal: no query while nothing changes. While the listener is not connected
+     * nothing would signal, so the counter then moves every {@value #LISTEN_POLL_MS} ms by itself: idle
+     * runners lease on that timer, as if they polled, until the listener is back.
+     */
     @Override
     public boolean awaitChange(long seen, long maxWaitMs) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(maxWaitMs);
         synchronized (changes) {
             while (counter == seen) {
-                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                long now = System.nanoTime();
+                long left = TimeUnit.NANOSECONDS.toMillis(deadline - now);
                 if (left <= 0 || closed) {
                     return false;
                 }
+                if (!listening) {
+                    long sinceBlind = TimeUnit.NANOSECONDS.toMillis(now - blindTick);
+                    if (sinceBlind >= LISTEN_POLL_MS) {
+                        blindTick = now;
+                        bump();
+                        return true;
+                    }
+                    left = Math.min(left, LISTEN_POLL_MS - sinceBlind);
+                }
                 try {
-                    changes.wait(left);
+                    changes.wait(Math.max(1, left));
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     return counter != seen;

@@ -35,7 +35,7 @@ public final class SqliteJobStore extends JdbcJobStore {
     private static final Logger log = LoggerFactory.getLogger(SqliteJobStore.class);
     private static final List<String> MIGRATIONS = List.of("V1__jobs.sql", "V2__schedule_fires.sql", "V3__daily_usage.sql", "V4__store_probe.sql",
             "V5__callbacks.sql", "V6__runners.sql", "V7__schedule_state.sql", "V8__jobs_by_finished.sql",
-            "V9__ui_sessions.sql");
+            "V9__ui_sessions.sql", "V10__jobs_delayed.sql");
     /** How long a write waits for another process's lock before it fails. */
     private static final long BUSY_TIMEOUT_MS = 20_000;
     /** The SQL of both stores, overlaid with SQLite's own statements. */

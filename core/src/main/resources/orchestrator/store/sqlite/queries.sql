@@ -97,3 +97,12 @@ SELECT name FROM sqlite_master WHERE type = 'table'
 -- name: checkpoint_truncate
 -- restore: folds the WAL into the database file, so the file kept aside is complete by itself
 PRAGMA wal_checkpoint(TRUNCATE)
+
+-- name: next_run_at
+-- as ../queries.sql's, pinned to its index: without statistics SQLite would walk every queued job
+-- through jobs_by_state_priority (SqliteJobStoreTest checks the plan)
+SELECT min(run_at) FROM jobs INDEXED BY jobs_delayed WHERE state = 'queued' AND run_at > created_at AND run_at > ?1
+
+-- name: next_lease_expiry
+-- as ../queries.sql's, pinned to its index for the same reason
+SELECT min(lease_expires_at) FROM jobs INDEXED BY jobs_expiring WHERE state = 'running'

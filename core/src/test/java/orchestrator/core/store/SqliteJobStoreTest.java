@@ -29,8 +29,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * What the store contract ({@code orchestrator.core.store.contract.JobStoreContract}, run on SQLite and on
  * PostgreSQL) does not say: the SQLite file's own lock and {@code user_version}, a change counter that has moved
- * by the time the commit returns, and what a dashboard session row holds when the database is read directly.
- * {@link PostgresJobStoreTest} runs the last two again on PostgreSQL.
+ * by the time the commit returns, what a dashboard session row holds when the database is read directly, and the
+ * plans of the next due times.
+ * {@link PostgresJobStoreTest} runs the last three again on PostgreSQL.
  */
 class SqliteJobStoreTest {
     static final Duration TTL = Duration.ofSeconds(30);
@@ -73,6 +74,33 @@ class SqliteJobStoreTest {
      * Slow (.ci/run runs it): the writes must wait out the store's fixed 15 s enqueue timeout (ENQUEUE_TIMEOUT in
      * main code) before they are given up, 15 of this class's 16 s.
      */
+    /**
+     * An idle runner reads the next delayed run_at and the next lease expiry whenever it has nothing to do: each
+     * must read the first entry of its partial index, not walk every queued or running job (SQLite has no
+     * statistics here and would pick jobs_by_state_priority).
+     */
+    @Test
+    void the_next_due_times_read_the_first_entry_of_their_index() throws Exception {
+        SqlFile sql = SqlFile.load(true, SqliteJobStore.SQL);
+        assertThat(plan(sql.get("next_run_at"), 0L)).singleElement().asString().matches("SEARCH jobs USING (COVERING )?INDEX jobs_delayed \\(run_at>\\?\\)");
+        assertThat(plan(sql.get("next_lease_expiry"))).singleElement().asString().matches("SEARCH jobs USING (COVERING )?INDEX jobs_expiring");
+    }
+
+    private List<String> plan(String query, long... params) throws java.sql.SQLException {
+        List<String> plan = new ArrayList<>();
+        try (java.sql.Connection c = rawConnection(); java.sql.PreparedStatement ps = c.prepareStatement("EXPLAIN QUERY PLAN " + query)) {
+            for (int i = 0; i < params.length; i++) {
+                ps.setLong(i + 1, params[i]);
+            }
+            try (java.sql.ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    plan.add(rs.getString("detail"));
+                }
+            }
+        }
+        return plan;
+    }
+
     @Test
     @Tag("slow")
     void writes_given_up_while_another_process_holds_the_lock_are_never_committed_later() throws Exception {

@@ -573,6 +573,50 @@ public abstract class JobStoreContract {
         assertThat(other().lease("r2", 5)).extracting(Lease::jobId).containsExactly(later);
     }
 
+    /**
+     * What an idle runner sleeps until when nothing signals: the earliest run_at still ahead among queued jobs, seen by
+     * every instance. Jobs due at once, due ones, jobs waiting for approval and jobs no longer queued are not in it.
+     */
+    @Test
+    void the_next_run_at_is_the_earliest_run_at_still_ahead_among_queued_jobs() {
+        assertThat(store.nextRunAt(clock.instant())).as("an empty store").isEmpty();
+        enqueue("{\"goal\":\"now\"}");
+        enqueue("{\"goal\":\"past\",\"run_at\":\"2026-11-23T09:00:00Z\"}");
+        assertThat(store.nextRunAt(clock.instant())).as("jobs due at once").isEmpty();
+        String in10 = enqueue("{\"goal\":\"in 10 min\",\"run_at\":\"2026-11-23T10:10:00Z\"}");
+        String in5 = enqueue("{\"goal\":\"in 5 min\",\"run_at\":\"2026-11-23T10:05:00Z\"}");
+        String gated = enqueue("{\"goal\":\"gated\",\"run_at\":\"2026-11-23T10:01:00Z\",\"policy\":{\"requires_approval\":true}}");
+        assertThat(other().nextRunAt(clock.instant())).as("on any instance").contains(Instant.parse("2026-11-23T10:05:00Z"));
+        store.approve(gated, "op");
+        assertThat(store.nextRunAt(clock.instant())).as("approved before its time").contains(Instant.parse("2026-11-23T10:01:00Z"));
+        store.cancel(gated, "op");
+        store.cancel(in5, "op");
+        assertThat(store.nextRunAt(clock.instant())).as("cancelled jobs are not waited for").contains(Instant.parse("2026-11-23T10:10:00Z"));
+        assertThat(store.nextRunAt(Instant.parse("2026-11-23T10:10:00Z"))).as("due now is not ahead").isEmpty();
+        clock.advance(Duration.ofMinutes(10));
+        store.lease("r1", 10);
+        assertThat(view(in10).state()).isEqualTo(JobState.RUNNING);
+        assertThat(store.nextRunAt(Instant.EPOCH)).as("leased jobs are not waited for").isEmpty();
+    }
+
+    @Test
+    void the_next_lease_expiry_is_the_earliest_among_running_jobs() {
+        assertThat(store.nextLeaseExpiry()).as("nothing runs").isEmpty();
+        String a = enqueue(DEFAULT_JOB);
+        Lease la = leaseOnly("r1", a);
+        clock.advance(Duration.ofSeconds(5));
+        String b = enqueue(DEFAULT_JOB);
+        Lease lb = leaseOnly("r2", b);
+        assertThat(other().nextLeaseExpiry()).contains(T0.plus(TTL));
+        clock.advance(Duration.ofSeconds(5));
+        store.heartbeat(List.of(la));
+        assertThat(store.nextLeaseExpiry()).as("a's lease was extended past b's").contains(T0.plusSeconds(5).plus(TTL));
+        store.finish(lb, Outcome.succeeded(Map.of(), 0, 0, 0));
+        assertThat(store.nextLeaseExpiry()).contains(T0.plusSeconds(10).plus(TTL));
+        store.release(la, "draining");
+        assertThat(store.nextLeaseExpiry()).isEmpty();
+    }
+
     @Test
     void only_one_job_per_concurrency_key_runs_and_the_next_starts_when_it_ends() {
         String a = enqueue("{\"goal\":\"a\",\"concurrency_key\":\"repo-1\"}");
@@ -1996,7 +2040,19 @@ public abstract class JobStoreContract {
         seen = awaitMove(store, seen, "a requeue on another instance");
         seen = store.changeCounter();
         other().approve(own, "op");
-        awaitMove(store, seen, "an approval on another instance");
+        seen = awaitMove(store, seen, "an approval on another instance");
+        // a callback no runner's finish sends: the cancel of a queued job, which any runner's callback loop must hear of
+        String queued = enqueue(other(), "{\"goal\":\"g\",\"callback_url\":\"https://hooks.example.com/done\"}");
+        seen = awaitMove(store, seen, "its enqueue");
+        other().cancel(queued, "op");
+        seen = awaitMove(store, seen, "a cancel that queued a callback on another instance");
+        // this instance's own finish that queued a callback has moved its counter by the time finish returns
+        String finished = enqueue(other(), "{\"goal\":\"g\",\"callback_url\":\"https://hooks.example.com/done\"}");
+        awaitMove(store, seen, "its enqueue");
+        Lease lease = store.lease("r1", 10).stream().filter(x -> x.jobId().equals(finished)).findFirst().orElseThrow();
+        seen = store.changeCounter();
+        store.finish(lease, Outcome.succeeded(Map.of(), 0, 0, 0));
+        assertThat(store.changeCounter()).as("a finish on this instance that queued a callback").isNotEqualTo(seen);
     }
 
     /** Waits, with a deadline, for {@code s}'s change counter to differ from {@code seen}; returns the new value. */
@@ -2105,6 +2161,22 @@ public abstract class JobStoreContract {
         store.finish(leaseOnly("r1", plain), Outcome.succeeded(Map.of(), 0, 0, 0));
         assertThat(store.findCallback(plain)).as("no callback_url").isEmpty();
         assertThat(store.findCallback("0000000000000000000000000000beef")).isEmpty();
+    }
+
+    /** What a runner's callback loop sleeps until: a pending callback's next attempt, or the end of another runner's claim. */
+    @Test
+    void the_next_callback_time_is_a_pending_callbacks_next_attempt_or_the_end_of_its_claim() {
+        assertThat(store.nextCallbackAt()).as("no callback").isEmpty();
+        String id = finishedWithCallback(Outcome.succeeded(Map.of(), 0, 0, 0));
+        assertThat(other().nextCallbackAt()).as("due at once, on any instance").contains(T0);
+        Callback claimed = store.claimCallbacks(clock.instant(), Duration.ofSeconds(30), 10).get(0);
+        assertThat(store.nextCallbackAt()).as("claimed: not before the claim ends").contains(T0.plusSeconds(30));
+        assertThat(store.recordCallback(id, claimed.attempts(), "pending", T0.plusSeconds(120), "HTTP 503")).isTrue();
+        assertThat(store.nextCallbackAt()).as("its retry").contains(T0.plusSeconds(120));
+        clock.advance(Duration.ofSeconds(120));
+        Callback again = store.claimCallbacks(clock.instant(), Duration.ofSeconds(30), 10).get(0);
+        assertThat(store.recordCallback(id, again.attempts(), "delivered", null, null)).isTrue();
+        assertThat(store.nextCallbackAt()).as("delivered").isEmpty();
     }
 
     @Test
