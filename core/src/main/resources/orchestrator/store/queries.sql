@@ -48,11 +48,11 @@ SELECT id, lease_token, attempt, cancel_requested, lease_owner FROM jobs
 -- ?1 now. The earliest run_at still ahead of a queued job that was delayed (run_at later than its
 -- creation: a delayed start, or a delayed job approved): when an idle runner must lease without a
 -- signal. Read through jobs_delayed, a partial index that a job enqueued to run at once never enters.
-SELECT min(run_at) FROM jobs WHERE state = 'queued' AND run_at > created_at AND run_at > ?1
+SELECT min(run_at) AS due FROM jobs WHERE state = 'queued' AND run_at > created_at AND run_at > ?1
 
 -- name: next_lease_expiry
 -- through jobs_expiring: the first entry
-SELECT min(lease_expires_at) FROM jobs WHERE state = 'running'
+SELECT min(lease_expires_at) AS due FROM jobs WHERE state = 'running'
 
 -- name: requeue_expired
 UPDATE jobs SET state = 'queued', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
@@ -184,7 +184,7 @@ RETURNING job_id, url, payload, attempts, next_attempt_at, status, last_error
 -- name: next_callback_at
 -- when claim_callbacks can next claim a pending callback: its next attempt, or the end of another
 -- runner's claim on it, whichever is later. Pending callbacks are few (those waiting for a retry).
-SELECT min(CASE WHEN claimed_until > next_attempt_at THEN claimed_until ELSE next_attempt_at END)
+SELECT min(CASE WHEN claimed_until > next_attempt_at THEN claimed_until ELSE next_attempt_at END) AS due
   FROM callbacks WHERE status = 'pending'
 
 -- name: callback_result

@@ -349,8 +349,7 @@ public final class Runner implements AutoCloseable {
                         // fewer than asked for: nothing else was due, and without a signal the next job comes due at
                         // the earliest run_at after this lease asked (one that came due since is leased at once);
                         // all asked for: a freed slot leases again anyway
-                        leaseDue = leased.size() < free ? dueAt(store.nextRunAt(asked), LEASE_SAFETY_MS)
-                                : now + TimeUnit.MILLISECONDS.toNanos(LEASE_SAFETY_MS);
+                        leaseDue = dueAt(leased.size() < free ? store.nextRunAt(asked) : java.util.Optional.empty(), LEASE_SAFETY_MS);
                     } else {
                         quiet = !gather && !freed;
                     }
@@ -387,12 +386,10 @@ public final class Runner implements AutoCloseable {
      * again after {@value #REQUEUE_EVERY_MS} ms.
      */
     private long nextRequeueCheck() {
-        long most = Math.max(REQUEUE_EVERY_MS, core.leaseTtl().toMillis() / 3);
-        java.util.Optional<java.time.Instant> expiry = store.nextLeaseExpiry();
-        // read together: the store's times are on the clock, the loop's deadlines on nanoTime
-        long now = System.nanoTime();
-        long ms = expiry.map(t -> t.toEpochMilli() - clock.millis() + 1).orElse(most);
-        return now + TimeUnit.MILLISECONDS.toNanos(ms <= 0 ? REQUEUE_EVERY_MS : Math.min(ms, most));
+        java.time.Instant now = clock.instant();
+        java.util.Optional<java.time.Instant> look = store.nextLeaseExpiry()
+                .map(t -> t.isAfter(now) ? t : now.plusMillis(REQUEUE_EVERY_MS));
+        return dueAt(look, Math.max(REQUEUE_EVERY_MS, core.leaseTtl().toMillis() / 3));
     }
 
     /**

@@ -1149,18 +1149,14 @@ abstract class JdbcJobStore implements JobStore {
         return earliest("next_callback_at", "next callback");
     }
 
-    /** A one-row, one-column query of an epoch-millisecond time, empty when it is NULL (no rows matched). */
+    /** A one-row query of an epoch-millisecond time named {@code due}, empty when it is NULL (no rows matched). */
     private Optional<Instant> earliest(String query, String what, long... params) {
         try (Connection c = connection(); PreparedStatement ps = sql.prepare(c, query)) {
             for (int i = 0; i < params.length; i++) {
                 ps.setLong(i + 1, params[i]);
             }
             try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return Optional.empty();
-                }
-                long v = rs.getLong(1);
-                return rs.wasNull() ? Optional.empty() : Optional.of(Instant.ofEpochMilli(v));
+                return Optional.ofNullable(rs.next() ? time(rs, "due") : null);
             }
         } catch (SQLException e) {
             throw unavailable(what, e);

@@ -101,8 +101,8 @@ PRAGMA wal_checkpoint(TRUNCATE)
 -- name: next_run_at
 -- as ../queries.sql's, pinned to its index: without statistics SQLite would walk every queued job
 -- through jobs_by_state_priority (SqliteJobStoreTest checks the plan)
-SELECT min(run_at) FROM jobs INDEXED BY jobs_delayed WHERE state = 'queued' AND run_at > created_at AND run_at > ?1
+SELECT min(run_at) AS due FROM jobs INDEXED BY jobs_delayed WHERE state = 'queued' AND run_at > created_at AND run_at > ?1
 
 -- name: next_lease_expiry
 -- as ../queries.sql's, pinned to its index for the same reason
-SELECT min(lease_expires_at) FROM jobs INDEXED BY jobs_expiring WHERE state = 'running'
+SELECT min(lease_expires_at) AS due FROM jobs INDEXED BY jobs_expiring WHERE state = 'running'
