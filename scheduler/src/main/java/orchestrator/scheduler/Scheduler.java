@@ -39,8 +39,9 @@ import org.slf4j.LoggerFactory;
  * schedule's misfire policy decides; otherwise every due time fires. A disabled schedule's {@code last}
  * follows the clock, so enabling it later does not replay the disabled period.
  *
- * <p>A paused schedule ({@link JobStore#pauseSchedule}, read from the store on every tick, so it holds for
- * every scheduler process and across restarts) records each due time as skipped instead of enqueuing,
+ * <p>A paused schedule ({@link JobStore#pauseSchedule}, kept in the store, so it holds for every scheduler
+ * process and across restarts; read on each tick that has a fire due, and on every tick while a pause has
+ * skipped a fire, so that a resume is seen within a second) records each due time as skipped instead of enqueuing,
  * the way an overlap skip is recorded, so the listing shows what the pause cost. On resume nothing fires
  * in a burst: the skipped times are recorded, hence not missed. Only a {@code run_once} or {@code catch_up}
  * schedule makes up for a pause that skipped fires, with one fire at the resume time (the store's
@@ -167,13 +168,16 @@ public final class Scheduler implements ScheduleControl, AutoCloseable {
         synchronized (lock) {
             Instant now = clock.instant();
             reload(now);
-            // read before anything fires: when it cannot be read, nothing fires (a paused schedule must not)
-            Map<String, ScheduleState> states;
-            try {
-                states = store.scheduleStates();
-            } catch (StoreUnavailableException e) {
-                log.warn("scheduler {}: cannot read which schedules are paused, firing none this tick: {}", schedulerId, e.getMessage());
-                return;
+            // read before anything fires: when it cannot be read, nothing fires (a paused schedule must not). A tick
+            // with nothing due and no pause to watch for a resume reads nothing: an idle scheduler costs the store no query
+            Map<String, ScheduleState> states = Map.of();
+            if (!skippedWhilePaused.isEmpty() || anyDue(now)) {
+                try {
+                    states = store.scheduleStates();
+                } catch (StoreUnavailableException e) {
+                    log.warn("scheduler {}: cannot read which schedules are paused, firing none this tick: {}", schedulerId, e.getMessage());
+                    return;
+                }
             }
             Instant earliest = null;
             for (Schedule s : schedules.values()) {
@@ -208,6 +212,18 @@ public final class Scheduler implements ScheduleControl, AutoCloseable {
             }
             nextDue = earliest;
         }
+    }
+
+    /** Whether an enabled schedule has a fire time in {@code (last, now]}: one to fire, or to skip if it is paused. */
+    private boolean anyDue(Instant now) {
+        for (Schedule s : schedules.values()) {
+            Instant last = lastFire.get(s.id());
+            Instant next = s.enabled() && last != null ? s.fireTimes().next(last) : null;
+            if (next != null && !next.isAfter(now)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Re-scans the folder and brings {@code schedules} and {@code lastFire} in line with it. */

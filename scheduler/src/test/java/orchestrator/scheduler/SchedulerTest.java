@@ -414,6 +414,47 @@ class SchedulerTest {
         assertThat(st.lastOutcome()).startsWith("skipped: paused by op");
     }
 
+    /** The store as the scheduler sees it, counting the calls to each method by name. */
+    private orchestrator.core.store.JobStore counting(Map<String, Integer> calls) {
+        return (orchestrator.core.store.JobStore) java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+                new Class<?>[] {orchestrator.core.store.JobStore.class}, (proxy, m, args) -> {
+                    calls.merge(m.getName(), 1, Integer::sum);
+                    try {
+                        return m.invoke(store, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+    }
+
+    @Test
+    void a_tick_with_nothing_due_asks_the_store_nothing_and_one_with_a_fire_due_reads_the_pauses_first() throws IOException {
+        schedule("s", "* * * * *", ", \"misfire\": \"run_once\"");
+        Map<String, Integer> calls = new java.util.TreeMap<>();
+        Scheduler a = new Scheduler(config, core, counting(calls), clock, "a");
+        a.tick(); // first sight: reads the schedule's last fire
+        calls.clear();
+        tickEvery(a, Duration.ofSeconds(1), Duration.ofSeconds(59));
+        assertThat(calls).as("59 idle ticks").isEmpty();
+        tickEvery(a, Duration.ofSeconds(1), Duration.ofSeconds(1));
+        assertThat(calls).containsOnlyKeys("scheduleStates", "fire").containsEntry("scheduleStates", 1);
+        assertThat(enqueuedTimes("s")).containsExactly(T0.plusSeconds(60));
+
+        a.pause("s", "op");
+        tickEvery(a, Duration.ofSeconds(1), Duration.ofSeconds(60)); // the fire at 2 min is skipped
+        calls.clear();
+        tickEvery(a, Duration.ofSeconds(1), Duration.ofSeconds(10));
+        assertThat(calls).as("while a pause has skipped a fire, each tick looks for a resume")
+                .containsOnlyKeys("scheduleStates").containsEntry("scheduleStates", 10);
+        a.resume("s", "op");
+        Instant resumedAt = clock.instant();
+        tickEvery(a, Duration.ofSeconds(1), Duration.ofSeconds(1));
+        assertThat(enqueuedTimes("s")).containsExactly(T0.plusSeconds(60), resumedAt);
+        calls.clear();
+        tickEvery(a, Duration.ofSeconds(1), Duration.ofSeconds(30));
+        assertThat(calls).as("after the make-up fire, idle again").isEmpty();
+    }
+
     @Test
     void resuming_a_misfire_skip_schedule_fires_nothing_until_its_next_time() throws IOException {
         schedule("s", "*/5 * * * *", ", \"misfire\": \"skip\"");
