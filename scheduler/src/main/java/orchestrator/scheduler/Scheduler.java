@@ -82,6 +82,7 @@ public final class Scheduler implements ScheduleControl, AutoCloseable {
     private final java.util.Set<String> skippedWhilePaused = new java.util.HashSet<>();
     private Instant nextDue;
     private Thread loop;
+    private final java.nio.file.Path schedulesDir;
 
     public Scheduler(SchedulerConfig config, CoreConfig core, JobStore store, Clock clock, String schedulerId) {
         Objects.requireNonNull(core, "core");
@@ -89,6 +90,7 @@ public final class Scheduler implements ScheduleControl, AutoCloseable {
         this.clock = Objects.requireNonNull(clock, "clock");
         this.schedulerId = Objects.requireNonNull(schedulerId, "schedulerId");
         this.actor = "scheduler:" + schedulerId;
+        this.schedulesDir = config.schedulesDir();
         this.directory = new ScheduleDirectory(config.schedulesDir(),
                 new ScheduleFileParser(core.agents().parser(), core.projects()));
     }
@@ -391,8 +393,7 @@ public final class Scheduler implements ScheduleControl, AutoCloseable {
                         throw new ScheduleException("schedule '" + scheduleId + "' is broken (" + e.file() + "): " + e.error());
                     }
                 }
-                throw new ScheduleException("unknown schedule '" + scheduleId + "'; the schedules in "
-                        + "SCHEDULES_DIR are " + schedules.keySet());
+                throw new ScheduleException(notFound(scheduleId));
             }
             Instant fireTime = now.truncatedTo(ChronoUnit.SECONDS);
             FireResult r = store.fire(s.id(), fireTime, newJob(s, fireTime, by), s.overlap() == OverlapPolicy.SKIP_IF_RUNNING, null);
@@ -429,8 +430,7 @@ public final class Scheduler implements ScheduleControl, AutoCloseable {
         synchronized (lock) {
             reload(clock.instant());
             if (!known(scheduleId)) {
-                return new ScheduleAction(ScheduleAction.Kind.NOT_FOUND, "unknown schedule '" + scheduleId
-                        + "'; the schedules in SCHEDULES_DIR are " + schedules.keySet(), null, null);
+                return new ScheduleAction(ScheduleAction.Kind.NOT_FOUND, notFound(scheduleId), null, null);
             }
             boolean changed = pause ? store.pauseSchedule(scheduleId, by) : store.resumeSchedule(scheduleId, by);
             log.info("schedule {} {} by {}{}", scheduleId, pause ? "paused" : "resumed", by,
@@ -439,6 +439,32 @@ public final class Scheduler implements ScheduleControl, AutoCloseable {
             return new ScheduleAction(changed ? ScheduleAction.Kind.DONE : ScheduleAction.Kind.UNCHANGED, message,
                     status(scheduleId), null);
         }
+    }
+
+    /**
+     * Why no schedule file of this host has {@code scheduleId}. When the store has fires of it, the schedule
+     * exists on another host (a gateway or runner host without the scheduler hosts' files): the message says so,
+     * since every process reads only its own {@code SCHEDULES_DIR}.
+     */
+    @Override
+    public String notFound(String scheduleId) {
+        String here;
+        synchronized (lock) {
+            here = "unknown schedule '" + scheduleId + "'; the schedules in SCHEDULES_DIR (" + schedulesDir + ") are "
+                    + (schedules.isEmpty() ? "none" : new java.util.TreeSet<>(schedules.keySet()).toString());
+        }
+        List<ScheduleFire> fires;
+        try {
+            fires = store.recentFires(scheduleId, 1);
+        } catch (StoreUnavailableException e) {
+            return here;
+        }
+        if (fires.isEmpty()) {
+            return here;
+        }
+        return here + ". The store has fires of '" + scheduleId + "' (the last for " + fires.get(0).fireTime()
+                + "): it is defined on another host, and this one reads only its own SCHEDULES_DIR; give it the"
+                + " scheduler hosts' schedule files";
     }
 
     private boolean known(String scheduleId) {

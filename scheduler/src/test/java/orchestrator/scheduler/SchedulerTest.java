@@ -10,6 +10,7 @@ import ch.qos.logback.core.read.ListAppender;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import orchestrator.core.schedule.ScheduleAction;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDateTime;
@@ -453,6 +454,29 @@ class SchedulerTest {
         calls.clear();
         tickEvery(a, Duration.ofSeconds(1), Duration.ofSeconds(30));
         assertThat(calls).as("after the make-up fire, idle again").isEmpty();
+    }
+
+    @Test
+    void a_schedule_defined_only_on_another_host_is_refused_with_a_message_saying_so() throws IOException {
+        schedule("s", "* * * * *", "");
+        Scheduler a = scheduler("a");
+        a.tick();
+        tickEvery(a, Duration.ofSeconds(1), Duration.ofSeconds(60));
+        assertThat(enqueuedTimes("s")).containsExactly(T0.plusSeconds(60));
+        // a gateway host: the same store, its own (empty) SCHEDULES_DIR
+        Path elsewhere = home.resolve("gateway-host-schedules");
+        Scheduler gateway = new Scheduler(new SchedulerConfig(elsewhere), core, store, clock, "gateway");
+
+        ScheduleAction r = gateway.pause("s", "op");
+        assertThat(r.kind()).isEqualTo(ScheduleAction.Kind.NOT_FOUND);
+        assertThat(r.message()).contains("unknown schedule 's'", "SCHEDULES_DIR (" + elsewhere + ") are none",
+                "the last for " + T0.plusSeconds(60), "defined on another host");
+        assertThat(gateway.notFound("s")).isEqualTo(r.message());
+        assertThat(gateway.run("s", "op").message()).isEqualTo(r.message());
+        assertThat(store.scheduleStates()).as("nothing paused").isEmpty();
+        assertThat(gateway.pause("never-fired", "op").message()).contains("unknown schedule 'never-fired'")
+                .doesNotContain("another host");
+        assertThat(a.pause("nope", "op").message()).endsWith("are [s]");
     }
 
     @Test

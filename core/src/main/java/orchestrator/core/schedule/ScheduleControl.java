@@ -19,4 +19,9 @@ public interface ScheduleControl {
 
     /** Fires it once now, whether or not it is enabled, paused or due; {@code overlap} still applies. */
     ScheduleAction run(String scheduleId, String actor);
+
+    /** What a 404 for {@code scheduleId}, which is none of {@link #statuses()}, says. */
+    default String notFound(String scheduleId) {
+        return "no schedule '" + scheduleId + "'";
+    }
 }

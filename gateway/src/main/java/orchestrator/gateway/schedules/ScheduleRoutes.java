@@ -81,7 +81,7 @@ public final class ScheduleRoutes {
     private Map<String, Object> act(String id, ApiToken token, String action, BiFunction<String, String, ScheduleAction> op) {
         Admission.requireMayAct(token);
         ScheduleStatus before = control().statuses().stream().filter(s -> id.equals(s.id())).findFirst()
-                .orElseThrow(() -> notFound(id));
+                .orElseThrow(() -> notFound(id, control().notFound(id)));
         if (!token.sees(before.project())) {
             throw new ApiError(403, "forbidden_project", before.project() == null
                     ? "schedule '" + id + "' enqueues jobs without a project: only a token for every project may " + action + " it"
@@ -89,7 +89,7 @@ public final class ScheduleRoutes {
         }
         ScheduleAction r = op.apply(id, token.name());
         switch (r.kind()) {
-            case NOT_FOUND -> throw notFound(id); // its file went away in between
+            case NOT_FOUND -> throw notFound(id, r.message()); // its file went away in between
             case BROKEN -> throw new ApiError(409, "schedule_broken", r.message()).with("id", id);
             default -> { }
         }
@@ -104,8 +104,8 @@ public final class ScheduleRoutes {
         return schedules;
     }
 
-    private static ApiError notFound(String id) {
-        return new ApiError(404, "not_found", "no schedule '" + id + "'");
+    private static ApiError notFound(String id, String message) {
+        return new ApiError(404, "not_found", message).with("id", id);
     }
 
     private static void json(Context ctx, int status, Object body) {
