@@ -71,6 +71,8 @@ public final class Runner implements AutoCloseable {
      * The callback loop's tick: it reads the store's change counter this often (memory on PostgreSQL, a
      * shared-memory read on SQLite) and claims callbacks only when the counter moved since its last claim
      * or a pending callback came due ({@link JobStore#nextCallbackAt}), at least every {@value #CALLBACK_SAFETY_MS} ms.
+     * The end of one of this runner's jobs wakes it at once (and the delivery loop), so its callback is not
+     * a tick late; the tick is for callbacks queued elsewhere (a cancel through a gateway) and retries.
      */
     static final long CALLBACK_POLL_MS = 500;
     static final long CALLBACK_SAFETY_MS = 30_000;
@@ -118,6 +120,9 @@ public final class Runner implements AutoCloseable {
     private String host;
     /** Counted down by drain: ends the callback and retention loops. */
     private final CountDownLatch backgroundStop = new CountDownLatch(1);
+    /** Poked when a job of this runner ends: the callback and delivery loops then look at once, not at their next tick. */
+    private final Nap callbacksNap = new Nap();
+    private final Nap deliveriesNap = new Nap();
     private final CallbackSender callbacks;
     private final StoreShipping shipping;
     /** Results back to GitHub and Slack for the jobs this host ran (its workspaces are here). */
@@ -266,8 +271,8 @@ public final class Runner implements AutoCloseable {
         registryThread.start();
         leaseThread.start();
         heartbeatThread.start();
-        callbackThread = background("callbacks", () -> CALLBACK_POLL_MS, new CallbackRounds()::due);
-        deliveryThread = background("deliveries", () -> CALLBACK_POLL_MS, deliveries::deliverDue);
+        callbackThread = background("callbacks", () -> CALLBACK_POLL_MS, callbacksNap, new CallbackRounds()::due);
+        deliveryThread = background("deliveries", () -> CALLBACK_POLL_MS, deliveriesNap, deliveries::deliverDue);
         // retention sweeps: once at start, then every RETENTION_INTERVAL_SEC (10 minutes) plus up to 10 % jitter
         RetentionSweep sweep = new RetentionSweep(store, clock, core.artifactsDir(), core.workspacesDir(),
                 () -> context.config().retention(), runnerId, shipping.files());
@@ -444,6 +449,9 @@ public final class Runner implements AutoCloseable {
                     running.remove(lease.jobId(), job);
                     slotFreed.set(true);
                     signal();
+                    // its end queued its callback and made its deliveries due
+                    callbacksNap.poke();
+                    deliveriesNap.poke();
                 }
             });
         } catch (RuntimeException e) {
@@ -467,6 +475,11 @@ public final class Runner implements AutoCloseable {
      * task returns true (more work waiting) it runs again at once.
      */
     private Thread background(String name, java.util.function.LongSupplier everyMs, java.util.function.BooleanSupplier task) {
+        return background(name, everyMs, null, task);
+    }
+
+    /** As above; {@code nap}, when not null, also ends each wait when it is poked. */
+    private Thread background(String name, java.util.function.LongSupplier everyMs, Nap nap, java.util.function.BooleanSupplier task) {
         Thread t = new Thread(() -> {
             MDC.put("runner_id", runnerId);
             while (true) {
@@ -479,7 +492,8 @@ public final class Runner implements AutoCloseable {
                     log.error("{} loop error", name, e);
                 }
                 try {
-                    if (backgroundStop.await(more ? 0 : everyMs.getAsLong(), TimeUnit.MILLISECONDS)) {
+                    long ms = more ? 0 : everyMs.getAsLong();
+                    if (nap == null ? backgroundStop.await(ms, TimeUnit.MILLISECONDS) : nap.sleep(ms)) {
                         return;
                     }
                 } catch (InterruptedException e) {
@@ -491,6 +505,34 @@ public final class Runner implements AutoCloseable {
         t.setDaemon(true);
         t.start();
         return t;
+    }
+
+    /**
+     * What a background loop sleeps on besides the drain: {@link #sleep} ends at its timeout, at a {@link #poke}
+     * (one that came while the loop was busy is kept for its next sleep, so none is lost), or when the runner
+     * drains.
+     */
+    private final class Nap {
+        private boolean poked;
+
+        synchronized void poke() {
+            poked = true;
+            notifyAll();
+        }
+
+        /** @return true when the runner is draining */
+        synchronized boolean sleep(long ms) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
+            while (!poked && backgroundStop.getCount() > 0) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    break;
+                }
+                TimeUnit.NANOSECONDS.timedWait(this, left);
+            }
+            poked = false;
+            return backgroundStop.getCount() == 0;
+        }
     }
 
     /**
@@ -669,6 +711,8 @@ public final class Runner implements AutoCloseable {
         heartbeatStop.countDown();
         join(heartbeatThread);
         backgroundStop.countDown();
+        callbacksNap.poke(); // wakes the loops sleeping on them, which then see the drain
+        deliveriesNap.poke();
         join(callbackThread);
         join(deliveryThread);
         join(retentionThread);
