@@ -113,6 +113,12 @@ final class DoctorCommand implements Callable<Integer> {
                 } else {
                     ok("store", connections(s));
                 }
+                PostgresJobStore.SchemaStatus schema = pg.schemaStatus();
+                if (schema.unknown().isEmpty()) {
+                    ok("schema", schema(schema));
+                } else {
+                    warn("schema", schema(schema));
+                }
             }
             List<JobView> newest = store.list(new JobQuery(null, true, null, 1));
             Instant now = ctx.clock.instant();
@@ -128,6 +134,34 @@ final class DoctorCommand implements Callable<Integer> {
         } catch (OrchestratorException e) {
             fail("store", e.getMessage());
         }
+    }
+
+    /** The schema's version against this build's; ahead of it during a rolling upgrade that has not reached this host. */
+    static String schema(PostgresJobStore.SchemaStatus s) {
+        if (s.unknown().isEmpty()) {
+            return "PostgreSQL schema at version " + s.databaseVersion() + ", this build's";
+        }
+        return "PostgreSQL schema at version " + s.databaseVersion() + ", newer than this build's " + s.buildVersion()
+                + " (a newer orchestrator applied " + String.join(", ", s.unknown()) + "): this host works on it, but upgrade it"
+                + " (docs/DEPLOYMENT.md, Upgrading several hosts)";
+    }
+
+    /**
+     * Live runners of more than one version, named: a rolling upgrade under way, or a host it left behind.
+     *
+     * @return null when they all run one version
+     */
+    static String mixedVersions(List<RunnerView> live) {
+        java.util.Map<String, List<String>> byVersion = new java.util.TreeMap<>();
+        for (RunnerView r : live) {
+            byVersion.computeIfAbsent(r.version() == null ? "unknown" : r.version(), v -> new ArrayList<>()).add(r.runnerId());
+        }
+        if (byVersion.size() < 2) {
+            return null;
+        }
+        return "live runners run " + byVersion.size() + " versions: " + byVersion.entrySet().stream()
+                .map(e -> e.getKey() + " (" + String.join(", ", e.getValue()) + ")").collect(java.util.stream.Collectors.joining("; "))
+                + ": a rolling upgrade under way, or a host it left behind";
     }
 
     /** Whether the server lacks room for one more orchestrator process's connections. */
@@ -158,6 +192,10 @@ final class DoctorCommand implements Callable<Integer> {
             int slots = taking.stream().mapToInt(RunnerView::slots).sum();
             ok("runners", taking.size() + " live runner(s) with " + slots + " slot(s): "
                     + taking.stream().map(RunnerView::runnerId).collect(java.util.stream.Collectors.joining(", ")));
+            String mixed = mixedVersions(taking);
+            if (mixed != null) {
+                warn("runners", mixed);
+            }
             return;
         }
         List<RunnerView> stale = all.stream().filter(r -> r.status(now, staleAfter) == RunnerView.Status.STALE).toList();

@@ -2,7 +2,11 @@ package orchestrator.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.time.Instant;
+import java.util.List;
+import orchestrator.core.store.PostgresJobStore.SchemaStatus;
 import orchestrator.core.store.PostgresJobStore.ServerStatus;
+import orchestrator.core.store.RunnerView;
 import org.junit.jupiter.api.Test;
 
 /** Doctor's PostgreSQL headroom check: room for one more process's connections, or a warning that says what to raise. */
@@ -19,5 +23,24 @@ class DoctorConnectionsTest {
         assertThat(DoctorCommand.connections(tight)).contains("80 of 97 connections in use")
                 .endsWith("one more process may not get its connections; raise max_connections (docs/DEPLOYMENT.md, PostgreSQL sizing)");
         assertThat(DoctorCommand.connectionsShort(new ServerStatus("15.14", 100, 3, 79))).as("18 free is room for one").isFalse();
+    }
+
+    @Test
+    void a_schema_ahead_of_this_build_names_the_migrations_and_says_to_upgrade_this_host() {
+        assertThat(DoctorCommand.schema(new SchemaStatus(5, 5, List.of()))).isEqualTo("PostgreSQL schema at version 5, this build's");
+        assertThat(DoctorCommand.schema(new SchemaStatus(5, 6, List.of("V6__more.sql"))))
+                .isEqualTo("PostgreSQL schema at version 6, newer than this build's 5 (a newer orchestrator applied V6__more.sql):"
+                        + " this host works on it, but upgrade it (docs/DEPLOYMENT.md, Upgrading several hosts)");
+    }
+
+    @Test
+    void live_runners_of_two_versions_are_named_by_version() {
+        Instant t = Instant.parse("2026-12-04T00:00:00Z");
+        RunnerView a = new RunnerView("h1/runner-1/10", "h1", 10, "0.2.0", 2, List.of(), false, t, t, null);
+        RunnerView b = new RunnerView("h2/runner-1/20", "h2", 20, "0.1.0", 2, List.of(), false, t, t, null);
+        RunnerView c = new RunnerView("h2/runner-2/21", "h2", 21, "0.1.0", 2, List.of(), false, t, t, null);
+        assertThat(DoctorCommand.mixedVersions(List.of(b, c))).isNull();
+        assertThat(DoctorCommand.mixedVersions(List.of(a, b, c))).isEqualTo("live runners run 2 versions: 0.1.0 (h2/runner-1/20,"
+                + " h2/runner-2/21); 0.2.0 (h1/runner-1/10): a rolling upgrade under way, or a host it left behind");
     }
 }

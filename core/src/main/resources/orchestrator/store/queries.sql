@@ -66,13 +66,20 @@ UPDATE jobs SET state = ?, error_code = ?, error_message = ?, finished_at = ?, u
 RETURNING spec, result, started_at, attempt
 
 -- name: find_job
-SELECT * FROM jobs WHERE id = ?
+-- The columns a JobView is made of, by name, never *: on PostgreSQL a prepared "SELECT *" fails once a newer build
+-- added a column ("cached plan must not change result type"), which would break this build's processes during a
+-- rolling upgrade (PostgresStoreTest). list_jobs and list_jobs_of_project of postgres/queries.sql read the same list.
+SELECT id, project, source_type, source_meta, state, attempt, priority, spec, result, error_code, error_message, cost_usd,
+       tokens_in, tokens_out, cancel_requested, lease_owner, resume_step, created_at, started_at, finished_at
+  FROM jobs WHERE id = ?
 
 -- name: find_steps
-SELECT * FROM job_steps WHERE job_id = ? ORDER BY idx
+SELECT step_id, idx, agent, status, exit_code, error_code, error_message, started_at, finished_at, cost_usd, tokens_in,
+       tokens_out
+  FROM job_steps WHERE job_id = ? ORDER BY idx
 
 -- name: list_events
-SELECT * FROM job_events WHERE job_id = ? ORDER BY id
+SELECT id, job_id, at, actor, from_state, to_state, reason FROM job_events WHERE job_id = ? ORDER BY id
 
 -- name: count_by_state
 SELECT state, count(*) FROM jobs GROUP BY state

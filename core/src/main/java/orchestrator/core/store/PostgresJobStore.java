@@ -214,10 +214,22 @@ public final class PostgresJobStore extends JdbcJobStore {
                 st.execute(sql.get("migration_lock"));
                 st.execute(sql.get("create_migrations_table"));
                 Set<Integer> applied = new HashSet<>();
+                List<String> unknown = new ArrayList<>();
+                Set<Integer> known = new HashSet<>();
+                migrationFiles().forEach(f -> known.add(migrationVersion(f)));
                 try (ResultSet rs = st.executeQuery(sql.get("applied_migrations"))) {
                     while (rs.next()) {
                         applied.add(rs.getInt(1));
+                        if (!known.contains(rs.getInt(1))) {
+                            unknown.add(rs.getString(2));
+                        }
                     }
+                }
+                if (!unknown.isEmpty()) {
+                    // a newer build on another host migrated first (a rolling upgrade): migrations only add, so this one works on
+                    log.warn("the PostgreSQL schema at {} has migrations this build does not know ({}): a newer orchestrator "
+                            + "applied them; this process works on it, but upgrade this host too (docs/DEPLOYMENT.md, Upgrading several hosts)",
+                            where, String.join(", ", unknown));
                 }
                 // by version, not by position: a migration merged later with a lower number is still applied
                 for (String name : migrationFiles()) {
@@ -443,6 +455,33 @@ public final class PostgresJobStore extends JdbcJobStore {
     public void backup(Path target) {
         throw new UnsupportedOperationException("backup copies the SQLite file; the store is PostgreSQL at " + where
                 + ": back it up with pg_dump (pg_dump -Fc -f FILE DBNAME) and restore with pg_restore");
+    }
+
+    /**
+     * The schema's migrations against this build's, for doctor: {@code unknown} are the names of migrations a newer
+     * build applied (during a rolling upgrade, before this host is upgraded).
+     */
+    public record SchemaStatus(int buildVersion, int databaseVersion, List<String> unknown) {
+    }
+
+    /** What {@code schema_migrations} holds, against what this build's migrations are. */
+    public SchemaStatus schemaStatus() {
+        Set<Integer> known = new HashSet<>();
+        migrationFiles().forEach(f -> known.add(migrationVersion(f)));
+        int build = known.stream().mapToInt(Integer::intValue).max().orElse(0);
+        int database = 0;
+        List<String> unknown = new ArrayList<>();
+        try (Connection c = connection(); PreparedStatement ps = sql.prepare(c, "applied_migrations"); ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                database = Math.max(database, rs.getInt(1));
+                if (!known.contains(rs.getInt(1))) {
+                    unknown.add(rs.getString(2));
+                }
+            }
+        } catch (SQLException e) {
+            throw unavailable("reading schema_migrations", e);
+        }
+        return new SchemaStatus(build, database, List.copyOf(unknown));
     }
 
     /** The server's version and connection headroom, for doctor. */

@@ -67,7 +67,9 @@ UPDATE jobs
 -- ?11 text in the goal. SQLite's semantics exactly: position() is a plain substring test (% and _ are
 -- plain characters, no LIKE pattern to escape), and translate() folds ASCII letters only, as SQLite's
 -- lower() does (PostgreSQL's lower() would fold every letter of the database's locale).
-SELECT * FROM jobs
+SELECT id, project, source_type, source_meta, state, attempt, priority, spec, result, error_code, error_message, cost_usd,
+       tokens_in, tokens_out, cancel_requested, lease_owner, resume_step, created_at, started_at, finished_at
+  FROM jobs
  WHERE id < ?5
    AND (?1::text IS NULL OR project IN (SELECT jsonb_array_elements_text(?1::jsonb)) OR (?2 = 1 AND project IS NULL))
    AND (?3::text IS NULL OR state = ?3)
@@ -84,7 +86,9 @@ SELECT * FROM jobs
 -- name: list_jobs_of_project
 -- list_jobs for one project, walking jobs_by_project_id (V3__dashboard) from the cursor; see the SQLite
 -- statement. ?2 is bound but not used.
-SELECT * FROM jobs
+SELECT id, project, source_type, source_meta, state, attempt, priority, spec, result, error_code, error_message, cost_usd,
+       tokens_in, tokens_out, cancel_requested, lease_owner, resume_step, created_at, started_at, finished_at
+  FROM jobs
  WHERE project = ?1 AND id < ?5
    AND (?3::text IS NULL OR state = ?3)
    AND (?6::text IS NULL OR spec -> 'tags' @> jsonb_build_array(?6::text))
@@ -179,7 +183,7 @@ SELECT pg_advisory_xact_lock(8030590385584829554)
 CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)
 
 -- name: applied_migrations
-SELECT version FROM schema_migrations
+SELECT version, name FROM schema_migrations ORDER BY version
 
 -- name: record_migration
 INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)

@@ -337,6 +337,108 @@ class PostgresStoreTest {
         assertThat(count(url, "SELECT count(DISTINCT version) FROM schema_migrations")).isEqualTo(files.size());
     }
 
+    /**
+     * A rolling upgrade: a newer build on another host applies a migration (it only adds: a column with a default, a
+     * table, an index) while this build's processes run, and this build's next process starts on that schema. Both
+     * go on working, and each says which migrations it does not know.
+     */
+    @Test
+    void a_schema_a_newer_build_migrated_is_worked_on_by_running_and_new_stores_which_name_the_migration_they_do_not_know()
+            throws Exception {
+        String url = PostgresStores.newDatabase();
+        PostgresJobStore running = store(url);
+        // past the driver's prepareThreshold (5), so that the running store's statements are prepared on the server:
+        // one of a table that changed must be planned again, not fail
+        String before = null;
+        for (int i = 0; i < 8; i++) {
+            before = running.enqueue(job("{\"goal\":\"before the upgrade\"}")).jobId();
+            Lease l = running.lease("old-runner", 1).get(0);
+            running.recordStep(l, new StepRecord("01_plan", 0, "claude", "running", null, null, null, null, null, 0, 0, 0));
+            running.heartbeat(List.of(l));
+            running.finish(l, Outcome.succeeded(Map.of(), 0, 0, 0));
+            running.find(before);
+            running.list(new JobQuery(null, true, null, 5));
+        }
+        String lastBefore = before;
+        int build = PostgresJobStore.migrationFiles().stream().mapToInt(PostgresJobStore::migrationVersion).max().orElseThrow();
+        int future = build + 1;
+        try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement()) {
+            st.execute("ALTER TABLE jobs ADD COLUMN future_note text NOT NULL DEFAULT ''");
+            st.execute("ALTER TABLE job_steps ADD COLUMN future_flag boolean");
+            st.execute("CREATE TABLE future_things (id bigint PRIMARY KEY)");
+            st.execute("CREATE INDEX jobs_future ON jobs (future_note)");
+            st.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (" + future + ", 'V" + future
+                    + "__future.sql', 0)");
+        }
+
+        ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(PostgresJobStore.class);
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> seen = new ch.qos.logback.core.read.ListAppender<>();
+        seen.start();
+        logger.addAppender(seen);
+        PostgresJobStore started;
+        try {
+            started = store(url);
+        } finally {
+            logger.detachAppender(seen);
+        }
+        assertThat(messages(seen, ch.qos.logback.classic.Level.WARN, "migrations this build does not know")).singleElement()
+                .satisfies(m -> assertThat(m).contains("V" + future + "__future.sql", "upgrade this host"));
+        assertThat(count(url, "SELECT count(*) FROM schema_migrations")).as("nothing re-applied")
+                .isEqualTo(PostgresJobStore.migrationFiles().size() + 1);
+        assertThat(started.schemaStatus()).isEqualTo(new PostgresJobStore.SchemaStatus(build, future, List.of("V" + future + "__future.sql")));
+
+        for (PostgresJobStore s : List.of(running, started)) {
+            String id = s.enqueue(job("{\"goal\":\"after the upgrade\",\"concurrency_key\":\"k\"}")).jobId();
+            Lease l = s.lease("runner", 1).get(0);
+            assertThat(l.jobId()).isEqualTo(id);
+            s.recordStep(l, new StepRecord("01_plan", 0, "claude", "running", null, null, null, null, null, 0, 0, 0));
+            assertThat(s.heartbeat(List.of(l))).extracting(HeartbeatResult::status).containsExactly(HeartbeatResult.Status.ALIVE);
+            s.finish(l, Outcome.succeeded(Map.of(), 0, 0, 0));
+            assertThat(s.find(id).orElseThrow().state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(s.find(lastBefore).orElseThrow().state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(s.list(new JobQuery(null, true, null, 5))).hasSize(5);
+        }
+        assertThat(count(url, "SELECT count(*) FROM jobs WHERE future_note = ''")).as("the new column's default filled in").isEqualTo(10);
+    }
+
+    /**
+     * What lets the previous version's processes work on a schema this one migrated (DEPLOYMENT.md, Upgrading several
+     * hosts): every PostgreSQL migration after the first only adds tables, indexes and columns that are nullable or
+     * have a default. A migration that drops, renames or changes a column breaks the hosts not yet upgraded.
+     */
+    @Test
+    void every_migration_after_the_first_only_adds() {
+        List<String> files = PostgresJobStore.migrationFiles();
+        for (String file : files.subList(1, files.size())) {
+            String text = SqlFile.read("/orchestrator/store/postgres/" + file).replaceAll("(?m)--.*$", "");
+            for (String statement : text.split(";")) {
+                String st = statement.strip().replaceAll("\\s+", " ").toUpperCase(java.util.Locale.ROOT);
+                if (st.isEmpty()) {
+                    continue;
+                }
+                assertThat(st).as("%s: %s", file, st).matches("CREATE (TABLE|(UNIQUE )?INDEX) .*|ALTER TABLE \\S+ ADD COLUMN .*");
+                if (st.startsWith("ALTER TABLE") && st.contains("NOT NULL")) {
+                    assertThat(st).as("%s: a NOT NULL column needs a default, or the previous version's inserts fail", file)
+                            .contains(" DEFAULT ");
+                }
+            }
+        }
+    }
+
+    /** The other half of it: a column a newer build added must not change what this build's statements return. */
+    @Test
+    void no_statement_on_postgresql_reads_star_from_a_table() {
+        for (String file : List.of("/orchestrator/store/queries.sql", "/orchestrator/store/postgres/queries.sql",
+                "/orchestrator/store/postgres/files.sql")) {
+            String text = SqlFile.read(file).replaceAll("(?m)--.*$", "");
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)(SELECT|RETURNING)\\s+(\\w+\\.)?\\*(\\s+FROM\\s+(\\w+))?").matcher(text);
+            while (m.find()) {
+                // the one allowed: a CTE of the lease, whose RETURNING names its columns
+                assertThat(m.group(4)).as("%s: %s", file, m.group()).isEqualTo("leased");
+            }
+        }
+    }
+
     @Test
     void concurrent_enqueues_share_commits() throws Exception {
         String url = PostgresStores.newDatabase();
