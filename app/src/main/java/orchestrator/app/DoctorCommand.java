@@ -130,10 +130,42 @@ final class DoctorCommand implements Callable<Integer> {
             } else {
                 ok("clock", "now is " + now + " (UTC)");
             }
+            if (store instanceof PostgresJobStore pg) {
+                Finding skew = clockSkew(pg.clockSkew(), core.leaseTtl());
+                switch (skew.level()) {
+                    case OK -> ok("clock", skew.message());
+                    case WARN -> warn("clock", skew.message());
+                    case FAIL -> fail("clock", skew.message());
+                }
+            }
             runners(store, core, now, requireRunner);
         } catch (OrchestratorException e) {
             fail("store", e.getMessage());
         }
+    }
+
+    enum Level { OK, WARN, FAIL }
+
+    record Finding(Level level, String message) {
+    }
+
+    /**
+     * This host's clock against the PostgreSQL server's. Every host writes lease expiries from its own clock and
+     * every other host compares them with its own: a lease is renewed a third of {@code LEASE_TTL_SEC} before it would
+     * expire, so hosts apart by a third of it are near taking live leases for expired ones.
+     */
+    static Finding clockSkew(PostgresJobStore.ClockSkew s, Duration leaseTtl) {
+        String m = "this host's clock is " + PostgresJobStore.describe(s) + " the PostgreSQL server's (round trip " + s.roundTripMs() + " ms)";
+        long abs = Math.abs(s.skewMs());
+        if (abs >= leaseTtl.toMillis() / 3) {
+            return new Finding(Level.FAIL, m + ": with LEASE_TTL_SEC " + leaseTtl.toSeconds() + " s, hosts this far apart take live leases"
+                    + " for expired ones and run jobs twice; keep the clocks in step (NTP, chrony) on every host");
+        }
+        if (abs > PostgresJobStore.CLOCK_SKEW_WARN.toMillis()) {
+            return new Finding(Level.WARN, m + ": delayed jobs, schedule fires and lease expiries are that far off between hosts;"
+                    + " keep the clocks in step (NTP, chrony) on every host");
+        }
+        return new Finding(Level.OK, m);
     }
 
     /** The schema's version against this build's; ahead of it during a rolling upgrade that has not reached this host. */

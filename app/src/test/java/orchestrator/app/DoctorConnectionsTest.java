@@ -2,7 +2,9 @@ package orchestrator.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.time.Duration;
 import java.time.Instant;
+import orchestrator.core.store.PostgresJobStore.ClockSkew;
 import java.util.List;
 import orchestrator.core.store.PostgresJobStore.SchemaStatus;
 import orchestrator.core.store.PostgresJobStore.ServerStatus;
@@ -42,5 +44,19 @@ class DoctorConnectionsTest {
         assertThat(DoctorCommand.mixedVersions(List.of(b, c))).isNull();
         assertThat(DoctorCommand.mixedVersions(List.of(a, b, c))).isEqualTo("live runners run 2 versions: 0.1.0 (h2/runner-1/20,"
                 + " h2/runner-2/21); 0.2.0 (h1/runner-1/10): a rolling upgrade under way, or a host it left behind");
+    }
+
+    @Test
+    void a_clock_off_the_servers_warns_past_a_second_and_fails_at_a_third_of_the_lease_ttl() {
+        Duration ttl = Duration.ofSeconds(30);
+        assertThat(DoctorCommand.clockSkew(new ClockSkew(3, 1), ttl)).isEqualTo(new DoctorCommand.Finding(DoctorCommand.Level.OK,
+                "this host's clock is 3 ms ahead of the PostgreSQL server's (round trip 1 ms)"));
+        DoctorCommand.Finding behind = DoctorCommand.clockSkew(new ClockSkew(-2_500, 1), ttl);
+        assertThat(behind.level()).isEqualTo(DoctorCommand.Level.WARN);
+        assertThat(behind.message()).startsWith("this host's clock is 2500 ms behind the PostgreSQL server's").contains("NTP");
+        DoctorCommand.Finding far = DoctorCommand.clockSkew(new ClockSkew(10_000, 1), ttl);
+        assertThat(far.level()).isEqualTo(DoctorCommand.Level.FAIL);
+        assertThat(far.message()).startsWith("this host's clock is 10.0 s ahead of").contains("LEASE_TTL_SEC 30 s", "run jobs twice");
+        assertThat(DoctorCommand.clockSkew(new ClockSkew(9_999, 1), ttl).level()).isEqualTo(DoctorCommand.Level.WARN);
     }
 }

@@ -81,7 +81,8 @@ class PostgresStoreIT {
             doctor.awaitExit(Duration.ofSeconds(60));
             assertThat(doctor.output()).containsPattern("OK    store: PostgreSQL 1\\d[^:]*: \\d+ of \\d+ connections in use \\(max_connections 300, "
                     + "\\d+ kept for superusers\\); each orchestrator process holds up to 18").doesNotContain(PASSWORD)
-                    .containsPattern("OK    schema: PostgreSQL schema at version \\d+, this build's");
+                    .containsPattern("OK    schema: PostgreSQL schema at version \\d+, this build's")
+                    .containsPattern("OK    clock: this host's clock is \\d+ ms (ahead of|behind) the PostgreSQL server's");
         }
         try (OrchestratorProcess backup = OrchestratorProcess.start(home.resolve("backup.out"), env, "backup", home.resolve("b.db").toString())) {
             assertThat(backup.awaitExit(Duration.ofSeconds(60))).isEqualTo(ExitCodes.USAGE);

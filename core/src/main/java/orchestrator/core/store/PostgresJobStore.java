@@ -89,6 +89,7 @@ public final class PostgresJobStore extends JdbcJobStore {
         this.password = password;
         this.where = where(jdbcUrl);
         open();
+        warnOfClockSkew();
         this.listener = new Thread(this::listenLoop, "store-listener");
         this.listener.setDaemon(true);
         this.listener.start();
@@ -482,6 +483,65 @@ public final class PostgresJobStore extends JdbcJobStore {
             throw unavailable("reading schema_migrations", e);
         }
         return new SchemaStatus(build, database, List.copyOf(unknown));
+    }
+
+    /** Above this, a process says at start that its host's clock is off the server's (doctor says it any time). */
+    public static final Duration CLOCK_SKEW_WARN = Duration.ofSeconds(1);
+
+    /**
+     * This host's clock against the server's, measured once: {@code skewMs} is how far this host's clock is ahead
+     * (negative: behind), taken at the middle of a round trip of {@code roundTripMs}.
+     */
+    public record ClockSkew(long skewMs, long roundTripMs) {
+    }
+
+    /**
+     * How far this host's clock is from the server's. Every host writes lease expiries, run-at times and schedule
+     * fires from its own clock, and every other host compares them with its own: a runner whose clock is ahead by
+     * most of {@code LEASE_TTL_SEC} takes live leases for expired ones.
+     */
+    public ClockSkew clockSkew() {
+        try (Connection c = connection(); PreparedStatement ps = sql.prepare(c, "server_clock")) {
+            long best = Long.MAX_VALUE;
+            long skew = 0;
+            for (int i = 0; i < 3; i++) { // the shortest of three round trips: the least doubt about when the server read its clock
+                long before = clock.millis();
+                long t0 = System.nanoTime();
+                long server;
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    server = rs.getLong(1);
+                }
+                long rtt = (System.nanoTime() - t0) / 1_000_000;
+                if (rtt < best) {
+                    best = rtt;
+                    skew = before + rtt / 2 - server;
+                }
+            }
+            return new ClockSkew(skew, best);
+        } catch (SQLException e) {
+            throw unavailable("reading the server's clock", e);
+        }
+    }
+
+    /** "12.3 s ahead of" / "800 ms behind": how a skew reads in a message. */
+    public static String describe(ClockSkew s) {
+        long abs = Math.abs(s.skewMs());
+        String amount = abs < 10_000 ? abs + " ms" : String.format(java.util.Locale.ROOT, "%.1f s", abs / 1000.0);
+        return amount + (s.skewMs() >= 0 ? " ahead of" : " behind");
+    }
+
+    private void warnOfClockSkew() {
+        try {
+            ClockSkew s = clockSkew();
+            if (Math.abs(s.skewMs()) > CLOCK_SKEW_WARN.toMillis()) {
+                log.warn("this host's clock is {} the PostgreSQL server's at {}: every host writes lease expiries, run-at times and"
+                        + " schedule fires from its own clock, and a runner ahead by most of LEASE_TTL_SEC ({} s) requeues live"
+                        + " leases; keep the clocks in step (NTP, chrony) on every host", describe(s), where, leaseTtl.toSeconds());
+            }
+        } catch (StoreUnavailableException e) {
+            log.debug("cannot compare this host's clock with the server's: {}", e.getMessage());
+        }
     }
 
     /** The server's version and connection headroom, for doctor. */

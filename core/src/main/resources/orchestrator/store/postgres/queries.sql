@@ -174,6 +174,10 @@ SELECT current_setting('server_version') AS version,
        current_setting('superuser_reserved_connections')::int AS reserved,
        (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') AS connections
 
+-- name: server_clock
+-- the server's clock in epoch milliseconds, to compare with this host's: every host writes times from its own clock
+SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+
 -- name: migration_lock
 -- held to the migration's commit: a second host starting meanwhile waits, then finds them applied;
 -- the key is "orchestr" in ASCII, any constant would do

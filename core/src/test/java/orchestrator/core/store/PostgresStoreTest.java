@@ -440,6 +440,33 @@ class PostgresStoreTest {
     }
 
     @Test
+    void a_host_whose_clock_is_off_the_servers_is_measured_and_warned_of_at_start() throws Exception {
+        String url = PostgresStores.newDatabase();
+        PostgresJobStore inStep = store(url);
+        PostgresJobStore.ClockSkew near = inStep.clockSkew();
+        // the test runs beside its server: one clock, and a round trip of milliseconds
+        assertThat(Math.abs(near.skewMs())).as("skew of one clock with itself").isLessThanOrEqualTo(near.roundTripMs() + 5);
+
+        ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(PostgresJobStore.class);
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> seen = new ch.qos.logback.core.read.ListAppender<>();
+        seen.start();
+        logger.addAppender(seen);
+        PostgresJobStore ahead;
+        try {
+            ahead = PostgresStores.open(url, Clock.offset(Clock.systemUTC(), Duration.ofSeconds(40)), TTL, 3);
+            open.add(ahead);
+        } finally {
+            logger.detachAppender(seen);
+        }
+        PostgresJobStore.ClockSkew far = ahead.clockSkew();
+        assertThat(far.skewMs()).isBetween(40_000L - far.roundTripMs() - 5, 40_000L + far.roundTripMs() + 5);
+        assertThat(PostgresJobStore.describe(far)).matches("40\\.0 s ahead of");
+        assertThat(messages(seen, ch.qos.logback.classic.Level.WARN, "clock is")).singleElement()
+                .satisfies(m -> assertThat(m).contains("40.0 s ahead of the PostgreSQL server's", "LEASE_TTL_SEC (30 s)", "NTP"));
+        assertThat(PostgresJobStore.describe(new PostgresJobStore.ClockSkew(-800, 1))).isEqualTo("800 ms behind");
+    }
+
+    @Test
     void concurrent_enqueues_share_commits() throws Exception {
         String url = PostgresStores.newDatabase();
         PostgresJobStore s = store(url);
