@@ -371,17 +371,9 @@ class PostgresStoreTest {
                     + "__future.sql', 0)");
         }
 
-        ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(PostgresJobStore.class);
-        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> seen = new ch.qos.logback.core.read.ListAppender<>();
-        seen.start();
-        logger.addAppender(seen);
-        PostgresJobStore started;
-        try {
-            started = store(url);
-        } finally {
-            logger.detachAppender(seen);
-        }
-        assertThat(messages(seen, ch.qos.logback.classic.Level.WARN, "migrations this build does not know")).singleElement()
+        Opened opened = openWatchingWarnings(() -> store(url));
+        PostgresJobStore started = opened.store();
+        assertThat(opened.warnings()).filteredOn(m -> m.contains("migrations this build does not know")).singleElement()
                 .satisfies(m -> assertThat(m).contains("V" + future + "__future.sql", "upgrade this host"));
         assertThat(count(url, "SELECT count(*) FROM schema_migrations")).as("nothing re-applied")
                 .isEqualTo(PostgresJobStore.migrationFiles().size() + 1);
@@ -447,21 +439,16 @@ class PostgresStoreTest {
         // the test runs beside its server: one clock, and a round trip of milliseconds
         assertThat(Math.abs(near.skewMs())).as("skew of one clock with itself").isLessThanOrEqualTo(near.roundTripMs() + 5);
 
-        ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(PostgresJobStore.class);
-        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> seen = new ch.qos.logback.core.read.ListAppender<>();
-        seen.start();
-        logger.addAppender(seen);
-        PostgresJobStore ahead;
-        try {
-            ahead = PostgresStores.open(url, Clock.offset(Clock.systemUTC(), Duration.ofSeconds(40)), TTL, 3);
-            open.add(ahead);
-        } finally {
-            logger.detachAppender(seen);
-        }
+        Opened opened = openWatchingWarnings(() -> {
+            PostgresJobStore s = PostgresStores.open(url, Clock.offset(Clock.systemUTC(), Duration.ofSeconds(40)), TTL, 3);
+            open.add(s);
+            return s;
+        });
+        PostgresJobStore ahead = opened.store();
         PostgresJobStore.ClockSkew far = ahead.clockSkew();
         assertThat(far.skewMs()).isBetween(40_000L - far.roundTripMs() - 5, 40_000L + far.roundTripMs() + 5);
         assertThat(PostgresJobStore.describe(far)).matches("40\\.0 s ahead of");
-        assertThat(messages(seen, ch.qos.logback.classic.Level.WARN, "clock is")).singleElement()
+        assertThat(opened.warnings()).filteredOn(m -> m.contains("clock is")).singleElement()
                 .satisfies(m -> assertThat(m).contains("40.0 s ahead of the PostgreSQL server's", "LEASE_TTL_SEC (30 s)", "NTP"));
         assertThat(PostgresJobStore.describe(new PostgresJobStore.ClockSkew(-800, 1))).isEqualTo("800 ms behind");
     }
@@ -664,6 +651,23 @@ class PostgresStoreTest {
         } finally {
             logger.detachAppender(seen);
             logger.setLevel(level);
+        }
+    }
+
+    /** A store, with the warnings {@link PostgresJobStore} logged while it opened. */
+    private record Opened(PostgresJobStore store, List<String> warnings) {
+    }
+
+    private static Opened openWatchingWarnings(java.util.function.Supplier<PostgresJobStore> opener) {
+        ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(PostgresJobStore.class);
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> seen = new ch.qos.logback.core.read.ListAppender<>();
+        seen.start();
+        logger.addAppender(seen);
+        try {
+            PostgresJobStore s = opener.get();
+            return new Opened(s, messages(seen, ch.qos.logback.classic.Level.WARN, ""));
+        } finally {
+            logger.detachAppender(seen);
         }
     }
 
