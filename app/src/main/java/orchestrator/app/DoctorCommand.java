@@ -25,6 +25,7 @@ import orchestrator.core.store.JobQuery;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.JobView;
 import orchestrator.core.store.PostgresJobStore;
+import orchestrator.core.store.PostgresTransport;
 import orchestrator.core.store.RunnerView;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -34,7 +35,7 @@ import picocli.CommandLine.Mixin;
  * one line per check. Exit 1 when any check FAILs; WARNs do not fail.
  */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
-        description = "Check configuration, store, live runners, folders, agent binaries, the port, token strength and the clock. Exit 1 on any failure.")
+        description = "Check configuration, store (on PostgreSQL also its connections, TLS, schema and clock), live runners, folders, agent binaries, the port, token strength and the clock. Exit 1 on any failure.")
 final class DoctorCommand implements Callable<Integer> {
     /** Shorter tokens are refused by the gateway's config as weak; this is the length doctor asks for. */
     static final int GOOD_TOKEN_LENGTH = 32;
@@ -112,6 +113,12 @@ final class DoctorCommand implements Callable<Integer> {
                     warn("store", connections(s));
                 } else {
                     ok("store", connections(s));
+                }
+                PostgresTransport transport = pg.transport();
+                if (transport.problem() == null) {
+                    ok("tls", transport.describe());
+                } else {
+                    warn("tls", transport.problem());
                 }
                 PostgresJobStore.SchemaStatus schema = pg.schemaStatus();
                 if (schema.unknown().isEmpty()) {

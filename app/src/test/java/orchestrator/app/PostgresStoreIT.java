@@ -82,11 +82,55 @@ class PostgresStoreIT {
             assertThat(doctor.output()).containsPattern("OK    store: PostgreSQL 1\\d[^:]*: \\d+ of \\d+ connections in use \\(max_connections 300, "
                     + "\\d+ kept for superusers\\); each orchestrator process holds up to 18").doesNotContain(PASSWORD)
                     .containsPattern("OK    schema: PostgreSQL schema at version \\d+, this build's")
-                    .containsPattern("OK    clock: this host's clock is \\d+ ms (ahead of|behind) the PostgreSQL server's");
+                    .containsPattern("OK    clock: this host's clock is \\d+ ms (ahead of|behind) the PostgreSQL server's")
+                    .contains("OK    tls: connections stay on this host (127.0.0.1:" + pg.port() + "), not encrypted (sslmode=prefer)");
         }
         try (OrchestratorProcess backup = OrchestratorProcess.start(home.resolve("backup.out"), env, "backup", home.resolve("b.db").toString())) {
             assertThat(backup.awaitExit(Duration.ofSeconds(60))).isEqualTo(ExitCodes.USAGE);
             assertThat(backup.output()).contains("pg_dump").doesNotContain(PASSWORD).doesNotContain("Exception");
+        }
+    }
+
+    /**
+     * A server on another host is set up TLS only with a password: serve runs a job on it with the certificate checked,
+     * and doctor says so. The listener and the stored files use the same URL, so a job that succeeds used them all.
+     */
+    @Test
+    void serve_on_a_postgres_that_takes_only_tls_runs_a_job_with_the_certificate_checked() throws Exception {
+        try (TestPostgres pg = TestPostgres.withTls()) {
+            String db = TestPostgres.databaseOf(pg.newDatabase());
+            String password = java.net.URLEncoder.encode(TestPostgres.TLS_PASSWORD, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
+            String url = "postgresql://" + TestPostgres.TLS_USER + ":" + password + "@localhost:" + pg.port() + "/" + db
+                    + "?sslmode=verify-full&sslrootcert=" + pg.caCertificate();
+            Map<String, String> env = Map.of("ORCH_HOME", home.toString(), "HTTP_PORT", "0", "DATABASE_URL", url);
+            try (OrchestratorProcess serve = OrchestratorProcess.start(home.resolve("serve.out"), env, "serve")) {
+                String port = serve.awaitOutput("ready: http://127\\.0\\.0\\.1:(\\d+)", Duration.ofSeconds(120));
+                String token = Files.readString(home.resolve("dev-token")).strip();
+                String base = "http://127.0.0.1:" + port;
+                HttpResponse<String> posted = http.send(HttpRequest.newBuilder(URI.create(base + "/webhook"))
+                        .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"goal\":\"over tls\"}")).build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(posted.statusCode()).as(posted.body()).isEqualTo(202);
+                String id = Json.parse(posted.body()).get("job_id").asText();
+                HttpRequest logs = HttpRequest.newBuilder(URI.create(base + "/jobs/" + id + "/logs")).header("Authorization", "Bearer " + token).build();
+                HttpRequest get = HttpRequest.newBuilder(URI.create(base + "/jobs/" + id)).header("Authorization", "Bearer " + token).build();
+                Waits.until("the job to succeed over TLS", Duration.ofSeconds(60), () -> {
+                    try {
+                        return Json.parse(http.send(get, HttpResponse.BodyHandlers.ofString()).body()).get("status").asText().equals("succeeded");
+                    } catch (Exception e) {
+                        throw new AssertionError(e);
+                    }
+                });
+                HttpResponse<String> log = http.send(logs, HttpResponse.BodyHandlers.ofString());
+                assertThat(log.statusCode()).as(log.body()).isEqualTo(200);
+                assertThat(serve.output()).doesNotContain(password).doesNotContain(TestPostgres.TLS_PASSWORD);
+            }
+            try (OrchestratorProcess doctor = OrchestratorProcess.start(home.resolve("doctor.out"), env, "doctor")) {
+                doctor.awaitExit(Duration.ofSeconds(60));
+                assertThat(doctor.output()).containsPattern("OK    tls: connections to localhost:" + pg.port()
+                        + " are encrypted \\(TLSv1\\.\\d\\) and the server's certificate is checked, with its host name \\(sslmode=verify-full\\)")
+                        .doesNotContain(password);
+            }
         }
     }
 

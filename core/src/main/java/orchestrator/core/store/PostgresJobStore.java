@@ -125,7 +125,7 @@ public final class PostgresJobStore extends JdbcJobStore {
             c.isValid(5);
         } catch (SQLException e) {
             throw new StoreUnavailableException("cannot connect to PostgreSQL at " + where(jdbcUrl) + " (DATABASE_URL): "
-                    + e.getMessage(), e);
+                    + PostgresTransport.explain(e.getMessage()), e);
         }
         HikariConfig hc = new HikariConfig();
         hc.setJdbcUrl(jdbcUrl);
@@ -151,7 +151,7 @@ public final class PostgresJobStore extends JdbcJobStore {
             // Hikari wraps the driver's reason (refused, unknown host, auth failed); neither carries the password
             Throwable cause = e.getCause() != null ? e.getCause() : e;
             throw new StoreUnavailableException("cannot connect to PostgreSQL at " + where(jdbcUrl) + " (DATABASE_URL): "
-                    + cause.getMessage(), e);
+                    + PostgresTransport.explain(cause.getMessage()), e);
         }
     }
 
@@ -541,6 +541,17 @@ public final class PostgresJobStore extends JdbcJobStore {
             }
         } catch (StoreUnavailableException e) {
             log.debug("cannot compare this host's clock with the server's: {}", e.getMessage());
+        }
+    }
+
+    /** Whether this process's connections are encrypted and checked, for doctor. */
+    public PostgresTransport transport() {
+        try (Connection c = connection(); PreparedStatement ps = sql.prepare(c, "connection_tls"); ResultSet rs = ps.executeQuery()) {
+            boolean ssl = rs.next() && rs.getBoolean("ssl");
+            String hosts = where.substring(0, where.indexOf('/') < 0 ? where.length() : where.indexOf('/'));
+            return new PostgresTransport(ssl, ssl ? rs.getString("version") : null, PostgresTransport.sslmode(jdbcUrl), hosts);
+        } catch (SQLException e) {
+            throw unavailable("reading the connection's TLS state", e);
         }
     }
 

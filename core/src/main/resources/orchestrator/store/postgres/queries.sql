@@ -174,6 +174,10 @@ SELECT current_setting('server_version') AS version,
        current_setting('superuser_reserved_connections')::int AS reserved,
        (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') AS connections
 
+-- name: connection_tls
+-- for doctor: whether this connection is TLS, and its protocol (no row when the server tracks none)
+SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()
+
 -- name: server_clock
 -- the server's clock in epoch milliseconds, to compare with this host's: every host writes times from its own clock
 SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint

@@ -24,9 +24,17 @@ import java.util.stream.Stream;
  *
  * <p>{@link #stop()} and {@link #start()} let a test take the server away and bring it back on the same
  * port and data folder (the fault tests).
+ *
+ * <p>{@link #withTls()} is a server of its own that takes TLS connections only, as one on another host should:
+ * a certificate for {@code localhost} (and no other name) signed by a throwaway CA ({@link #caCertificate()}),
+ * and user {@link #TLS_USER} with a password ({@link #TLS_PASSWORD}, checked by SCRAM) that owns each new database.
  */
 public final class TestPostgres implements AutoCloseable {
     public static final String USER = "orch";
+    /** The user of a {@link #withTls()} server's databases: it logs in with {@link #TLS_PASSWORD} over TLS only. */
+    public static final String TLS_USER = "app";
+    /** A password with every character a URL must escape, so that a test sees the decoding end to end. */
+    public static final String TLS_PASSWORD = "p@ss w:rd/?%#&=";
     private static TestPostgres shared;
 
     private final Path dir;
@@ -34,6 +42,7 @@ public final class TestPostgres implements AutoCloseable {
     private final Path bin;
     private final int port;
     private final boolean asPostgresUser;
+    private final boolean tls;
     private volatile boolean running;
 
     /** The JVM's one server, started on first use. */
@@ -48,21 +57,71 @@ public final class TestPostgres implements AutoCloseable {
 
     /** A server of its own (a test that stops and restarts it); close it when done. */
     public TestPostgres() {
+        this(false);
+    }
+
+    /** A server of its own that takes only TLS connections (see the class comment); close it when done. */
+    public static TestPostgres withTls() {
+        return new TestPostgres(true);
+    }
+
+    private TestPostgres(boolean tls) {
+        this.tls = tls;
         try {
             bin = findBinaries();
             asPostgresUser = "root".equals(System.getProperty("user.name"));
             dir = Files.createTempDirectory("orch-pg-");
             data = dir.resolve("data");
+            if (tls) {
+                makeCertificates(dir.resolve("tls"));
+            }
             if (asPostgresUser) {
                 run(List.of("chown", "-R", "postgres", dir.toString()));
             }
             port = freePort();
             run(asUser(List.of(bin.resolve("initdb").toString(), "-D", data.toString(), "-A", "trust", "-U", USER,
                     "-E", "UTF8", "--no-sync", "--locale=C")));
+            if (tls) {
+                // the harness's superuser over TLS without a password; the tests' user by SCRAM; nothing in plain text
+                Files.writeString(data.resolve("pg_hba.conf"), "local all all trust\n"
+                        + "hostssl all " + USER + " 127.0.0.1/32 trust\n"
+                        + "hostssl all " + TLS_USER + " 127.0.0.1/32 scram-sha-256\n"
+                        + "host all all 127.0.0.1/32 reject\n");
+            }
             start();
-        } catch (IOException e) {
+            if (tls) {
+                try (Connection c = DriverManager.getConnection(jdbcUrl("postgres"), USER, ""); Statement s = c.createStatement()) {
+                    s.execute("CREATE USER " + TLS_USER + " PASSWORD '" + TLS_PASSWORD.replace("'", "''") + "'");
+                }
+            }
+        } catch (IOException | SQLException e) {
             throw new IllegalStateException("could not start a test PostgreSQL: " + e.getMessage(), e);
         }
+    }
+
+    /** The CA certificate that signed a {@link #withTls()} server's: what {@code sslrootcert} names. */
+    public Path caCertificate() {
+        return dir.resolve("tls").resolve("ca.crt");
+    }
+
+    /** A CA certificate that signed nothing of this server's: a client trusting only it must refuse the server. */
+    public Path otherCaCertificate() {
+        return dir.resolve("tls").resolve("other-ca.crt");
+    }
+
+    private static void makeCertificates(Path tls) throws IOException {
+        Files.createDirectories(tls);
+        String t = tls + "/";
+        for (String ca : List.of("ca", "other-ca")) {
+            run(List.of("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=orchestrator test " + ca,
+                    "-keyout", t + ca + ".key", "-out", t + ca + ".crt"));
+        }
+        run(List.of("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                "-keyout", t + "server.key", "-out", t + "server.csr"));
+        Files.writeString(tls.resolve("ext.cnf"), "subjectAltName=DNS:localhost\n");
+        run(List.of("openssl", "x509", "-req", "-days", "2", "-in", t + "server.csr", "-CA", t + "ca.crt", "-CAkey", t + "ca.key",
+                "-CAcreateserial", "-extfile", t + "ext.cnf", "-out", t + "server.crt"));
+        Files.setPosixFilePermissions(tls.resolve("server.key"), java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
     }
 
     /** Starts the server (again) on the same port and data; returns when it accepts connections. */
@@ -72,7 +131,9 @@ public final class TestPostgres implements AutoCloseable {
         }
         run(asUser(List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-l", dir.resolve("server.log").toString(),
                 "-w", "-t", "60", "-o", "-p " + port + " -k " + dir + " -c listen_addresses=127.0.0.1 -c max_connections=300"
-                        + " -c shared_buffers=64MB -c fsync=on -c synchronous_commit=on", "start")));
+                        + " -c shared_buffers=64MB -c fsync=on -c synchronous_commit=on"
+                        + (tls ? " -c ssl=on -c ssl_cert_file=" + dir + "/tls/server.crt -c ssl_key_file=" + dir + "/tls/server.key" : ""),
+                "start")));
         running = true;
     }
 
@@ -94,16 +155,16 @@ public final class TestPostgres implements AutoCloseable {
         String name = "t_" + UUID.randomUUID().toString().replace("-", "").substring(0, 16);
         try (Connection c = DriverManager.getConnection(jdbcUrl("postgres"), USER, "");
              Statement s = c.createStatement()) {
-            s.execute("CREATE DATABASE " + name);
+            s.execute("CREATE DATABASE " + name + (tls ? " OWNER " + TLS_USER : ""));
         } catch (SQLException e) {
             throw new IllegalStateException("could not create a test database: " + e.getMessage(), e);
         }
         return jdbcUrl(name);
     }
 
-    /** The {@code jdbc:postgresql://127.0.0.1:PORT/db?user=orch} URL of a database. */
+    /** The {@code jdbc:postgresql://127.0.0.1:PORT/db?user=orch} URL of a database (over TLS on a {@link #withTls()} server). */
     public String jdbcUrl(String database) {
-        return "jdbc:postgresql://127.0.0.1:" + port + "/" + database + "?user=" + USER;
+        return "jdbc:postgresql://127.0.0.1:" + port + "/" + database + "?user=" + USER + (tls ? "&sslmode=require" : "");
     }
 
     /** The operator's form of a database's URL: {@code postgresql://orch@127.0.0.1:PORT/db}. */
