@@ -138,12 +138,7 @@ final class DoctorCommand implements Callable<Integer> {
                 ok("clock", "now is " + now + " (UTC)");
             }
             if (store instanceof PostgresJobStore pg) {
-                Finding skew = clockSkew(pg.clockSkew(), core.leaseTtl());
-                switch (skew.level()) {
-                    case OK -> ok("clock", skew.message());
-                    case WARN -> warn("clock", skew.message());
-                    case FAIL -> fail("clock", skew.message());
-                }
+                report("clock", clockSkew(pg.clockSkew(), core.leaseTtl()));
             }
             runners(store, core, now, requireRunner);
         } catch (OrchestratorException e) {
@@ -152,6 +147,14 @@ final class DoctorCommand implements Callable<Integer> {
     }
 
     enum Level { OK, WARN, FAIL }
+
+    private void report(String check, Finding f) {
+        switch (f.level()) {
+            case OK -> ok(check, f.message());
+            case WARN -> warn(check, f.message());
+            case FAIL -> fail(check, f.message());
+        }
+    }
 
     record Finding(Level level, String message) {
     }
@@ -162,8 +165,29 @@ final class DoctorCommand implements Callable<Integer> {
      * expire, so hosts apart by a third of it are near taking live leases for expired ones.
      */
     static Finding clockSkew(PostgresJobStore.ClockSkew s, Duration leaseTtl) {
-        String m = "this host's clock is " + PostgresJobStore.describe(s) + " the PostgreSQL server's (round trip " + s.roundTripMs() + " ms)";
-        long abs = Math.abs(s.skewMs());
+        return clockSkew("this host's clock is " + PostgresJobStore.describe(s) + " the PostgreSQL server's (round trip "
+                + s.roundTripMs() + " ms)", s.skewMs(), leaseTtl);
+    }
+
+    /**
+     * The live runners whose clocks were off the server's at their last heartbeat, one finding each (none when all
+     * are within {@link PostgresJobStore#CLOCK_SKEW_WARN} or the store does not compare clocks).
+     */
+    static List<Finding> runnerClocks(List<RunnerView> live, Duration leaseTtl) {
+        List<Finding> out = new ArrayList<>();
+        for (RunnerView r : live) {
+            Long skew = r.clockSkewMs();
+            if (skew != null && Math.abs(skew) > PostgresJobStore.CLOCK_SKEW_WARN.toMillis()) {
+                String off = PostgresJobStore.describe(new PostgresJobStore.ClockSkew(skew, 0));
+                out.add(clockSkew("the clock of host " + r.host() + " (runner " + r.runnerId() + ") was " + off
+                        + " the PostgreSQL server's at the runner's last heartbeat", skew, leaseTtl));
+            }
+        }
+        return out;
+    }
+
+    private static Finding clockSkew(String m, long skewMs, Duration leaseTtl) {
+        long abs = Math.abs(skewMs);
         if (abs >= leaseTtl.toMillis() / 3) {
             return new Finding(Level.FAIL, m + ": with LEASE_TTL_SEC " + leaseTtl.toSeconds() + " s, hosts this far apart take live leases"
                     + " for expired ones and run jobs twice; keep the clocks in step (NTP, chrony) on every host");
@@ -234,6 +258,9 @@ final class DoctorCommand implements Callable<Integer> {
             String mixed = mixedVersions(taking);
             if (mixed != null) {
                 warn("runners", mixed);
+            }
+            for (Finding f : runnerClocks(taking, core.leaseTtl())) {
+                report("clock", f);
             }
             return;
         }

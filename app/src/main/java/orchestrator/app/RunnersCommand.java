@@ -45,12 +45,15 @@ final class RunnersCommand implements Callable<Integer> {
             System.out.println("no runners registered in " + core.storeName() + " (start one: orchestrator runner, or orchestrator serve)");
             return;
         }
-        String format = "%-36s %-20s %-8s %-10s %-16s %5s %7s  %s%n";
-        System.out.printf(format, "RUNNER", "HOST", "PID", "VERSION", "STATUS", "SLOTS", "RUNNING", "LAST HEARTBEAT");
+        // CLOCK (PostgreSQL only): the runner host's clock against the server's at its last heartbeat
+        boolean clocks = runners.stream().anyMatch(r -> r.clockSkewMs() != null);
+        String format = "%-36s %-20s %-8s %-10s %-16s %5s %7s  " + (clocks ? "%-10s " : "%s") + "%s%n";
+        System.out.printf(format, "RUNNER", "HOST", "PID", "VERSION", "STATUS", "SLOTS", "RUNNING", clocks ? "CLOCK" : "", "LAST HEARTBEAT");
         for (RunnerView r : runners) {
             RunnerView.Status s = r.status(now, stale);
             String status = s.wire() + (r.draining() && s == RunnerView.Status.LIVE ? " (draining)" : "");
-            System.out.printf(format, r.runnerId(), r.host(), r.pid(), r.version(), status, r.slots(), r.runningJobs().size(),
+            String clock = !clocks ? "" : r.clockSkewMs() == null ? "-" : RunnerView.signedMillis(r.clockSkewMs());
+            System.out.printf(format, r.runnerId(), r.host(), r.pid(), r.version(), status, r.slots(), r.runningJobs().size(), clock,
                     r.lastHeartbeat() + " (" + r.heartbeatAge(now).toSeconds() + " s ago)");
         }
         Map<RunnerView.Status, Integer> counts = RunnerView.countByStatus(runners, now, stale);

@@ -59,4 +59,22 @@ class DoctorConnectionsTest {
         assertThat(far.message()).startsWith("this host's clock is 10.0 s ahead of").contains("LEASE_TTL_SEC 30 s", "run jobs twice");
         assertThat(DoctorCommand.clockSkew(new ClockSkew(9_999, 1), ttl).level()).isEqualTo(DoctorCommand.Level.WARN);
     }
+
+    @Test
+    void a_live_runner_whose_host_clock_drifted_is_named_with_its_host_and_one_in_step_or_on_sqlite_is_not() {
+        Duration ttl = Duration.ofSeconds(30);
+        Instant t = Instant.parse("2026-12-07T00:00:00Z");
+        RunnerView inStep = new RunnerView("h1/runner-1/10", "h1", 10, "0.1.0", 2, List.of(), false, t, t, null, 40L);
+        RunnerView sqlite = new RunnerView("h1/runner-2/11", "h1", 11, "0.1.0", 2, List.of(), false, t, t, null, null);
+        RunnerView ahead = new RunnerView("h2/runner-1/20", "h2", 20, "0.1.0", 2, List.of(), false, t, t, null, 3_200L);
+        RunnerView far = new RunnerView("h3/runner-1/30", "h3", 30, "0.1.0", 2, List.of(), false, t, t, null, -12_345L);
+        assertThat(DoctorCommand.runnerClocks(List.of(inStep, sqlite), ttl)).isEmpty();
+        List<DoctorCommand.Finding> found = DoctorCommand.runnerClocks(List.of(inStep, ahead, far), ttl);
+        assertThat(found).hasSize(2);
+        assertThat(found.get(0).level()).isEqualTo(DoctorCommand.Level.WARN);
+        assertThat(found.get(0).message()).startsWith("the clock of host h2 (runner h2/runner-1/20) was 3200 ms ahead of the"
+                + " PostgreSQL server's at the runner's last heartbeat: ").contains("NTP");
+        assertThat(found.get(1).level()).isEqualTo(DoctorCommand.Level.FAIL);
+        assertThat(found.get(1).message()).startsWith("the clock of host h3 (runner h3/runner-1/30) was 12.3 s behind").contains("LEASE_TTL_SEC 30 s");
+    }
 }

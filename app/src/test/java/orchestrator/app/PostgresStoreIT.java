@@ -55,6 +55,16 @@ class PostgresStoreIT {
             HttpResponse<String> ready = http.send(HttpRequest.newBuilder(URI.create(base + "/ready")).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
             assertThat(serve.output()).doesNotContain(PASSWORD);
+            // the runner's clock against the server's, measured at each heartbeat: this host's, so within a second
+            JsonNode runners = Json.parse(http.send(HttpRequest.newBuilder(URI.create(base + "/runners")).header("Authorization", "Bearer " + token)
+                    .build(), HttpResponse.BodyHandlers.ofString()).body());
+            assertThat(runners.path("runners").get(0).path("clock_skew_ms").isIntegralNumber()).as(runners.toString()).isTrue();
+            assertThat(Math.abs(runners.path("runners").get(0).path("clock_skew_ms").asLong())).isLessThan(1_000);
+            try (OrchestratorProcess listing = OrchestratorProcess.start(home.resolve("runners.out"), env, "runners")) {
+                assertThat(listing.awaitExit(Duration.ofSeconds(60))).as(listing.output()).isZero();
+                assertThat(listing.output()).containsPattern("STATUS +SLOTS +RUNNING  CLOCK +LAST HEARTBEAT")
+                        .containsPattern("live +\\d+ +\\d+  [+-]\\d+ ms ");
+            }
         }
         // `orchestrator logs` on another host (an ORCH_HOME without the job's folder) reads the logs from the store
         Path otherHome = home.resolve("other-host");

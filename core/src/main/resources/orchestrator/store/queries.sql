@@ -219,7 +219,8 @@ UPDATE runners SET stopped_at = ?1, last_heartbeat = ?1, running_jobs = '[]', dr
  WHERE id = ?2 AND started_at = ?3 AND stopped_at IS NULL
 
 -- name: list_runners
-SELECT id, host, pid, version, slots, running_jobs, draining, started_at, last_heartbeat, stopped_at
+-- clock_skew_ms: NULL here, where every process shares one host's clock (PostgreSQL's own reads the column)
+SELECT id, host, pid, version, slots, running_jobs, draining, started_at, last_heartbeat, stopped_at, NULL AS clock_skew_ms
   FROM runners ORDER BY host, id
 
 -- name: prune_runners

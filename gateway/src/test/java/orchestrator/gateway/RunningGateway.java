@@ -34,7 +34,7 @@ public final class RunningGateway implements AutoCloseable {
     public final SettableClock clock = new SettableClock(Instant.parse("2026-01-31T09:00:00Z"));
     public final CoreConfig core;
     public final GatewayConfig config;
-    public final SqliteJobStore store;
+    public final orchestrator.core.store.JobStore store;
     public final GatewayServer server;
     public final int port;
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
@@ -57,7 +57,10 @@ public final class RunningGateway implements AutoCloseable {
         Env env = new Env(vars);
         core = CoreConfig.from(env);
         config = GatewayConfig.from(env, core);
-        store = new SqliteJobStore(core.databasePath(), clock, core.leaseTtl(), core.maxLeaseAttempts());
+        // DATABASE_URL=postgresql://… in the overrides: the gateway on PostgreSQL, as on a host of several
+        orchestrator.core.config.PostgresUrl pg = core.postgres();
+        store = pg != null ? new orchestrator.core.store.PostgresJobStore(pg.jdbcUrl(), pg.user(), pg.password(), clock, core.leaseTtl(),
+                core.maxLeaseAttempts()) : new SqliteJobStore(core.databasePath(), clock, core.leaseTtl(), core.maxLeaseAttempts());
         server = new GatewayServer(config, core, store, clock, withSchedules ? new FixedSchedules(store, clock,
                 core.agents().parser().parse(orchestrator.core.Json.parse("{\"goal\": \"nightly\", \"project_id\": \"alpha\"}"))) : null);
         port = server.start();

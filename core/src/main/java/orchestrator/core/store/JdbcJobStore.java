@@ -1724,7 +1724,8 @@ abstract class JdbcJobStore implements JobStore {
             while (rs.next()) {
                 out.add(new RunnerView(rs.getString("id"), rs.getString("host"), rs.getLong("pid"), rs.getString("version"),
                         rs.getInt("slots"), Json.read(rs.getString("running_jobs"), List.class), rs.getInt("draining") == 1,
-                        time(rs, "started_at"), time(rs, "last_heartbeat"), time(rs, "stopped_at")));
+                        time(rs, "started_at"), time(rs, "last_heartbeat"), time(rs, "stopped_at"),
+                        rs.getObject("clock_skew_ms") == null ? null : rs.getLong("clock_skew_ms")));
             }
             return out;
         } catch (SQLException e) {

@@ -526,9 +526,7 @@ public final class PostgresJobStore extends JdbcJobStore {
 
     /** "12.3 s ahead of" / "800 ms behind": how a skew reads in a message. */
     public static String describe(ClockSkew s) {
-        long abs = Math.abs(s.skewMs());
-        String amount = abs < 10_000 ? abs + " ms" : String.format(java.util.Locale.ROOT, "%.1f s", abs / 1000.0);
-        return amount + (s.skewMs() >= 0 ? " ahead of" : " behind");
+        return RunnerView.amount(s.skewMs()) + (s.skewMs() >= 0 ? " ahead of" : " behind");
     }
 
     private void warnOfClockSkew() {

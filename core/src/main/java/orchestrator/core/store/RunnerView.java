@@ -13,10 +13,12 @@ import java.util.Objects;
  * A registered runner as the store last heard of it. Whether it is alive is judged by the reader from
  * {@link #lastHeartbeat} and {@code RUNNER_STALE_SEC}: a runner killed with SIGKILL cannot say it died.
  *
- * @param stoppedAt when it stopped after a clean drain, or null while it runs (or died without saying so)
+ * @param stoppedAt   when it stopped after a clean drain, or null while it runs (or died without saying so)
+ * @param clockSkewMs how far its host's clock was ahead of the PostgreSQL server's (negative: behind) at its last
+ *                    heartbeat; null on SQLite, where every process shares one clock, and for a runner of an older build
  */
 public record RunnerView(String runnerId, String host, long pid, String version, int slots, List<String> runningJobs,
-                         boolean draining, Instant startedAt, Instant lastHeartbeat, Instant stoppedAt) {
+                         boolean draining, Instant startedAt, Instant lastHeartbeat, Instant stoppedAt, Long clockSkewMs) {
 
     /** How a runner looks to a reader. */
     public enum Status {
@@ -36,6 +38,12 @@ public record RunnerView(String runnerId, String host, long pid, String version,
         Objects.requireNonNull(runnerId, "runnerId");
         Objects.requireNonNull(lastHeartbeat, "lastHeartbeat");
         runningJobs = List.copyOf(runningJobs);
+    }
+
+    /** A runner whose clock the store does not compare (SQLite). */
+    public RunnerView(String runnerId, String host, long pid, String version, int slots, List<String> runningJobs,
+                      boolean draining, Instant startedAt, Instant lastHeartbeat, Instant stoppedAt) {
+        this(runnerId, host, pid, version, slots, runningJobs, draining, startedAt, lastHeartbeat, stoppedAt, null);
     }
 
     public Status status(Instant now, Duration staleAfter) {
@@ -78,7 +86,19 @@ public record RunnerView(String runnerId, String host, long pid, String version,
         m.put("last_heartbeat", lastHeartbeat.toString());
         m.put("heartbeat_age_seconds", heartbeatAge(now).toSeconds());
         m.put("stopped_at", stoppedAt == null ? null : stoppedAt.toString());
+        m.put("clock_skew_ms", clockSkewMs);
         return m;
+    }
+
+    /** {@code +3 ms}, {@code -2500 ms}, {@code +12.3 s}: a clock offset with its sign, as listings show it. */
+    public static String signedMillis(long ms) {
+        return (ms < 0 ? "-" : "+") + amount(ms);
+    }
+
+    /** {@code 800 ms}, {@code 12.3 s}: the size of an offset, without its sign. */
+    static String amount(long ms) {
+        long abs = Math.abs(ms);
+        return abs < 10_000 ? abs + " ms" : String.format(Locale.ROOT, "%.1f s", abs / 1000.0);
     }
 
     /** Runners per status, every status present. */

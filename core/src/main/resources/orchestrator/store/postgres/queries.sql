@@ -174,6 +174,21 @@ SELECT current_setting('server_version') AS version,
        current_setting('superuser_reserved_connections')::int AS reserved,
        (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') AS connections
 
+-- name: runner_heartbeat
+-- The shared statement (see queries.sql), plus clock_skew_ms: the runner's time (?9) minus the server's as
+-- the write runs, so any host reads how far each runner's clock is off (late by the write's latency, ms).
+INSERT INTO runners (id, host, pid, version, slots, running_jobs, draining, started_at, last_heartbeat, stopped_at, clock_skew_ms)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?9 - (extract(epoch FROM clock_timestamp()) * 1000)::bigint)
+ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, version = excluded.version,
+       slots = excluded.slots, running_jobs = excluded.running_jobs, draining = excluded.draining,
+       started_at = excluded.started_at, last_heartbeat = excluded.last_heartbeat, stopped_at = NULL,
+       clock_skew_ms = excluded.clock_skew_ms
+ WHERE runners.stopped_at IS NULL OR runners.started_at <> excluded.started_at
+
+-- name: list_runners
+SELECT id, host, pid, version, slots, running_jobs, draining, started_at, last_heartbeat, stopped_at, clock_skew_ms
+  FROM runners ORDER BY host, id
+
 -- name: connection_tls
 -- for doctor: whether this connection is TLS, and its protocol (no row when the server tracks none)
 SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()

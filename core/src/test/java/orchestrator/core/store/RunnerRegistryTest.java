@@ -32,6 +32,14 @@ class RunnerRegistryTest {
         return new SqliteJobStore(dir.resolve("orchestrator.db"), clock, Duration.ofSeconds(30), 3);
     }
 
+    /**
+     * What a heartbeat written now records as the runner's clock offset: null on SQLite (one host, one clock); on
+     * PostgreSQL the test clock against the server's, which is this machine's.
+     */
+    Long expectedClockSkewMs() {
+        return null;
+    }
+
     @AfterEach
     void close() {
         store.close();
@@ -63,6 +71,24 @@ class RunnerRegistryTest {
         assertThat(r.lastHeartbeat()).isEqualTo(started);
         assertThat(r.stoppedAt()).isNull();
         assertThat(r.status(clock.instant(), STALE)).isEqualTo(Status.LIVE);
+    }
+
+    @Test
+    void each_heartbeat_records_how_far_the_runners_clock_is_from_the_servers_where_processes_have_clocks_of_their_own() {
+        store.runnerHeartbeat(beat("r1", clock.instant(), List.of(), false));
+        Long expected = expectedClockSkewMs();
+        if (expected == null) {
+            assertThat(only().clockSkewMs()).isNull();
+            assertThat(only().apiBody(clock.instant(), STALE, true)).containsEntry("clock_skew_ms", null);
+            return;
+        }
+        // the test clock stands still in the past: days behind the server's
+        assertThat(only().clockSkewMs()).isCloseTo(expected, org.assertj.core.api.Assertions.within(2_000L));
+        clock.advance(Duration.ofHours(1));
+        store.runnerHeartbeat(beat("r1", clock.instant().minusSeconds(3600), List.of(), false));
+        assertThat(only().clockSkewMs()).as("the next beat measures again").isCloseTo(expectedClockSkewMs(),
+                org.assertj.core.api.Assertions.within(2_000L));
+        assertThat(only().apiBody(clock.instant(), STALE, true)).containsEntry("clock_skew_ms", only().clockSkewMs());
     }
 
     @Test

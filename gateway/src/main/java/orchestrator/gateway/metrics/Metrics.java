@@ -249,7 +249,29 @@ public final class Metrics {
         header(b, "orchestrator_runner_slots", "gauge", "Job slots of live runners that take jobs, and how many of them are busy.");
         b.append("orchestrator_runner_slots{state=\"total\"} ").append(slots).append('\n');
         b.append("orchestrator_runner_slots{state=\"busy\"} ").append(busy).append('\n');
+
+        clockSkews(b, runners, now, runnerStaleAfter);
         return b.toString();
+    }
+
+    /**
+     * PostgreSQL only (SQLite's processes share one clock): per host, the live runner's clock farthest from the
+     * server's at its last heartbeat. Alert on its absolute value; nothing is written when no runner has one.
+     */
+    static void clockSkews(StringBuilder b, List<RunnerView> runners, Instant now, Duration staleAfter) {
+        Map<String, Long> skews = new TreeMap<>();
+        for (RunnerView r : runners) {
+            if (r.clockSkewMs() != null && r.status(now, staleAfter) == RunnerView.Status.LIVE) {
+                skews.merge(r.host(), r.clockSkewMs(), (x, y) -> Math.abs(x) >= Math.abs(y) ? x : y);
+            }
+        }
+        if (skews.isEmpty()) {
+            return;
+        }
+        header(b, "orchestrator_runner_clock_skew_seconds", "gauge",
+                "How far a runner host's clock was ahead of the PostgreSQL server's (negative: behind) at its last heartbeat.");
+        skews.forEach((host, ms) -> b.append("orchestrator_runner_clock_skew_seconds{host=\"").append(esc(host)).append("\"} ")
+                .append(ms / 1000.0).append('\n'));
     }
 
     private static String stepLabels(StoreStats.StepCount c) {

@@ -24,6 +24,7 @@ import orchestrator.core.store.JobPage;
 import orchestrator.core.store.JobQuery;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.JobView;
+import orchestrator.core.store.PostgresJobStore;
 import orchestrator.core.store.RunnerView;
 import orchestrator.core.store.ScheduleFire;
 import orchestrator.core.store.StepRecord;
@@ -653,11 +654,15 @@ public final class Dashboard {
             return;
         }
         Instant now = p.clock().instant();
+        List<RunnerView> runners = p.store().runners();
+        // PostgreSQL only: each runner host's clock against the database server's, at its last heartbeat
+        boolean clocks = runners.stream().anyMatch(r -> r.clockSkewMs() != null);
         StringBuilder b = new StringBuilder("<div class=\"card\" id=\"runners\" hx-get=\"/ui/runners\" hx-trigger=\"every 5s\" "
                 + "hx-select=\"#runners\" hx-swap=\"outerHTML\"><h2>Runners</h2><table><thead><tr><th>runner</th><th>host</th>"
                 + "<th class=\"num\">pid</th><th>version</th><th class=\"num\">slots</th><th class=\"num\">running</th><th>status</th>"
-                + "<th class=\"num\">heartbeat age</th><th>started</th></tr></thead><tbody>");
-        List<RunnerView> runners = p.store().runners();
+                + "<th class=\"num\">heartbeat age</th>"
+                + (clocks ? "<th class=\"num\" title=\"the host's clock against the database server's\">clock</th>" : "")
+                + "<th>started</th></tr></thead><tbody>");
         for (RunnerView r : runners) {
             String status = r.status(now, p.runnerStaleAfter()).wire();
             b.append("<tr><td class=\"mono\">").append(esc(r.runnerId())).append("</td><td>").append(esc(r.host()))
@@ -665,7 +670,14 @@ public final class Dashboard {
                     .append("</td><td class=\"num\">").append(r.slots()).append("</td><td class=\"num\">").append(r.runningJobs().size())
                     .append("</td><td><span class=\"badge rn-").append(esc(status)).append("\">").append(esc(status))
                     .append(r.draining() ? " · draining" : "").append("</span></td><td class=\"num\">")
-                    .append(Html.duration(r.heartbeatAge(now))).append("</td><td>").append(Html.time(r.startedAt())).append("</td></tr>");
+                    .append(Html.duration(r.heartbeatAge(now))).append("</td>");
+            if (clocks) {
+                Long skew = r.clockSkewMs();
+                boolean off = skew != null && Math.abs(skew) > PostgresJobStore.CLOCK_SKEW_WARN.toMillis();
+                b.append("<td class=\"num\">").append(skew == null ? "–" : off ? "<span class=\"badge rn-stale\">"
+                        + esc(RunnerView.signedMillis(skew)) + "</span>" : esc(RunnerView.signedMillis(skew))).append("</td>");
+            }
+            b.append("<td>").append(Html.time(r.startedAt())).append("</td></tr>");
         }
         if (runners.isEmpty()) {
             b.append("<tr><td colspan=\"9\" class=\"muted\">No runner has registered.</td></tr>");
