@@ -54,7 +54,7 @@ final class Context {
     JobStore openStore(CoreConfig core) {
         PostgresUrl pg = core.postgres();
         if (pg != null) {
-            return new PostgresJobStore(pg.jdbcUrl(), pg.user(), pg.password(), clock, core.leaseTtl(), core.maxLeaseAttempts());
+            return new PostgresJobStore(pg, clock, core.leaseTtl(), core.maxLeaseAttempts());
         }
         return new SqliteJobStore(core.databasePath(), clock, core.leaseTtl(), core.maxLeaseAttempts());
     }

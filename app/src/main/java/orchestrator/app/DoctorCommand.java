@@ -109,10 +109,11 @@ final class DoctorCommand implements Callable<Integer> {
             ok("store", core.storeName() + " readable and writable; jobs by state: " + store.countByState());
             if (store instanceof PostgresJobStore pg) {
                 PostgresJobStore.ServerStatus s = pg.serverStatus();
-                if (connectionsShort(s)) {
-                    warn("store", connections(s));
+                int perProcess = pg.connectionsPerProcess();
+                if (connectionsShort(s, perProcess)) {
+                    warn("store", connections(s, perProcess));
                 } else {
-                    ok("store", connections(s));
+                    ok("store", connections(s, perProcess));
                 }
                 PostgresTransport transport = pg.transport();
                 if (transport.problem() == null) {
@@ -228,16 +229,18 @@ final class DoctorCommand implements Callable<Integer> {
     }
 
     /** Whether the server lacks room for one more orchestrator process's connections. */
-    static boolean connectionsShort(PostgresJobStore.ServerStatus s) {
-        return s.free() < PostgresJobStore.CONNECTIONS_PER_PROCESS;
+    static boolean connectionsShort(PostgresJobStore.ServerStatus s, int perProcess) {
+        return s.free() < perProcess;
     }
 
     /** The server's version and connection headroom, against what one more process would hold (DEPLOYMENT.md). */
-    static String connections(PostgresJobStore.ServerStatus s) {
+    static String connections(PostgresJobStore.ServerStatus s, int perProcess) {
         String m = "PostgreSQL " + s.version() + ": " + s.connections() + " of " + (s.maxConnections() - s.reserved())
                 + " connections in use (max_connections " + s.maxConnections() + ", " + s.reserved() + " kept for superusers);"
-                + " each orchestrator process holds up to " + PostgresJobStore.CONNECTIONS_PER_PROCESS;
-        return connectionsShort(s)
+                + " each orchestrator process holds up to " + perProcess + " (DATABASE_POOL_SIZE "
+                + (perProcess - orchestrator.core.config.PostgresUrl.CONNECTIONS_BESIDE_POOL) + ", plus "
+                + orchestrator.core.config.PostgresUrl.CONNECTIONS_BESIDE_POOL + ")";
+        return connectionsShort(s, perProcess)
                 ? m + ": one more process may not get its connections; raise max_connections (docs/DEPLOYMENT.md, PostgreSQL sizing)"
                 : m;
     }

@@ -102,43 +102,77 @@ class PostgresStoreIT {
     }
 
     /**
-     * A server on another host is set up TLS only with a password: serve runs a job on it with the certificate checked,
-     * and doctor says so. The listener and the stored files use the same URL, so a job that succeeds used them all.
+     * A server on another host is set up TLS only with a password: serve runs jobs on it with the certificate checked,
+     * and doctor says so. The listener and the stored files use the same URL, so jobs that succeed used them all. It
+     * runs on the smallest pool (DATABASE_POOL_SIZE=4) with 8 job slots: every job still succeeds, and the server never
+     * sees more connections from it than the pool and the two beside it.
      */
     @Test
-    void serve_on_a_postgres_that_takes_only_tls_runs_a_job_with_the_certificate_checked() throws Exception {
+    void serve_on_a_postgres_that_takes_only_tls_runs_jobs_with_the_certificate_checked_on_the_smallest_pool() throws Exception {
         try (TestPostgres pg = TestPostgres.withTls()) {
             String db = TestPostgres.databaseOf(pg.newDatabase());
             String password = java.net.URLEncoder.encode(TestPostgres.TLS_PASSWORD, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
             String url = "postgresql://" + TestPostgres.TLS_USER + ":" + password + "@localhost:" + pg.port() + "/" + db
                     + "?sslmode=verify-full&sslrootcert=" + pg.caCertificate();
-            Map<String, String> env = Map.of("ORCH_HOME", home.toString(), "HTTP_PORT", "0", "DATABASE_URL", url);
+            Map<String, String> env = Map.of("ORCH_HOME", home.toString(), "HTTP_PORT", "0", "DATABASE_URL", url,
+                    "DATABASE_POOL_SIZE", "4", "RUNNER_CONCURRENCY", "8");
+            java.util.concurrent.atomic.AtomicInteger most = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.concurrent.atomic.AtomicBoolean sampling = new java.util.concurrent.atomic.AtomicBoolean(true);
+            Thread sampler = new Thread(() -> {
+                try (java.sql.Connection c = java.sql.DriverManager.getConnection(pg.jdbcUrl(db), TestPostgres.USER, "");
+                     java.sql.PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM pg_stat_activity WHERE datname = ? AND usename = ?")) {
+                    ps.setString(1, db);
+                    ps.setString(2, TestPostgres.TLS_USER);
+                    while (sampling.get()) {
+                        try (java.sql.ResultSet rs = ps.executeQuery()) {
+                            rs.next();
+                            most.accumulateAndGet(rs.getInt(1), Math::max);
+                        }
+                    }
+                } catch (java.sql.SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            }, "connection-sampler");
+            sampler.start();
             try (OrchestratorProcess serve = OrchestratorProcess.start(home.resolve("serve.out"), env, "serve")) {
                 String port = serve.awaitOutput("ready: http://127\\.0\\.0\\.1:(\\d+)", Duration.ofSeconds(120));
                 String token = Files.readString(home.resolve("dev-token")).strip();
                 String base = "http://127.0.0.1:" + port;
-                HttpResponse<String> posted = http.send(HttpRequest.newBuilder(URI.create(base + "/webhook"))
-                        .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
-                        .POST(HttpRequest.BodyPublishers.ofString("{\"goal\":\"over tls\"}")).build(), HttpResponse.BodyHandlers.ofString());
-                assertThat(posted.statusCode()).as(posted.body()).isEqualTo(202);
-                String id = Json.parse(posted.body()).get("job_id").asText();
-                HttpRequest logs = HttpRequest.newBuilder(URI.create(base + "/jobs/" + id + "/logs")).header("Authorization", "Bearer " + token).build();
-                HttpRequest get = HttpRequest.newBuilder(URI.create(base + "/jobs/" + id)).header("Authorization", "Bearer " + token).build();
-                Waits.until("the job to succeed over TLS", Duration.ofSeconds(60), () -> {
-                    try {
-                        return Json.parse(http.send(get, HttpResponse.BodyHandlers.ofString()).body()).get("status").asText().equals("succeeded");
-                    } catch (Exception e) {
-                        throw new AssertionError(e);
-                    }
-                });
-                HttpResponse<String> log = http.send(logs, HttpResponse.BodyHandlers.ofString());
+                java.util.List<String> ids = new java.util.ArrayList<>();
+                for (int i = 0; i < 40; i++) {
+                    HttpResponse<String> posted = http.send(HttpRequest.newBuilder(URI.create(base + "/webhook"))
+                            .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString("{\"goal\":\"over tls " + i + "\"}")).build(), HttpResponse.BodyHandlers.ofString());
+                    assertThat(posted.statusCode()).as(posted.body()).isEqualTo(202);
+                    ids.add(Json.parse(posted.body()).get("job_id").asText());
+                }
+                for (String id : ids) {
+                    HttpRequest get = HttpRequest.newBuilder(URI.create(base + "/jobs/" + id)).header("Authorization", "Bearer " + token).build();
+                    Waits.until("job " + id + " to succeed over TLS", Duration.ofSeconds(120), () -> {
+                        try {
+                            String status = Json.parse(http.send(get, HttpResponse.BodyHandlers.ofString()).body()).get("status").asText();
+                            assertThat(status).as("job " + id).isIn("queued", "running", "succeeded");
+                            return status.equals("succeeded");
+                        } catch (java.io.IOException | InterruptedException e) {
+                            throw new AssertionError(e);
+                        }
+                    });
+                }
+                HttpResponse<String> log = http.send(HttpRequest.newBuilder(URI.create(base + "/jobs/" + ids.get(0) + "/logs"))
+                        .header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofString());
                 assertThat(log.statusCode()).as(log.body()).isEqualTo(200);
-                assertThat(serve.output()).doesNotContain(password).doesNotContain(TestPostgres.TLS_PASSWORD);
+                assertThat(serve.output()).doesNotContain(password).doesNotContain(TestPostgres.TLS_PASSWORD)
+                        .doesNotContain("Connection is not available");
+            } finally {
+                sampling.set(false);
+                sampler.join();
             }
+            assertThat(most.get()).as("connections of the serve process at most").isBetween(3, 4 + 2);
             try (OrchestratorProcess doctor = OrchestratorProcess.start(home.resolve("doctor.out"), env, "doctor")) {
                 doctor.awaitExit(Duration.ofSeconds(60));
                 assertThat(doctor.output()).containsPattern("OK    tls: connections to localhost:" + pg.port()
                         + " are encrypted \\(TLSv1\\.\\d\\) and the server's certificate is checked, with its host name \\(sslmode=verify-full\\)")
+                        .contains("each orchestrator process holds up to 6 (DATABASE_POOL_SIZE 4, plus 2)")
                         .doesNotContain(password);
             }
         }

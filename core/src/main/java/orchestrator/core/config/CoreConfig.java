@@ -24,7 +24,8 @@ import orchestrator.core.job.JobSpecParser;
  *                        (runners beat well within it; {@code /ready} needs a live one)
  * @param artifactsDir    {@code ARTIFACTS_ROOT} (the prototype's name): one folder per job, default {@code $ORCH_HOME/artifacts}
  * @param workspacesDir   {@code WORKSPACES_ROOT} (the prototype's name): one workspace per job, default {@code $ORCH_HOME/workspaces}
- * @param postgres        the PostgreSQL store of {@code DATABASE_URL=postgresql://…}, or null for SQLite
+ * @param postgres        the PostgreSQL store of {@code DATABASE_URL=postgresql://…} (and its {@code DATABASE_POOL_SIZE}),
+ *                        or null for SQLite
  */
 public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int maxLeaseAttempts, AgentCatalog agents,
                          Map<String, Path> projects, Path logsDir, Duration runnerStaleAfter, Path artifactsDir,
@@ -47,7 +48,8 @@ public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int ma
         String url = env.get("DATABASE_URL");
         // the prototype's name for its SQLite file; DATABASE_URL, ours, wins when both are set
         String statePath = env.get("STATE_DB_PATH");
-        PostgresUrl postgres = url != null && PostgresUrl.isPostgres(url) ? PostgresUrl.parse(url) : null;
+        PostgresUrl postgres = url != null && PostgresUrl.isPostgres(url) ? PostgresUrl.parse(url)
+                .withPoolSize(env.integer("DATABASE_POOL_SIZE", PostgresUrl.DEFAULT_POOL_SIZE, PostgresUrl.MIN_POOL_SIZE, 500)) : null;
         Path db = postgres != null ? home.resolve("orchestrator.db")
                 : url == null && statePath != null ? Path.of(statePath).toAbsolutePath().normalize() : databasePath(url, home);
         Duration ttl = Duration.ofSeconds(env.integer("LEASE_TTL_SEC", DEFAULT_LEASE_TTL_SEC, 3, 3600));

@@ -16,8 +16,28 @@ import java.util.List;
  * @param password the password, or null
  * @param hosts    {@code host:port} (or several, comma-separated), for messages
  * @param database the database name
+ * @param poolSize {@code DATABASE_POOL_SIZE}: the most pooled connections one process opens
  */
-public record PostgresUrl(String jdbcUrl, String user, String password, String hosts, String database) {
+public record PostgresUrl(String jdbcUrl, String user, String password, String hosts, String database, int poolSize) {
+    /** The pool's size unless {@code DATABASE_POOL_SIZE} says otherwise. */
+    public static final int DEFAULT_POOL_SIZE = 16;
+    /**
+     * The smallest pool that works: the job store's group writer, the stored files' writer and their change listener
+     * each hold one connection while busy, and every other statement needs one more.
+     */
+    public static final int MIN_POOL_SIZE = 4;
+    /** Connections a process holds outside its pool: the job store's {@code LISTEN} and, for a moment, the readiness probe. */
+    public static final int CONNECTIONS_BESIDE_POOL = 2;
+
+    /** The same URL with another pool size. */
+    public PostgresUrl withPoolSize(int size) {
+        return new PostgresUrl(jdbcUrl, user, password, hosts, database, size);
+    }
+
+    /** The most connections one process on this URL holds at once: DEPLOYMENT.md sizes {@code max_connections} by it. */
+    public int connectionsPerProcess() {
+        return poolSize + CONNECTIONS_BESIDE_POOL;
+    }
 
     /** True for the values that name a PostgreSQL store. */
     public static boolean isPostgres(String url) {
@@ -74,7 +94,7 @@ public record PostgresUrl(String jdbcUrl, String user, String password, String h
             }
         }
         String jdbc = "jdbc:postgresql://" + authority + "/" + database + (kept.isEmpty() ? "" : "?" + String.join("&", kept));
-        return new PostgresUrl(jdbc, user == null || user.isEmpty() ? null : user, password, authority, database);
+        return new PostgresUrl(jdbc, user == null || user.isEmpty() ? null : user, password, authority, database, DEFAULT_POOL_SIZE);
     }
 
     /** {@code postgresql://user@host:port/db}: what logs and messages show (never the password). */

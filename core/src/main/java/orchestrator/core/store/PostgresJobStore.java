@@ -18,6 +18,7 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import orchestrator.core.config.PostgresUrl;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
 import org.slf4j.Logger;
@@ -46,13 +47,6 @@ public final class PostgresJobStore extends JdbcJobStore {
     /** A pooled connection that does not come within this fails the write: intake answers 503 rather than hang. */
     private static final long CONNECTION_TIMEOUT_MS = 5_000;
     private static final long LISTEN_POLL_MS = 500;
-    /** The most pooled connections one process opens. */
-    static final int POOL_SIZE = 16;
-    /**
-     * The most connections one process holds at once: its pool, its listener's own, and the readiness probe's
-     * (DEPLOYMENT.md sizes {@code max_connections} by it).
-     */
-    public static final int CONNECTIONS_PER_PROCESS = POOL_SIZE + 2;
     private static final long RECONNECT_MAX_MS = 5_000;
 
     private final String jdbcUrl;
@@ -83,7 +77,18 @@ public final class PostgresJobStore extends JdbcJobStore {
      *                                   its message names the host, port and database, never the password
      */
     public PostgresJobStore(String jdbcUrl, String user, String password, Clock clock, Duration leaseTtl, int maxLeaseAttempts) {
-        super(SqlFile.load(false, SQL), openPool(jdbcUrl, user, password), clock, leaseTtl, maxLeaseAttempts);
+        this(jdbcUrl, user, password, PostgresUrl.DEFAULT_POOL_SIZE, clock, leaseTtl, maxLeaseAttempts);
+    }
+
+    /** The store of {@code DATABASE_URL}, with its {@code DATABASE_POOL_SIZE}. */
+    public PostgresJobStore(PostgresUrl url, Clock clock, Duration leaseTtl, int maxLeaseAttempts) {
+        this(url.jdbcUrl(), url.user(), url.password(), url.poolSize(), clock, leaseTtl, maxLeaseAttempts);
+    }
+
+    /** @param poolSize the most pooled connections this process opens (at least {@link PostgresUrl#MIN_POOL_SIZE}) */
+    public PostgresJobStore(String jdbcUrl, String user, String password, int poolSize, Clock clock, Duration leaseTtl,
+                            int maxLeaseAttempts) {
+        super(SqlFile.load(false, SQL), openPool(jdbcUrl, user, password, poolSize), clock, leaseTtl, maxLeaseAttempts);
         this.jdbcUrl = jdbcUrl;
         this.user = user;
         this.password = password;
@@ -119,7 +124,10 @@ public final class PostgresJobStore extends JdbcJobStore {
         return q < 0 ? s : s.substring(0, q);
     }
 
-    private static HikariDataSource openPool(String jdbcUrl, String user, String password) {
+    private static HikariDataSource openPool(String jdbcUrl, String user, String password, int poolSize) {
+        if (poolSize < PostgresUrl.MIN_POOL_SIZE) {
+            throw new IllegalArgumentException("a pool of " + poolSize + " connections is too small: at least " + PostgresUrl.MIN_POOL_SIZE);
+        }
         // one plain connection first: a server that is down is one clear line, not the pool's stack trace
         try (Connection c = DriverManager.getConnection(jdbcUrl, properties(user, password, "orchestrator", 5))) {
             c.isValid(5);
@@ -136,7 +144,7 @@ public final class PostgresJobStore extends JdbcJobStore {
             hc.setPassword(password);
         }
         hc.setPoolName("postgres-" + where(jdbcUrl));
-        hc.setMaximumPoolSize(POOL_SIZE);
+        hc.setMaximumPoolSize(poolSize);
         hc.setMinimumIdle(2);
         hc.setConnectionTimeout(CONNECTION_TIMEOUT_MS);
         hc.setAutoCommit(true);
@@ -551,6 +559,11 @@ public final class PostgresJobStore extends JdbcJobStore {
         } catch (SQLException e) {
             throw unavailable("reading the connection's TLS state", e);
         }
+    }
+
+    /** The most connections this process holds at once: its pool's size, its {@code LISTEN} and the readiness probe. */
+    public int connectionsPerProcess() {
+        return pool.getMaximumPoolSize() + PostgresUrl.CONNECTIONS_BESIDE_POOL;
     }
 
     /** The server's version and connection headroom, for doctor. */

@@ -53,4 +53,18 @@ class PostgresUrlTest {
         assertThat(CoreConfig.from(new Env(Map.of())).postgres()).as("SQLite stays the default").isNull();
         assertThatThrownBy(() -> CoreConfig.from(new Env(Map.of("DATABASE_URL", "mysql://x")))).hasMessageContaining("postgresql://");
     }
+
+    @Test
+    void database_pool_size_sizes_each_processs_pool_and_a_pool_too_small_to_work_is_refused_by_name() {
+        String url = "postgresql://orch@127.0.0.1:5432/orch";
+        assertThat(CoreConfig.from(new Env(Map.of("DATABASE_URL", url))).postgres().poolSize()).isEqualTo(16);
+        PostgresUrl small = CoreConfig.from(new Env(Map.of("DATABASE_URL", url, "DATABASE_POOL_SIZE", "4"))).postgres();
+        assertThat(small.poolSize()).isEqualTo(4);
+        assertThat(small.connectionsPerProcess()).isEqualTo(6);
+        assertThatThrownBy(() -> CoreConfig.from(new Env(Map.of("DATABASE_URL", url, "DATABASE_POOL_SIZE", "3"))))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("DATABASE_POOL_SIZE");
+        assertThatThrownBy(() -> CoreConfig.from(new Env(Map.of("DATABASE_URL", url, "DATABASE_POOL_SIZE", "many"))))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("DATABASE_POOL_SIZE");
+        assertThat(CoreConfig.from(new Env(Map.of("DATABASE_POOL_SIZE", "3"))).postgres()).as("SQLite has no pool to size").isNull();
+    }
 }

@@ -542,6 +542,30 @@ class PostgresStoreTest {
 
     // ---------------------------------------------------------------- faults, on a server of the test's own
 
+    /**
+     * DATABASE_POOL_SIZE bounds the process's pooled connections: with all 4 of a pool of 4 taken, a write waits out
+     * the pool's 5 s and fails as unavailable (intake answers 503), and goes through once one is back.
+     */
+    @Test
+    void a_pool_of_four_holds_four_connections_and_a_write_past_them_fails_as_unavailable_until_one_is_back() throws Exception {
+        String url = PostgresStores.newDatabase();
+        PostgresJobStore s = new PostgresJobStore(url.substring(0, url.indexOf('?')), TestPostgres.USER, null, 4, Clock.systemUTC(), TTL, 3);
+        open.add(s);
+        assertThat(s.connectionsPerProcess()).isEqualTo(6);
+        List<Connection> taken = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            taken.add(s.pool.getConnection());
+        }
+        assertThatThrownBy(() -> s.enqueue(job("{\"goal\":\"no connection left\"}"))).isInstanceOf(StoreUnavailableException.class);
+        taken.remove(0).close();
+        assertThat(s.enqueue(job("{\"goal\":\"one is back\"}")).created()).isTrue();
+        for (Connection c : taken) {
+            c.close();
+        }
+        assertThatThrownBy(() -> new PostgresJobStore(url.substring(0, url.indexOf('?')), TestPostgres.USER, null, 3, Clock.systemUTC(), TTL, 3))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least 4");
+    }
+
     @Test
     void a_server_that_is_down_at_start_is_one_clear_error_naming_database_url_without_the_password() {
         TestPostgres pg = new TestPostgres();
