@@ -111,6 +111,7 @@ public final class Runner implements AutoCloseable {
     private volatile boolean leasing = true;
     private Thread leaseThread;
     private Thread heartbeatThread;
+    private Thread fenceThread;
     private Thread callbackThread;
     private Thread retentionThread;
     private Thread orphanThread;
@@ -259,8 +260,10 @@ public final class Runner implements AutoCloseable {
         }
         leaseThread = new Thread(this::leaseLoop, "runner-" + runnerId + "-lease");
         heartbeatThread = new Thread(this::heartbeatLoop, "runner-" + runnerId + "-heartbeat");
+        fenceThread = new Thread(this::fenceLoop, "runner-" + runnerId + "-fence");
         leaseThread.setDaemon(true);
         heartbeatThread.setDaemon(true);
+        fenceThread.setDaemon(true);
         startedAt = clock.instant();
         host = hostname();
         // registered before the first lease: a gateway in the same process (serve) is ready as soon as this returns
@@ -271,6 +274,7 @@ public final class Runner implements AutoCloseable {
         registryThread.start();
         leaseThread.start();
         heartbeatThread.start();
+        fenceThread.start();
         callbackThread = background("callbacks", () -> CALLBACK_POLL_MS, callbacksNap, new CallbackRounds()::due);
         deliveryThread = background("deliveries", () -> CALLBACK_POLL_MS, deliveriesNap, deliveries::deliverDue);
         // retention sweeps: once at start, then every RETENTION_INTERVAL_SEC (10 minutes) plus up to 10 % jitter
@@ -347,9 +351,10 @@ public final class Runner implements AutoCloseable {
                         seen = counter;
                         lastLease = now;
                         java.time.Instant asked = clock.instant();
+                        long askedNanos = System.nanoTime();
                         List<Lease> leased = store.lease(runnerId, free);
                         for (Lease l : leased) {
-                            launch(ctx, l);
+                            launch(ctx, l, askedNanos);
                         }
                         // fewer than asked for: nothing else was due, and without a signal the next job comes due at
                         // the earliest run_at after this lease asked (one that came due since is leased at once);
@@ -438,8 +443,8 @@ public final class Runner implements AutoCloseable {
         }
     }
 
-    private void launch(RunnerContext ctx, Lease lease) {
-        RunningJob job = new RunningJob(lease);
+    private void launch(RunnerContext ctx, Lease lease, long askedNanos) {
+        RunningJob job = new RunningJob(lease, askedNanos);
         running.put(lease.jobId(), job);
         try {
             workers.execute(() -> {
@@ -564,20 +569,90 @@ public final class Runner implements AutoCloseable {
     private void heartbeatLoop() {
         MDC.put("runner_id", runnerId);
         long interval = Math.max(100, core.leaseTtl().toMillis() / 3);
+        long wait = interval;
         while (true) {
             try {
-                if (heartbeatStop.await(interval, TimeUnit.MILLISECONDS)) {
+                if (heartbeatStop.await(wait, TimeUnit.MILLISECONDS)) {
                     return;
                 }
                 beat();
+                wait = interval;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
             } catch (StoreUnavailableException e) {
-                log.warn("store unavailable during heartbeat; leases expire in {} s if this persists: {}",
-                        core.leaseTtl().toSeconds(), e.getMessage());
+                log.warn("store unavailable during heartbeat; a step whose lease is not renewed within {} s of its last renewal is"
+                        + " killed: {}", fenceAfter().toMillis() / 1000.0, e.getMessage());
+                // the leases run out meanwhile: try again soon rather than a whole interval later
+                wait = Math.min(interval, HEARTBEAT_RETRY_MS);
             } catch (Throwable t) {
                 log.error("heartbeat loop error", t);
+            }
+        }
+    }
+
+    /** How soon a heartbeat that failed is tried again (at most the heartbeat interval). */
+    private static final long HEARTBEAT_RETRY_MS = 1_000;
+
+    /**
+     * How long after the last renewal of its lease a step is killed when no heartbeat renews it: the lease's TTL less a
+     * tenth of it (at least a second), for the kill to finish and for a clock up to that far ahead on the host that
+     * would take the job. {@link #fenceLoop}.
+     */
+    Duration fenceAfter() {
+        long ttl = core.leaseTtl().toMillis();
+        return Duration.ofMillis(ttl - Math.max(1_000, ttl / 10));
+    }
+
+    /**
+     * Self-fencing. A runner that cannot reach the store (a cut link, the server away) cannot renew its leases, and
+     * cannot hear that they were taken: once one has expired, another runner requeues the job and runs it again. So
+     * a step whose lease was not renewed within {@link #fenceAfter()} is killed here, before its lease expires, and its
+     * job writes nothing more: the job runs again as after any lost lease. A store call can hang for as long as its
+     * socket timeout, which is why this is a thread of its own and not the heartbeat's.
+     */
+    private void fenceLoop() {
+        MDC.put("runner_id", runnerId);
+        long fenceNanos = fenceAfter().toNanos();
+        while (true) {
+            try {
+                long now = System.nanoTime();
+                long next = now + fenceNanos;
+                for (RunningJob j : running.values()) {
+                    if (j.lost() || j.isEnding()) {
+                        continue;
+                    }
+                    long deadline = j.renewedNanos() + fenceNanos;
+                    if (now - deadline >= 0) {
+                        MDC.put("job_id", j.lease().jobId());
+                        try {
+                            log.warn("no heartbeat renewed this job's lease for {} ms (LEASE_TTL_SEC {}): it may expire and go to"
+                                    + " another runner; killing its step, writing nothing more", TimeUnit.NANOSECONDS.toMillis(now - j.renewedNanos()),
+                                    core.leaseTtl().toSeconds());
+                        } finally {
+                            MDC.remove("job_id");
+                        }
+                        j.stop(RunningJob.Stop.LEASE_LOST);
+                    } else if (deadline - next < 0) {
+                        next = deadline;
+                    }
+                }
+                if (heartbeatStop.await(Math.max(1, TimeUnit.NANOSECONDS.toMillis(next - now) + 1), TimeUnit.MILLISECONDS)) {
+                    return;
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (Throwable t) {
+                log.error("lease fence loop error", t);
+                try {
+                    if (heartbeatStop.await(100, TimeUnit.MILLISECONDS)) {
+                        return;
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
             }
         }
     }
@@ -593,8 +668,12 @@ public final class Runner implements AutoCloseable {
         if (leases.isEmpty()) {
             return;
         }
+        long sent = System.nanoTime();
         for (HeartbeatResult r : store.heartbeat(leases)) {
             RunningJob j = running.get(r.jobId());
+            if (j != null && r.status() != HeartbeatResult.Status.LOST) {
+                j.renewed(sent);
+            }
             if (j == null || j.isEnding() || r.status() == HeartbeatResult.Status.ALIVE) {
                 continue;
             }
@@ -710,6 +789,7 @@ public final class Runner implements AutoCloseable {
         }
         heartbeatStop.countDown();
         join(heartbeatThread);
+        join(fenceThread);
         backgroundStop.countDown();
         callbacksNap.poke(); // wakes the loops sleeping on them, which then see the drain
         deliveriesNap.poke();

@@ -16,7 +16,10 @@ final class RunningJob {
         CANCELLED,
         /** the runner is draining: kill the step, give the job back to the queue */
         DRAINING,
-        /** another process owns the job now: kill the step, write nothing more */
+        /**
+         * another process owns the job now, or may: the heartbeat saw another owner, or no heartbeat reached the store
+         * for nearly a lease TTL. Kill the step, write nothing more
+         */
         LEASE_LOST
     }
 
@@ -25,9 +28,28 @@ final class RunningJob {
     private final CountDownLatch stopped = new CountDownLatch(1);
     /** Set just before the final write: from then on the lease may vanish at any moment, as it should. */
     private volatile boolean ending;
+    /** {@link System#nanoTime} when the last lease or heartbeat that renewed the lease was sent: it lives a TTL from then. */
+    private volatile long renewedNanos;
 
     RunningJob(Lease lease) {
+        this(lease, System.nanoTime());
+    }
+
+    /** @param leasedNanos {@link System#nanoTime} just before the lease was asked for */
+    RunningJob(Lease lease, long leasedNanos) {
         this.lease = lease;
+        this.renewedNanos = leasedNanos;
+    }
+
+    /** A heartbeat sent at {@code sentNanos} renewed the lease. */
+    void renewed(long sentNanos) {
+        if (sentNanos - renewedNanos > 0) {
+            renewedNanos = sentNanos;
+        }
+    }
+
+    long renewedNanos() {
+        return renewedNanos;
     }
 
     Lease lease() {

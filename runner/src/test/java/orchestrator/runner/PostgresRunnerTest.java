@@ -103,4 +103,70 @@ class PostgresRunnerTest {
             assertThat(new HashSet<>(lines)).isEqualTo(new HashSet<>(ids));
         }
     }
+
+    /**
+     * A runner cut off from the database (its link drops every packet; the other runner still reaches it) cannot renew
+     * its lease. Once the lease has expired, the other runner takes the job and runs it again. The cut-off runner must
+     * kill its step before that, by itself, since it cannot hear that it lost the job. So the two runs never overlap.
+     * The step writes a time stamp every 50 ms, with each run (its shell's pid) in a file of its own. (Both runners are
+     * on this host: runner a's steps are hidden from runner b's look for an earlier attempt's leftovers.)
+     */
+    @Test
+    void a_runner_cut_off_from_the_database_kills_its_step_before_another_runner_can_take_the_job() throws Exception {
+        TestPostgres pg = TestPostgres.shared();
+        String db = TestPostgres.databaseOf(pg.newDatabase());
+        Path marks = Files.createDirectories(tmp.resolve("marks"));
+        String agents = shAgent("tick", "while :; do date +%s%3N >> " + marks + "/$$; sleep 0.05; done");
+        Files.createDirectories(tmp.resolve("a"));
+        Files.createDirectories(tmp.resolve("b"));
+        try (orchestrator.core.testing.TcpProxy link = new orchestrator.core.testing.TcpProxy(pg.port())) {
+            String viaLink = "postgresql://" + TestPostgres.USER + "@127.0.0.1:" + link.port() + "/" + db;
+            Map<String, String> tick = Map.of("LEASE_TTL_SEC", "3", "MAX_LEASE_ATTEMPTS", "5");
+            Map<String, String> envA = new java.util.HashMap<>(tick);
+            envA.put("DATABASE_URL", viaLink);
+            // as on another host: runner b must not find runner a's step by its job's id (a new attempt kills what an
+            // earlier one left on its own host); a's own kill goes by the step's session and token
+            envA.put("SANDBOX_WRAPPER", "env -u ORCH_JOB_ID -u ORCH_LEASE");
+            Map<String, String> envB = new java.util.HashMap<>(tick);
+            envB.put("DATABASE_URL", pg.url(db));
+            try (RunnerFixture a = new RunnerFixture(tmp.resolve("a"), agents, envA).start()) {
+                String id = a.enqueue(oneStep("tick"));
+                RunnerFixture.await("the step runs on runner a", () -> count(marks) == 1, Duration.ofSeconds(30));
+                try (RunnerFixture b = new RunnerFixture(tmp.resolve("b"), agents, envB).start()) {
+                    link.partition();
+                    RunnerFixture.await("runner b runs the job again", () -> count(marks) == 2, Duration.ofSeconds(60));
+                    List<Path> runs = runs(marks);
+                    RunnerFixture.await("runner b's step ticks", () -> stamps(runs.get(1)).size() >= 10, Duration.ofSeconds(30));
+                    List<Long> first = stamps(runs.get(0));
+                    List<Long> second = stamps(runs.get(1));
+                    assertThat(first.get(first.size() - 1)).as("runner a's last tick is before runner b's first").isLessThan(second.get(0));
+                    assertThat(b.job(id).attempt()).isEqualTo(2);
+                    link.heal();
+                }
+            }
+        }
+    }
+
+    private static long count(Path dir) {
+        try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+            return s.count();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** The runs' files, the earlier run first (by its first stamp). */
+    private static List<Path> runs(Path dir) throws IOException {
+        try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+            return s.sorted(java.util.Comparator.comparing(p -> stamps(p).isEmpty() ? Long.MAX_VALUE : stamps(p).get(0))).toList();
+        }
+    }
+
+    private static List<Long> stamps(Path f) {
+        try {
+            return Files.readAllLines(f).stream().filter(l -> l.matches("\\d{13}")).map(Long::parseLong).toList();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
 }
