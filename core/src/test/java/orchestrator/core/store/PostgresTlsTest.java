@@ -1,7 +1,6 @@
 package orchestrator.core.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -50,6 +49,14 @@ class PostgresTlsTest {
         return new PostgresJobStore(u.jdbcUrl(), u.user(), u.password(), Clock.systemUTC(), TTL, 3);
     }
 
+    /** Opening a store on {@code databaseUrl} fails as unavailable, naming DATABASE_URL and never the password. */
+    private static org.assertj.core.api.AbstractStringAssert<?> refused(String databaseUrl) {
+        StoreUnavailableException e = org.assertj.core.api.Assertions.catchThrowableOfType(() -> open(databaseUrl).close(),
+                StoreUnavailableException.class);
+        assertThat(e).as("refused").isNotNull();
+        return assertThat(e.getMessage()).contains("(DATABASE_URL): ").doesNotContain(TestPostgres.TLS_PASSWORD).doesNotContain(ENCODED_PASSWORD);
+    }
+
     @Test
     void a_checked_certificate_and_an_escaped_password_open_a_store_that_runs_jobs_and_says_it_is_encrypted() {
         assertThat(ENCODED_PASSWORD).as("the fixture encodes the harness's password")
@@ -91,29 +98,22 @@ class PostgresTlsTest {
 
     @Test
     void plain_text_to_a_server_that_takes_only_tls_is_refused_with_what_to_write_instead() {
-        assertThatThrownBy(() -> open(url("localhost", "?sslmode=disable")))
-                .isInstanceOf(StoreUnavailableException.class)
-                .hasMessageStartingWith("cannot connect to PostgreSQL at localhost:" + pg.port() + "/" + database + " (DATABASE_URL): ")
-                .hasMessageContaining("no encryption")
-                .hasMessageContaining("connect with sslmode=verify-full&sslrootcert=/path in DATABASE_URL")
-                .satisfies(e -> assertThat(e.getMessage()).doesNotContain(TestPostgres.TLS_PASSWORD).doesNotContain(ENCODED_PASSWORD));
+        refused(url("localhost", "?sslmode=disable"))
+                .startsWith("cannot connect to PostgreSQL at localhost:" + pg.port() + "/" + database + " (DATABASE_URL): ")
+                .contains("no encryption", "connect with sslmode=verify-full&sslrootcert=/path in DATABASE_URL");
     }
 
     @Test
     void a_certificate_signed_by_another_ca_is_refused_naming_sslrootcert() {
-        assertThatThrownBy(() -> open(url("localhost", "?sslmode=verify-full&sslrootcert=" + pg.otherCaCertificate())))
-                .isInstanceOf(StoreUnavailableException.class)
-                .hasMessageContaining("(DATABASE_URL)")
-                .hasMessageContaining("the server's certificate is not signed by the certificate in DATABASE_URL's sslrootcert")
-                .satisfies(e -> assertThat(e.getMessage()).doesNotContain(TestPostgres.TLS_PASSWORD).doesNotContain(ENCODED_PASSWORD));
+        refused(url("localhost", "?sslmode=verify-full&sslrootcert=" + pg.otherCaCertificate()))
+                .contains("the server's certificate is not signed by the certificate in DATABASE_URL's sslrootcert");
     }
 
     @Test
     void a_host_name_the_certificate_does_not_carry_is_refused_by_verify_full_and_taken_by_verify_ca() {
         // the certificate names localhost only; 127.0.0.1 is the same server under a name it does not carry
-        assertThatThrownBy(() -> open(url("127.0.0.1", "?sslmode=verify-full&sslrootcert=" + pg.caCertificate())))
-                .isInstanceOf(StoreUnavailableException.class)
-                .hasMessageContaining("the server's certificate does not name the host DATABASE_URL connects to");
+        refused(url("127.0.0.1", "?sslmode=verify-full&sslrootcert=" + pg.caCertificate()))
+                .contains("the server's certificate does not name the host DATABASE_URL connects to");
         try (PostgresJobStore store = open(url("127.0.0.1", "?sslmode=verify-ca&sslrootcert=" + pg.caCertificate()))) {
             assertThat(store.transport().describe()).endsWith("the server's certificate is checked, not its host name (sslmode=verify-ca)");
         }
@@ -124,16 +124,14 @@ class PostgresTlsTest {
         TestPostgres plain = TestPostgres.shared();
         String jdbc = plain.newDatabase();
         String db = TestPostgres.databaseOf(jdbc);
-        assertThatThrownBy(() -> open("postgresql://" + TestPostgres.USER + "@127.0.0.1:" + plain.port() + "/" + db + "?sslmode=require"))
-                .isInstanceOf(StoreUnavailableException.class)
-                .hasMessageEndingWith("(DATABASE_URL): The server does not support SSL; sslmode asks for TLS and the server has ssl off:"
+        refused("postgresql://" + TestPostgres.USER + "@127.0.0.1:" + plain.port() + "/" + db + "?sslmode=require")
+                .endsWith("(DATABASE_URL): The server does not support SSL; sslmode asks for TLS and the server has ssl off:"
                         + " turn ssl on in its postgresql.conf");
     }
 
     @Test
     void verify_full_without_a_readable_sslrootcert_says_to_name_the_ca_file() {
-        assertThatThrownBy(() -> open(url("localhost", "?sslmode=verify-full&sslrootcert=" + pg.caCertificate() + ".missing")))
-                .isInstanceOf(StoreUnavailableException.class)
-                .hasMessageContaining("name a readable file with sslrootcert=/path in DATABASE_URL");
+        refused(url("localhost", "?sslmode=verify-full&sslrootcert=" + pg.caCertificate() + ".missing"))
+                .contains("name a readable file with sslrootcert=/path in DATABASE_URL");
     }
 }
