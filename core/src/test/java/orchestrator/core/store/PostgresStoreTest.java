@@ -543,6 +543,31 @@ class PostgresStoreTest {
     // ---------------------------------------------------------------- faults, on a server of the test's own
 
     /**
+     * A primary and its standby in DATABASE_URL ({@code host1,host2} and {@code targetServerType=primary}): with the
+     * first one down (a failover), the store, its listener and the readiness probe all reach the second.
+     */
+    @Test
+    void with_two_servers_in_the_url_and_the_first_down_the_store_works_on_the_second() throws Exception {
+        TestPostgres pg = TestPostgres.shared();
+        String db = TestPostgres.databaseOf(pg.newDatabase());
+        int down;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            down = s.getLocalPort(); // closed again: nothing listens there
+        }
+        String url = "jdbc:postgresql://127.0.0.1:" + down + ",127.0.0.1:" + pg.port() + "/" + db + "?targetServerType=primary";
+        PostgresJobStore s = new PostgresJobStore(url, TestPostgres.USER, null, Clock.systemUTC(), TTL, 3);
+        open.add(s);
+        assertThat(s.listening()).as("its LISTEN connection is on the second server").isTrue();
+        // another process's commit reaches it through that listener
+        long seen = s.changeCounter();
+        assertThat(store(pg.jdbcUrl(db)).enqueue(job("{\"goal\":\"on the second server\"}")).created()).isTrue();
+        assertThat(s.awaitChange(seen, 5_000)).isTrue();
+        assertThat(s.listening()).isTrue();
+        assertThat(s.list(new JobQuery(null, true, null, 10))).extracting(v -> v.spec().goal()).containsExactly("on the second server");
+        assertThat(s.ready(Duration.ofSeconds(5))).isTrue();
+    }
+
+    /**
      * DATABASE_POOL_SIZE bounds the process's pooled connections: with all 4 of a pool of 4 taken, a write waits out
      * the pool's 5 s and fails as unavailable (intake answers 503), and goes through once one is back.
      */
