@@ -50,7 +50,10 @@ final class MigratedFolders {
     }
 
     static Copied copy(PostgresJobStore store, Path folders, long capBytes) {
-        StoredFiles files = store.storedFiles();
+        // each job's files are stamped with the time the job ended, as a runner on PostgreSQL would have stored them:
+        // listings show that time, and retention (ARTIFACTS_TTL_SEC) counts from it, not from the migration
+        JobEndClock stamps = new JobEndClock();
+        StoredFiles files = store.storedFiles(stamps);
         int copied = 0;
         int before = 0;
         int active = 0;
@@ -72,6 +75,7 @@ final class MigratedFolders {
                     active++;
                     continue;
                 }
+                stamps.job = job.get().finishedAt();
                 try {
                     if (!needsCopy(files, id)) {
                         before++;
@@ -93,6 +97,27 @@ final class MigratedFolders {
             throw new StoreUnavailableException("cannot list " + folders + ": " + e.getMessage(), e);
         }
         return new Copied(copied, before, active, failed);
+    }
+
+    /** The end of the job being copied (null: one that has not ended, waiting for a human), else now. */
+    private static final class JobEndClock extends java.time.Clock {
+        volatile java.time.Instant job;
+
+        @Override
+        public java.time.ZoneId getZone() {
+            return java.time.ZoneOffset.UTC;
+        }
+
+        @Override
+        public java.time.Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public java.time.Instant instant() {
+            java.time.Instant t = job;
+            return t != null ? t : java.time.Instant.now();
+        }
     }
 
     /** Nothing of the job stored, or a copy of ours that did not finish. */

@@ -148,6 +148,13 @@ class MigrateFilesTest {
         String plain = jdbc.substring(0, jdbc.indexOf('?'));
         Path report = oldCore.artifactsDir().resolve(ended).resolve("report.md");
         try (PostgresJobStore pg = new PostgresJobStore(plain, "orch", null, clock, oldCore.leaseTtl(), 3)) {
+            // stored as of the job's end, as a runner on PostgreSQL stores them: retention counts from then
+            java.time.Instant endedAt = pg.find(ended).orElseThrow().finishedAt();
+            try (StoredFiles stored = pg.storedFiles()) {
+                assertThat(stored.artifacts(ended)).isNotEmpty().allSatisfy(a -> assertThat(a.updatedAt()).as(a.path()).isEqualTo(endedAt));
+                assertThat(stored.loggedSteps(ended)).isNotEmpty().allSatisfy(l -> assertThat(l.updatedAt()).isEqualTo(endedAt));
+                assertThat(stored.jobsWrittenBefore(endedAt.plusMillis(1), "", 10)).contains(ended);
+            }
             // run again before any service started (a gateway's reads add audit rows, and then migrate refuses)
             Run again = migrate(envFile, "--from", "sqlite:" + db, "--to", to);
             assertThat(again.code()).as(again.out() + again.err()).isZero();

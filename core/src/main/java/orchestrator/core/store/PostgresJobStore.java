@@ -114,7 +114,12 @@ public final class PostgresJobStore extends JdbcJobStore {
      * serves them: the runner ships into it, the gateway reads it. Close it before this store.
      */
     public StoredFiles storedFiles() {
-        return new PostgresStoredFiles(pool, clock);
+        return storedFiles(clock);
+    }
+
+    /** As {@link #storedFiles()}, with the files' times read from {@code stamps} ({@code orchestrator migrate}: the jobs' end). */
+    public StoredFiles storedFiles(Clock stamps) {
+        return new PostgresStoredFiles(pool, stamps);
     }
 
     /** host:port/db of a JDBC URL: what messages name. */
