@@ -49,7 +49,7 @@ final class SchedulesCommand implements Callable<Integer> {
                     broken |= !s.path("error").isNull();
                 }
             } else if (all.path("schedules").isEmpty()) {
-                out.println("no schedules");
+                out.println(all.path("note").asText("no schedules"));
             } else {
                 out.printf("%-24s %-18s %-16s %-8s %-8s %-62s %s%n", "ID", "SCHEDULE", "TIMEZONE", "ENABLED", "PAUSED", "NEXT FIRES",
                         "LAST FIRE / LAST JOB");

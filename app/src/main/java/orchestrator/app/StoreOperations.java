@@ -19,7 +19,6 @@ import orchestrator.core.config.Env;
 import orchestrator.core.job.JobState;
 import orchestrator.core.job.Step;
 import orchestrator.core.schedule.ScheduleAction;
-import orchestrator.core.schedule.ScheduleStatus;
 import orchestrator.core.store.ActionResult;
 import orchestrator.core.store.JobEvent;
 import orchestrator.core.store.JobPage;
@@ -297,8 +296,7 @@ final class StoreOperations implements Operations {
 
     @Override
     public JsonNode schedules() {
-        List<Map<String, Object>> all = scheduler().statuses().stream().map(ScheduleStatus::apiBody).toList();
-        return tree(Map.of("schedules", all));
+        return tree(scheduler().listBody());
     }
 
     @Override

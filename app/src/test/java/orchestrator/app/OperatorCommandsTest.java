@@ -380,6 +380,19 @@ class OperatorCommandsTest {
     }
 
     @Test
+    void with_no_schedule_files_the_listings_say_which_schedules_dir_they_read() throws Exception {
+        String note = "no schedule files in SCHEDULES_DIR (" + home.resolve("schedules") + "); each process reads only its own"
+                + " host's: on several hosts, give every gateway the scheduler hosts' schedule files";
+        assertThat(cli("schedules").out().strip()).isEqualTo(note);
+        assertThat(remote(BETA, "schedules").out().strip()).isEqualTo(note);
+        JsonNode listed = Json.parse(get(BETA, "/schedules").body());
+        assertThat(listed.path("schedules")).isEmpty();
+        assertThat(listed.path("note").asText()).isEqualTo(note);
+        schedule("nightly", "alpha");
+        assertThat(Json.parse(get(BETA, "/schedules").body()).has("note")).as("only an empty list has one").isFalse();
+    }
+
+    @Test
     void schedules_api_lists_for_any_token_and_acts_only_for_a_token_of_the_schedules_project() throws Exception {
         schedule("nightly", "alpha");
         schedule("global", null);

@@ -442,6 +442,16 @@ public final class Scheduler implements ScheduleControl, AutoCloseable {
     }
 
     /**
+     * An empty listing names the folder it read: on several hosts, a gateway without the scheduler hosts' files lists
+     * nothing while the schedulers fire.
+     */
+    @Override
+    public String noneNote() {
+        return "no schedule files in SCHEDULES_DIR (" + schedulesDir + "); each process reads only its own host's:"
+                + " on several hosts, give every gateway the scheduler hosts' schedule files";
+    }
+
+    /**
      * Why no schedule file of this host has {@code scheduleId}. When the store has fires of it, the schedule
      * exists on another host (a gateway or runner host without the scheduler hosts' files): the message says so,
      * since every process reads only its own {@code SCHEDULES_DIR}.

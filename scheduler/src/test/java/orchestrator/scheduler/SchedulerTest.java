@@ -477,6 +477,10 @@ class SchedulerTest {
         assertThat(gateway.pause("never-fired", "op").message()).contains("unknown schedule 'never-fired'")
                 .doesNotContain("another host");
         assertThat(a.pause("nope", "op").message()).endsWith("are [s]");
+        // its empty listing says where it looked, and why that is empty on a host of several
+        assertThat(gateway.statuses()).isEmpty();
+        assertThat(gateway.noneNote()).isEqualTo("no schedule files in SCHEDULES_DIR (" + elsewhere + "); each process reads only"
+                + " its own host's: on several hosts, give every gateway the scheduler hosts' schedule files");
     }
 
     @Test

@@ -20,6 +20,17 @@ public interface ScheduleControl {
     /** Fires it once now, whether or not it is enabled, paused or due; {@code overlap} still applies. */
     ScheduleAction run(String scheduleId, String actor);
 
+    /** The body of {@code GET /schedules}: every schedule, and when there is none, {@link #noneNote()} as {@code note}. */
+    default java.util.Map<String, Object> listBody() {
+        List<java.util.Map<String, Object>> all = statuses().stream().map(ScheduleStatus::apiBody).toList();
+        return all.isEmpty() ? java.util.Map.of("schedules", all, "note", noneNote()) : java.util.Map.of("schedules", all);
+    }
+
+    /** What a listing says when {@link #statuses()} is empty. */
+    default String noneNote() {
+        return "no schedules";
+    }
+
     /** What a 404 for {@code scheduleId}, which is none of {@link #statuses()}, says. */
     default String notFound(String scheduleId) {
         return "no schedule '" + scheduleId + "'";

@@ -36,8 +36,8 @@ public final class ScheduleRoutes {
     /** {@code GET /schedules}: every schedule file, broken ones too, sorted by file name. */
     public void list(Context ctx) {
         admission.admit(ctx, Admission.Budget.API);
-        List<Map<String, Object>> all = control().statuses().stream().map(ScheduleStatus::apiBody).toList();
-        json(ctx, 200, Map.of("schedules", all));
+        // an empty list says where this gateway looked (a gateway without the scheduler hosts' files lists none)
+        json(ctx, 200, control().listBody());
     }
 
     public void pause(Context ctx) {
@@ -56,6 +56,11 @@ public final class ScheduleRoutes {
     private void act(Context ctx, String action, BiFunction<String, String, ScheduleAction> op) {
         ApiToken token = admission.admitToAct(ctx, Admission.Budget.API).token();
         json(ctx, 200, act(ctx.pathParam("id"), token, action, op));
+    }
+
+    /** Why the list is empty, naming where this gateway looked; null when this gateway has schedules. */
+    public String noneNote() {
+        return control().statuses().isEmpty() ? control().noneNote() : null;
     }
 
     /** Every schedule whose jobs {@code token} may see (the dashboard's list; the API lists all to any token). */

@@ -628,7 +628,9 @@ public final class Dashboard {
             b.append("</td></tr>");
         }
         if (all.isEmpty()) {
-            b.append("<tr><td colspan=\"7\" class=\"muted\">No schedules.</td></tr>");
+            String none = p.schedules().noneNote();
+            b.append("<tr><td colspan=\"7\" class=\"muted\">").append(none == null ? "No schedules of your projects." : esc("No schedules: " + none))
+                    .append("</td></tr>");
         }
         b.append("</tbody></table></div>");
         html(ctx, layout(who, "Schedules", "schedules", b.toString()));
