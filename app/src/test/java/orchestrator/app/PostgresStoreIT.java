@@ -167,6 +167,7 @@ class PostgresStoreIT {
                 sampling.set(false);
                 sampler.join();
             }
+            System.out.println("serve on DATABASE_POOL_SIZE=4 with 8 slots, 40 jobs: at most " + most.get() + " connections");
             assertThat(most.get()).as("connections of the serve process at most").isBetween(3, 4 + 2);
             try (OrchestratorProcess doctor = OrchestratorProcess.start(home.resolve("doctor.out"), env, "doctor")) {
                 doctor.awaitExit(Duration.ofSeconds(60));
