@@ -48,8 +48,9 @@ public record CoreConfig(Path home, Path databasePath, Duration leaseTtl, int ma
         String url = env.get("DATABASE_URL");
         // the prototype's name for its SQLite file; DATABASE_URL, ours, wins when both are set
         String statePath = env.get("STATE_DB_PATH");
-        PostgresUrl postgres = url != null && PostgresUrl.isPostgres(url) ? PostgresUrl.parse(url)
-                .withPoolSize(env.integer("DATABASE_POOL_SIZE", PostgresUrl.DEFAULT_POOL_SIZE, PostgresUrl.MIN_POOL_SIZE, 500)) : null;
+        // checked on SQLite too (where it sizes nothing): a bad value is an error before the move to PostgreSQL, not after
+        int poolSize = env.integer("DATABASE_POOL_SIZE", PostgresUrl.DEFAULT_POOL_SIZE, PostgresUrl.MIN_POOL_SIZE, 500);
+        PostgresUrl postgres = url != null && PostgresUrl.isPostgres(url) ? PostgresUrl.parse(url).withPoolSize(poolSize) : null;
         Path db = postgres != null ? home.resolve("orchestrator.db")
                 : url == null && statePath != null ? Path.of(statePath).toAbsolutePath().normalize() : databasePath(url, home);
         Duration ttl = Duration.ofSeconds(env.integer("LEASE_TTL_SEC", DEFAULT_LEASE_TTL_SEC, 3, 3600));

@@ -65,6 +65,8 @@ class PostgresUrlTest {
                 .isInstanceOf(ConfigException.class).hasMessageStartingWith("DATABASE_POOL_SIZE");
         assertThatThrownBy(() -> CoreConfig.from(new Env(Map.of("DATABASE_URL", url, "DATABASE_POOL_SIZE", "many"))))
                 .isInstanceOf(ConfigException.class).hasMessageStartingWith("DATABASE_POOL_SIZE");
-        assertThat(CoreConfig.from(new Env(Map.of("DATABASE_POOL_SIZE", "3"))).postgres()).as("SQLite has no pool to size").isNull();
+        assertThat(CoreConfig.from(new Env(Map.of("DATABASE_POOL_SIZE", "8"))).postgres()).as("SQLite has no pool to size").isNull();
+        assertThatThrownBy(() -> CoreConfig.from(new Env(Map.of("DATABASE_POOL_SIZE", "3")))).as("checked before a move to PostgreSQL")
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("DATABASE_POOL_SIZE");
     }
 }
