@@ -27,6 +27,7 @@ import orchestrator.core.job.JobState;
 import orchestrator.core.store.JobEvent;
 import orchestrator.core.store.JobView;
 import orchestrator.core.store.SqliteJobStore;
+import orchestrator.core.testing.Waits;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

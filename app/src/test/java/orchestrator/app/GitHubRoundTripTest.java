@@ -27,6 +27,7 @@ import orchestrator.core.job.JobState;
 import orchestrator.core.store.JobView;
 import orchestrator.core.store.SqliteJobStore;
 import orchestrator.core.testing.GitHubStandIn;
+import orchestrator.core.testing.Waits;
 import orchestrator.gateway.GatewayConfig;
 import orchestrator.gateway.GatewayServer;
 import orchestrator.gateway.webhook.RequestSignatures;

@@ -28,6 +28,7 @@ import orchestrator.core.store.PostgresJobStore;
 import orchestrator.core.store.SqliteJobStore;
 import orchestrator.core.store.StoredFiles;
 import orchestrator.core.testing.TestPostgres;
+import orchestrator.core.testing.Waits;
 import orchestrator.gateway.GatewayConfig;
 import orchestrator.gateway.GatewayServer;
 import orchestrator.runner.Runner;

@@ -28,6 +28,7 @@ import orchestrator.core.store.JobEvent;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.JobView;
 import orchestrator.core.testing.TestPostgres;
+import orchestrator.core.testing.Waits;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import orchestrator.core.testing.Waits;
 
 /** A real orchestrator process started from the packaged jar (or the launcher), its output in a file. */
 final class OrchestratorProcess implements AutoCloseable {

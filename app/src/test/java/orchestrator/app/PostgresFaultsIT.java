@@ -21,6 +21,7 @@ import orchestrator.core.job.JobState;
 import orchestrator.core.store.JobStore;
 import orchestrator.core.store.JobView;
 import orchestrator.core.testing.TestPostgres;
+import orchestrator.core.testing.Waits;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.Map;
 import orchestrator.core.Json;
 import orchestrator.core.testing.TestPostgres;
+import orchestrator.core.testing.Waits;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -18,6 +18,7 @@ import orchestrator.core.config.CoreConfig;
 import orchestrator.core.config.Env;
 import orchestrator.core.store.JobQuery;
 import orchestrator.core.store.SqliteJobStore;
+import orchestrator.core.testing.Waits;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

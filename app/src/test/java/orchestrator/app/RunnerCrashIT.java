@@ -21,6 +21,7 @@ import orchestrator.core.store.LeaseLostException;
 import orchestrator.core.store.NewJob;
 import orchestrator.core.store.Outcome;
 import orchestrator.core.store.SqliteJobStore;
+import orchestrator.core.testing.Waits;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

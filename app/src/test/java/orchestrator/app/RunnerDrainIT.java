@@ -16,6 +16,7 @@ import orchestrator.core.job.Source;
 import orchestrator.core.store.JobEvent;
 import orchestrator.core.store.NewJob;
 import orchestrator.core.store.SqliteJobStore;
+import orchestrator.core.testing.Waits;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -25,6 +25,7 @@ import orchestrator.core.store.JobQuery;
 import orchestrator.core.store.JobView;
 import orchestrator.core.store.NewJob;
 import orchestrator.core.store.SqliteJobStore;
+import orchestrator.core.testing.Waits;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import orchestrator.core.Json;
 import orchestrator.core.store.ScheduleFire;
 import orchestrator.core.store.SqliteJobStore;
+import orchestrator.core.testing.Waits;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -393,10 +393,54 @@ abstract class JdbcJobStore implements JobStore {
     }
 
     @SuppressWarnings("unchecked")
-    /** Runs the batch in the transaction the writer has just begun. */
+    /**
+     * Runs the batch in the transaction the writer has just begun. A write that the server chose as a deadlock's
+     * victim (PostgreSQL: this batch holds a row another transaction waits for, while that one holds a row this
+     * write wants) is rolled back alone and run again in a transaction of its own once the rest has committed,
+     * which is what lets the other go on; it fails only after {@value #DEADLOCK_ATTEMPTS} such tries.
+     */
     private void writeBatch(WriterConnection w, List<PendingWrite<?>> batch) throws SQLException {
         // the lock is ours: only now are the writes taken, and those whose callers gave up meanwhile are dropped
         batch.removeIf(p -> !p.claim());
+        List<PendingWrite<?>> todo = batch;
+        for (int attempt = 1; ; attempt++) {
+            List<PendingWrite<?>> again = runBatch(w, todo, attempt < DEADLOCK_ATTEMPTS);
+            if (again.isEmpty()) {
+                return;
+            }
+            log.debug("{} write(s) lost a deadlock (attempt {}); running them again", again.size(), attempt);
+            todo = again;
+            w.execute(beginWrite());
+        }
+    }
+
+    /** Writes waiting for the writer (tests: to know that several will share its next transaction). */
+    int queuedWrites() {
+        return pending.size();
+    }
+
+    /** How many times a write that lost a deadlock is run before it fails. */
+    static final int DEADLOCK_ATTEMPTS = 5;
+
+    /** SQLState 40P01: the server broke a deadlock by cancelling this statement; nothing of it was written. */
+    static boolean deadlock(SQLException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException se && "40P01".equals(se.getSQLState())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * One transaction of the writer, begun by the caller: runs the writes, commits, and answers their callers.
+     *
+     * @param retry whether a deadlock's victim may run again
+     * @return the deadlock's victims, to run again (unanswered); empty when every write was answered
+     */
+    private List<PendingWrite<?>> runBatch(WriterConnection w, List<PendingWrite<?>> batch, boolean retry) throws SQLException {
+        List<PendingWrite<?>> again = new ArrayList<>();
+        boolean[] victims = new boolean[batch.size()];
         Object[] results = new Object[batch.size()];
         RuntimeException[] failures = new RuntimeException[batch.size()];
         // one write alone needs no savepoint: if it fails, the whole transaction is rolled back instead
@@ -429,17 +473,25 @@ abstract class JdbcJobStore implements JobStore {
                     }
                     failures[i] = e;
                 } catch (SQLException e) {
-                    if (alone) {
+                    boolean victim = retry && deadlock(e);
+                    if (alone && !victim) {
                         throw e;
                     }
-                    // a statement the database refused (bad data) fails its own write, not the batch's others;
-                    // a connection that is gone fails the rollback too, and with it the whole batch
-                    w.execute("ROLLBACK TO w");
-                    w.execute("RELEASE w");
-                    failures[i] = new StoreUnavailableException("the write could not be committed: " + e.getMessage(), e);
+                    if (!alone) {
+                        // a statement the database refused (bad data) fails its own write, not the batch's others;
+                        // a connection that is gone fails the rollback too, and with it the whole batch
+                        w.execute("ROLLBACK TO w");
+                        w.execute("RELEASE w");
+                    }
+                    if (victim) {
+                        victims[i] = true;
+                    } else {
+                        failures[i] = new StoreUnavailableException("the write could not be committed: " + e.getMessage()
+                                + (deadlock(e) ? " (on each of " + DEADLOCK_ATTEMPTS + " tries)" : ""), e);
+                    }
                 }
             }
-            boolean commit = !(batch.isEmpty() || alone && failures[0] != null);
+            boolean commit = !(batch.isEmpty() || alone && (failures[0] != null || victims[0]));
             if (commit && b.leasable) {
                 signalLeasable(w.c);
             }
@@ -458,6 +510,10 @@ abstract class JdbcJobStore implements JobStore {
             callbackCommitted(committed);
         }
         for (int i = 0; i < batch.size(); i++) {
+            if (victims[i]) {
+                again.add(batch.get(i));
+                continue;
+            }
             CompletableFuture<Object> done = (CompletableFuture<Object>) batch.get(i).done();
             if (failures[i] != null) {
                 done.completeExceptionally(failures[i]);
@@ -465,6 +521,7 @@ abstract class JdbcJobStore implements JobStore {
                 done.complete(results[i]);
             }
         }
+        return again;
     }
 
     private static JobState startState(NewJob job) {

@@ -30,6 +30,7 @@ import orchestrator.core.job.JobSpecParser;
 import orchestrator.core.job.JobState;
 import orchestrator.core.job.Source;
 import orchestrator.core.testing.TestPostgres;
+import orchestrator.core.testing.Waits;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -208,6 +209,97 @@ class PostgresStoreTest {
         }
         assertThat(keyedDone.get()).isEqualTo(keyed);
         assertThat(most.get()).as("jobs of key 'deploy' running at once").isEqualTo(1);
+    }
+
+    /**
+     * A write the server picks as a deadlock's victim is run again once the rest of its batch has committed, so its
+     * caller never sees the deadlock. Seen in CI as a finish that failed `deadlock detected` while two stores leased
+     * and finished jobs of one concurrency key: a batch holds the rows its earlier writes changed, and another
+     * transaction that holds a row a later write wants waits for one of them. Here the other transaction is a plain
+     * connection: it holds F, the store's batch finishes G and then waits for F, and the connection then updates G.
+     */
+    @Test
+    void a_write_that_loses_a_deadlock_runs_again_after_its_batch_commits() throws Exception {
+        String url = PostgresStores.newDatabase();
+        try (Connection admin = DriverManager.getConnection(url); Statement st = admin.createStatement()) {
+            // the store's connections check for a deadlock after 3 s of waiting, the plain connection's only after 60 s:
+            // the cycle is there long before the store's check, which then cancels the store's statement, not ours
+            st.execute("ALTER DATABASE " + admin.getCatalog() + " SET deadlock_timeout = '3s'");
+        }
+        PostgresJobStore s = store(url);
+        for (String goal : List.of("h", "g", "f")) {
+            s.enqueue(job("{\"goal\":\"" + goal + "\"}"));
+        }
+        Map<String, Lease> byGoal = new ConcurrentHashMap<>();
+        for (Lease l : s.lease("r1", 3)) {
+            byGoal.put(l.spec().goal(), l);
+        }
+        assertThat(byGoal).containsOnlyKeys("h", "g", "f");
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try (Connection holdH = DriverManager.getConnection(url); Connection holdF = DriverManager.getConnection(url);
+             Connection look = DriverManager.getConnection(url)) {
+            holdH.setAutoCommit(false);
+            holdF.setAutoCommit(false);
+            lockRow(holdH, byGoal.get("h").jobId());
+            int holdHPid = backendPid(holdH);
+            try (Statement st = holdF.createStatement()) {
+                st.execute("SET LOCAL deadlock_timeout = '60s'");
+            }
+            lockRow(holdF, byGoal.get("f").jobId());
+            int holdFPid = backendPid(holdF);
+            // the writer's first batch (H alone) waits for holdH, so the next two writes queue up behind it, G first
+            Future<?> h = pool.submit(() -> s.finish(byGoal.get("h"), Outcome.succeeded(Map.of(), 0, 0, 0)));
+            Waits.until("the finish of H to wait for its row", Duration.ofSeconds(20), () -> blockedBy(look, holdHPid));
+            Future<?> g = pool.submit(() -> s.finish(byGoal.get("g"), Outcome.succeeded(Map.of(), 0, 0, 0)));
+            Waits.until("the finish of G to be queued", Duration.ofSeconds(20), () -> s.queuedWrites() == 1);
+            Future<?> f = pool.submit(() -> s.finish(byGoal.get("f"), Outcome.succeeded(Map.of(), 0, 0, 0)));
+            Waits.until("the finish of F to be queued", Duration.ofSeconds(20), () -> s.queuedWrites() == 2);
+            holdH.commit();
+            h.get(20, TimeUnit.SECONDS);
+            // the batch of G and F has finished G and now waits for F's row
+            Waits.until("the finish of F to wait for its row", Duration.ofSeconds(20), () -> blockedBy(look, holdFPid));
+            Future<Integer> touchG = pool.submit(() -> {
+                try (Statement st = holdF.createStatement()) {
+                    return st.executeUpdate("UPDATE jobs SET updated_at = updated_at WHERE id = '" + byGoal.get("g").jobId() + "'");
+                }
+            });
+            // the server cancels the store's finish of F; the batch commits G, which lets this update through
+            assertThat(touchG.get(30, TimeUnit.SECONDS)).as("the plain connection was not the deadlock's victim").isEqualTo(1);
+            g.get(20, TimeUnit.SECONDS);
+            holdF.commit();
+            f.get(20, TimeUnit.SECONDS);
+        } finally {
+            pool.shutdownNow();
+        }
+        for (Lease l : byGoal.values()) {
+            assertThat(s.find(l.jobId()).orElseThrow().state()).as(l.spec().goal()).isEqualTo(JobState.SUCCEEDED);
+        }
+    }
+
+    private static void lockRow(Connection c, String jobId) throws Exception {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT id FROM jobs WHERE id = '" + jobId + "' FOR UPDATE")) {
+            assertThat(rs.next()).isTrue();
+        }
+    }
+
+    private static int backendPid(Connection c) {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT pg_backend_pid()")) {
+            rs.next();
+            return rs.getInt(1);
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Whether some backend of this database waits for a lock that backend {@code pid} holds. */
+    private static boolean blockedBy(Connection look, int pid) {
+        try (Statement st = look.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM pg_stat_activity"
+                + " WHERE datname = current_database() AND " + pid + " = ANY (pg_blocking_pids(pid))")) {
+            rs.next();
+            return rs.getInt(1) > 0;
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     @Test

@@ -1,15 +1,15 @@
-package orchestrator.app;
+package orchestrator.core.testing;
 
 import java.time.Duration;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 
 /** Polling waits on a condition with a deadline: how these tests wait, never a fixed sleep. */
-final class Waits {
+public final class Waits {
     private Waits() {
     }
 
-    static void until(String what, Duration timeout, BooleanSupplier condition) {
+    public static void until(String what, Duration timeout, BooleanSupplier condition) {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
@@ -20,7 +20,7 @@ final class Waits {
     }
 
     /** The polling interval between two checks of a condition. */
-    static void pause() {
+    public static void pause() {
         LockSupport.parkNanos(Duration.ofMillis(50).toNanos());
     }
 }
