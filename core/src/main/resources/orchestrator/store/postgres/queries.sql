@@ -65,8 +65,10 @@ UPDATE jobs
 -- ?1 projects (JSON array) or NULL for all; ?2 1 to include jobs without a project; ?3 state; ?4 rows;
 -- ?5 id bound; ?6 tag; ?7 source type; ?8 created_at >= (ms); ?9 created_at < (ms); ?10 agent of a step;
 -- ?11 text in the goal. SQLite's semantics exactly: position() is a plain substring test (% and _ are
--- plain characters, no LIKE pattern to escape), and translate() folds ASCII letters only, as SQLite's
--- lower() does (PostgreSQL's lower() would fold every letter of the database's locale).
+-- plain characters, no LIKE pattern to escape), and lower() in the "C" collation folds ASCII letters only,
+-- as SQLite's lower() does (in the database's own collation, en_US.UTF-8 say, it would fold every letter).
+-- It is also 7 times faster than the translate() of the 26 letters it replaced: on 100,000 jobs, 40 ms
+-- against 297 ms for the walk over every goal (docs/PERFORMANCE.md).
 SELECT id, project, source_type, source_meta, state, attempt, priority, spec, result, error_code, error_message, cost_usd,
        tokens_in, tokens_out, cancel_requested, lease_owner, resume_step, created_at, started_at, finished_at
   FROM jobs
@@ -78,8 +80,7 @@ SELECT id, project, source_type, source_meta, state, attempt, priority, spec, re
    AND (?8::bigint IS NULL OR created_at >= ?8)
    AND (?9::bigint IS NULL OR created_at < ?9)
    AND (?10::text IS NULL OR spec -> 'steps' @> jsonb_build_array(jsonb_build_object('agent', ?10::text)))
-   AND (?11::text IS NULL OR position(translate(?11::text, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')
-                                     IN translate(spec ->> 'goal', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')) > 0)
+   AND (?11::text IS NULL OR position(lower(?11::text COLLATE "C") IN lower((spec ->> 'goal') COLLATE "C")) > 0)
  ORDER BY id DESC
  LIMIT ?4
 
@@ -96,8 +97,7 @@ SELECT id, project, source_type, source_meta, state, attempt, priority, spec, re
    AND (?8::bigint IS NULL OR created_at >= ?8)
    AND (?9::bigint IS NULL OR created_at < ?9)
    AND (?10::text IS NULL OR spec -> 'steps' @> jsonb_build_array(jsonb_build_object('agent', ?10::text)))
-   AND (?11::text IS NULL OR position(translate(?11::text, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')
-                                     IN translate(spec ->> 'goal', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')) > 0)
+   AND (?11::text IS NULL OR position(lower(?11::text COLLATE "C") IN lower((spec ->> 'goal') COLLATE "C")) > 0)
  ORDER BY id DESC
  LIMIT ?4
 

@@ -79,8 +79,11 @@ public final class TestPostgres implements AutoCloseable {
                 run(List.of("chown", "-R", "postgres", dir.toString()));
             }
             port = freePort();
+            // a Unicode locale, as operators' servers have (en_US.UTF-8 and the like): lower() and sorting in the
+            // database's own collation then differ from the "C" rules, which a query that needs them must name
+            // (C.UTF-8 is the one such locale every Debian system has)
             run(asUser(List.of(bin.resolve("initdb").toString(), "-D", data.toString(), "-A", "trust", "-U", USER,
-                    "-E", "UTF8", "--no-sync", "--locale=C")));
+                    "-E", "UTF8", "--no-sync", "--locale=C.UTF-8")));
             if (tls) {
                 // the harness's superuser over TLS without a password; the tests' user by SCRAM; nothing in plain text
                 Files.writeString(data.resolve("pg_hba.conf"), "local all all trust\n"
