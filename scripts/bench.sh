@@ -8,11 +8,12 @@
 #   scripts/bench.sh                 # full run, 15 s per load phase, 3 rounds (about 8 minutes)
 #   BENCH_ROUNDS=1 scripts/bench.sh  # one round of each repeated measurement
 #   BENCH_SECONDS=5 scripts/bench.sh # shorter
-#   scripts/bench.sh dashboard       # the dashboard phase alone (100,000 jobs, SQLite)
+#   scripts/bench.sh dashboard       # the dashboard phase alone (100,000 jobs, SQLite; with --store postgres on PostgreSQL)
 #   scripts/bench.sh --store postgres   (BENCH_PG_STATEMENTS=1: each lease phase's statements per job in target/bench/statements-*.txt)
 #       on a throwaway PostgreSQL server (started here, stopped at the end): durable ingest, enqueue-to-start,
 #       and no-op lease throughput with 1, 2, 4 runners side by side with db-scheduler on the same server,
-#       and our queue alone (the bench module's QueueBench: the store's lease and finish, no job work)
+#       and our queue alone (the bench module's QueueBench: the store's lease and finish, no job work), then
+#       the dashboard's pages on 100,000 jobs
 #       (the bench module, built here with -Pbench). It fails, after measuring db-scheduler, when the
 #       gateway refuses DATABASE_URL=postgresql://... (a build without the PostgreSQL JobStore).
 # Results: a Markdown table on stdout and in target/bench/results.md.
