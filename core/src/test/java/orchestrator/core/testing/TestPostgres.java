@@ -79,11 +79,12 @@ public final class TestPostgres implements AutoCloseable {
                 run(List.of("chown", "-R", "postgres", dir.toString()));
             }
             port = freePort();
-            // a Unicode locale, as operators' servers have (en_US.UTF-8 and the like): lower() and sorting in the
-            // database's own collation then differ from the "C" rules, which a query that needs them must name
-            // (C.UTF-8 is the one such locale every Debian system has)
+            // the locale operators' servers have (en_US.UTF-8 and the like), not "C": lower() then folds every
+            // letter and text sorts in dictionary order ('_c' < '0' < 'a' < 'B'), so a query that needs byte order
+            // or ASCII folding must name the "C" collation. ICU's en-US gives that collation on any host (Debian's
+            // server is built with ICU; glibc's en_US locale may not be generated), C.UTF-8 the character classes.
             run(asUser(List.of(bin.resolve("initdb").toString(), "-D", data.toString(), "-A", "trust", "-U", USER,
-                    "-E", "UTF8", "--no-sync", "--locale=C.UTF-8")));
+                    "-E", "UTF8", "--no-sync", "--locale=C.UTF-8", "--locale-provider=icu", "--icu-locale=en-US")));
             if (tls) {
                 // the harness's superuser over TLS without a password; the tests' user by SCRAM; nothing in plain text
                 Files.writeString(data.resolve("pg_hba.conf"), "local all all trust\n"

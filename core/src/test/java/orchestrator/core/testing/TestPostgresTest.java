@@ -31,4 +31,15 @@ class TestPostgresTest {
             assertThat(TestPostgres.databaseOf(url)).startsWith("t_");
         }
     }
+
+    @Test
+    void a_new_database_sorts_and_folds_case_as_an_operators_server_does_not_as_c() throws Exception {
+        String url = TestPostgres.shared().newDatabase();
+        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT string_agg(x, ' ' ORDER BY x), lower('Élan') FROM (VALUES ('B'), ('a'), ('_c'), ('0')) v(x)")) {
+            rs.next();
+            assertThat(rs.getString(1)).as("dictionary order, not byte order ('0 B _c a')").isEqualTo("_c 0 a B");
+            assertThat(rs.getString(2)).as("every letter folds, not ASCII only").isEqualTo("élan");
+        }
+    }
 }
