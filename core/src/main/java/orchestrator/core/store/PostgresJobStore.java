@@ -153,6 +153,9 @@ public final class PostgresJobStore extends JdbcJobStore {
         hc.setMinimumIdle(2);
         hc.setConnectionTimeout(CONNECTION_TIMEOUT_MS);
         hc.setAutoCommit(true);
+        // whatever the database's default_transaction_isolation: leases and conditional writes rely on READ
+        // COMMITTED's re-check of a row another transaction just changed (stricter levels fail them instead)
+        hc.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
         hc.addDataSourceProperty("ApplicationName", "orchestrator");
         hc.addDataSourceProperty("tcpKeepAlive", "true");
         hc.addDataSourceProperty("connectTimeout", "5");
@@ -185,7 +188,7 @@ public final class PostgresJobStore extends JdbcJobStore {
 
     @Override
     protected String beginWrite() {
-        return "BEGIN";
+        return "BEGIN ISOLATION LEVEL READ COMMITTED";
     }
 
     /** A statement is a network round trip here: a batch's enqueues go in two JDBC batches. */
@@ -598,14 +601,21 @@ public final class PostgresJobStore extends JdbcJobStore {
         int secs = (int) Math.max(1, (timeout.toMillis() + 999) / 1000);
         Properties props = properties(user, password, "orchestrator-probe", secs);
         props.setProperty("socketTimeout", String.valueOf(secs + 1));
-        try (Connection c = DriverManager.getConnection(jdbcUrl, props); PreparedStatement ps = sql.prepare(c, "ready_write")) {
+        try (Connection c = DriverManager.getConnection(jdbcUrl, props)) {
+            c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED); // as the pool's: two probes at once never fail each other
+            return probe(c, secs);
+        } catch (SQLException | RuntimeException e) {
+            log.debug("store not ready: {}", e.getMessage());
+            return false;
+        }
+    }
+
+    private boolean probe(Connection c, int secs) throws SQLException {
+        try (PreparedStatement ps = sql.prepare(c, "ready_write")) {
             ps.setQueryTimeout(secs);
             ps.setLong(1, clock.millis());
             ps.executeUpdate();
             return true;
-        } catch (SQLException | RuntimeException e) {
-            log.debug("store not ready: {}", e.getMessage());
-            return false;
         }
     }
 }

@@ -115,7 +115,28 @@ class PostgresStoreTest {
 
     @Test
     void many_threads_on_two_stores_lease_every_job_exactly_once() throws Exception {
+        leaseEveryJobExactlyOnce(PostgresStores.newDatabase());
+    }
+
+    /**
+     * A DBA's stricter default isolation (ALTER DATABASE … SET default_transaction_isolation) does not reach the
+     * store's transactions: its leases rely on READ COMMITTED's re-check of a row another transaction just changed,
+     * where REPEATABLE READ and SERIALIZABLE fail the statement with "could not serialize access".
+     */
+    @Test
+    void a_database_whose_default_isolation_is_serializable_leases_every_job_exactly_once_all_the_same() throws Exception {
         String url = PostgresStores.newDatabase();
+        try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement()) {
+            st.execute("ALTER DATABASE " + c.getCatalog() + " SET default_transaction_isolation = 'serializable'");
+        }
+        try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SHOW transaction_isolation")) {
+            rs.next();
+            assertThat(rs.getString(1)).as("the database's default, for a session of its own").isEqualTo("serializable");
+        }
+        leaseEveryJobExactlyOnce(url);
+    }
+
+    private void leaseEveryJobExactlyOnce(String url) throws Exception {
         PostgresJobStore a = store(url);
         PostgresJobStore b = store(url);
         int jobs = 600;
