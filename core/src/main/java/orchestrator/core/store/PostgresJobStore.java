@@ -205,6 +205,22 @@ public final class PostgresJobStore extends JdbcJobStore {
 
     // ---------------------------------------------------------------- migrations
 
+    /**
+     * The server's reason a migration failed, on one line (without the driver's "Position: 28"), and what to do
+     * when it is a privilege the user lacks: the most common first start on a database someone else created.
+     */
+    static String migrationError(SQLException e, String user, String where) {
+        String reason = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("").strip();
+        if (!"42501".equals(e.getSQLState())) {
+            return reason;
+        }
+        String who = user == null ? "the user DATABASE_URL names" : "user " + user;
+        String db = where.substring(where.lastIndexOf('/') + 1);
+        return reason + "; " + who + " may not create or change the orchestrator's tables in database " + db
+                + ": make it the database's owner (ALTER DATABASE " + db + " OWNER TO " + (user == null ? "…" : user)
+                + "), or the owner of the tables an earlier start created, or GRANT CREATE ON SCHEMA public TO it";
+    }
+
     /** The migration files to apply, in order, from {@code postgres/migrations.txt}. */
     static List<String> migrationFiles() {
         List<String> out = new ArrayList<>();
@@ -272,7 +288,8 @@ public final class PostgresJobStore extends JdbcJobStore {
                 c.setAutoCommit(true);
             }
         } catch (SQLException e) {
-            throw new StoreUnavailableException("cannot migrate the PostgreSQL database at " + where + " (DATABASE_URL): " + e.getMessage(), e);
+            throw new StoreUnavailableException("cannot migrate the PostgreSQL database at " + where + " (DATABASE_URL): "
+                    + migrationError(e, user, where), e);
         }
     }
 

@@ -232,6 +232,25 @@ class PostgresStoreTest {
         assertThat(most.get()).as("jobs of key 'deploy' running at once").isEqualTo(1);
     }
 
+    @Test
+    void a_user_that_may_not_create_the_tables_is_told_what_to_grant_in_one_line() throws Exception {
+        String url = PostgresStores.newDatabase();
+        String role = "app_" + Long.toHexString(System.nanoTime());
+        try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement()) {
+            // PostgreSQL 15: only the database's owner may create in its public schema, and this one is orch's
+            st.execute("CREATE ROLE " + role + " LOGIN");
+        }
+        String db = TestPostgres.databaseOf(url);
+        String plain = url.substring(0, url.indexOf('?'));
+        assertThatThrownBy(() -> new PostgresJobStore(plain, role, null, Clock.systemUTC(), TTL, 3).close())
+                .isInstanceOf(StoreUnavailableException.class)
+                .hasMessageContaining("(DATABASE_URL): ERROR: permission denied for schema public; user " + role)
+                .hasMessageContaining("ALTER DATABASE " + db + " OWNER TO " + role)
+                .hasMessageContaining("GRANT CREATE ON SCHEMA public")
+                .hasMessageNotContaining("Position")
+                .hasMessageNotContaining("\n");
+    }
+
     /**
      * A write the server picks as a deadlock's victim is run again once the rest of its batch has committed, so its
      * caller never sees the deadlock. Seen in CI as a finish that failed `deadlock detected` while two stores leased
