@@ -214,11 +214,11 @@ public final class PostgresJobStore extends JdbcJobStore {
         if (!"42501".equals(e.getSQLState())) {
             return reason;
         }
-        String who = user == null ? "the user DATABASE_URL names" : "user " + user;
+        String name = user == null ? "<the user in DATABASE_URL>" : user;
         String db = where.substring(where.lastIndexOf('/') + 1);
-        return reason + "; " + who + " may not create or change the orchestrator's tables in database " + db
-                + ": make it the database's owner (ALTER DATABASE " + db + " OWNER TO " + (user == null ? "…" : user)
-                + "), or the owner of the tables an earlier start created, or GRANT CREATE ON SCHEMA public TO it";
+        return reason + "; user " + name + " may not create or change the orchestrator's tables in database " + db
+                + ": make it the database's owner (ALTER DATABASE " + db + " OWNER TO " + name + ") or GRANT CREATE ON SCHEMA public TO "
+                + name + "; tables an earlier start created as another user must be owned by " + name + " too";
     }
 
     /** The migration files to apply, in order, from {@code postgres/migrations.txt}. */

@@ -246,7 +246,7 @@ class PostgresStoreTest {
                 .isInstanceOf(StoreUnavailableException.class)
                 .hasMessageContaining("(DATABASE_URL): ERROR: permission denied for schema public; user " + role)
                 .hasMessageContaining("ALTER DATABASE " + db + " OWNER TO " + role)
-                .hasMessageContaining("GRANT CREATE ON SCHEMA public")
+                .hasMessageContaining("GRANT CREATE ON SCHEMA public TO " + role)
                 .hasMessageNotContaining("Position")
                 .hasMessageNotContaining("\n");
     }
