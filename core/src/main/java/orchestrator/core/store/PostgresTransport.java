@@ -102,8 +102,8 @@ public record PostgresTransport(boolean encrypted, String protocol, String sslmo
     }
 
     /**
-     * What to change when the driver refused to connect for a reason of TLS: appended to its message, or "" when
-     * the message is about something else. Never quotes the URL (it may hold the password).
+     * What to change when the driver refused to connect for a reason of TLS, of pg_hba.conf or of a connection
+     * limit: appended to its message, or "" when the message is about something else. Never quotes the URL (it may hold the password).
      */
     public static String hint(String driverMessage) {
         String m = driverMessage == null ? "" : driverMessage;
@@ -125,6 +125,22 @@ public record PostgresTransport(boolean encrypted, String protocol, String sslmo
         if (m.contains("no encryption")) {
             return "; the server takes only TLS connections from this host (hostssl in pg_hba.conf): connect with"
                     + " sslmode=verify-full&sslrootcert=/path in DATABASE_URL, to a server with ssl on";
+        }
+        if (m.contains("no pg_hba.conf entry")) {
+            return "; no line of the server's pg_hba.conf lets this host connect as this user to this database: add one"
+                    + " (hostssl DATABASE USER ADDRESS/32 scram-sha-256) and reload the server";
+        }
+        if (m.contains("too many clients already") || m.contains("remaining connection slots are reserved")) {
+            return "; the server has no connection left (max_connections): raise it, or lower DATABASE_POOL_SIZE on hosts"
+                    + " that need few (docs/DEPLOYMENT.md, PostgreSQL sizing); orchestrator doctor shows the connections in use";
+        }
+        if (m.contains("too many connections for role")) {
+            return "; the user's CONNECTION LIMIT is reached: raise it (ALTER ROLE … CONNECTION LIMIT n) to at least the sum,"
+                    + " over every orchestrator process that connects as it, of DATABASE_POOL_SIZE + 2; or lower DATABASE_POOL_SIZE";
+        }
+        if (m.contains("too many connections for database")) {
+            return "; the database's CONNECTION LIMIT is reached: raise it (ALTER DATABASE … CONNECTION LIMIT n) to at least the sum,"
+                    + " over every orchestrator process that connects to it, of DATABASE_POOL_SIZE + 2; or lower DATABASE_POOL_SIZE";
         }
         return "";
     }

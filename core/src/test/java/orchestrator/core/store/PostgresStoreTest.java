@@ -233,6 +233,32 @@ class PostgresStoreTest {
     }
 
     @Test
+    void a_connection_limit_reached_at_start_names_the_limit_to_raise() throws Exception {
+        String url = PostgresStores.newDatabase();
+        String db = TestPostgres.databaseOf(url);
+        String limited = "lim_" + Long.toHexString(System.nanoTime());
+        String other = "oth_" + Long.toHexString(System.nanoTime());
+        try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement()) {
+            // superusers are exempt from both limits: these are plain users, as an orchestrator's should be
+            st.execute("CREATE ROLE " + limited + " LOGIN CONNECTION LIMIT 0");
+            st.execute("CREATE ROLE " + other + " LOGIN");
+        }
+        String plain = url.substring(0, url.indexOf('?'));
+        assertThatThrownBy(() -> new PostgresJobStore(plain, limited, null, Clock.systemUTC(), TTL, 3).close())
+                .isInstanceOf(StoreUnavailableException.class)
+                .hasMessageContaining("(DATABASE_URL)")
+                .hasMessageContaining("too many connections for role")
+                .hasMessageContaining("the user's CONNECTION LIMIT is reached: raise it");
+        try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement()) {
+            st.execute("ALTER DATABASE " + db + " CONNECTION LIMIT 0");
+        }
+        assertThatThrownBy(() -> new PostgresJobStore(plain, other, null, Clock.systemUTC(), TTL, 3).close())
+                .isInstanceOf(StoreUnavailableException.class)
+                .hasMessageContaining("too many connections for database")
+                .hasMessageContaining("the database's CONNECTION LIMIT is reached: raise it");
+    }
+
+    @Test
     void a_user_that_may_not_create_the_tables_is_told_what_to_grant_in_one_line() throws Exception {
         String url = PostgresStores.newDatabase();
         String role = "app_" + Long.toHexString(System.nanoTime());

@@ -45,5 +45,11 @@ class PostgresTransportTest {
         assertThat(PostgresTransport.explain("The server does not support SSL."))
                 .isEqualTo("The server does not support SSL; sslmode asks for TLS and the server has ssl off: turn ssl on in its postgresql.conf");
         assertThat(PostgresTransport.explain("Connection refused.")).isEqualTo("Connection refused.");
+        // the server's own words (PostgreSQL 15) when max_connections is used up
+        assertThat(PostgresTransport.hint("FATAL: sorry, too many clients already")).contains("max_connections");
+        assertThat(PostgresTransport.hint("FATAL: remaining connection slots are reserved for non-replication superuser connections"))
+                .contains("max_connections");
+        assertThat(PostgresTransport.hint("FATAL: no pg_hba.conf entry for host \"10.0.1.9\", user \"app\", database \"orch\", SSL encryption"))
+                .contains("pg_hba.conf lets this host connect");
     }
 }
