@@ -1575,12 +1575,13 @@ abstract class JdbcJobStore implements JobStore {
     /**
      * A failure of the connection itself, not of a statement: SQLState class 08 (connection exception), or
      * 57P01..57P03, what a PostgreSQL server that shuts down or restarts sends every connection it cuts
-     * ("terminating connection due to administrator command"), read by the next statement on it.
+     * ("terminating connection due to administrator command"), read by the next statement on it, or 57P05 and
+     * 25P03, a connection it ended for its idle_session_timeout or idle_in_transaction_session_timeout.
      */
     static boolean lostConnection(SQLException e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof SQLException se && se.getSQLState() != null
-                    && (se.getSQLState().startsWith("08") || se.getSQLState().matches("57P0[123]"))) {
+                    && (se.getSQLState().startsWith("08") || se.getSQLState().matches("57P0[1235]|25P03"))) {
                 return true;
             }
         }

@@ -41,6 +41,8 @@ import org.slf4j.LoggerFactory;
 public final class PostgresJobStore extends JdbcJobStore {
     private static final Logger log = LoggerFactory.getLogger(PostgresJobStore.class);
     static final String[] SQL = {"/orchestrator/store/queries.sql", "/orchestrator/store/postgres/queries.sql"};
+    /** What every connection of the store runs first (see session_setup). */
+    private static final String SESSION_SETUP = SqlFile.load(false, SQL).get("session_setup");
     private static final String MIGRATIONS = "/orchestrator/store/postgres/";
     /** How often a lease that lost the race for a concurrency key tries again, at once. */
     private static final int KEY_RACE_RETRIES = 5;
@@ -156,6 +158,7 @@ public final class PostgresJobStore extends JdbcJobStore {
         // whatever the database's default_transaction_isolation: leases and conditional writes rely on READ
         // COMMITTED's re-check of a row another transaction just changed (stricter levels fail them instead)
         hc.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
+        hc.setConnectionInitSql(SESSION_SETUP);
         hc.addDataSourceProperty("ApplicationName", "orchestrator");
         hc.addDataSourceProperty("tcpKeepAlive", "true");
         hc.addDataSourceProperty("connectTimeout", "5");
@@ -426,6 +429,7 @@ public final class PostgresJobStore extends JdbcJobStore {
                     return;
                 }
                 try (Statement st = c.createStatement()) {
+                    st.execute(SESSION_SETUP);
                     st.execute(sql.get("listen"));
                 }
                 PGConnection pg = c.unwrap(PGConnection.class);

@@ -167,6 +167,12 @@ SELECT pg_notify('orchestrator_jobs', '')
 -- name: listen
 LISTEN orchestrator_jobs
 
+-- name: session_setup
+-- Run on every connection the store opens. A DBA's idle_session_timeout (PostgreSQL 14+, often set per
+-- database to reap forgotten sessions) would end the LISTEN connection, which is idle by design, and the
+-- writer's, between two quiet moments: this session's is off. The guard skips the unknown parameter on 13.
+SELECT set_config('idle_session_timeout', '0', false) WHERE current_setting('server_version_num')::int >= 140000
+
 -- name: server_status
 -- for doctor: the server's version and how many of its connections are taken (by every client, not only ours)
 SELECT current_setting('server_version') AS version,

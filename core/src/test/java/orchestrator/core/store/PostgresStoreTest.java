@@ -232,6 +232,42 @@ class PostgresStoreTest {
         assertThat(most.get()).as("jobs of key 'deploy' running at once").isEqualTo(1);
     }
 
+    /**
+     * A DBA's idle_session_timeout (reaping forgotten sessions) does not end the store's LISTEN connection, idle by
+     * design, nor its writer's between two quiet moments: before, the listener was cut and logged a WARN every few
+     * seconds, and the first write after a quiet spell failed as "store unavailable".
+     */
+    @Test
+    void a_database_idle_session_timeout_ends_none_of_the_stores_connections() throws Exception {
+        String url = PostgresStores.newDatabase();
+        try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement()) {
+            st.execute("ALTER DATABASE " + c.getCatalog() + " SET idle_session_timeout = '1s'");
+        }
+        PostgresJobStore s = store(url);
+        s.enqueue(job("{\"goal\":\"before\"}"));
+        try (Connection look = DriverManager.getConnection(url); Statement st = look.createStatement()) {
+            st.execute("SET idle_session_timeout = 0");
+            int listener = queryInt(st, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    + " AND application_name = 'orchestrator-listener'");
+            String idleFor = "SELECT count(*) FROM pg_stat_activity WHERE pid = " + listener + " AND now() - state_change > interval '3 s'";
+            String alive = "SELECT count(*) FROM pg_stat_activity WHERE pid = " + listener;
+            Waits.until("the listener idle for 3 s on the server, or ended", Duration.ofSeconds(20),
+                    () -> queryInt(st, idleFor) == 1 || queryInt(st, alive) == 0);
+            assertThat(queryInt(st, alive)).as("the LISTEN connection outlived the database's 1 s idle_session_timeout").isEqualTo(1);
+        }
+        assertThat(s.enqueue(job("{\"goal\":\"after a quiet spell\"}")).created()).isTrue();
+        assertThat(s.lease("r1", 5)).hasSize(2);
+    }
+
+    private static int queryInt(Statement st, String sql) {
+        try (ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getInt(1);
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(sql + ": " + e.getMessage(), e);
+        }
+    }
+
     @Test
     void a_connection_limit_reached_at_start_names_the_limit_to_raise() throws Exception {
         String url = PostgresStores.newDatabase();
