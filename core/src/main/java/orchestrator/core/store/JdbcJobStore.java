@@ -308,7 +308,7 @@ abstract class JdbcJobStore implements JobStore {
             } catch (TimeoutException e) {
                 if (p.abandon()) {
                     // the writer never took it (the database lock was held elsewhere): it will not run
-                    throw new StoreUnavailableException(what + ": the database stayed locked for " + ENQUEUE_TIMEOUT.toSeconds()
+                    throw new StoreUnavailableException(what + ": " + writerStalled() + " for " + ENQUEUE_TIMEOUT.toSeconds()
                             + " s; nothing was written", e);
                 }
                 // claimed: its transaction holds the lock and is committing; its outcome is the answer
@@ -595,6 +595,11 @@ abstract class JdbcJobStore implements JobStore {
             b.leasable();
             return b.insert().insert(id, job, meta, spec, b.now);
         }
+    }
+
+    /** Why a write waited past its deadline without the writer taking it, in the dialect's terms ("… for 15 s"). */
+    protected String writerStalled() {
+        return "the database stayed locked"; // another process held SQLite's write lock
     }
 
     /**

@@ -194,6 +194,12 @@ public final class PostgresJobStore extends JdbcJobStore {
         return "BEGIN ISOLATION LEVEL READ COMMITTED";
     }
 
+    /** The writer was still in an earlier batch: PostgreSQL did not answer it (down, cut off) or a lock held it. */
+    @Override
+    protected String writerStalled() {
+        return "the store's writer got no answer from PostgreSQL at " + where + " (down, unreachable, or waiting for a lock)";
+    }
+
     /** A statement is a network round trip here: a batch's enqueues go in two JDBC batches. */
     @Override
     protected boolean bulkEnqueue() {

@@ -378,6 +378,34 @@ class PostgresStoreTest {
         }
     }
 
+    @Test
+    void a_write_the_writer_never_took_fails_after_15_s_naming_postgresql_not_a_locked_file() throws Exception {
+        String url = PostgresStores.newDatabase();
+        PostgresJobStore s = store(url);
+        s.enqueue(job("{\"goal\":\"held\"}"));
+        Lease held = s.lease("r1", 1).get(0);
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try (Connection hold = DriverManager.getConnection(url); Connection look = DriverManager.getConnection(url)) {
+            hold.setAutoCommit(false);
+            lockRow(hold, held.jobId());
+            int holder = backendPid(hold);
+            // the writer's batch waits for the row: every write queued behind it waits with it
+            Future<?> finish = pool.submit(() -> s.finish(held, Outcome.succeeded(Map.of(), 0, 0, 0)));
+            Waits.until("the finish to wait for the held row", Duration.ofSeconds(20), () -> blockedBy(look, holder));
+            assertThatThrownBy(() -> s.enqueue(job("{\"goal\":\"behind it\"}")))
+                    .isInstanceOf(StoreUnavailableException.class)
+                    .hasMessageContaining("enqueue: the store's writer got no answer from PostgreSQL at 127.0.0.1:")
+                    .hasMessageContaining("for 15 s; nothing was written")
+                    .hasMessageNotContaining("locked for");
+            hold.commit();
+            finish.get(20, TimeUnit.SECONDS);
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(s.find(held.jobId()).orElseThrow().state()).isEqualTo(JobState.SUCCEEDED);
+        assertThat(s.countByState().get(JobState.QUEUED)).as("the refused enqueue stored nothing").isEqualTo(0);
+    }
+
     private static void lockRow(Connection c, String jobId) throws Exception {
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT id FROM jobs WHERE id = '" + jobId + "' FOR UPDATE")) {
             assertThat(rs.next()).isTrue();
