@@ -125,10 +125,7 @@ class PostgresStoreTest {
      */
     @Test
     void a_database_whose_default_isolation_is_serializable_leases_every_job_exactly_once_all_the_same() throws Exception {
-        String url = PostgresStores.newDatabase();
-        try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement()) {
-            st.execute("ALTER DATABASE " + c.getCatalog() + " SET default_transaction_isolation = 'serializable'");
-        }
+        String url = databaseWith("default_transaction_isolation", "serializable");
         try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SHOW transaction_isolation")) {
             rs.next();
             assertThat(rs.getString(1)).as("the database's default, for a session of its own").isEqualTo("serializable");
@@ -239,10 +236,7 @@ class PostgresStoreTest {
      */
     @Test
     void a_database_idle_session_timeout_ends_none_of_the_stores_connections() throws Exception {
-        String url = PostgresStores.newDatabase();
-        try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement()) {
-            st.execute("ALTER DATABASE " + c.getCatalog() + " SET idle_session_timeout = '1s'");
-        }
+        String url = databaseWith("idle_session_timeout", "1s");
         PostgresJobStore s = store(url);
         s.enqueue(job("{\"goal\":\"before\"}"));
         try (Connection look = DriverManager.getConnection(url); Statement st = look.createStatement()) {
@@ -322,12 +316,9 @@ class PostgresStoreTest {
      */
     @Test
     void a_write_that_loses_a_deadlock_runs_again_after_its_batch_commits() throws Exception {
-        String url = PostgresStores.newDatabase();
-        try (Connection admin = DriverManager.getConnection(url); Statement st = admin.createStatement()) {
-            // the store's connections check for a deadlock after 3 s of waiting, the plain connection's only after 60 s:
-            // the cycle is there long before the store's check, which then cancels the store's statement, not ours
-            st.execute("ALTER DATABASE " + admin.getCatalog() + " SET deadlock_timeout = '3s'");
-        }
+        // the store's connections check for a deadlock after 3 s of waiting, the plain connection's only after 60 s:
+        // the cycle is there long before the store's check, which then cancels the store's statement, not ours
+        String url = databaseWith("deadlock_timeout", "3s");
         PostgresJobStore s = store(url);
         for (String goal : List.of("h", "g", "f")) {
             s.enqueue(job("{\"goal\":\"" + goal + "\"}"));
@@ -404,6 +395,15 @@ class PostgresStoreTest {
         }
         assertThat(s.find(held.jobId()).orElseThrow().state()).isEqualTo(JobState.SUCCEEDED);
         assertThat(s.countByState().get(JobState.QUEUED)).as("the refused enqueue stored nothing").isEqualTo(0);
+    }
+
+    /** A fresh database whose sessions start with {@code setting = value} (as a DBA's ALTER DATABASE … SET does). */
+    private static String databaseWith(String setting, String value) throws Exception {
+        String url = PostgresStores.newDatabase();
+        try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement()) {
+            st.execute("ALTER DATABASE " + c.getCatalog() + " SET " + setting + " = '" + value + "'");
+        }
+        return url;
     }
 
     private static void lockRow(Connection c, String jobId) throws Exception {
