@@ -424,8 +424,13 @@ abstract class JdbcJobStore implements JobStore {
 
     /** SQLState 40P01: the server broke a deadlock by cancelling this statement; nothing of it was written. */
     static boolean deadlock(SQLException e) {
+        return sqlState(e, "40P01"::equals);
+    }
+
+    /** Whether {@code e} or one of its causes carries an SQLState that {@code test} accepts. */
+    private static boolean sqlState(SQLException e, java.util.function.Predicate<String> test) {
         for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof SQLException se && "40P01".equals(se.getSQLState())) {
+            if (t instanceof SQLException se && se.getSQLState() != null && test.test(se.getSQLState())) {
                 return true;
             }
         }
@@ -1584,13 +1589,7 @@ abstract class JdbcJobStore implements JobStore {
      * 25P03, a connection it ended for its idle_session_timeout or idle_in_transaction_session_timeout.
      */
     static boolean lostConnection(SQLException e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof SQLException se && se.getSQLState() != null
-                    && (se.getSQLState().startsWith("08") || se.getSQLState().matches("57P0[1235]|25P03"))) {
-                return true;
-            }
-        }
-        return false;
+        return sqlState(e, state -> state.startsWith("08") || state.matches("57P0[1235]|25P03"));
     }
 
     protected static StoreUnavailableException unavailable(String what, SQLException e) {

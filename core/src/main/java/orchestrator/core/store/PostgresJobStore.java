@@ -191,7 +191,7 @@ public final class PostgresJobStore extends JdbcJobStore {
 
     @Override
     protected String beginWrite() {
-        return "BEGIN ISOLATION LEVEL READ COMMITTED";
+        return "BEGIN"; // at READ COMMITTED: the pool sets it on every connection, the writer's too
     }
 
     /** The writer was still in an earlier batch: PostgreSQL did not answer it (down, cut off) or a lock held it. */
@@ -628,21 +628,15 @@ public final class PostgresJobStore extends JdbcJobStore {
         int secs = (int) Math.max(1, (timeout.toMillis() + 999) / 1000);
         Properties props = properties(user, password, "orchestrator-probe", secs);
         props.setProperty("socketTimeout", String.valueOf(secs + 1));
-        try (Connection c = DriverManager.getConnection(jdbcUrl, props)) {
+        try (Connection c = DriverManager.getConnection(jdbcUrl, props); PreparedStatement ps = sql.prepare(c, "ready_write")) {
             c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED); // as the pool's: two probes at once never fail each other
-            return probe(c, secs);
-        } catch (SQLException | RuntimeException e) {
-            log.debug("store not ready: {}", e.getMessage());
-            return false;
-        }
-    }
-
-    private boolean probe(Connection c, int secs) throws SQLException {
-        try (PreparedStatement ps = sql.prepare(c, "ready_write")) {
             ps.setQueryTimeout(secs);
             ps.setLong(1, clock.millis());
             ps.executeUpdate();
             return true;
+        } catch (SQLException | RuntimeException e) {
+            log.debug("store not ready: {}", e.getMessage());
+            return false;
         }
     }
 }
