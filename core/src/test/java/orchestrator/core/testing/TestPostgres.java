@@ -36,6 +36,11 @@ public final class TestPostgres implements AutoCloseable {
     /** A password with every character a URL must escape, so that a test sees the decoding end to end. */
     public static final String TLS_PASSWORD = "p@ss w:rd/?%#&=";
     private static TestPostgres shared;
+    /** The name of each of this harness's folders in the temporary folder starts with this. */
+    static final String PREFIX = "orch-pg-";
+    /** A folder untouched this long, with no live server, is a killed run's: {@link #sweepStale}. */
+    static final java.time.Duration STALE_AFTER = java.time.Duration.ofHours(1);
+    private static boolean swept;
 
     private final Path dir;
     private final Path data;
@@ -70,7 +75,8 @@ public final class TestPostgres implements AutoCloseable {
         try {
             bin = findBinaries();
             asPostgresUser = "root".equals(System.getProperty("user.name"));
-            dir = Files.createTempDirectory("orch-pg-");
+            sweepOnce();
+            dir = Files.createTempDirectory(PREFIX);
             data = dir.resolve("data");
             if (tls) {
                 makeCertificates(dir.resolve("tls"));
@@ -222,6 +228,57 @@ public final class TestPostgres implements AutoCloseable {
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         } catch (IOException e) {
             // a temp folder left behind is harmless
+        }
+    }
+
+    private static synchronized void sweepOnce() {
+        if (!swept) {
+            swept = true;
+            sweepStale(Path.of(System.getProperty("java.io.tmpdir")), STALE_AFTER);
+        }
+    }
+
+    /**
+     * Deletes the folders that killed runs left in {@code tmp}: a JVM killed (a CI run stopped, a session cut off)
+     * runs no shutdown hook, and each folder is a cluster of 50–150 MB. Only a folder untouched for {@code age}
+     * whose server is not running goes: one that another JVM is setting up is recent, and one whose
+     * {@code postmaster.pid} names a live process is left alone (it may be another run's server).
+     *
+     * @return the folders deleted
+     */
+    static List<Path> sweepStale(Path tmp, java.time.Duration age) {
+        List<Path> gone = new ArrayList<>();
+        long before = System.currentTimeMillis() - age.toMillis();
+        try (Stream<Path> entries = Files.list(tmp)) {
+            for (Path d : (Iterable<Path>) entries.filter(d -> d.getFileName().toString().startsWith(PREFIX))::iterator) {
+                try {
+                    if (!Files.isDirectory(d, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                            || Files.getLastModifiedTime(d).toMillis() > before || serverAlive(d.resolve("data"))) {
+                        continue;
+                    }
+                    run(List.of("rm", "-rf", d.toString()));
+                    gone.add(d);
+                } catch (IOException | IllegalStateException e) {
+                    // a folder that could not be looked at or removed stays: a leftover is harmless
+                }
+            }
+        } catch (IOException e) {
+            // no temporary folder to look at
+        }
+        return gone;
+    }
+
+    /** Whether the cluster's {@code postmaster.pid} names a process that is alive. */
+    private static boolean serverAlive(Path data) throws IOException {
+        Path pidFile = data.resolve("postmaster.pid");
+        if (!Files.exists(pidFile)) {
+            return false;
+        }
+        String first = Files.readAllLines(pidFile).stream().findFirst().orElse("").trim();
+        try {
+            return ProcessHandle.of(Long.parseLong(first)).map(ProcessHandle::isAlive).orElse(false);
+        } catch (NumberFormatException e) {
+            return false;
         }
     }
 

@@ -3,12 +3,18 @@ package orchestrator.core.testing;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class TestPostgresTest {
 
@@ -41,5 +47,35 @@ class TestPostgresTest {
             assertThat(rs.getString(1)).as("dictionary order, not byte order ('0 B _c a')").isEqualTo("_c 0 a B");
             assertThat(rs.getString(2)).as("every letter folds, not ASCII only").isEqualTo("élan");
         }
+    }
+
+    @Test
+    void a_killed_runs_folder_is_swept_but_not_a_live_servers_a_recent_one_or_anything_else(@TempDir Path tmp) throws Exception {
+        Process ended = new ProcessBuilder("true").start();
+        ended.waitFor();
+        Path dead = folder(tmp, TestPostgres.PREFIX + "dead", String.valueOf(ended.pid()), Duration.ofHours(3));
+        Path noServer = folder(tmp, TestPostgres.PREFIX + "initdb-killed", null, Duration.ofHours(3));
+        Path live = folder(tmp, TestPostgres.PREFIX + "live", String.valueOf(ProcessHandle.current().pid()), Duration.ofHours(3));
+        Path recent = folder(tmp, TestPostgres.PREFIX + "setting-up", null, Duration.ofMinutes(5));
+        Path other = folder(tmp, "someone-elses", null, Duration.ofHours(3));
+
+        assertThat(TestPostgres.sweepStale(tmp, Duration.ofHours(1))).containsExactlyInAnyOrder(dead, noServer);
+
+        assertThat(dead).doesNotExist();
+        assertThat(noServer).doesNotExist();
+        assertThat(live).isDirectory();
+        assertThat(recent).isDirectory();
+        assertThat(other).isDirectory();
+    }
+
+    /** A harness-like folder: {@code data/} with a postmaster.pid naming {@code pid} (none if null), last touched {@code ago}. */
+    private static Path folder(Path tmp, String name, String pid, Duration ago) throws Exception {
+        Path d = Files.createDirectories(tmp.resolve(name).resolve("data")).getParent();
+        Files.writeString(d.resolve("data").resolve("PG_VERSION"), "15\n");
+        if (pid != null) {
+            Files.writeString(d.resolve("data").resolve("postmaster.pid"), pid + "\n/tmp/x\n");
+        }
+        Files.setLastModifiedTime(d, FileTime.from(Instant.now().minus(ago)));
+        return d;
     }
 }
