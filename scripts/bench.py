@@ -14,6 +14,7 @@ OUT = os.path.join(ROOT, "target", "bench")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
 WARMUP = int(os.environ.get("BENCH_WARMUP_SECONDS", "10"))  # the gateway's first warm-up load; more follows until the JIT is done
 WARMUP_MAX = int(os.environ.get("BENCH_WARMUP_MAX_SECONDS", "90"))
+WARMUP_CHUNK = 5  # seconds of load between two looks at the JIT
 JIT_QUIET = 0.03  # warm once the JIT compiler threads used less than this share of the process's CPU over a chunk of load
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))  # repeated measurements behind each median target
 # --store postgres: the server loads pg_stat_statements and each lease phase writes the statements its jobs
@@ -263,32 +264,37 @@ def wait_quiet(timeout=30):
         idle0, total0 = idle1, total1
 
 
+def proc_stat(path):
+    """A /proc/.../stat file: (the thread's or process's name, the fields after it; index 1 is the parent's pid,
+    11 and 12 its user and system ticks, 13 and 14 those of its reaped children), or None once it has gone."""
+    try:
+        with open(path) as f:
+            st = f.read()
+    except OSError:
+        return None
+    return st[st.index("(") + 1:st.rindex(")")], st.rsplit(")", 1)[1].split()
+
+
 def thread_cpu(pid):
     """(CPU ticks of the JVM's JIT compiler threads, of the whole process), from /proc/<pid>/task."""
     jit = total = 0
     for t in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{t}/stat") as f:
-                st = f.read()
-        except OSError:
-            continue  # the thread ended meanwhile
-        ticks = sum(int(x) for x in st.rsplit(")", 1)[1].split()[11:13])
-        total += ticks
-        if "CompilerThre" in st[st.index("(") + 1:st.rindex(")")]:
-            jit += ticks
+        st = proc_stat(f"/proc/{pid}/task/{t}/stat")
+        if st:  # else the thread ended meanwhile
+            ticks = int(st[1][11]) + int(st[1][12])
+            total += ticks
+            jit += ticks if "CompilerThre" in st[0] else 0
     return jit, total
-
-
-WARMUP_CHUNK = 5
 
 
 def warm_up(pid, load):
     """Loads the process (`load(seconds)`) for WARMUP seconds, then in chunks of WARMUP_CHUNK seconds until
     its JIT compiler threads used less than JIT_QUIET of its CPU in a chunk, for at most WARMUP_MAX seconds.
     A fixed 10 s was not enough on PostgreSQL: the compiler threads were still busy in the first measured
-    round, with a third of the gateway's CPU, and that round ran at two thirds of the later rounds' rate. Returns (seconds loaded, last chunk's share)."""
+    round, with a third of the gateway's CPU, and that round ran at two thirds of the later rounds' rate.
+    Returns (seconds loaded, the last chunk's compiler share, None when no chunk ran)."""
     load(WARMUP)
-    spent, share = WARMUP, 1.0
+    spent, share = WARMUP, None
     while spent < WARMUP_MAX:
         j0, t0 = thread_cpu(pid)
         load(WARMUP_CHUNK)
@@ -351,7 +357,7 @@ def phase_ingest(peer_too=True, target="≥ 15,000"):
     results.append(("HTTP ceiling: GET /health req/s, p99", f"{health['rps']:,.0f}, {health['p99']:.2f} ms", ""))
     results.append(("ingest as a ratio of the /health ceiling", f"{med / health['rps']:.2f}", ""))
     results.append(("ingest: warm-up before the first round (the same load until the JIT compiler threads used "
-                    f"< {JIT_QUIET:.0%} of the gateway's CPU for {WARMUP_CHUNK} s)", f"{warmed[0]} s (compiler share in its last {WARMUP_CHUNK} s: {warmed[1]:.1%})", ""))
+                    f"< {JIT_QUIET:.0%} of the gateway's CPU for {WARMUP_CHUNK} s)", f"{warmed[0]} s" + (f" (compiler share in its last {WARMUP_CHUNK} s: {warmed[1]:.1%})" if warmed[1] is not None else ""), ""))
     results.append(("gateway resident memory: idle / peak under ingest", f"{idle:.0f} / {sampler.peak[p.pid]:.0f} MB", "≤ 200 MB under load"))
     if not peer:
         return
@@ -504,7 +510,7 @@ def phase_throughput(runner_count, agent, jobs, rnd=1, queue=False):
 
 def cpu_seconds(pid):
     """A process's CPU time so far: (its own, its reaped children's), in seconds, from /proc/<pid>/stat."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    fields = proc_stat(f"/proc/{pid}/stat")[1]
     hz = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / hz, (int(fields[13]) + int(fields[14])) / hz
 
@@ -596,14 +602,9 @@ class Postgres:
         """The server's CPU time so far: the postmaster's, its live backends', and its reaped backends'."""
         total = sum(cpu_seconds(self.pid))
         for d in os.listdir("/proc"):
-            if d.isdigit():
-                try:
-                    with open(f"/proc/{d}/stat") as f:
-                        fields = f.read().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if int(fields[1]) == self.pid:
-                    total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            st = proc_stat(f"/proc/{d}/stat") if d.isdigit() else None
+            if st and int(st[1][1]) == self.pid:
+                total += (int(st[1][11]) + int(st[1][12])) / os.sysconf("SC_CLK_TCK")
         return total
 
 

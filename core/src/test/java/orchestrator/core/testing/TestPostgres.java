@@ -3,11 +3,13 @@ package orchestrator.core.testing;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -39,7 +41,7 @@ public final class TestPostgres implements AutoCloseable {
     /** The name of each of this harness's folders in the temporary folder starts with this. */
     static final String PREFIX = "orch-pg-";
     /** A folder untouched this long, with no live server, is a killed run's: {@link #sweepStale}. */
-    static final java.time.Duration STALE_AFTER = java.time.Duration.ofHours(1);
+    static final Duration STALE_AFTER = Duration.ofHours(1);
     private static boolean swept;
 
     private final Path dir;
@@ -246,24 +248,25 @@ public final class TestPostgres implements AutoCloseable {
      *
      * @return the folders deleted
      */
-    static List<Path> sweepStale(Path tmp, java.time.Duration age) {
-        List<Path> gone = new ArrayList<>();
-        long before = System.currentTimeMillis() - age.toMillis();
+    static List<Path> sweepStale(Path tmp, Duration age) {
+        List<Path> ours;
         try (Stream<Path> entries = Files.list(tmp)) {
-            for (Path d : (Iterable<Path>) entries.filter(d -> d.getFileName().toString().startsWith(PREFIX))::iterator) {
-                try {
-                    if (!Files.isDirectory(d, java.nio.file.LinkOption.NOFOLLOW_LINKS)
-                            || Files.getLastModifiedTime(d).toMillis() > before || serverAlive(d.resolve("data"))) {
-                        continue;
-                    }
+            ours = entries.filter(d -> d.getFileName().toString().startsWith(PREFIX)).toList();
+        } catch (IOException e) {
+            return List.of(); // no temporary folder to look at
+        }
+        long before = System.currentTimeMillis() - age.toMillis();
+        List<Path> gone = new ArrayList<>();
+        for (Path d : ours) {
+            try {
+                if (Files.isDirectory(d, LinkOption.NOFOLLOW_LINKS) && Files.getLastModifiedTime(d).toMillis() <= before
+                        && !serverAlive(d.resolve("data"))) {
                     run(List.of("rm", "-rf", d.toString()));
                     gone.add(d);
-                } catch (IOException | IllegalStateException e) {
-                    // a folder that could not be looked at or removed stays: a leftover is harmless
                 }
+            } catch (IOException | IllegalStateException e) {
+                // a folder that could not be looked at or removed stays: a leftover is harmless
             }
-        } catch (IOException e) {
-            // no temporary folder to look at
         }
         return gone;
     }
