@@ -75,9 +75,9 @@ final class HookJobs implements AutoCloseable {
         MDC.put("job_id", e.jobId());
         try {
             if (e.created()) {
-                log.info("accepted job {} for project {} from {}", e.jobId(), e.project(), actor);
+                log.info("accepted job {} {} from {}", e.jobId(), forProject(e.project()), actor);
             } else {
-                log.info("repeated delivery: answering with job {} (project {}, {})", e.jobId(), e.project(), actor);
+                log.info("repeated delivery: answering with job {} ({}, {})", e.jobId(), forProject(e.project()), actor);
                 store.audit(e.jobId(), actor, "repeated delivery; answered with the existing job");
             }
         } finally {
@@ -123,6 +123,11 @@ final class HookJobs implements AutoCloseable {
             counter.count(event, null, 500);
             throw e;
         }
+    }
+
+    /** "for project p", or "with no project" for a job without one: intake log lines never say "project null". */
+    static String forProject(String project) {
+        return project == null ? "with no project" : "for project " + project;
     }
 
     static void json(Context ctx, int status, Map<String, ?> body) throws IOException {

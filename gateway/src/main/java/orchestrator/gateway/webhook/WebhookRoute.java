@@ -142,9 +142,9 @@ public final class WebhookRoute implements Handler {
         MDC.put("job_id", e.jobId());
         try {
             if (e.created()) {
-                log.info("accepted job {} for project {} from token {} at {}", e.jobId(), e.project(), token.name(), client);
+                log.info("accepted job {} {} from token {} at {}", e.jobId(), HookJobs.forProject(e.project()), token.name(), client);
             } else {
-                log.info("repeated idempotency key: answering with job {} (project {}, token {})", e.jobId(), e.project(), token.name());
+                log.info("repeated idempotency key: answering with job {} ({}, token {})", e.jobId(), HookJobs.forProject(e.project()), token.name());
                 // the repeat is a submission too: the audit trail shows who sent it again
                 store.audit(e.jobId(), token.name(), "repeated submission; answered with the existing job");
             }
