@@ -204,13 +204,7 @@ public final class RunningGateway implements AutoCloseable {
 
     /** Polls {@code condition} until it holds or {@code timeout} passes; never a fixed sleep. */
     public static void await(java.util.function.BooleanSupplier condition, Duration timeout, String what) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + timeout + " waiting for " + what);
-            }
-            java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofMillis(20).toNanos());
-        }
+        orchestrator.core.testing.Waits.until(what, timeout, condition);
     }
 
     /** Sends raw bytes (a body HttpClient would not send as given) with headers, the way {@link #send} does. */

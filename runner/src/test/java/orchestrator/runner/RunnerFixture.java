@@ -15,11 +15,12 @@ import orchestrator.core.Json;
 import orchestrator.core.config.CoreConfig;
 import orchestrator.core.config.Env;
 import orchestrator.core.job.Source;
-import orchestrator.core.store.JobView;
 import orchestrator.core.store.JobStore;
+import orchestrator.core.store.JobView;
 import orchestrator.core.store.NewJob;
 import orchestrator.core.store.PostgresJobStore;
 import orchestrator.core.store.SqliteJobStore;
+import orchestrator.core.testing.Waits;
 
 /** A real store in a temp folder, a runner over it, and waits on conditions with deadlines. */
 final class RunnerFixture implements AutoCloseable {
@@ -84,7 +85,7 @@ final class RunnerFixture implements AutoCloseable {
                 fail("job " + id + " did not reach the expected state within " + max + "; it is " + v.state().wire()
                         + " with steps " + v.steps() + " error " + v.errorCode() + ": " + v.errorMessage());
             }
-            pause();
+            Waits.pause();
             v = job(id);
         }
         return v;
@@ -112,18 +113,7 @@ final class RunnerFixture implements AutoCloseable {
     }
 
     static void await(String what, BooleanSupplier cond, Duration max) {
-        long deadline = System.nanoTime() + max.toNanos();
-        while (!cond.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                fail("timed out after " + max + " waiting for: " + what);
-            }
-            pause();
-        }
-    }
-
-    /** Polling pause between condition checks; not a fixed sleep standing in for a condition. */
-    private static void pause() {
-        java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L);
+        Waits.until(what, max, cond);
     }
 
     Path artifacts(String jobId) {

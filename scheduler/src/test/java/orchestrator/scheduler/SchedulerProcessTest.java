@@ -17,6 +17,7 @@ import orchestrator.core.store.JobQuery;
 import orchestrator.core.store.JobView;
 import orchestrator.core.store.ScheduleFire;
 import orchestrator.core.store.SqliteJobStore;
+import orchestrator.core.testing.Waits;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -61,17 +62,17 @@ class SchedulerProcessTest {
         try (SqliteJobStore store = new SqliteJobStore(home.resolve("orchestrator.db"), Clock.systemUTC(), Duration.ofSeconds(30), 3)) {
             processes.add(start("a", logA));
             processes.add(start("b", logB));
-            Waits.until(START_TIMEOUT, () -> printed(logA, "READY a", 1) && printed(logB, "READY b", 1));
+            Waits.until("both schedulers ready", START_TIMEOUT, () -> printed(logA, "READY a", 1) && printed(logB, "READY b", 1));
             Instant windowStart = Instant.now();
-            Waits.until(Duration.ofSeconds(15), () -> firesAfter(store, windowStart) >= 5);
+            Waits.until("5 fires by the two schedulers", Duration.ofSeconds(15), () -> firesAfter(store, windowStart) >= 5);
 
             Process b = processes.get(1);
             b.destroyForcibly(); // SIGKILL: no shutdown hook, no cleanup
-            Waits.until(Duration.ofSeconds(10), () -> !b.isAlive());
+            Waits.until("scheduler b killed", Duration.ofSeconds(10), () -> !b.isAlive());
             processes.add(start("b", logB));
-            Waits.until(START_TIMEOUT, () -> printed(logB, "READY b", 2));
+            Waits.until("scheduler b ready again", START_TIMEOUT, () -> printed(logB, "READY b", 2));
             Instant restarted = Instant.now();
-            Waits.until(Duration.ofSeconds(15), () -> firesAfter(store, restarted) >= 5
+            Waits.until("5 fires after b restarted, 12 in all", Duration.ofSeconds(15), () -> firesAfter(store, restarted) >= 5
                     && firesAfter(store, windowStart) >= 12);
             Instant windowEnd = Instant.now().minusSeconds(1);
 

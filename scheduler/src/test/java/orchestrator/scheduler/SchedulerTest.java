@@ -10,7 +10,6 @@ import ch.qos.logback.core.read.ListAppender;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import orchestrator.core.schedule.ScheduleAction;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDateTime;
@@ -22,12 +21,14 @@ import orchestrator.core.config.ConfigException;
 import orchestrator.core.config.CoreConfig;
 import orchestrator.core.config.Env;
 import orchestrator.core.job.JobState;
+import orchestrator.core.schedule.ScheduleAction;
+import orchestrator.core.schedule.ScheduleStatus;
 import orchestrator.core.store.FireResult;
 import orchestrator.core.store.JobQuery;
-import orchestrator.core.schedule.ScheduleStatus;
 import orchestrator.core.store.JobView;
 import orchestrator.core.store.ScheduleFire;
 import orchestrator.core.store.SqliteJobStore;
+import orchestrator.core.testing.Waits;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -634,7 +635,7 @@ class SchedulerTest {
         try (SqliteJobStore realStore = new SqliteJobStore(home.resolve("real.db"), java.time.Clock.systemUTC(), Duration.ofSeconds(30), 3);
              Scheduler s = new Scheduler(config, core, realStore, java.time.Clock.systemUTC(), "loop")) {
             s.start();
-            Waits.until(Duration.ofSeconds(10), () -> realStore.recentFires("every_second", 10).size() >= 3);
+            Waits.until("3 fires of every_second", Duration.ofSeconds(10), () -> realStore.recentFires("every_second", 10).size() >= 3);
             List<ScheduleFire> f = realStore.recentFires("every_second", 10);
             // consecutive seconds: the loop wakes for each one
             assertThat(Duration.between(f.get(2).fireTime(), f.get(0).fireTime())).isEqualTo(Duration.ofSeconds(2));
