@@ -39,7 +39,7 @@ final class Lifecycle {
      *              SIGTERM sent on seeing that line before the handlers existed killed the JVM with 143
      */
     static void awaitShutdown(List<StopAction> actions, Runnable onHangup, Runnable ready) {
-        Signal.handle(new Signal("HUP"), sig -> {
+        sun.misc.SignalHandler before = Signal.handle(new Signal("HUP"), sig -> {
             try {
                 Logging.reopen();
                 onHangup.run();
@@ -47,6 +47,12 @@ final class Lifecycle {
                 log.error("SIGHUP handling failed; the process keeps running", t);
             }
         });
+        if (before == sun.misc.SignalHandler.SIG_IGN) {
+            // the JVM installs no handler for a SIGHUP its parent ignored (nohup does): say so, not fail silently
+            log.warn("SIGHUP is ignored in this process (started under nohup?): a reload (systemctl reload, kill -HUP) "
+                    + "and logrotate's reopen do nothing, so a changed setting needs a restart; start it without nohup "
+                    + "(a service manager, or setsid) to reload in place");
+        }
         CountDownLatch stop = new CountDownLatch(1);
         for (String name : List.of("TERM", "INT")) {
             Signal.handle(new Signal(name), sig -> {

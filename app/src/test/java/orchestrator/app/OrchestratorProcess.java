@@ -38,6 +38,13 @@ final class OrchestratorProcess implements AutoCloseable {
         return launch(cmd, outputFile, env);
     }
 
+    /** As {@link #start}, under {@code nohup}: the process starts with SIGHUP ignored. */
+    static OrchestratorProcess nohup(Path outputFile, Map<String, String> env, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("nohup", "java", "-Xmx256m", "-jar", JAR.toString()));
+        cmd.addAll(List.of(args));
+        return launch(cmd, outputFile, env);
+    }
+
     /** As {@link #start}, in {@code workdir}: for env files with relative paths, as operators write them. */
     static OrchestratorProcess startIn(Path workdir, Path outputFile, Map<String, String> env, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of("java", "-Xmx256m", "-jar", JAR.toString()));

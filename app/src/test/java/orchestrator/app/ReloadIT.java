@@ -40,6 +40,7 @@ class ReloadIT {
         Files.writeString(file, "ORCH_HOME=" + home + "\nHTTP_PORT=0\nWEBHOOK_TOKEN=" + OLD + "\n");
         try (OrchestratorProcess serve = OrchestratorProcess.start(home.resolve("serve.out"), Map.of(), "serve", "--config", file.toString())) {
             String base = "http://127.0.0.1:" + serve.awaitOutput("ready: http://127\\.0\\.0\\.1:(\\d+)", Duration.ofSeconds(120));
+            assertThat(serve.output()).as("a normal start handles SIGHUP").doesNotContain("SIGHUP is ignored");
             assertThat(post(base, OLD)).isEqualTo(202);
             assertThat(post(base, NEW)).isEqualTo(403);
 
@@ -55,6 +56,18 @@ class ReloadIT {
             assertThat(post(base, NEW)).as("the bad file changed nothing").isEqualTo(202);
             assertThat(post(base, OLD)).isEqualTo(403);
             assertThat(serve.terminate(Duration.ofSeconds(30))).isZero();
+        }
+    }
+
+    @Test
+    void a_process_started_with_sighup_ignored_says_that_a_reload_will_do_nothing() throws Exception {
+        Path file = home.resolve("orchestrator.env");
+        Files.writeString(file, "ORCH_HOME=" + home + "\n");
+        try (OrchestratorProcess scheduler = OrchestratorProcess.nohup(home.resolve("scheduler.out"), Map.of(), "scheduler", "--config", file.toString())) {
+            scheduler.awaitOutput("scheduler ready", Duration.ofSeconds(120));
+            assertThat(scheduler.output()).contains("SIGHUP is ignored in this process (started under nohup?)");
+            scheduler.hangup();
+            assertThat(scheduler.terminate(Duration.ofSeconds(30))).as("SIGTERM still stops it cleanly").isZero();
         }
     }
 }
