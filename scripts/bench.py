@@ -748,6 +748,21 @@ def phase_fs_ceiling():
                     "written by rename), 2 processes, 6,000 jobs", f"{rate:,.0f} jobs/s", ""))
 
 
+def phase_fs_floor():
+    """The same layout created by a C program (scripts/fs_floor.c), 2 processes: the kernel's share of a no-op
+    job's cost, which no runner can go below while a job keeps its folder. Its CPU per job, against the CPU a
+    target rate leaves per job on this machine, says whether that rate is possible at all."""
+    exe = os.path.join(OUT, "fs_floor")
+    subprocess.run(["cc", "-O2", "-o", exe, os.path.join(ROOT, "scripts", "fs_floor.c")], check=True)
+    wait_quiet()
+    line = subprocess.run([exe, home("fs-floor"), "3000", "2"], capture_output=True, text=True, check=True).stdout.strip()
+    m = re.match(r"jobs (\d+), (\d+) jobs/s, CPU per job ([\d.]+) ms", line)
+    results.append(("file-system floor: the same folders and files made by a C program (scripts/fs_floor.c), "
+                    "2 processes, 6,000 jobs; CPU per job (user + system)",
+                    f"{int(m.group(2)):,} jobs/s; {m.group(3)} ms per job",
+                    f"(3,000 jobs/s leaves {os.cpu_count() * 1000 / 3000:.2f} ms of CPU per job for everything here)"))
+
+
 def report(t0):
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
     java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
@@ -888,6 +903,7 @@ def measure_sqlite():
         throughput(n, "noop", 5000 * n, ROUNDS if n == 4 else 1)
     throughput(4, "true", 3000, ROUNDS)
     phase_fs_ceiling()
+    phase_fs_floor()
     phase_dashboard()
     return None
 
@@ -908,6 +924,7 @@ def measure_postgres(dashboard_only=False):
         refused = str(e)
     for n in (1, 2, 4):
         refused = side_by_side(n, 5000 * n, ROUNDS if n == 4 else 1, refused)
+    phase_fs_floor()
     if not refused:
         phase_dashboard()
     if refused:

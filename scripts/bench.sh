@@ -3,7 +3,8 @@
 #   ingest (wrk, 64 connections) and a check that the store holds exactly the 2xx jobs; the HTTP
 #   ceiling (/health); a peer (adnanh/webhook running a command); enqueue-to-start latency with
 #   idle runners in other processes; lease throughput with 1, 2, 4 runner processes (no-op jobs)
-#   and `true` jobs with 4; resident memory; time from start to /ready.
+#   and `true` jobs with 4; resident memory; time from start to /ready; the file system's floor for
+#   a no-op job's folder (scripts/fs_floor.c, with either store).
 #
 #   scripts/bench.sh                 # full run, 15 s per load phase, 3 rounds (about 8 minutes)
 #   BENCH_ROUNDS=1 scripts/bench.sh  # one round of each repeated measurement
@@ -33,6 +34,7 @@ done
 need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v python3 >/dev/null || need+=(python3)
+command -v cc >/dev/null || need+=(gcc)   # scripts/fs_floor.c
 if [[ $store == sqlite ]]; then
   command -v webhook >/dev/null || need+=(webhook)
 else
