@@ -93,6 +93,42 @@ class MalformedRequestsTest {
         }
     }
 
+    @Test
+    void requests_jetty_refuses_before_any_route_say_what_was_wrong_and_echo_nothing() throws Exception {
+        try (RunningGateway gw = new RunningGateway(home, Map.of("WEBHOOK_RATE_LIMIT_MAX_REQUESTS", "0"))) {
+            byte[] none = new byte[0];
+            // a token with a control character in it: refused, and the token is not in the answer
+            Reply ctl = exchange(gw.port, plain("control character", ("POST /webhook HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                    + "s3cret\u0001token\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1), none));
+            assertThat(ctl.status).isEqualTo(400);
+            assertThat(parse(ctl.body).path("message").asText())
+                    .isEqualTo("malformed HTTP request: Illegal character CNTL=0x1 (a character HTTP does not allow in the request line or a header name or value)");
+            assertThat(ctl.body).doesNotContain("s3cret");
+
+            Reply hosts = exchange(gw.port, plain("two hosts", "GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n"
+                    .getBytes(StandardCharsets.ISO_8859_1), none));
+            assertThat(hosts.status).isEqualTo(400);
+            assertThat(parse(hosts.body).path("message").asText()).isEqualTo("malformed HTTP request: Duplicate Host Header");
+
+            Reply uri = exchange(gw.port, plain("long URI", ("GET /" + "a".repeat(20_000) + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.ISO_8859_1), none));
+            assertThat(uri.status).isEqualTo(414);
+            assertThat(parse(uri.body).path("error").asText()).isEqualTo("uri_too_long");
+            assertThat(parse(uri.body).path("message").asText()).matches("the request line is longer than the gateway accepts \\(\\d+ bytes\\)");
+
+            Reply headers = exchange(gw.port, plain("huge header", ("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + "h".repeat(20_000)
+                    + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1), none));
+            assertThat(headers.status).isEqualTo(431);
+            assertThat(parse(headers.body).path("error").asText()).isEqualTo("headers_too_large");
+
+            Reply version = exchange(gw.port, plain("HTTP/3.7", "GET /health HTTP/3.7\r\nHost: x\r\nConnection: close\r\n\r\n"
+                    .getBytes(StandardCharsets.ISO_8859_1), none));
+            assertThat(version.status).isEqualTo(505);
+            assertThat(parse(version.body).path("error").asText()).isEqualTo("http_version_not_supported");
+            assertThat(version.headers.toLowerCase()).contains("content-type: application/json");
+        }
+    }
+
     private static List<Probe> probes(Random rnd) {
         List<Probe> out = new ArrayList<>();
         byte[] valid = VALID.getBytes(StandardCharsets.UTF_8);
