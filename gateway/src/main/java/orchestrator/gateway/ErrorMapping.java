@@ -30,7 +30,10 @@ final class ErrorMapping {
             // Jetty's own 4xx (an early EOF, a bad chunk) read through a route: the client's fault, not a 500
             if (e instanceof org.eclipse.jetty.http.HttpException he && he.getCode() >= 400 && he.getCode() < 500) {
                 log.debug("{} {}: bad request: {}", ctx.method(), ctx.path(), e.getMessage());
-                write(ctx, fromJavalin(he.getCode()).withHeader("Connection", "close"));
+                ApiError answer = he.getCode() == 400
+                        ? new ApiError(400, "bad_request", "malformed HTTP request" + JsonErrorHandler.detail(he.getReason()))
+                        : fromJavalin(he.getCode());
+                write(ctx, answer.withHeader("Connection", "close"));
                 return;
             }
             log.error("{} {} failed", ctx.method(), ctx.path(), e);

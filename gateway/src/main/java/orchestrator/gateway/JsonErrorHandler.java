@@ -44,7 +44,8 @@ final class JsonErrorHandler extends ErrorHandler {
         };
     }
 
-    private static String detail(String reason) {
+    /** ": reason" for a plain parser reason worth showing, else nothing. */
+    static String detail(String reason) {
         if (reason == null || !PLAIN_REASON.matcher(reason).matches() || reason.equals("Bad Request")) {
             return "";
         }
