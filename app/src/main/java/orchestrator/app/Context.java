@@ -97,10 +97,12 @@ final class Context {
      * it leases next; running jobs keep theirs) and the gateway (tokens, scopes, secrets, projects, limits).
      * Everything is read and checked before anything is swapped: a bad new file changes nothing and says why.
      *
-     * @param runner  null in a process without one
-     * @param gateway null in a process without one
+     * @param runner    null in a process without one
+     * @param gateway   null in a process without one
+     * @param scheduler the process's scheduler (the gateway's reads the schedule files for /schedules), or null
      */
-    void reload(orchestrator.runner.Runner runner, orchestrator.gateway.GatewayServer gateway) {
+    void reload(orchestrator.runner.Runner runner, orchestrator.gateway.GatewayServer gateway,
+                orchestrator.scheduler.Scheduler scheduler) {
         org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Context.class);
         try {
             Env fresh = env();
@@ -113,8 +115,21 @@ final class Context {
             if (gateway != null) {
                 gateway.reload(gatewayConfig);
             }
+            if (scheduler != null) {
+                scheduler.reconfigure(core);
+            }
             warnAboutPrototypeNames(fresh);
-            log.info("configuration reloaded (SIGHUP){}{}", runner != null ? ": runner" : "", gateway != null ? (runner != null ? " and gateway" : ": gateway") : "");
+            java.util.List<String> parts = new java.util.ArrayList<>();
+            if (runner != null) {
+                parts.add("runner");
+            }
+            if (gateway != null) {
+                parts.add("gateway");
+            }
+            if (scheduler != null && gateway == null) {
+                parts.add("scheduler"); // a gateway's scheduler only reads the files: the gateway's reload says it
+            }
+            log.info("configuration reloaded (SIGHUP): {}", String.join(" and ", parts));
         } catch (orchestrator.core.OrchestratorException e) {
             log.error("SIGHUP: the new configuration is invalid, keeping the old one: {}", e.getMessage());
         }

@@ -40,7 +40,7 @@ final class GatewayCommand implements Callable<Integer> {
         var files = ctx.storedFiles(store);
         GatewayServer gateway = new GatewayServer(config, core, store, ctx.clock, schedules, files);
         int port = gateway.start();
-        Lifecycle.awaitShutdown(List.of(gateway::close, Context.closing(files), store::close), () -> ctx.reload(null, gateway),
+        Lifecycle.awaitShutdown(List.of(gateway::close, Context.closing(files), store::close), () -> ctx.reload(null, gateway, schedules),
                 () -> log.info("orchestrator {} gateway ready: http://{}:{}", Main.VERSION, config.host(), port));
         return 0;
     }

@@ -41,7 +41,7 @@ final class RunnerCommand implements Callable<Integer> {
         log.info("orchestrator {} runner {} ready (concurrency {})", Main.VERSION, id, config.concurrency());
         Lifecycle.awaitShutdown(List.of(() -> runner.drain(Duration.ofSeconds(config.drainGraceSec())), Context.closing(files),
                 store::close),
-                () -> ctx.reload(runner, null));
+                () -> ctx.reload(runner, null, null));
         return 0;
     }
 }

@@ -29,7 +29,7 @@ final class SchedulerCommand implements Callable<Integer> {
         Scheduler scheduler = new Scheduler(config, core, store, ctx.clock, Lifecycle.runnerId("scheduler"));
         scheduler.start();
         log.info("orchestrator {} scheduler ready: schedules in {}", Main.VERSION, config.schedulesDir());
-        Lifecycle.awaitShutdown(List.of(scheduler::close, store::close));
+        Lifecycle.awaitShutdown(List.of(scheduler::close, store::close), () -> ctx.reload(null, null, scheduler));
         return 0;
     }
 }

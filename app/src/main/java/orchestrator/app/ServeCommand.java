@@ -45,7 +45,7 @@ final class ServeCommand implements Callable<Integer> {
                 gateway::close,
                 Context.closing(files),
                 store::close),
-                () -> ctx.reload(runner, gateway),
+                () -> ctx.reload(runner, gateway, scheduler),
                 () -> log.info("orchestrator {} ready: http://{}:{} (data in {})", Main.VERSION, gatewayConfig.host(), port, core.home()));
         return 0;
     }

@@ -37,12 +37,15 @@ import org.slf4j.LoggerFactory;
  * @param integrations         GitHub and Slack intake: secrets, {@code INTEGRATIONS_FILE}, the API for replies
  * @param uiEnabled            {@code UI_ENABLED}: serve the dashboard at {@code /ui}; default on when bound to loopback,
  *                             off otherwise (a dashboard on an open port is something to choose, behind TLS)
+ * @param parser               reads a job at intake with the agents of {@code AGENTS_FILE} and the pipeline's
+ *                             default agents: here so that a reload that adds an agent lets jobs name it
  */
 public record GatewayConfig(String host, int port, List<ApiToken> tokens, long maxWebhookBodyBytes,
                             Duration rateLimitWindow, int rateLimitMaxRequests, TrustedProxies trustedProxies,
                             String metricsToken, Path devTokenFile, RequestSignatures signatures,
                             boolean readyRequiresRunner, Set<String> projects,
-                            orchestrator.gateway.webhook.Integrations integrations, boolean uiEnabled) {
+                            orchestrator.gateway.webhook.Integrations integrations, boolean uiEnabled,
+                            orchestrator.core.job.JobSpecParser parser) {
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
     public static final long DEFAULT_MAX_WEBHOOK_BODY_BYTES = 1_048_576;
@@ -60,6 +63,7 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
         signatures = signatures == null ? RequestSignatures.none() : signatures;
         projects = projects == null ? Set.of() : Set.copyOf(projects);
         integrations = integrations == null ? orchestrator.gateway.webhook.Integrations.none() : integrations;
+        java.util.Objects.requireNonNull(parser, "parser");
         if (tokens.isEmpty()) {
             throw new ConfigException("WEBHOOK_TOKEN", "at least one token is needed");
         }
@@ -102,7 +106,8 @@ public record GatewayConfig(String host, int port, List<ApiToken> tokens, long m
                     + "(or with X-Forwarded-Proto: https from TRUSTED_PROXIES); put it behind TLS", host);
         }
         return new GatewayConfig(host, port, tokens, maxBody, window, maxRequests, proxies, metricsToken, devFile, signatures,
-                readyRequiresRunner, core.projects().keySet(), orchestrator.gateway.webhook.Integrations.from(env, core), ui);
+                readyRequiresRunner, core.projects().keySet(), orchestrator.gateway.webhook.Integrations.from(env, core), ui,
+                core.agents().parser());
     }
 
     /** A loopback bind address: 127.0.0.0/8, ::1 or localhost. */

@@ -78,16 +78,16 @@ public final class GatewayServer implements AutoCloseable {
         }
         admission = new Admission(config, clock);
         Metrics metrics = new Metrics(store, clock, admission, core.runnerStaleAfter());
-        WebhookRoute webhook = new WebhookRoute(config, core, admission, store, metrics::webhook, clock);
+        WebhookRoute webhook = new WebhookRoute(config, admission, store, metrics::webhook, clock);
         JobRoutes jobs = new JobRoutes(admission, store);
         logs = new JobLogs(admission, store, core.artifactsDir(), config.tokens().size(), storedFiles);
         JobArtifacts artifacts = new JobArtifacts(admission, store, core.artifactsDir(), storedFiles);
         ScheduleRoutes scheduleRoutes = new ScheduleRoutes(admission, schedules);
         Probes probes = new Probes(store, clock, core.databasePath(), core.runnerStaleAfter(), config.readyRequiresRunner());
         RunnerRoutes runners = new RunnerRoutes(admission, store, clock, core.runnerStaleAfter());
-        GitHubHook github = new GitHubHook(config, admission, core.agents().parser(), store,
+        GitHubHook github = new GitHubHook(config, admission, store,
                 (event, outcome, status) -> metrics.hook("github", event, outcome, status), clock);
-        SlackHook slack = new SlackHook(config, admission, core.agents().parser(), store,
+        SlackHook slack = new SlackHook(config, admission, store,
                 (event, outcome, status) -> metrics.hook("slack", event, outcome, status), clock);
         routes = routes(webhook, jobs, logs, artifacts, probes, metrics, runners, scheduleRoutes, github, slack);
         if (config.uiEnabled()) {

@@ -70,7 +70,8 @@ public final class Scheduler implements ScheduleControl, AutoCloseable {
     private final Clock clock;
     private final String schedulerId;
     private final String actor;
-    private final ScheduleDirectory directory;
+    /** Guarded by {@code lock}: a reload swaps it for one that reads the files with the new agents and projects. */
+    private ScheduleDirectory directory;
     private final Object lock = new Object();
     private final CountDownLatch closed = new CountDownLatch(1);
 
@@ -93,6 +94,17 @@ public final class Scheduler implements ScheduleControl, AutoCloseable {
         this.schedulesDir = config.schedulesDir();
         this.directory = new ScheduleDirectory(config.schedulesDir(),
                 new ScheduleFileParser(core.agents().parser(), core.projects()));
+    }
+
+    /**
+     * SIGHUP: the schedule files are read again, at the next tick, with the agents and projects of the new
+     * configuration, so a schedule naming an agent just added to {@code AGENTS_FILE} loads. Fire history
+     * and pauses are kept. {@code SCHEDULES_DIR} is the one setting only a restart changes.
+     */
+    public void reconfigure(CoreConfig core) {
+        synchronized (lock) {
+            directory = new ScheduleDirectory(schedulesDir, new ScheduleFileParser(core.agents().parser(), core.projects()));
+        }
     }
 
     /** Starts the background loop (a daemon thread). Calling it twice is an error. */

@@ -37,10 +37,10 @@ public final class GitHubHook implements Handler {
     private final HookCounter counter;
     private final Clock clock;
 
-    public GitHubHook(GatewayConfig config, Admission admission, orchestrator.core.job.JobSpecParser parser,
-                      orchestrator.core.store.JobStore store, HookCounter counter, Clock clock) {
+    public GitHubHook(GatewayConfig config, Admission admission, orchestrator.core.store.JobStore store, HookCounter counter,
+                      Clock clock) {
         this.admission = admission;
-        this.jobs = new HookJobs(parser, store, config.maxWebhookBodyBytes());
+        this.jobs = new HookJobs(store, config.maxWebhookBodyBytes());
         this.counter = counter;
         this.clock = clock;
     }
@@ -106,7 +106,7 @@ public final class GitHubHook implements Handler {
             src.put("delivery", delivery);
             src.put("remote_addr", caller.address());
             src.values().removeIf(java.util.Objects::isNull);
-            Enqueued e = jobs.enqueue(job, "github-" + replayKey, new Source("webhook", src), "github:" + j.github().get("sender"));
+            Enqueued e = jobs.enqueue(live.parser(), job, "github-" + replayKey, new Source("webhook", src), "github:" + j.github().get("sender"));
             Map<String, Object> answer = new LinkedHashMap<>();
             answer.put("job_id", e.jobId());
             answer.put("status", e.state().wire());

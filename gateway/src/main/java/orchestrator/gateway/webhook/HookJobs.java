@@ -31,7 +31,6 @@ import org.slf4j.MDC;
 final class HookJobs implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HookJobs.class);
 
-    private final JobSpecParser parser;
     private final JobStore store;
     private final long maxBody;
     /** Replies that may wait (a refusal's comment): a few threads, a bounded queue, dropped past it with a warning. */
@@ -41,10 +40,9 @@ final class HookJobs implements AutoCloseable {
         return t;
     });
 
-    HookJobs(JobSpecParser parser, JobStore store, long maxBody) {
+    HookJobs(JobStore store, long maxBody) {
         // idle, no thread is kept: a gateway that never refuses anyone has none
         replies.allowCoreThreadTimeOut(true);
-        this.parser = parser;
         this.store = store;
         this.maxBody = maxBody;
     }
@@ -62,8 +60,12 @@ final class HookJobs implements AutoCloseable {
         }
     }
 
-    /** Parses the job as {@code /webhook} would and commits it. */
-    Enqueued enqueue(ObjectNode payload, String idempotencyKey, Source source, String actor) {
+    /**
+     * Parses the job as {@code /webhook} would and commits it.
+     *
+     * @param parser the one of the settings the request was admitted under (a reload may add agents)
+     */
+    Enqueued enqueue(JobSpecParser parser, ObjectNode payload, String idempotencyKey, Source source, String actor) {
         JobSpec spec;
         try {
             spec = parser.parse(payload, idempotencyKey);

@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import orchestrator.core.Json;
-import orchestrator.core.job.JobSpecParser;
 import orchestrator.core.job.Source;
 import orchestrator.core.store.Enqueued;
 import orchestrator.core.store.JobStore;
@@ -42,10 +41,9 @@ public final class SlackHook implements Handler {
     private final HookCounter counter;
     private final Clock clock;
 
-    public SlackHook(GatewayConfig config, Admission admission, JobSpecParser parser, JobStore store, HookCounter counter,
-                     Clock clock) {
+    public SlackHook(GatewayConfig config, Admission admission, JobStore store, HookCounter counter, Clock clock) {
         this.admission = admission;
-        this.jobs = new HookJobs(parser, store, config.maxWebhookBodyBytes());
+        this.jobs = new HookJobs(store, config.maxWebhookBodyBytes());
         this.counter = counter;
         this.clock = clock;
     }
@@ -122,7 +120,7 @@ public final class SlackHook implements Handler {
         src.put("user_id", form.get("user_id"));
         src.put("remote_addr", caller.address());
         src.values().removeIf(java.util.Objects::isNull);
-        Enqueued e = jobs.enqueue(job, "slack-" + signature, new Source("webhook", src), "slack:" + form.get("user_id"));
+        Enqueued e = jobs.enqueue(live.parser(), job, "slack-" + signature, new Source("webhook", src), "slack:" + form.get("user_id"));
         ephemeral(ctx, (e.created() ? "Queued" : "Already queued:") + " job " + e.jobId() + " on " + project + " ("
                 + e.state().wire() + "): " + in.jobLink(e.jobId()));
         return e.created() ? "job" : "redelivered";

@@ -16,7 +16,6 @@ import java.util.Set;
 import java.util.function.Consumer;
 import java.util.TreeSet;
 import orchestrator.core.Json;
-import orchestrator.core.config.CoreConfig;
 import orchestrator.core.job.InvalidJobException;
 import orchestrator.core.job.JobSpec;
 import orchestrator.core.job.JobSpecParser;
@@ -47,7 +46,6 @@ public final class WebhookRoute implements Handler {
     /** Read at start for what only a restart changes (the body cap, which Jetty enforces too). */
     private final GatewayConfig config;
     private final Admission admission;
-    private final JobSpecParser parser;
     private final JobStore store;
     private final Consumer<Integer> answered;
     private final Clock clock;
@@ -56,12 +54,10 @@ public final class WebhookRoute implements Handler {
      * @param answered told the status of every answer, errors included (the webhook counter of /metrics)
      * @param clock    judges the timestamps of signed requests
      */
-    public WebhookRoute(GatewayConfig config, CoreConfig core, Admission admission, JobStore store, Consumer<Integer> answered,
-                        Clock clock) {
+    public WebhookRoute(GatewayConfig config, Admission admission, JobStore store, Consumer<Integer> answered, Clock clock) {
         this.clock = clock;
         this.config = config;
         this.admission = admission;
-        this.parser = core.agents().parser();
         this.store = store;
         this.answered = answered;
     }
@@ -104,7 +100,7 @@ public final class WebhookRoute implements Handler {
             throw new ApiError(415, "unsupported_media_type", "send the job as Content-Type: application/json");
         }
         JsonNode node = readJson(body);
-        JobSpec spec = parse(node, ctx.header("Idempotency-Key"));
+        JobSpec spec = parse(live.parser(), node, ctx.header("Idempotency-Key"));
         String project = spec.project();
         if (project != null && !projects.contains(project)) {
             throw new ApiError(400, "unknown_project", "project_id '" + project + "' is not a configured project")
@@ -128,8 +124,8 @@ public final class WebhookRoute implements Handler {
             // idempotency_key is signed; without one, the signature names this exact request. Either way a
             // replay carries the same key, and the store answers it with the first job (200), durably and on
             // every gateway host, instead of making a second one.
-            String bodyKey = parse(node, null).idempotencyKey();
-            spec = parse(node, bodyKey != null ? bodyKey : replayKey);
+            String bodyKey = parse(live.parser(), node, null).idempotencyKey();
+            spec = parse(live.parser(), node, bodyKey != null ? bodyKey : replayKey);
         }
 
         Map<String, Object> meta = new LinkedHashMap<>();
@@ -185,7 +181,7 @@ public final class WebhookRoute implements Handler {
         return node;
     }
 
-    private JobSpec parse(JsonNode node, String idempotencyKey) {
+    private static JobSpec parse(JobSpecParser parser, JsonNode node, String idempotencyKey) {
         try {
             return parser.parse(node, idempotencyKey);
         } catch (InvalidJobException e) {
