@@ -166,12 +166,9 @@ public final class Runner implements AutoCloseable {
     private RunnerContext context(RunnerConfig config, CoreConfig core) {
         Map<String, String> own = System.getenv();
         Map<String, String> childEnv = stepEnvironment(own, config.envAllowlist());
-        List<String> secrets = new ArrayList<>();
-        for (String name : config.sensitiveEnvVars()) {
-            if (own.get(name) != null) {
-                secrets.add(own.get(name));
-            }
-        }
+        // the settings' values (a --config file's too, which the process environment lacks), and the environment's
+        List<String> secrets = new ArrayList<>(config.secrets().values());
+        secrets.addAll(RunnerConfig.Secrets.of(own::get, config.sensitiveEnvVars()).values());
         return new RunnerContext(config, core, store, clock, runnerId, Map.copyOf(childEnv), new Redactor(secrets), versions, storeTag(core), shipping);
     }
 

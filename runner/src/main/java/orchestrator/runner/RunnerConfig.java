@@ -29,12 +29,13 @@ import orchestrator.core.config.Env;
  *                         {@code WORKSPACE_SNAPSHOT_MAX_BYTES}: the largest copy of a workspace the store keeps for another host
  * @param minVersions      {@code MIN_BINARY_VERSIONS}: binary basename to the oldest version a step may run
  * @param delivery         results back to GitHub and Slack ({@code GITHUB_TOKEN}, {@code SLACK_BOT_TOKEN}, {@code PUBLIC_URL}, …)
+ * @param secrets          the values to mask, as this configuration sets them (environment or {@code --config} file)
  */
 public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<String> sensitiveEnvVars, int maxIdleSec,
                            int drainGraceSec, double maxDailyCostUsd, long maxDailyApiCalls, List<String> sandboxWrapper,
                            StepPolicy policy, Retention retention, Callbacks callbacks, Output output,
                            Map<String, BinaryVersion> minVersions,
-                           orchestrator.runner.delivery.DeliverySettings delivery) {
+                           orchestrator.runner.delivery.DeliverySettings delivery, Secrets secrets) {
     public static final int DEFAULT_CONCURRENCY = 2;
     public static final List<String> DEFAULT_ENV_ALLOWLIST =
             List.of("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "USER", "LOGNAME", "TMPDIR");
@@ -42,7 +43,7 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
     public static final Set<String> BUILT_IN_SENSITIVE = Set.of("WEBHOOK_TOKEN", "WEBHOOK_TOKENS", "METRICS_TOKEN",
             "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "GITHUB_TOKEN", "GH_TOKEN",
             "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SLACK_TOKEN", "CALLBACK_HMAC_SECRET",
-            "SLACK_BOT_TOKEN", "GITHUB_WEBHOOK_SECRET", "SLACK_SIGNING_SECRET");
+            "SLACK_BOT_TOKEN", "GITHUB_WEBHOOK_SECRET", "SLACK_SIGNING_SECRET", "WEBHOOK_HMAC_SECRETS");
     public static final int DEFAULT_MAX_IDLE_SEC = 0;
     public static final int DEFAULT_DRAIN_GRACE_SEC = 60;
     /** 30 days: long enough to read a job's report after a holiday, short enough that the disk does not fill. */
@@ -194,14 +195,82 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
         output = output == null ? Output.DEFAULT : output;
         minVersions = minVersions == null ? Map.of() : Map.copyOf(minVersions);
         delivery = delivery == null ? orchestrator.runner.delivery.DeliverySettings.NONE : delivery;
+        secrets = secrets == null ? Secrets.NONE : secrets;
     }
+
+    /**
+     * Secret values, never printed: a record's own toString would show them wherever the settings are logged.
+     *
+     * @param values each sensitive variable's value whole, and the parts of it that are secrets on their own
+     */
+    public record Secrets(List<String> values) {
+        static final Secrets NONE = new Secrets(List.of());
+
+        public Secrets {
+            values = List.copyOf(values);
+        }
+
+        /**
+         * What to mask of the sensitive variables as {@code lookup} finds them: each value whole and, since a
+         * step may print one part alone, each comma-separated part (a rotation: {@code GITHUB_WEBHOOK_SECRET=old,new}),
+         * each token of {@code WEBHOOK_TOKENS} ({@code tok=scope,…}), each secret of {@code WEBHOOK_HMAC_SECRETS}
+         * ({@code proj=s1|s2,…}), and a PostgreSQL {@code DATABASE_URL} with its password as written and decoded.
+         */
+        public static Secrets of(java.util.function.UnaryOperator<String> lookup, Set<String> sensitive) {
+            Set<String> out = new LinkedHashSet<>();
+            for (String name : sensitive) {
+                String v = lookup.apply(name);
+                if (v == null || v.isBlank()) {
+                    continue;
+                }
+                out.add(v);
+                for (String part : v.split(",")) {
+                    String p = part.strip();
+                    out.add(p);
+                    int eq = p.indexOf('=');
+                    if (eq > 0 && name.equals("WEBHOOK_TOKENS")) {
+                        out.add(p.substring(0, eq).strip());
+                    } else if (eq > 0 && name.equals("WEBHOOK_HMAC_SECRETS")) {
+                        for (String s : p.substring(eq + 1).split("\\|")) {
+                            out.add(s.strip());
+                        }
+                    }
+                }
+            }
+            String url = lookup.apply("DATABASE_URL");
+            if (url != null && orchestrator.core.config.PostgresUrl.isPostgres(url.strip())) {
+                out.add(url.strip());
+                java.util.regex.Matcher m = DATABASE_PASSWORD.matcher(url);
+                while (m.find()) {
+                    String raw = m.group(1) != null ? m.group(1) : m.group(2);
+                    out.add(raw);
+                    try {
+                        out.add(java.net.URLDecoder.decode(raw.replace("+", "%2B"), java.nio.charset.StandardCharsets.UTF_8));
+                    } catch (IllegalArgumentException e) {
+                        // not percent-encoding: the raw form is all there is
+                    }
+                }
+            }
+            out.removeIf(String::isEmpty);
+            return new Secrets(List.copyOf(out));
+        }
+
+        @Override
+        public String toString() {
+            return "Secrets[" + values.size() + " values]";
+        }
+    }
+
+    /** The password of {@code scheme://user:password@host} or of a {@code password=} query parameter. */
+    private static final java.util.regex.Pattern DATABASE_PASSWORD =
+            java.util.regex.Pattern.compile("://[^:/@?]*:([^@/?]*)@|[?&]password=([^&]*)");
 
     /** The settings without output caps or minimum versions. */
     public RunnerConfig(int concurrency, List<String> envAllowlist, Set<String> sensitiveEnvVars, int maxIdleSec,
                         int drainGraceSec, double maxDailyCostUsd, long maxDailyApiCalls, List<String> sandboxWrapper,
                         StepPolicy policy, Retention retention, Callbacks callbacks) {
         this(concurrency, envAllowlist, sensitiveEnvVars, maxIdleSec, drainGraceSec, maxDailyCostUsd, maxDailyApiCalls,
-                sandboxWrapper, policy, retention, callbacks, null, null, null);
+                sandboxWrapper, policy, retention, callbacks, null, null, null, null);
     }
 
     /** The settings without daily budgets or sandbox wrapper. */
@@ -212,7 +281,7 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
     /** A copy with another concurrency (tests, and a reload that only changes that). */
     public RunnerConfig withConcurrency(int n) {
         return new RunnerConfig(n, envAllowlist, sensitiveEnvVars, maxIdleSec, drainGraceSec, maxDailyCostUsd,
-                maxDailyApiCalls, sandboxWrapper, policy, retention, callbacks, output, minVersions, delivery);
+                maxDailyApiCalls, sandboxWrapper, policy, retention, callbacks, output, minVersions, delivery, secrets);
     }
 
     /** True when SANDBOX=1 asks for a wrapper that is not set: the jobs that want a sandbox cannot run. */
@@ -296,7 +365,7 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
         return new RunnerConfig(concurrency, allow, sensitive, idle, grace, dailyCost, dailyCalls, wrapper,
                 new StepPolicy(binaries, sandbox, network, secretsCheck.equals("fail")),
                 new Retention(artifactsTtl, workspacesTtl, retentionEvery), new Callbacks(secret, maxAttempts, allowPrivate),
-                output, minVersions, orchestrator.runner.delivery.DeliverySettings.from(env));
+                output, minVersions, orchestrator.runner.delivery.DeliverySettings.from(env), Secrets.of(env::get, sensitive));
     }
 
     /**
