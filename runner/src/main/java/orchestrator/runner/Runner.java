@@ -165,7 +165,10 @@ public final class Runner implements AutoCloseable {
 
     private RunnerContext context(RunnerConfig config, CoreConfig core) {
         Map<String, String> own = System.getenv();
-        Map<String, String> childEnv = stepEnvironment(own, config.envAllowlist());
+        // an allowlisted variable set only in the --config file reaches the steps as one of the environment would
+        Map<String, String> given = new java.util.HashMap<>(config.fileVariables().values());
+        given.putAll(own);
+        Map<String, String> childEnv = stepEnvironment(given, config.envAllowlist());
         // the settings' values (a --config file's too, which the process environment lacks), and the environment's
         List<String> secrets = new ArrayList<>(config.secrets().values());
         secrets.addAll(RunnerConfig.Secrets.of(own::get, config.sensitiveEnvVars()).values());

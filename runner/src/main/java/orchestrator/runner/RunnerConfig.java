@@ -30,12 +30,15 @@ import orchestrator.core.config.Env;
  * @param minVersions      {@code MIN_BINARY_VERSIONS}: binary basename to the oldest version a step may run
  * @param delivery         results back to GitHub and Slack ({@code GITHUB_TOKEN}, {@code SLACK_BOT_TOKEN}, {@code PUBLIC_URL}, …)
  * @param secrets          the values to mask, as this configuration sets them (environment or {@code --config} file)
+ * @param fileVariables    the {@code ENV_ALLOWLIST} variables that only the {@code --config} file sets: a step gets
+ *                         them as it gets the environment's
  */
 public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<String> sensitiveEnvVars, int maxIdleSec,
                            int drainGraceSec, double maxDailyCostUsd, long maxDailyApiCalls, List<String> sandboxWrapper,
                            StepPolicy policy, Retention retention, Callbacks callbacks, Output output,
                            Map<String, BinaryVersion> minVersions,
-                           orchestrator.runner.delivery.DeliverySettings delivery, Secrets secrets) {
+                           orchestrator.runner.delivery.DeliverySettings delivery, Secrets secrets,
+                           FileVariables fileVariables) {
     public static final int DEFAULT_CONCURRENCY = 2;
     public static final List<String> DEFAULT_ENV_ALLOWLIST =
             List.of("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "USER", "LOGNAME", "TMPDIR");
@@ -196,6 +199,31 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
         minVersions = minVersions == null ? Map.of() : Map.copyOf(minVersions);
         delivery = delivery == null ? orchestrator.runner.delivery.DeliverySettings.NONE : delivery;
         secrets = secrets == null ? Secrets.NONE : secrets;
+        fileVariables = fileVariables == null ? FileVariables.NONE : fileVariables;
+    }
+
+    /** Variables for the steps from the {@code --config} file; printed by name only (a key may be one of them). */
+    public record FileVariables(Map<String, String> values) {
+        static final FileVariables NONE = new FileVariables(Map.of());
+
+        public FileVariables {
+            values = Map.copyOf(values);
+        }
+
+        static FileVariables of(Env env, List<String> allowlist) {
+            Map<String, String> out = new java.util.LinkedHashMap<>();
+            for (String name : allowlist) {
+                if (env.source(name) == Env.Source.FILE) {
+                    out.put(name, env.get(name));
+                }
+            }
+            return new FileVariables(out);
+        }
+
+        @Override
+        public String toString() {
+            return "FileVariables" + new java.util.TreeSet<>(values.keySet());
+        }
     }
 
     /**
@@ -270,7 +298,7 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
                         int drainGraceSec, double maxDailyCostUsd, long maxDailyApiCalls, List<String> sandboxWrapper,
                         StepPolicy policy, Retention retention, Callbacks callbacks) {
         this(concurrency, envAllowlist, sensitiveEnvVars, maxIdleSec, drainGraceSec, maxDailyCostUsd, maxDailyApiCalls,
-                sandboxWrapper, policy, retention, callbacks, null, null, null, null);
+                sandboxWrapper, policy, retention, callbacks, null, null, null, null, null);
     }
 
     /** The settings without daily budgets or sandbox wrapper. */
@@ -281,7 +309,7 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
     /** A copy with another concurrency (tests, and a reload that only changes that). */
     public RunnerConfig withConcurrency(int n) {
         return new RunnerConfig(n, envAllowlist, sensitiveEnvVars, maxIdleSec, drainGraceSec, maxDailyCostUsd,
-                maxDailyApiCalls, sandboxWrapper, policy, retention, callbacks, output, minVersions, delivery, secrets);
+                maxDailyApiCalls, sandboxWrapper, policy, retention, callbacks, output, minVersions, delivery, secrets, fileVariables);
     }
 
     /** True when SANDBOX=1 asks for a wrapper that is not set: the jobs that want a sandbox cannot run. */
@@ -365,7 +393,8 @@ public record RunnerConfig(int concurrency, List<String> envAllowlist, Set<Strin
         return new RunnerConfig(concurrency, allow, sensitive, idle, grace, dailyCost, dailyCalls, wrapper,
                 new StepPolicy(binaries, sandbox, network, secretsCheck.equals("fail")),
                 new Retention(artifactsTtl, workspacesTtl, retentionEvery), new Callbacks(secret, maxAttempts, allowPrivate),
-                output, minVersions, orchestrator.runner.delivery.DeliverySettings.from(env), Secrets.of(env::get, sensitive));
+                output, minVersions, orchestrator.runner.delivery.DeliverySettings.from(env), Secrets.of(env::get, sensitive),
+                FileVariables.of(env, allow));
     }
 
     /**

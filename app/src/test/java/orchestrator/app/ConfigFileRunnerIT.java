@@ -17,11 +17,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Tokens set in a --config file are masked like those of the environment: before, the runner took the values to
- * mask from its process environment only, so with a file an agent that printed a token, or copied the file into
- * its artifacts, had it served in the clear.
+ * A runner configured by a --config file treats the file's values as it treats the environment's. Its tokens are
+ * masked: before, the runner took the values to mask from its process environment only, so with a file an agent
+ * that printed a token, or copied the file into its artifacts, had it served in the clear. And a variable of
+ * ENV_ALLOWLIST that only the file sets reaches the steps.
  */
-class ConfigFileSecretsIT {
+class ConfigFileRunnerIT {
     private static final String ADMIN = "admin-token-0123456789abcdef0123";
     private static final String CI = "ci-token-fedcba9876543210fedcba";
 
@@ -31,12 +32,13 @@ class ConfigFileSecretsIT {
     private final HttpClient http = HttpClient.newHttpClient();
 
     @Test
-    void a_token_from_the_config_file_is_masked_in_the_steps_log_and_in_a_file_the_agent_wrote() throws Exception {
+    void the_files_tokens_are_masked_in_the_log_and_in_a_file_the_agent_wrote_and_its_allowlisted_variables_reach_the_step() throws Exception {
         Path file = home.resolve("orchestrator.env");
         Path agents = home.resolve("agents.json");
         Files.writeString(agents, "{\"leak\": {\"type\": \"command\", \"argv\": [\"sh\", \"-c\", \"echo the token is " + CI
-                + "; cp " + file + " {artifacts_dir}/copied.txt\"]}}");
-        Files.writeString(file, "ORCH_HOME=" + home + "\nHTTP_PORT=0\nAGENTS_FILE=" + agents + "\nWEBHOOK_TOKENS=" + ADMIN + "=*," + CI + "=*\n");
+                + "; echo the tool is in $TOOL_HOME; cp " + file + " {artifacts_dir}/copied.txt\"]}}");
+        Files.writeString(file, "ORCH_HOME=" + home + "\nHTTP_PORT=0\nAGENTS_FILE=" + agents + "\nWEBHOOK_TOKENS=" + ADMIN + "=*," + CI + "=*\n"
+                + "ENV_ALLOWLIST=PATH,HOME,TOOL_HOME\nTOOL_HOME=/opt/tool-from-the-file\n");
         try (OrchestratorProcess serve = OrchestratorProcess.start(home.resolve("serve.out"), Map.of(), "serve", "--config", file.toString())) {
             String base = "http://127.0.0.1:" + serve.awaitOutput("ready: http://127\\.0\\.0\\.1:(\\d+)", Duration.ofSeconds(120));
             HttpResponse<String> posted = http.send(HttpRequest.newBuilder(URI.create(base + "/webhook")).header("Authorization", "Bearer " + ADMIN)
@@ -52,6 +54,7 @@ class ConfigFileSecretsIT {
 
             String log = text(base, "/jobs/" + id + "/artifacts/steps/s/logs.txt");
             assertThat(log).contains("the token is [REDACTED]").doesNotContain(CI);
+            assertThat(log).as("an allowlisted variable of the file").contains("the tool is in /opt/tool-from-the-file");
             String copied = text(base, "/jobs/" + id + "/artifacts/copied.txt");
             assertThat(copied).contains("WEBHOOK_TOKENS=[REDACTED]").doesNotContain(CI).doesNotContain(ADMIN);
             // the prototype's secrets_check: a job whose files held a secret fails, naming the file
