@@ -43,7 +43,8 @@ final class ConfigCommand implements Callable<Integer> {
         for (String name : read) {
             Env.Source source = env.source(name);
             String v = source == Env.Source.DEFAULT ? env.defaultOf(name) : env.get(name);
-            String shown = v == null ? "" : source == Env.Source.DEFAULT ? v : shown(name, v);
+            String shown = v == null ? "" : source == Env.Source.DEFAULT ? v
+                    : settings.runner().sensitiveEnvVars().contains(name) && !name.equals("WEBHOOK_TOKENS") ? "****" : shown(name, v);
             System.out.println(pad(name + "=" + shown, width + 24) + " # " + source.name().toLowerCase(Locale.ROOT)
                     + (source == Env.Source.DEFAULT && v == null ? " (unset)" : ""));
         }
