@@ -826,7 +826,7 @@ final class JobRun implements Runnable {
         // before the finish: once the job can be resumed, any host may lease it and look for this copy of the workspace
         WorkspaceHandover.Copy copy = patch != null && handover.active() && WorkspaceHandover.resumable(outcome.state())
                 ? handover.take(patch.ws(), baseTree, this::redact) : null;
-        boolean together = stored.jobEnded(copy == null ? List.of() : copy.uploads());
+        boolean together = storeJobEnd(copy == null ? List.of() : copy.uploads());
         if (copy != null) {
             handover.stored(copy, together);
         }
@@ -965,6 +965,36 @@ final class JobRun implements Runnable {
      * leaves the job to lease expiry. A finish that committed just before the connection dropped makes the
      * retry lose the lease check: then the job is already ended, which the log says.
      */
+    /**
+     * The job's files into the store (PostgreSQL), tried again while the store is away, within the same bound as
+     * the finish that follows: once other hosts see the job ended, its result.json and the rest are there to serve.
+     * Before, a store that was away at that moment (a restart, a failover) left the job succeeded with files that no
+     * other host could ever serve. Each try sends only what the store does not hold yet.
+     *
+     * @return true when everything, {@code with} included, is stored
+     */
+    private boolean storeJobEnd(List<orchestrator.core.store.StoredFiles.Upload> with) throws InterruptedException {
+        long deadline = System.nanoTime() + ctx.core().leaseTtl().multipliedBy(2).toNanos();
+        long backoffMs = 100;
+        boolean retried = false;
+        while (true) {
+            if (stored.jobEnded(with)) {
+                if (retried) {
+                    log.info("the store is back; the job's files are stored");
+                }
+                return true;
+            }
+            if (System.nanoTime() - deadline >= 0 || job.lost()) {
+                return false;
+            }
+            if (!retried) {
+                log.warn("store unavailable while storing the job's files; trying again until it is back");
+            }
+            retried = true;
+            backoffMs = job.backOff(backoffMs);
+        }
+    }
+
     private void finishThroughOutage(Outcome o) throws InterruptedException {
         long deadline = System.nanoTime() + ctx.core().leaseTtl().multipliedBy(2).toNanos();
         long backoffMs = 100;

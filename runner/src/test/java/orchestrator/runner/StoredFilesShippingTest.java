@@ -110,6 +110,43 @@ class StoredFilesShippingTest {
         }
     }
 
+    /**
+     * The store refuses the job's files as the job ends (a restart or a failover at that moment: the multi-host chaos
+     * test met it): the runner tries again and records the end only then. Before, it recorded the end after one try,
+     * so the job showed succeeded while its result.json was never stored and no other host could serve it. The
+     * refusal is the real store's exception, thrown once in front of the real store: a restart cannot be timed to
+     * fall between the log's last write and the files' transaction.
+     */
+    @Test
+    void the_job_files_the_store_refused_as_the_job_ended_are_stored_before_the_end_is_recorded() throws Exception {
+        try (TestStoredFiles db = new TestStoredFiles(Clock.systemUTC())) {
+            StoredFiles real = db.files();
+            java.util.concurrent.atomic.AtomicBoolean refused = new java.util.concurrent.atomic.AtomicBoolean();
+            StoredFiles refusingOnce = (StoredFiles) java.lang.reflect.Proxy.newProxyInstance(StoredFiles.class.getClassLoader(),
+                    new Class<?>[] {StoredFiles.class}, (proxy, method, args) -> {
+                        if (method.getName().equals("putArtifacts") && ((List<?>) args[1]).stream()
+                                .anyMatch(u -> ((StoredFiles.Upload) u).path().equals("result.json")) && refused.compareAndSet(false, true)) {
+                            throw new orchestrator.core.store.StoreUnavailableException("the store went away as the job ended", null);
+                        }
+                        try {
+                            return method.invoke(real, args);
+                        } catch (java.lang.reflect.InvocationTargetException e) {
+                            throw e.getCause();
+                        }
+                    });
+            String agents = "{\"once\": {\"type\": \"command\", \"argv\": [\"sh\", \"-c\", \"echo done\"]}}";
+            try (RunnerFixture f = new RunnerFixture(tmp, agents, Map.of(), Optional.of(refusingOnce)).start()) {
+                String id = f.enqueue("{\"goal\": \"g\", \"steps\": [{\"step_id\": \"s\", \"agent\": \"once\", \"prompt\": \"p\"}]}");
+                JobView v = f.awaitFinal(id, FINISH);
+                assertThat(v.state()).isEqualTo(JobState.SUCCEEDED);
+                assertThat(refused).as("the store refused the job's files once").isTrue();
+                assertThat(real.artifact(id, "result.json")).as("result.json stored").isPresent();
+                assertThat(real.artifact(id, "result.json").orElseThrow().content())
+                        .isEqualTo(Files.readAllBytes(f.artifacts(id).resolve("result.json")));
+            }
+        }
+    }
+
     @Test
     void a_store_that_is_down_while_the_step_runs_gets_the_whole_log_once_it_is_back() throws Exception {
         Path go = tmp.resolve("go");

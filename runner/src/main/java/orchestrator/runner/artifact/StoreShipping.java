@@ -158,8 +158,8 @@ public final class StoreShipping implements AutoCloseable {
          * stored but the step logs (shipped already), each once unless it changed since; and {@code with} (the
          * runner's own, under {@link StoredFiles#RUNNER_FILES}), all of it in the last transaction.
          *
-         * @return true when {@code with} is stored (nothing to store counts); false when the store refused it
-         *     (the caller may try it again alone)
+         * @return true when every file and {@code with} are stored (nothing to store counts); false when the store
+         *     refused one of its transactions (the caller may try again: what is stored already is not sent twice)
          */
         public boolean jobEnded(List<StoredFiles.Upload> with) {
             if (files == null) {
@@ -193,7 +193,9 @@ public final class StoreShipping implements AutoCloseable {
             }
             // the seed's files first, so that a folder full of an agent's files cannot push them out
             found.sort((a, b) -> Integer.compare(rank(a), rank(b)));
-            return put(found.subList(0, Math.min(found.size(), MAX_FILES_PER_JOB)), with);
+            int failedBefore = failedSends;
+            boolean last = put(found.subList(0, Math.min(found.size(), MAX_FILES_PER_JOB)), with);
+            return last && failedSends == failedBefore;
         }
 
         /**
