@@ -43,8 +43,7 @@ final class ConfigCommand implements Callable<Integer> {
         for (String name : read) {
             Env.Source source = env.source(name);
             String v = source == Env.Source.DEFAULT ? env.defaultOf(name) : env.get(name);
-            String shown = v == null ? "" : source == Env.Source.DEFAULT ? v
-                    : settings.runner().sensitiveEnvVars().contains(name) && !name.equals("WEBHOOK_TOKENS") ? "****" : shown(name, v);
+            String shown = v == null ? "" : source == Env.Source.DEFAULT ? v : shown(name, v, settings.runner().sensitiveEnvVars());
             System.out.println(pad(name + "=" + shown, width + 24) + " # " + source.name().toLowerCase(Locale.ROOT)
                     + (source == Env.Source.DEFAULT && v == null ? " (unset)" : ""));
         }
@@ -74,7 +73,8 @@ final class ConfigCommand implements Callable<Integer> {
         return s.length() >= width ? s : s + " ".repeat(width - s.length());
     }
 
-    static String shown(String name, String v) {
+    /** @param sensitive names to mask whatever they are called ({@code SENSITIVE_ENV_VARS} and the built-in ones) */
+    static String shown(String name, String v, Set<String> sensitive) {
         if (name.equals("DATABASE_URL") && v.contains("@")) {
             // a PostgreSQL URL may carry user:password@ — the host and database stay readable
             return v.replaceFirst("//[^@/?]*@", "//****@").replaceAll("(?i)([?&]password=)[^&]*", "$1****");
@@ -83,7 +83,7 @@ final class ConfigCommand implements Callable<Integer> {
             // jdbc:postgresql://host/db?user=u&password=p carries it in a parameter
             return v.replaceAll("(?i)([?&]password=)[^&]*", "$1****");
         }
-        if (!SECRET.matcher(name.toUpperCase(Locale.ROOT)).matches()) {
+        if (!sensitive.contains(name) && !SECRET.matcher(name.toUpperCase(Locale.ROOT)).matches()) {
             return v;
         }
         return name.equals("WEBHOOK_TOKENS") ? maskKeys(v) : "****";

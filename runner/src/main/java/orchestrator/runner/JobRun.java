@@ -826,7 +826,9 @@ final class JobRun implements Runnable {
         // before the finish: once the job can be resumed, any host may lease it and look for this copy of the workspace
         WorkspaceHandover.Copy copy = patch != null && handover.active() && WorkspaceHandover.resumable(outcome.state())
                 ? handover.take(patch.ws(), baseTree, this::redact) : null;
-        boolean together = storeJobEnd(copy == null ? List.of() : copy.uploads());
+        // one bound for the files and the finish together: an outage at the job's end is waited out once
+        long deadline = outageDeadline();
+        boolean together = storeJobEnd(copy == null ? List.of() : copy.uploads(), deadline);
         if (copy != null) {
             handover.stored(copy, together);
         }
@@ -838,7 +840,7 @@ final class JobRun implements Runnable {
             // before the finish: a crash between the two leaves the entry, never a job whose results are not sent back
             orchestrator.runner.delivery.Deliveries.expect(ctx.core().home(), lease.jobId(), lease.attempt());
         }
-        finishThroughOutage(withResult);
+        finishThroughOutage(withResult, deadline);
         if (outcome.state() == JobState.SUCCEEDED) {
             log.info("job succeeded");
         } else {
@@ -966,15 +968,14 @@ final class JobRun implements Runnable {
      * retry lose the lease check: then the job is already ended, which the log says.
      */
     /**
-     * The job's files into the store (PostgreSQL), tried again while the store is away, within the same bound as
-     * the finish that follows: once other hosts see the job ended, its result.json and the rest are there to serve.
+     * The job's files into the store (PostgreSQL), tried again while the store is away, within the bound that
+     * the finish after it shares: once other hosts see the job ended, its result.json and the rest are there to serve.
      * Before, a store that was away at that moment (a restart, a failover) left the job succeeded with files that no
      * other host could ever serve. Each try sends only what the store does not hold yet.
      *
      * @return true when everything, {@code with} included, is stored
      */
-    private boolean storeJobEnd(List<orchestrator.core.store.StoredFiles.Upload> with) throws InterruptedException {
-        long deadline = System.nanoTime() + ctx.core().leaseTtl().multipliedBy(2).toNanos();
+    private boolean storeJobEnd(List<orchestrator.core.store.StoredFiles.Upload> with, long deadline) throws InterruptedException {
         long backoffMs = 100;
         boolean retried = false;
         while (true) {
@@ -995,8 +996,12 @@ final class JobRun implements Runnable {
         }
     }
 
-    private void finishThroughOutage(Outcome o) throws InterruptedException {
-        long deadline = System.nanoTime() + ctx.core().leaseTtl().multipliedBy(2).toNanos();
+    /** How long a job's end waits for a store that is away (System.nanoTime based): twice the lease TTL from now. */
+    private long outageDeadline() {
+        return System.nanoTime() + ctx.core().leaseTtl().multipliedBy(2).toNanos();
+    }
+
+    private void finishThroughOutage(Outcome o, long deadline) throws InterruptedException {
         long backoffMs = 100;
         boolean retried = false;
         while (true) {
@@ -1031,7 +1036,7 @@ final class JobRun implements Runnable {
         }
         try {
             job.ending();
-            finishThroughOutage(o);
+            finishThroughOutage(o, outageDeadline());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             log.warn("interrupted while recording the failure; the lease will expire");
