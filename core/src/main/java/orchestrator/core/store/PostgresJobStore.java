@@ -439,9 +439,9 @@ public final class PostgresJobStore extends JdbcJobStore {
                     st.execute(sql.get("listen"));
                 }
                 PGConnection pg = c.unwrap(PGConnection.class);
-                listening = true;
                 pause = 100;
-                bump();
+                bump(); // before the flag: a waiter that sees it set is past this catch-up wake
+                listening = true;
                 firstListen.countDown();
                 outage.listening();
                 log.debug("listening for job changes at {}", where);

@@ -506,10 +506,11 @@ public final class PostgresStoredFiles implements StoredFiles {
                     s.execute("LISTEN " + CHANNEL);
                 }
                 PGConnection pg = c.unwrap(PGConnection.class);
+                // what was written while nobody listened is unseen: every follower reads once. The flag goes up
+                // after that wake, so a follower that sees it set is past it: its next wake is a real write's
+                bumpAll();
                 listening = true;
                 outage.listening();
-                // what was written while nobody listened is unseen: every follower reads once
-                bumpAll();
                 try {
                     while (closed.getCount() > 0) {
                         PGNotification[] got = pg.getNotifications(LISTEN_POLL_MS);
