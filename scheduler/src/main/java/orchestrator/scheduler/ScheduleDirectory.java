@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,12 +26,13 @@ final class ScheduleDirectory {
     private static final Logger log = LoggerFactory.getLogger(ScheduleDirectory.class);
 
     private final Path dir;
-    private final ScheduleFileParser parser;
+    private ScheduleFileParser parser;
     private final Map<Path, Cached> cache = new HashMap<>();
     private final Map<Path, String> loggedErrors = new HashMap<>();
     private boolean loggedMissingDir;
 
-    private record Cached(String content, ScheduleFileParser.Parsed parsed) {
+    /** A file's text and what {@code by} made of it. */
+    private record Cached(String content, ScheduleFileParser parsedBy, ScheduleFileParser.Parsed parsed) {
     }
 
     /** One file as of the latest scan; {@code error} overrides {@code parsed} (e.g. a duplicate id). */
@@ -43,6 +45,14 @@ final class ScheduleDirectory {
     ScheduleDirectory(Path dir, ScheduleFileParser parser) {
         this.dir = dir;
         this.parser = parser;
+    }
+
+    /**
+     * A reload's parser (new agents and projects): every file is parsed again at the next {@link #scan}, and
+     * only what that changes is logged. A file whose schedule reads the same is not announced again.
+     */
+    void use(ScheduleFileParser newParser) {
+        this.parser = newParser;
     }
 
     /** Every {@code *.json} file of the folder, sorted by name. */
@@ -61,12 +71,14 @@ final class ScheduleDirectory {
                 continue;
             }
             Cached c = cache.get(f);
-            if (c == null || !c.content().equals(content)) {
-                c = new Cached(content, parser.parse(f, content));
+            if (c == null || !c.content().equals(content) || c.parsedBy() != parser) {
+                Cached before = c;
+                c = new Cached(content, parser, parser.parse(f, content));
                 cache.put(f, c);
-                if (c.parsed().error() == null) {
-                    log.info("schedule {} loaded from {}: '{}' in {}, enabled={}", c.parsed().id(), f.getFileName(),
-                            c.parsed().expression(), c.parsed().timezone(), c.parsed().enabled());
+                ScheduleFileParser.Parsed p = c.parsed();
+                if (p.error() == null && (before == null || !sameSchedule(before.parsed(), p))) {
+                    log.info("schedule {} loaded from {}: '{}' in {}, enabled={}", p.id(), f.getFileName(),
+                            p.expression(), p.timezone(), p.enabled());
                 }
             }
             parsed.put(f, c.parsed());
@@ -89,6 +101,12 @@ final class ScheduleDirectory {
         }
         logChangedErrors(out);
         return out;
+    }
+
+    /** Whether a re-parse left what the "loaded" line says as it was (and the file loaded both times). */
+    private static boolean sameSchedule(ScheduleFileParser.Parsed a, ScheduleFileParser.Parsed b) {
+        return a.error() == null && Objects.equals(a.id(), b.id()) && Objects.equals(a.expression(), b.expression())
+                && Objects.equals(a.timezone(), b.timezone()) && a.enabled() == b.enabled();
     }
 
     private void logChangedErrors(List<Entry> entries) {

@@ -70,8 +70,8 @@ public final class Scheduler implements ScheduleControl, AutoCloseable {
     private final Clock clock;
     private final String schedulerId;
     private final String actor;
-    /** Guarded by {@code lock}: a reload swaps it for one that reads the files with the new agents and projects. */
-    private ScheduleDirectory directory;
+    /** Used under {@code lock}: a reload hands it the parser of the new agents and projects. */
+    private final ScheduleDirectory directory;
     private final Object lock = new Object();
     private final CountDownLatch closed = new CountDownLatch(1);
 
@@ -103,7 +103,7 @@ public final class Scheduler implements ScheduleControl, AutoCloseable {
      */
     public void reconfigure(CoreConfig core) {
         synchronized (lock) {
-            directory = new ScheduleDirectory(schedulesDir, new ScheduleFileParser(core.agents().parser(), core.projects()));
+            directory.use(new ScheduleFileParser(core.agents().parser(), core.projects()));
         }
     }
 

@@ -309,6 +309,46 @@ class SchedulerTest {
     }
 
     @Test
+    void a_reload_loads_the_schedule_a_new_agent_mends_and_announces_no_unchanged_one_again() throws IOException {
+        Path agents = Files.writeString(home.resolve("agents.json"), "{\"one\": {\"type\": \"command\", \"argv\": [\"true\"]}}");
+        core = CoreConfig.from(new Env(Map.of("ORCH_HOME", home.toString(), "PROJECT_ALIASES", "proj1=" + home,
+                "AGENTS_FILE", agents.toString())));
+        schedule("plain", "* * * * *", "");
+        write("two.json", "{\"id\": \"two\", \"schedule\": \"* * * * *\", \"payload\": {\"goal\": \"g\", \"project_id\": \"proj1\","
+                + " \"steps\": [{\"step_id\": \"s\", \"agent\": \"two\", \"prompt\": \"p\"}]}}");
+        Logger logger = (Logger) LoggerFactory.getLogger(ScheduleDirectory.class);
+        ListAppender<ILoggingEvent> appender = new ListAppender<>();
+        appender.start();
+        logger.addAppender(appender);
+        try {
+            Scheduler s = scheduler("a");
+            s.tick();
+            assertThat(appender.list).extracting(ILoggingEvent::getFormattedMessage)
+                    .anySatisfy(m -> assertThat(m).startsWith("schedule plain loaded from plain.json"))
+                    .anySatisfy(m -> assertThat(m).contains("two.json is broken").contains("unknown agent 'two'"));
+            appender.list.clear();
+
+            Files.writeString(agents, "{\"one\": {\"type\": \"command\", \"argv\": [\"true\"]}, "
+                    + "\"two\": {\"type\": \"command\", \"argv\": [\"true\"]}}");
+            s.reconfigure(CoreConfig.from(new Env(Map.of("ORCH_HOME", home.toString(), "PROJECT_ALIASES", "proj1=" + home,
+                    "AGENTS_FILE", agents.toString()))));
+            s.tick();
+            s.tick();
+            assertThat(appender.list).extracting(ILoggingEvent::getFormattedMessage).as("after the reload")
+                    .noneSatisfy(m -> assertThat(m).contains("plain"))
+                    .anySatisfy(m -> assertThat(m).startsWith("schedule two loaded from two.json"))
+                    .anySatisfy(m -> assertThat(m).contains("two.json is valid again"))
+                    .hasSize(2);
+            clock.advance(Duration.ofMinutes(1));
+            s.tick();
+            assertThat(enqueuedTimes("two")).as("the mended schedule fires").hasSize(1);
+            assertThat(enqueuedTimes("plain")).as("the unchanged one still fires").hasSize(1);
+        } finally {
+            logger.detachAppender(appender);
+        }
+    }
+
+    @Test
     void an_edited_file_is_reloaded_and_a_deleted_one_stops_firing() throws IOException {
         schedule("s", "*/5 * * * *", "");
         Scheduler s = scheduler("a");
