@@ -103,8 +103,8 @@ public final class PostgresJobStore extends JdbcJobStore {
         try {
             // a store that returns already listens: a commit made right after it opened is heard
             if (!firstListen.await(CONNECTION_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
-                log.warn("the change listener did not connect to {} within {} ms; runners fall back to leasing every few hundred ms",
-                        where, CONNECTION_TIMEOUT_MS);
+                log.warn("the change listener did not connect to {} within {} ms; a wait for a job change looks every {} ms until it does",
+                        where, CONNECTION_TIMEOUT_MS, LISTEN_POLL_MS);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -427,7 +427,7 @@ public final class PostgresJobStore extends JdbcJobStore {
     private void listenLoop() {
         long pause = 100;
         ListenerOutage outage = new ListenerOutage(log, "the PostgreSQL change listener at " + where,
-                "runners lease every few hundred ms meanwhile");
+                "a wait for a job change looks every " + LISTEN_POLL_MS + " ms meanwhile");
         while (!closed) {
             try (Connection c = DriverManager.getConnection(jdbcUrl, properties(user, password, "orchestrator-listener", 5))) {
                 listenConnection = c;
