@@ -31,7 +31,7 @@ final class ScheduleDirectory {
     private final Map<Path, String> loggedErrors = new HashMap<>();
     private boolean loggedMissingDir;
 
-    /** A file's text and what {@code by} made of it. */
+    /** A file's text and what {@code parsedBy} made of it (a reload's new parser reads it again). */
     private record Cached(String content, ScheduleFileParser parsedBy, ScheduleFileParser.Parsed parsed) {
     }
 
